@@ -1,0 +1,257 @@
+//! Frame sources: a video file, a camera index, an `rtsp://`/`http(s)://` URL
+//! (OpenCV `VideoCapture`), or a still image (`imgcodecs`).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use opencv::core::{Mat, Size};
+use opencv::prelude::*;
+use opencv::videoio::{self, VideoCapture};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    #[error("input file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("cannot open input {input}: {reason}")]
+    Open { input: String, reason: String },
+    #[error("cannot read from input {input}: {reason}")]
+    Read { input: String, reason: String },
+}
+
+/// What `--input` names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    Camera(i32),
+    Url(String),
+    Image(PathBuf),
+    Video(PathBuf),
+}
+
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "ppm", "pgm"];
+const URL_SCHEMES: &[&str] = &["rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://"];
+
+impl SourceSpec {
+    pub fn parse(input: &str) -> SourceSpec {
+        if let Ok(index) = input.parse::<i32>() {
+            return SourceSpec::Camera(index);
+        }
+        let lower = input.to_ascii_lowercase();
+        if URL_SCHEMES.iter().any(|s| lower.starts_with(s)) {
+            return SourceSpec::Url(input.to_string());
+        }
+        let path = PathBuf::from(input);
+        let is_image = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            .unwrap_or(false);
+        if is_image {
+            SourceSpec::Image(path)
+        } else {
+            SourceSpec::Video(path)
+        }
+    }
+
+    /// A live source drops frames when behind; a file never does.
+    pub fn is_live(&self) -> bool {
+        matches!(self, SourceSpec::Camera(_) | SourceSpec::Url(_))
+    }
+}
+
+/// One decoded frame.
+pub struct Frame {
+    pub index: u64,
+    pub timestamp_ms: u64,
+    /// BGR, 8 bits, 3 channels, continuous.
+    pub mat: Mat,
+}
+
+enum Reader {
+    Video(VideoCapture),
+    Image(Option<Mat>),
+}
+
+/// An open source.
+pub struct Capture {
+    name: String,
+    spec: SourceSpec,
+    reader: Reader,
+    width: u32,
+    height: u32,
+    fps: f64,
+    next_index: u64,
+    started: Instant,
+    first: Option<Mat>,
+}
+
+fn open_err(input: &str, reason: impl ToString) -> CaptureError {
+    CaptureError::Open { input: input.to_string(), reason: reason.to_string() }
+}
+
+impl Capture {
+    pub fn open(input: &str) -> Result<Capture, CaptureError> {
+        let spec = SourceSpec::parse(input);
+        let check_file = |p: &Path| if p.is_file() { Ok(()) } else { Err(CaptureError::Missing(p.to_path_buf())) };
+        let (reader, fps) = match &spec {
+            SourceSpec::Image(path) => {
+                check_file(path)?;
+                let img = opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_COLOR)
+                    .map_err(|e| open_err(input, e))?;
+                if img.empty() {
+                    return Err(open_err(input, "not a readable image"));
+                }
+                (Reader::Image(Some(img)), 1.0)
+            }
+            SourceSpec::Video(path) => {
+                check_file(path)?;
+                let cap = VideoCapture::from_file(&path.to_string_lossy(), videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
+                (Reader::Video(cap), fps)
+            }
+            SourceSpec::Url(url) => {
+                let cap = VideoCapture::from_file(url, videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
+                (Reader::Video(cap), fps)
+            }
+            SourceSpec::Camera(index) => {
+                let cap = VideoCapture::new(*index, videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
+                (Reader::Video(cap), fps)
+            }
+        };
+        if let Reader::Video(cap) = &reader {
+            if !cap.is_opened().unwrap_or(false) {
+                return Err(open_err(input, "OpenCV could not open it (unsupported format, no such device, or unreachable URL)"));
+            }
+        }
+        let fps = if fps.is_finite() && fps > 0.0 && fps < 1000.0 { fps } else { 25.0 };
+        let mut cap = Capture {
+            name: input.to_string(),
+            spec,
+            reader,
+            width: 0,
+            height: 0,
+            fps,
+            next_index: 0,
+            started: Instant::now(),
+            first: None,
+        };
+        // Read the first frame now: it fixes the output size and proves the
+        // source really yields frames.
+        let first = cap.read_mat()?.ok_or_else(|| open_err(input, "no frames could be read"))?;
+        cap.width = first.cols() as u32;
+        cap.height = first.rows() as u32;
+        cap.first = Some(first);
+        Ok(cap)
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+    pub fn spec(&self) -> &SourceSpec {
+        &self.spec
+    }
+
+    fn read_mat(&mut self) -> Result<Option<Mat>, CaptureError> {
+        match &mut self.reader {
+            Reader::Image(img) => Ok(img.take()),
+            Reader::Video(cap) => {
+                let mut mat = Mat::default();
+                let ok = cap
+                    .read(&mut mat)
+                    .map_err(|e| CaptureError::Read { input: self.name.clone(), reason: e.to_string() })?;
+                if !ok || mat.empty() {
+                    return Ok(None);
+                }
+                Ok(Some(mat))
+            }
+        }
+    }
+
+    /// The next frame, or `None` at the end of the stream. Frames are
+    /// converted to continuous BGR of the first frame's size.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        let mat = match self.first.take() {
+            Some(m) => m,
+            None => match self.read_mat()? {
+                Some(m) => m,
+                None => return Ok(None),
+            },
+        };
+        let mat = self.normalise(mat)?;
+        let index = self.next_index;
+        self.next_index += 1;
+        let timestamp_ms = if self.spec.is_live() {
+            self.started.elapsed().as_millis() as u64
+        } else {
+            (index as f64 * 1000.0 / self.fps).round() as u64
+        };
+        Ok(Some(Frame { index, timestamp_ms, mat }))
+    }
+
+    fn normalise(&self, mat: Mat) -> Result<Mat, CaptureError> {
+        let err = |e: opencv::Error| CaptureError::Read { input: self.name.clone(), reason: e.to_string() };
+        let mut mat = match mat.channels() {
+            3 => mat,
+            1 => {
+                let mut out = Mat::default();
+                opencv::imgproc::cvt_color_def(&mat, &mut out, opencv::imgproc::COLOR_GRAY2BGR).map_err(err)?;
+                out
+            }
+            4 => {
+                let mut out = Mat::default();
+                opencv::imgproc::cvt_color_def(&mat, &mut out, opencv::imgproc::COLOR_BGRA2BGR).map_err(err)?;
+                out
+            }
+            n => {
+                return Err(CaptureError::Read { input: self.name.clone(), reason: format!("frames with {n} channels are not supported") })
+            }
+        };
+        if self.width != 0 && (mat.cols() as u32 != self.width || mat.rows() as u32 != self.height) {
+            let mut out = Mat::default();
+            opencv::imgproc::resize(
+                &mat,
+                &mut out,
+                Size::new(self.width as i32, self.height as i32),
+                0.0,
+                0.0,
+                opencv::imgproc::INTER_LINEAR,
+            )
+            .map_err(err)?;
+            mat = out;
+        }
+        if !mat.is_continuous() {
+            mat = mat.try_clone().map_err(err)?;
+        }
+        Ok(mat)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_kinds_are_recognised() {
+        assert_eq!(SourceSpec::parse("0"), SourceSpec::Camera(0));
+        assert_eq!(SourceSpec::parse("rtsp://cam/stream"), SourceSpec::Url("rtsp://cam/stream".into()));
+        assert_eq!(SourceSpec::parse("HTTP://x/y.mjpg"), SourceSpec::Url("HTTP://x/y.mjpg".into()));
+        assert_eq!(SourceSpec::parse("a/b.JPG"), SourceSpec::Image("a/b.JPG".into()));
+        assert_eq!(SourceSpec::parse("clip.avi"), SourceSpec::Video("clip.avi".into()));
+        assert!(SourceSpec::parse("1").is_live());
+        assert!(!SourceSpec::parse("clip.mp4").is_live());
+    }
+
+    #[test]
+    fn a_missing_file_is_a_clear_error() {
+        let err = Capture::open("/nonexistent/clip.avi").err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("input file /nonexistent/clip.avi does not exist"));
+    }
+}

@@ -1,0 +1,13 @@
+//! edgepipe: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout.
+
+pub mod broker;
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod error;
+pub mod model;
+pub mod mqtt;
+pub mod pipeline;
+pub mod plugin;
+pub mod sink;

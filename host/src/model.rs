@@ -1,0 +1,240 @@
+//! The detector: ONNX Runtime (through `ort`, library loaded at run time) on
+//! CPU, with letterbox pre-processing and YOLOv8-family decoding.
+
+use std::path::{Path, PathBuf};
+
+use opencv::core::{Mat, Size};
+use opencv::prelude::*;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+use thiserror::Error;
+
+use crate::detect::{self, DecodeScratch, Detection, Letterbox, YoloLayout};
+
+#[derive(Debug, Error)]
+pub enum ModelError {
+    #[error("ONNX Runtime library {0} does not exist (set --ort-lib or ORT_DYLIB_PATH, or run scripts/setup.sh)")]
+    OrtLibMissing(PathBuf),
+    #[error("cannot load ONNX Runtime library {path}: {reason}")]
+    OrtLibLoad { path: PathBuf, reason: String },
+    #[error("model file {0} does not exist")]
+    ModelMissing(PathBuf),
+    #[error("cannot load model {path}: {reason}")]
+    ModelLoad { path: PathBuf, reason: String },
+    #[error("model {path}: unsupported layout: {reason} (supported: input [1,3,H,W] float, output [1,4+C,N] float, YOLOv8 family)")]
+    Layout { path: PathBuf, reason: String },
+    #[error("labels file {path}: {reason}")]
+    Labels { path: PathBuf, reason: String },
+    #[error("inference failed: {0}")]
+    Run(String),
+    #[error("pre-processing failed: {0}")]
+    Preprocess(#[from] opencv::Error),
+}
+
+/// Load the ONNX Runtime shared library once per process. Checks the path
+/// first: `ort` panics on a failed dlopen otherwise.
+pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError> {
+    static ENV: std::sync::OnceLock<Result<ort::environment::Environment, String>> = std::sync::OnceLock::new();
+    if !lib.is_file() {
+        return Err(ModelError::OrtLibMissing(lib.to_path_buf()));
+    }
+    let env = ENV.get_or_init(|| {
+        let builder = ort::init_from(lib).map_err(|e| e.to_string())?;
+        builder.with_name("edgepipe").build().map_err(|e| e.to_string())
+    });
+    env.clone()
+        .map_err(|reason| ModelError::OrtLibLoad { path: lib.to_path_buf(), reason })
+}
+
+/// Settings of the detector.
+#[derive(Debug, Clone)]
+pub struct DetectorSettings {
+    pub model: PathBuf,
+    pub labels: Option<PathBuf>,
+    pub ort_lib: PathBuf,
+    pub confidence: f32,
+    pub iou: f32,
+    pub intra_threads: usize,
+    pub max_detections: usize,
+}
+
+/// A loaded model with its buffers; `detect` runs one frame.
+pub struct Detector {
+    session: Session,
+    input_name: String,
+    output_name: String,
+    input_w: u32,
+    input_h: u32,
+    layout: YoloLayout,
+    labels: Vec<String>,
+    settings: DetectorSettings,
+    tensor: Vec<f32>,
+    letterbox: Option<Letterbox>,
+    resized: Mat,
+    scratch: DecodeScratch,
+}
+
+/// Time spent in each part of `detect`, in seconds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DetectTimings {
+    pub preprocess: f64,
+    pub inference: f64,
+    pub postprocess: f64,
+}
+
+fn tensor_dims(v: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
+    match v {
+        ValueType::Tensor { ty, shape, .. } => Some((*ty, shape.iter().copied().collect())),
+        _ => None,
+    }
+}
+
+impl Detector {
+    pub fn load(settings: DetectorSettings) -> Result<Detector, ModelError> {
+        let env = init_ort(&settings.ort_lib)?;
+        let path = settings.model.clone();
+        if !path.is_file() {
+            return Err(ModelError::ModelMissing(path));
+        }
+        let load_err = |e: String| ModelError::ModelLoad { path: path.clone(), reason: e };
+        let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
+        builder = builder
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| load_err(e.to_string()))?;
+        builder = builder
+            .with_intra_threads(settings.intra_threads.max(1))
+            .map_err(|e| load_err(e.to_string()))?;
+        let session = builder.commit_from_file(&path).map_err(|e| load_err(e.to_string()))?;
+
+        let layout_err = |reason: String| ModelError::Layout { path: path.clone(), reason };
+        if session.inputs().len() != 1 || session.outputs().is_empty() {
+            return Err(layout_err(format!(
+                "{} inputs and {} outputs, expected 1 input and at least 1 output",
+                session.inputs().len(),
+                session.outputs().len()
+            )));
+        }
+        let input = &session.inputs()[0];
+        let (ity, ishape) =
+            tensor_dims(input.dtype()).ok_or_else(|| layout_err(format!("input `{}` is not a tensor", input.name())))?;
+        if ity != TensorElementType::Float32 {
+            return Err(layout_err(format!("input `{}` is {ity:?}, not float32", input.name())));
+        }
+        if ishape.len() != 4 || !(ishape[0] == 1 || ishape[0] == -1) || ishape[1] != 3 || ishape[2] <= 0 || ishape[3] <= 0 {
+            return Err(layout_err(format!("input `{}` has shape {ishape:?}, expected [1,3,H,W] with fixed H, W", input.name())));
+        }
+        let output = &session.outputs()[0];
+        let (oty, oshape) =
+            tensor_dims(output.dtype()).ok_or_else(|| layout_err(format!("output `{}` is not a tensor", output.name())))?;
+        if oty != TensorElementType::Float32 {
+            return Err(layout_err(format!("output `{}` is {oty:?}, not float32", output.name())));
+        }
+        if oshape.len() != 3 || !(oshape[0] == 1 || oshape[0] == -1) || oshape[1] < 5 || oshape[2] <= 0 || oshape[1] >= oshape[2] {
+            return Err(layout_err(format!("output `{}` has shape {oshape:?}, expected [1,4+C,N]", output.name())));
+        }
+        let layout = YoloLayout { classes: (oshape[1] - 4) as usize, anchors: oshape[2] as usize };
+
+        let labels = load_labels(&session, settings.labels.as_deref(), layout.classes)?;
+        let (input_w, input_h) = (ishape[3] as u32, ishape[2] as u32);
+        Ok(Detector {
+            input_name: input.name().to_string(),
+            output_name: output.name().to_string(),
+            session,
+            input_w,
+            input_h,
+            layout,
+            labels,
+            tensor: vec![0.0; 3 * input_w as usize * input_h as usize],
+            letterbox: None,
+            resized: Mat::default(),
+            scratch: DecodeScratch::default(),
+            settings,
+        })
+    }
+
+    pub fn input_size(&self) -> (u32, u32) {
+        (self.input_w, self.input_h)
+    }
+    pub fn classes(&self) -> usize {
+        self.layout.classes
+    }
+    pub fn label(&self, class_id: u32) -> &str {
+        self.labels.get(class_id as usize).map(String::as_str).unwrap_or("unknown")
+    }
+
+    /// Letterbox `frame` (BGR, 8-bit, 3 channels) into the input tensor.
+    fn preprocess(&mut self, frame: &Mat) -> Result<Letterbox, ModelError> {
+        let (w, h) = (frame.cols() as u32, frame.rows() as u32);
+        let lb = match self.letterbox {
+            Some(lb) if lb.src_w == w && lb.src_h == h => lb,
+            _ => {
+                let lb = Letterbox::new(w, h, self.input_w, self.input_h);
+                lb.fill_padding(&mut self.tensor);
+                self.letterbox = Some(lb);
+                lb
+            }
+        };
+        opencv::imgproc::resize(
+            frame,
+            &mut self.resized,
+            Size::new(lb.new_w as i32, lb.new_h as i32),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_LINEAR,
+        )?;
+        let stride = self.resized.mat_step().get(0);
+        let bytes = self.resized.data_bytes()?;
+        detect::pack_nchw(bytes, stride, &lb, &mut self.tensor);
+        Ok(lb)
+    }
+
+    /// Detect objects in one BGR frame; boxes in frame pixels, after NMS.
+    pub fn detect(&mut self, frame: &Mat, timings: &mut DetectTimings) -> Result<Vec<Detection>, ModelError> {
+        let t0 = std::time::Instant::now();
+        let lb = self.preprocess(frame)?;
+        let t1 = std::time::Instant::now();
+        let shape = [1usize, 3, self.input_h as usize, self.input_w as usize];
+        let input = TensorRef::from_array_view((shape, &self.tensor[..])).map_err(|e| ModelError::Run(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => input])
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let t2 = std::time::Instant::now();
+        let value = outputs
+            .get(&self.output_name)
+            .ok_or_else(|| ModelError::Run(format!("no output `{}`", self.output_name)))?;
+        let (oshape, data) = value.try_extract_tensor::<f32>().map_err(|e| ModelError::Run(e.to_string()))?;
+        let layout = YoloLayout { classes: self.layout.classes, anchors: oshape.last().copied().unwrap_or(0).max(0) as usize };
+        let dets = detect::decode_yolo(data, layout, self.settings.confidence, &lb, &mut self.scratch);
+        let dets = detect::nms(dets, self.settings.iou, self.settings.max_detections);
+        let t3 = std::time::Instant::now();
+        timings.preprocess += (t1 - t0).as_secs_f64();
+        timings.inference += (t2 - t1).as_secs_f64();
+        timings.postprocess += (t3 - t2).as_secs_f64();
+        Ok(dets)
+    }
+}
+
+/// Labels from the model's `names` metadata, else from a labels file (one per
+/// line), else `classN`.
+fn load_labels(session: &Session, file: Option<&Path>, classes: usize) -> Result<Vec<String>, ModelError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ModelError::Labels { path: path.to_path_buf(), reason: e.to_string() })?;
+        let labels: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        if labels.len() < classes {
+            return Err(ModelError::Labels {
+                path: path.to_path_buf(),
+                reason: format!("{} labels for a model with {classes} classes", labels.len()),
+            });
+        }
+        return Ok(labels);
+    }
+    if let Some(names) = session.metadata().ok().and_then(|m| m.custom("names")).and_then(|t| detect::parse_names(&t)) {
+        if names.len() >= classes {
+            return Ok(names);
+        }
+    }
+    Ok((0..classes).map(|i| format!("class{i}")).collect())
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Idempotent set-up for edgepipe on Debian 12: system packages, the wasm target,
+# the ONNX Runtime library, the default model, the sample clip, and the build.
+# Everything fetched goes under vendor/ (git-ignored); a second run only checks.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+VENDOR="$ROOT/vendor"
+ORT_VERSION="1.32.0"
+ORT_DIR="$VENDOR/onnxruntime"
+ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+MODEL="$ROOT/models/yolov12n.onnx"
+MODEL_SHA256="e548ab3a406227202334bf5a6623c9814ac6286ff04e68aeb4dc2357732d1a4f"
+EASY_YOLO_VERSION="0.1.3"
+CLIP="$VENDOR/data/vtest.avi"
+PLUGIN_DIR="$ROOT/target/plugins"
+PLUGINS=(people-counter course-topics draw-boxes)
+APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config)
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# 1. Debian packages ---------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing Debian packages: ${missing[*]}; run: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. The wasm target ---------------------------------------------------------
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  say "adding rust target wasm32-wasip2"
+  rustup target add wasm32-wasip2
+fi
+
+# 3. ONNX Runtime shared library, from the PyPI wheel -----------------------
+if [ ! -f "$ORT_LIB" ]; then
+  say "fetching libonnxruntime $ORT_VERSION from the onnxruntime wheel"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    "onnxruntime==$ORT_VERSION" -d "$tmp" >&2
+  mkdir -p "$ORT_DIR"
+  python3 - "$tmp" "$ORT_DIR" "$ORT_VERSION" <<'PY'
+import glob, sys, zipfile, os
+tmp, out, ver = sys.argv[1:4]
+wheel = glob.glob(os.path.join(tmp, "onnxruntime-*.whl"))[0]
+name = f"onnxruntime/capi/libonnxruntime.so.{ver}"
+with zipfile.ZipFile(wheel) as z:
+    data = z.read(name)
+with open(os.path.join(out, f"libonnxruntime.so.{ver}"), "wb") as f:
+    f.write(data)
+PY
+  rm -rf "$tmp"
+fi
+ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
+
+# 4. The default model: yolov12n.onnx from the easy-yolo crate --------------
+model_ok() { [ -f "$MODEL" ] && echo "$MODEL_SHA256  $MODEL" | sha256sum -c --status; }
+if ! model_ok; then
+  say "fetching yolov12n.onnx from crate easy-yolo $EASY_YOLO_VERSION (the crate is downloaded, never built)"
+  scratch="$(mktemp -d)"
+  mkdir -p "$scratch/home" "$scratch/proj/src"
+  cat > "$scratch/proj/Cargo.toml" <<TOML
+[package]
+name = "fetch-model"
+version = "0.0.0"
+edition = "2021"
+[dependencies]
+easy-yolo = { version = "=$EASY_YOLO_VERSION", default-features = false }
+TOML
+  : > "$scratch/proj/src/lib.rs"
+  (cd "$scratch/proj" && CARGO_HOME="$scratch/home" cargo fetch --quiet)
+  crate="$(find "$scratch/home/registry/cache" -name "easy-yolo-$EASY_YOLO_VERSION.crate" | head -n1)"
+  [ -n "$crate" ] || die "cargo fetch did not produce easy-yolo-$EASY_YOLO_VERSION.crate"
+  tar -xzf "$crate" -C "$scratch"
+  zip="$(find "$scratch/easy-yolo-$EASY_YOLO_VERSION" -name 'yolov12n.onnx.zip' | head -n1)"
+  [ -n "$zip" ] || die "yolov12n.onnx.zip not found in easy-yolo-$EASY_YOLO_VERSION"
+  python3 - "$zip" "$MODEL" <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1:3]
+with zipfile.ZipFile(src) as z:
+    name = next(n for n in z.namelist() if n.endswith("yolov12n.onnx"))
+    data = z.read(name)
+with open(dst, "wb") as f:
+    f.write(data)
+PY
+  rm -rf "$scratch"
+  model_ok || die "sha256 of $MODEL does not match $MODEL_SHA256"
+fi
+
+# 5. The sample clip, from Debian's opencv-doc -------------------------------
+if [ ! -f "$CLIP" ]; then
+  say "fetching vtest.avi from Debian's opencv-doc"
+  scratch="$(mktemp -d)"
+  chmod 777 "$scratch"   # apt-get download runs as _apt when root
+  (cd "$scratch" && apt-get download -qq opencv-doc >/dev/null 2>&1) || {
+    [ "$(id -u)" -eq 0 ] && apt-get update -qq && (cd "$scratch" && apt-get download -qq opencv-doc >/dev/null)
+  }
+  deb="$(ls "$scratch"/opencv-doc_*.deb 2>/dev/null | head -n1)"
+  [ -n "$deb" ] || die "could not download opencv-doc (apt-get download opencv-doc)"
+  dpkg -x "$deb" "$scratch/x"
+  mkdir -p "$(dirname "$CLIP")"
+  cp "$scratch/x/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$CLIP"
+  rm -rf "$scratch"
+fi
+
+# 6. Build the host and the plugins ------------------------------------------
+if [ "${EDGEPIPE_SETUP_NO_BUILD:-0}" = 1 ]; then say "assets ready (build skipped)"; exit 0; fi
+say "building host (release)"
+cargo build --release -p edgepipe --quiet
+say "building plugins (wasm32-wasip2)"
+pkgs=(); for p in "${PLUGINS[@]}"; do pkgs+=(-p "$p"); done
+cargo build --quiet --profile plugin --target wasm32-wasip2 "${pkgs[@]}"
+mkdir -p "$PLUGIN_DIR"
+for p in "${PLUGINS[@]}"; do
+  src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
+  cmp -s "$src" "$PLUGIN_DIR/$p.wasm" 2>/dev/null || cp "$src" "$PLUGIN_DIR/$p.wasm"
+done
+say "ready: ORT $ORT_LIB, model $MODEL, clip $CLIP, plugins $PLUGIN_DIR"

@@ -1,0 +1,177 @@
+//! Paths to the real assets and helpers shared by the tests.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn require(p: PathBuf) -> PathBuf {
+    assert!(p.exists(), "{} is missing: run scripts/setup.sh first", p.display());
+    p
+}
+
+pub fn model() -> PathBuf {
+    require(root().join(edgepipe::config::DEFAULT_MODEL))
+}
+pub fn ort_lib() -> PathBuf {
+    require(root().join(edgepipe::config::DEFAULT_ORT_LIB))
+}
+pub fn clip() -> PathBuf {
+    require(root().join(edgepipe::config::DEFAULT_INPUT))
+}
+pub fn plugin(name: &str) -> PathBuf {
+    require(root().join(edgepipe::config::DEFAULT_PLUGIN_DIR).join(format!("{name}.wasm")))
+}
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_edgepipe"))
+}
+
+/// A fresh temporary folder, removed on drop.
+pub struct TempDir(pub PathBuf);
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let p = std::env::temp_dir().join(format!("edgepipe-test-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port nobody listens on (at the time of asking).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, within: Duration) -> bool {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A real mosquitto on a free loopback port, killed on drop.
+pub struct Mosquitto {
+    pub port: u16,
+    child: Child,
+}
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        let port = free_port();
+        let child = Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed (scripts/setup.sh)");
+        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not start on port {port}");
+        Mosquitto { port, child }
+    }
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run the binary to completion; (exit code, stdout, stderr).
+pub fn run_edgepipe(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .env_remove("ORT_DYLIB_PATH")
+        .env_remove("EDGEPIPE_MQTT_URL")
+        .output()
+        .expect("edgepipe runs");
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Assert that stderr holds exactly one error line, that it mentions
+/// `needle`, and that nothing panicked. Returns the line.
+pub fn one_error_line(stderr: &str, needle: &str) -> String {
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("edgepipe: error:")).collect();
+    assert_eq!(errors.len(), 1, "exactly one error line expected in:\n{stderr}");
+    assert!(errors[0].contains(needle), "error line {:?} should mention {needle:?}", errors[0]);
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "no panic:\n{stderr}");
+    errors[0].to_string()
+}
+
+// --- a minimal ONNX writer, to make models of shapes the detector must reject ---
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+fn f_varint(tag: u64, v: u64, out: &mut Vec<u8>) {
+    varint(tag << 3, out);
+    varint(v, out);
+}
+fn f_bytes(tag: u64, bytes: &[u8], out: &mut Vec<u8>) {
+    varint((tag << 3) | 2, out);
+    varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+fn value_info(name: &str, dims: &[u64]) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for &d in dims {
+        let mut dim = Vec::new();
+        f_varint(1, d, &mut dim);
+        f_bytes(1, &dim, &mut shape);
+    }
+    let mut tensor = Vec::new();
+    f_varint(1, 1, &mut tensor); // FLOAT
+    f_bytes(2, &shape, &mut tensor);
+    let mut ty = Vec::new();
+    f_bytes(1, &tensor, &mut ty);
+    let mut vi = Vec::new();
+    f_bytes(1, name.as_bytes(), &mut vi);
+    f_bytes(2, &ty, &mut vi);
+    vi
+}
+
+/// An ONNX model with one Identity node: input `images` of shape `dims`,
+/// output `out` of the same shape.
+pub fn identity_onnx(dims: &[u64]) -> Vec<u8> {
+    let mut node = Vec::new();
+    f_bytes(1, b"images", &mut node);
+    f_bytes(2, b"out", &mut node);
+    f_bytes(4, b"Identity", &mut node);
+    let mut graph = Vec::new();
+    f_bytes(1, &node, &mut graph);
+    f_bytes(2, b"identity", &mut graph);
+    f_bytes(11, &value_info("images", dims), &mut graph);
+    f_bytes(12, &value_info("out", dims), &mut graph);
+    let mut opset = Vec::new();
+    f_bytes(1, b"", &mut opset);
+    f_varint(2, 13, &mut opset);
+    let mut model = Vec::new();
+    f_varint(1, 8, &mut model); // ir_version
+    f_bytes(8, &opset, &mut model);
+    f_bytes(7, &graph, &mut model);
+    model
+}

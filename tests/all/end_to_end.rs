@@ -1,0 +1,163 @@
+//! The whole chain on real parts: vtest.avi -> yolov12n -> wasm stages ->
+//! a real mosquitto + a real ffmpeg reading stdout.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+use crate::common;
+
+const FRAMES: u64 = 60;
+const FRAME_BYTES: u64 = 768 * 576 * 3;
+
+#[test]
+fn sixty_frames_to_mosquitto_and_ffmpeg() {
+    let broker = common::Mosquitto::start();
+    let dir = common::TempDir::new("e2e");
+    let video = dir.path().join("out.mp4");
+    let record = dir.path().join("record.jsonl");
+
+    // Subscribe first, and wait for the SUBACK, so no message is missed.
+    let mut opts = MqttOptions::new("e2e-subscriber", "127.0.0.1", broker.port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut connection) = Client::new(opts, 100);
+    client.subscribe("person", QoS::AtLeastOnce).unwrap();
+    client.subscribe("person/duration", QoS::AtLeastOnce).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let sub = std::thread::spawn(move || {
+        let mut subacks = 0;
+        for ev in connection.iter() {
+            match ev {
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    subacks += 1;
+                    if subacks == 2 {
+                        let _ = ready_tx.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send((p.topic.clone(), String::from_utf8_lossy(&p.payload).into_owned()));
+                }
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).expect("subscribed");
+
+    let mut edgepipe = Command::new(common::bin())
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url(), "--record"])
+        .arg(&record)
+        .env_remove("ORT_DYLIB_PATH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pixel_format", "bgr24"])
+        .args(["-video_size", "768x576", "-framerate", "10", "-i", "-"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .arg(&video)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg is installed");
+
+    // Tee: count every byte edgepipe writes while feeding ffmpeg.
+    let mut from = edgepipe.stdout.take().unwrap();
+    let mut to = ffmpeg.stdin.take().unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total: u64 = 0;
+    loop {
+        let n = from.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        to.write_all(&buf[..n]).unwrap();
+    }
+    drop(to);
+    let mut stderr = String::new();
+    edgepipe.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = edgepipe.wait().unwrap();
+    assert!(status.success(), "edgepipe failed: {status}\n{stderr}");
+    let ff = ffmpeg.wait_with_output().unwrap();
+    assert!(ff.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&ff.stderr));
+
+    assert_eq!(total, FRAMES * FRAME_BYTES, "stdout carries exactly 60 frames of BGR24 and nothing else");
+
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=width,height,nb_read_frames", "-of", "csv=p=0"])
+        .arg(&video)
+        .output()
+        .unwrap();
+    let probe = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+    assert_eq!(probe, "768,576,60", "ffprobe sees 60 frames of 768x576");
+
+    // edgepipe waited for every PUBACK before disconnecting, and mosquitto
+    // forwards in order; give the subscriber a moment to drain.
+    let mut person = Vec::new();
+    while let Ok((topic, payload)) = rx.recv_timeout(Duration::from_secs(3)) {
+        if topic == "person" {
+            person.push(payload);
+            if person.len() as u64 == FRAMES {
+                break;
+            }
+        }
+    }
+    assert_eq!(person.len() as u64, FRAMES, "one `person` message per frame");
+    let mut last_total = 0;
+    for p in &person {
+        let v: serde_json::Value = serde_json::from_str(p).unwrap();
+        let count = v["count"].as_u64().unwrap_or_else(|| panic!("integer count in {p}"));
+        let total = v["total"].as_u64().unwrap_or_else(|| panic!("integer total in {p}"));
+        assert!(count <= total && total >= last_total, "{p}");
+        last_total = total;
+        assert_eq!(v.as_object().unwrap().len(), 2, "exactly count and total: {p}");
+    }
+    assert!(last_total >= 3, "vtest.avi shows several people in its first 6 s: total {last_total}");
+
+    // The record has one line per frame with boxes inside the frame.
+    let text = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<edgepipe::sink::RecordLine> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len() as u64, FRAMES);
+    assert_eq!(lines.iter().map(|l| l.index).collect::<Vec<_>>(), (0..FRAMES).collect::<Vec<_>>());
+    assert!(lines.iter().all(|l| l.detections.iter().all(|d| d.bbox.x2() <= 768.0 && d.bbox.y2() <= 576.0)));
+    assert!(lines[0].detections.iter().filter(|d| d.label == "person").count() >= 3);
+
+    assert!(stderr.contains("ffmpeg -f rawvideo -pixel_format bgr24 -video_size 768x576"), "{stderr}");
+    assert!(stderr.contains("MQTT messages published: "), "{stderr}");
+    assert!(stderr.contains("unacknowledged: 0"), "{stderr}");
+
+    client.disconnect().unwrap();
+    let _ = sub.join();
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_run_cleanly() {
+    let mut child = Command::new(common::bin())
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--max-frames", "200", "--stdout", "--no-mqtt"])
+        .env_remove("ORT_DYLIB_PATH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut frame = vec![0u8; FRAME_BYTES as usize];
+    out.read_exact(&mut frame).unwrap();
+    drop(out); // the reader goes away after one frame
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}\n{stderr}");
+    assert!(stderr.contains("stdout reader went away"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
