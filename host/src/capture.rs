@@ -96,7 +96,7 @@ impl Capture {
         let (reader, fps) = match &spec {
             SourceSpec::Image(path) => {
                 check_file(path)?;
-                let img = opencv::imgcodecs::imread(&path.to_string_lossy(), opencv::imgcodecs::IMREAD_COLOR)
+                let img = opencv::imgcodecs::imread(path.as_os_str(), opencv::imgcodecs::IMREAD_COLOR)
                     .map_err(|e| open_err(input, e))?;
                 if img.empty() {
                     return Err(open_err(input, "not a readable image"));
@@ -105,7 +105,7 @@ impl Capture {
             }
             SourceSpec::Video(path) => {
                 check_file(path)?;
-                let cap = VideoCapture::from_file(&path.to_string_lossy(), videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                let cap = VideoCapture::from_file(path.as_os_str(), videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
                 let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
                 (Reader::Video(cap), fps)
             }

@@ -183,7 +183,8 @@ impl Detector {
             0.0,
             opencv::imgproc::INTER_LINEAR,
         )?;
-        let stride = self.resized.mat_step().get(0);
+        // `resize` allocates a continuous output: rows are new_w * 3 bytes.
+        let stride = lb.new_w as usize * 3;
         let bytes = self.resized.data_bytes()?;
         detect::pack_nchw(bytes, stride, &lb, &mut self.tensor);
         Ok(lb)
