@@ -2,7 +2,7 @@
 //! the main job runs with nothing else installed.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -60,20 +60,24 @@ pub fn start(addr: SocketAddr) -> Result<(), BrokerError> {
             }
         })
         .map_err(|e| BrokerError::Start { addr, reason: e.to_string() })?;
+    // Ready once the port is taken. Probing by binding (not connecting) keeps
+    // the broker free of half-open connections that it would log as errors.
     let until = Instant::now() + START_TIMEOUT;
     loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
+        match TcpListener::bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
+            Err(e) => return Err(BrokerError::Start { addr, reason: e.to_string() }),
+            Ok(probe) => drop(probe),
         }
         if Instant::now() >= until {
-            return Err(BrokerError::Start { addr, reason: "not accepting connections".into() });
+            return Err(BrokerError::Start { addr, reason: "not listening".into() });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 #[cfg(not(feature = "embedded-broker"))]
 pub fn start(_addr: SocketAddr) -> Result<(), BrokerError> {
-    let _ = (TcpListener::bind, TcpStream::connect, Instant::now, START_TIMEOUT, HashMap::<u8, u8>::new);
+    let _ = (TcpListener::bind, Instant::now, START_TIMEOUT, HashMap::<u8, u8>::new);
     Err(BrokerError::Disabled)
 }

@@ -6,9 +6,15 @@ use clap::Parser;
 use edgepipe::cli::{Cli, Command};
 use edgepipe::error::{ExitKind, Failure};
 
+/// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
+/// logging, and the embedded broker, which logs ordinary client disconnects as
+/// errors (`router-drop`, `no-connection id 0 is already gone`).
+const QUIET: &str = "ort=warn,rumqttd=off,cranelift_codegen=warn,wasmtime_cranelift=warn";
+
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("{filter},rumqttd=warn,ort=warn"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,ort=warn"));
+    let quiet: Vec<&str> = QUIET.split(',').filter(|d| !filter.contains(d.split('=').next().unwrap_or(d))).collect();
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{filter},{}", quiet.join(",")))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{QUIET}")));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
