@@ -9,7 +9,7 @@ use edgepipe::error::{ExitKind, Failure};
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
 /// logging, and the embedded broker, which logs ordinary client disconnects as
 /// errors (`router-drop`, `no-connection id 0 is already gone`).
-const QUIET: &str = "ort=warn,rumqttd=off,cranelift_codegen=warn,wasmtime_cranelift=warn";
+const QUIET: &str = "ort=warn,rumqttd=off,cranelift_codegen=warn,wasmtime_internal_cranelift=warn,wasmtime=info";
 
 fn init_logging(filter: &str) {
     let quiet: Vec<&str> = QUIET.split(',').filter(|d| !filter.contains(d.split('=').next().unwrap_or(d))).collect();
