@@ -33,18 +33,27 @@ pub enum ModelError {
 }
 
 /// Load the ONNX Runtime shared library once per process. Checks the path
-/// first: `ort` panics on a failed dlopen otherwise.
+/// first: `ort` panics on a failed dlopen otherwise. A process can load only
+/// one library: asking for another after the first is an error.
 pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError> {
-    static ENV: std::sync::OnceLock<Result<ort::environment::Environment, String>> = std::sync::OnceLock::new();
+    type Loaded = (PathBuf, Result<ort::environment::Environment, String>);
+    static ENV: std::sync::OnceLock<Loaded> = std::sync::OnceLock::new();
     if !lib.is_file() {
         return Err(ModelError::OrtLibMissing(lib.to_path_buf()));
     }
-    let env = ENV.get_or_init(|| {
-        let builder = ort::init_from(lib).map_err(|e| e.to_string())?;
-        builder.with_name("edgepipe").build().map_err(|e| e.to_string())
+    let (loaded_from, env) = ENV.get_or_init(|| {
+        let env = ort::init_from(lib)
+            .map_err(|e| e.to_string())
+            .and_then(|b| b.with_name("edgepipe").build().map_err(|e| e.to_string()));
+        (lib.to_path_buf(), env)
     });
-    env.clone()
-        .map_err(|reason| ModelError::OrtLibLoad { path: lib.to_path_buf(), reason })
+    if loaded_from != lib {
+        return Err(ModelError::OrtLibLoad {
+            path: lib.to_path_buf(),
+            reason: format!("this process already loaded ONNX Runtime from {}", loaded_from.display()),
+        });
+    }
+    env.clone().map_err(|reason| ModelError::OrtLibLoad { path: lib.to_path_buf(), reason })
 }
 
 /// Settings of the detector.
@@ -217,8 +226,9 @@ impl Detector {
     }
 }
 
-/// Labels from the model's `names` metadata, else from a labels file (one per
-/// line), else `classN`.
+/// Labels from a labels file (one per line) when given, else the model's
+/// `names` metadata, else the repository's COCO list when the class count
+/// matches, else `classN`.
 fn load_labels(session: &Session, file: Option<&Path>, classes: usize) -> Result<Vec<String>, ModelError> {
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)
@@ -235,6 +245,14 @@ fn load_labels(session: &Session, file: Option<&Path>, classes: usize) -> Result
     if let Some(names) = session.metadata().ok().and_then(|m| m.custom("names")).and_then(|t| detect::parse_names(&t)) {
         if names.len() >= classes {
             return Ok(names);
+        }
+    }
+    // The repository's COCO list, for 80-class models exported without metadata.
+    let coco = crate::config::default_asset(crate::config::DEFAULT_LABELS);
+    if let Ok(text) = std::fs::read_to_string(&coco) {
+        let labels: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        if labels.len() == classes {
+            return Ok(labels);
         }
     }
     Ok((0..classes).map(|i| format!("class{i}")).collect())

@@ -101,3 +101,29 @@ fn unknown_flag_exits_2_with_one_line() {
     assert_eq!(code, 2, "{stderr}");
     one_error_line(&stderr, "--frobnicate");
 }
+
+#[test]
+fn an_unloadable_ort_library_exits_4() {
+    let dir = common::TempDir::new("badort");
+    let lib = dir.path().join("libonnxruntime.so");
+    std::fs::write(&lib, b"not a shared library").unwrap();
+    let (code, _, stderr) = run_edgepipe(&["run", "--input", &clip(), "--no-mqtt", "--ort-lib", lib.to_str().unwrap()]);
+    assert_eq!(code, 4, "{stderr}");
+    one_error_line(&stderr, "cannot load ONNX Runtime library");
+}
+
+#[test]
+fn output_other_than_stdout_exits_2() {
+    let (code, _, stderr) = run_edgepipe(&["run", "--input", &clip(), "--no-mqtt", "-o", "file.mp4"]);
+    assert_eq!(code, 2, "{stderr}");
+    one_error_line(&stderr, "only `-` (stdout) is supported");
+}
+
+#[test]
+fn embedded_broker_port_taken_exits_6() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, stderr) = run_edgepipe(&["run", "--input", &clip(), "--max-frames", "1", "--broker-port", &port]);
+    assert_eq!(code, 6, "{stderr}");
+    one_error_line(&stderr, &format!("embedded MQTT broker: cannot listen on 127.0.0.1:{port}"));
+}

@@ -161,3 +161,27 @@ fn a_reader_that_goes_away_ends_the_run_cleanly() {
     assert!(stderr.contains("stdout reader went away"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_still_image_is_one_frame() {
+    let dir = common::TempDir::new("image");
+    let png = dir.path().join("frame.png");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", "1"])
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let record = dir.path().join("r.jsonl");
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "run", "--input", png.to_str().unwrap(), "--no-mqtt", "--stdout", "--record", record.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.len() as u64, FRAME_BYTES);
+    let lines: Vec<edgepipe::sink::RecordLine> =
+        std::fs::read_to_string(&record).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].detections.iter().filter(|d| d.label == "person").count() >= 3);
+}

@@ -123,19 +123,8 @@ impl Draw for DrawBoxes {
         let tag_h = 8 * s + 2 * pad;
 
         for d in &detections {
-            let b = &d.bbox;
-            let (mut x, mut y, mut w, mut h) = (b.x as f64, b.y as f64, b.width as f64, b.height as f64);
-            if !(x.is_finite() && y.is_finite() && w.is_finite() && h.is_finite()) {
-                continue;
-            }
-            if w < 0.0 {
-                x += w;
-                w = -w;
-            }
-            if h < 0.0 {
-                y += h;
-                h = -h;
-            }
+            let Some(b) = d.bbox.normalized() else { continue };
+            let (x, y, w, h) = (b.x as f64, b.y as f64, b.width as f64, b.height as f64);
             let (x0, y0) = (px(x), px(y));
             let (x1, y1) = (px(x + w).max(x0 + 1), px(y + h).max(y0 + 1));
             // Wholly off-frame: no outline and no stray tag at the border.

@@ -81,17 +81,8 @@ struct BBox {
 
 impl BBox {
     fn from_rect(r: &Rect) -> Option<BBox> {
-        let (mut x, mut y, mut w, mut h) = (r.x as f64, r.y as f64, r.width as f64, r.height as f64);
-        if w < 0.0 {
-            x += w;
-            w = -w;
-        }
-        if h < 0.0 {
-            y += h;
-            h = -h;
-        }
-        let b = BBox { x: x as f32, y: y as f32, w: w as f32, h: h as f32 };
-        b.is_finite().then_some(b)
+        let r = r.normalized()?;
+        Some(BBox { x: r.x, y: r.y, w: r.width, h: r.height })
     }
 
     fn is_finite(&self) -> bool {

@@ -81,6 +81,26 @@ impl Stat {
     }
 }
 
+impl Rect {
+    /// The same box with a non-negative width and height (a negative size
+    /// flips the corner); `None` if any coordinate is not finite.
+    pub fn normalized(&self) -> Option<Rect> {
+        let (mut x, mut y, mut w, mut h) = (self.x, self.y, self.width, self.height);
+        if !(x.is_finite() && y.is_finite() && w.is_finite() && h.is_finite()) {
+            return None;
+        }
+        if w < 0.0 {
+            x += w;
+            w = -w;
+        }
+        if h < 0.0 {
+            y += h;
+            h = -h;
+        }
+        Some(Rect { x, y, width: w, height: h })
+    }
+}
+
 impl Message {
     pub fn new(topic: &str, payload: String, qos: Qos, retain: bool) -> Message {
         Message { topic: topic.to_string(), payload, qos, retain }
