@@ -148,8 +148,8 @@ fn unit_lut() -> &'static [f32; 256] {
 /// `stride` bytes) into the inner region of an NCHW RGB float tensor, /255.
 pub fn pack_nchw(resized_bgr: &[u8], stride: usize, lb: &Letterbox, tensor: &mut [f32]) {
     let lut = unit_lut();
-    let (w, h) = (lb.dst_w as usize, lb.dst_h as usize);
-    let plane = w * h;
+    let w = lb.dst_w as usize;
+    let plane = w * lb.dst_h as usize;
     let (nw, nh) = (lb.new_w as usize, lb.new_h as usize);
     let (r_plane, rest) = tensor.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
@@ -165,7 +165,6 @@ pub fn pack_nchw(resized_bgr: &[u8], stride: usize, lb: &Letterbox, tensor: &mut
             r[x] = lut[px[2] as usize];
         }
     }
-    let _ = h;
 }
 
 /// Shape of a YOLOv8-family output `[1, 4 + classes, anchors]`.
@@ -208,7 +207,8 @@ pub fn decode_yolo(
     let mut out = Vec::new();
     for i in 0..n {
         let score = scratch.best[i];
-        if !(score >= confidence) {
+        // NaN scores fail this test too.
+        if score.is_nan() || score < confidence {
             continue;
         }
         let (cx, cy, w, h) = (data[i], data[n + i], data[2 * n + i], data[3 * n + i]);
@@ -333,7 +333,7 @@ mod tests {
         let mut t = vec![-1.0f32; 3 * 16];
         lb.fill_padding(&mut t);
         // resized image 4x2, BGR pixel (10, 20, 30) everywhere, stride 12
-        let img: Vec<u8> = std::iter::repeat([10u8, 20, 30]).take(8).flatten().collect();
+        let img: Vec<u8> = std::iter::repeat_n([10u8, 20, 30], 8).flatten().collect();
         pack_nchw(&img, 12, &lb, &mut t);
         let grey = 114.0 / 255.0;
         for c in 0..3 {
