@@ -283,14 +283,13 @@ pub fn run(settings: &Settings) -> Result<Summary, Failure> {
     }
 
     let per_frame = |d: Duration| if frames == 0 { 0.0 } else { d.as_secs_f64() * 1000.0 / frames as f64 };
-    let mut stage_ms = vec![("capture".to_string(), 0.0)];
-    stage_ms[0].1 = per_frame(clock.parts.iter().find(|(n, _)| n == "capture").map(|(_, d)| *d).unwrap_or_default());
-    stage_ms.push(("preprocess".into(), per_frame(Duration::from_secs_f64(timings.preprocess))));
-    stage_ms.push(("inference".into(), per_frame(Duration::from_secs_f64(timings.inference))));
-    stage_ms.push(("postprocess".into(), per_frame(Duration::from_secs_f64(timings.postprocess))));
-    for (name, d) in clock.parts.iter().filter(|(n, _)| n != "capture") {
-        stage_ms.push((name.clone(), per_frame(*d)));
+    // Loop order: capture first, then the detector's parts, then the rest.
+    let mut parts = clock.parts.into_iter();
+    let mut stage_ms: Vec<(String, f64)> = parts.next().map(|(n, d)| (n, per_frame(d))).into_iter().collect();
+    for (name, secs) in [("preprocess", timings.preprocess), ("inference", timings.inference), ("postprocess", timings.postprocess)] {
+        stage_ms.push((name.to_string(), per_frame(Duration::from_secs_f64(secs))));
     }
+    stage_ms.extend(parts.map(|(n, d)| (n, per_frame(d))));
     Ok(Summary {
         frames,
         elapsed,
