@@ -28,6 +28,9 @@ pub struct RunArgs {
     /// Pipeline file (TOML); flags override it.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
+    /// Pipeline name; status topics live under `edgepipe/<NAME>/` (default `default`).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Video file, camera index (`0`), image file, or rtsp:// / http:// URL.
     #[arg(long, short = 'i')]
     pub input: Option<String>,
@@ -96,6 +99,7 @@ impl RunArgs {
             None => None,
         };
         let o = Overrides {
+            name: self.name.clone(),
             input: self.input.clone(),
             max_frames: self.max_frames,
             model: self.model.clone(),

@@ -31,6 +31,7 @@ pub const DEFAULT_INPUT: &str = "vendor/data/vtest.avi";
 pub const DEFAULT_PLUGIN_DIR: &str = "target/plugins";
 pub const DEFAULT_BROKER_PORT: u16 = 1883;
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 60;
+pub const DEFAULT_PIPELINE_NAME: &str = "default";
 
 /// The default pipeline: the course app's behaviour.
 pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
@@ -38,6 +39,8 @@ pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// The pipeline's name: MQTT status topics live under `edgepipe/<name>/`.
+    pub name: Option<String>,
     #[serde(default)]
     pub source: SourceConfig,
     #[serde(default)]
@@ -160,6 +163,7 @@ impl FileConfig {
 /// Command-line overrides (all optional).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
+    pub name: Option<String>,
     pub input: Option<String>,
     pub max_frames: Option<u64>,
     pub model: Option<PathBuf>,
@@ -197,6 +201,8 @@ pub struct StageSettings {
 /// Everything a run needs, resolved.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The pipeline's name (`default` unless set).
+    pub pipeline_name: String,
     pub input: String,
     pub max_frames: Option<u64>,
     pub model: PathBuf,
@@ -305,8 +311,16 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     if keepalive == 0 || keepalive > u16::MAX as u64 {
         return Err(ConfigError::Invalid { key: "mqtt.keepalive_secs".into(), reason: format!("{keepalive} is not 1..65535") });
     }
+    let pipeline_name = o.name.clone().or(file.name.clone()).unwrap_or_else(|| DEFAULT_PIPELINE_NAME.to_string());
+    if pipeline_name.is_empty() || pipeline_name.contains(['/', '+', '#']) {
+        return Err(ConfigError::Invalid {
+            key: "name".into(),
+            reason: format!("{pipeline_name:?} must be non-empty and free of '/', '+' and '#' (it is an MQTT topic level)"),
+        });
+    }
     let memory_mb = file.plugins.memory_mb.unwrap_or(crate::plugin::DEFAULT_MEMORY_LIMIT >> 20);
     Ok(Settings {
+        pipeline_name,
         input,
         max_frames: o.max_frames.or(file.source.max_frames),
         model: o.model.clone().or(file.model.path.clone()).unwrap_or_else(|| default_asset(DEFAULT_MODEL)),
