@@ -125,4 +125,15 @@ for p in "${PLUGINS[@]}"; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$PLUGIN_DIR/$p.wasm" 2>/dev/null || cp "$src" "$PLUGIN_DIR/$p.wasm"
 done
+# Guests for the tests only (tests/guests). legacy-topics turns on the SDK's
+# v0_1_0 feature, so it is built on its own (features of one build unify).
+GUEST_DIR="$ROOT/target/test-guests"
+say "building test guests (wasm32-wasip2)"
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p future-version
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-topics
+mkdir -p "$GUEST_DIR"
+for p in hostile future-version legacy-topics; do
+  src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
+  cmp -s "$src" "$GUEST_DIR/$p.wasm" 2>/dev/null || cp "$src" "$GUEST_DIR/$p.wasm"
+done
 say "ready: ORT $ORT_LIB, model $MODEL, clip $CLIP, plugins $PLUGIN_DIR"

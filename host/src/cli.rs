@@ -21,6 +21,47 @@ pub struct Cli {
 pub enum Command {
     /// Run a pipeline (the embedded default one unless --config is given).
     Run(RunArgs),
+    /// Tools for plugin authors and their CI.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Which world and contract version a component implements, its imports
+    /// and exports, and whether this host can load it (exit 0 yes, 1 no).
+    Check {
+        /// The component (.wasm).
+        file: PathBuf,
+    },
+    /// Run a stage over frames recorded with `edgepipe run --record`, print
+    /// its outputs as JSON lines; with --expect exit 1 on the first difference.
+    Test(PluginTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginTestArgs {
+    /// The component (.wasm).
+    pub file: PathBuf,
+    /// Recorded frames (JSON lines from `edgepipe run --record`; for a topics
+    /// stage, lines may carry the `stats` a stats stage's test printed).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Golden output to compare with (JSON lines, compared as JSON values).
+    #[arg(long, value_name = "GOLDEN.jsonl")]
+    pub expect: Option<PathBuf>,
+    /// For draw stages: the video the frames were recorded from (default: a grey frame).
+    #[arg(long)]
+    pub video: Option<PathBuf>,
+    /// For topics stages: a stats stage that turns the recorded detections into stats.
+    #[arg(long, value_name = "STATS.wasm")]
+    pub stats_plugin: Option<PathBuf>,
+    /// A stage setting, KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+    /// Write the outputs here instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +123,21 @@ pub struct RunArgs {
     /// Folder of stage components (<name>.wasm).
     #[arg(long, env = "EDGEPIPE_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Do not watch stage files for new versions (hot reload is on by default).
+    #[arg(long)]
+    pub no_reload: bool,
+    /// Folder for compiled components (default ~/.cache/edgepipe/components).
+    #[arg(long, value_name = "DIR", env = "EDGEPIPE_CACHE_DIR")]
+    pub plugin_cache: Option<PathBuf>,
+    /// Compile stages every start; keep nothing on disk.
+    #[arg(long, conflicts_with = "plugin_cache")]
+    pub no_plugin_cache: bool,
+    /// Wall-clock budget of one call into a stage, in ms (default 50).
+    #[arg(long, value_name = "MS")]
+    pub plugin_timeout_ms: Option<u64>,
+    /// Memory cap of one stage, in MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    pub plugin_memory_mb: Option<usize>,
 }
 
 impl RunArgs {
@@ -116,6 +172,11 @@ impl RunArgs {
             stdout,
             record: self.record.clone(),
             plugin_dir: self.plugin_dir.clone(),
+            no_reload: self.no_reload,
+            plugin_cache: self.plugin_cache.clone(),
+            no_plugin_cache: self.no_plugin_cache,
+            plugin_timeout_ms: self.plugin_timeout_ms,
+            plugin_memory_mb: self.plugin_memory_mb,
         };
         config::resolve(file, &o).or_exit(ExitKind::Config)
     }

@@ -102,6 +102,10 @@ pub struct PluginsConfig {
     pub dir: Option<PathBuf>,
     pub call_timeout_ms: Option<u64>,
     pub memory_mb: Option<usize>,
+    /// Watch stage files and swap in new versions while running (default true).
+    pub reload: Option<bool>,
+    /// Compiled-component cache; `""` turns it off.
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +149,9 @@ impl FileConfig {
         fix(&mut self.model.ort_lib);
         fix(&mut self.outputs.record);
         fix(&mut self.plugins.dir);
+        if self.plugins.cache_dir.as_ref().is_some_and(|d| !d.as_os_str().is_empty()) {
+            fix(&mut self.plugins.cache_dir);
+        }
         if let Some(stages) = self.stages.as_mut() {
             for s in stages {
                 fix(&mut s.path);
@@ -180,6 +187,11 @@ pub struct Overrides {
     pub stdout: bool,
     pub record: Option<PathBuf>,
     pub plugin_dir: Option<PathBuf>,
+    pub no_reload: bool,
+    pub plugin_cache: Option<PathBuf>,
+    pub no_plugin_cache: bool,
+    pub plugin_timeout_ms: Option<u64>,
+    pub plugin_memory_mb: Option<usize>,
 }
 
 /// Where MQTT messages go.
@@ -222,6 +234,10 @@ pub struct Settings {
     pub call_timeout: Duration,
     pub memory_limit: usize,
     pub stages: Vec<StageSettings>,
+    /// Hot reload of stage files.
+    pub reload: bool,
+    /// Where compiled components are cached (`None`: no cache).
+    pub plugin_cache: Option<PathBuf>,
 }
 
 /// A default asset: beside the executable first, then under the build root.
@@ -318,7 +334,24 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
             reason: format!("{pipeline_name:?} must be non-empty and free of '/', '+' and '#' (it is an MQTT topic level)"),
         });
     }
-    let memory_mb = file.plugins.memory_mb.unwrap_or(crate::plugin::DEFAULT_MEMORY_LIMIT >> 20);
+    let memory_mb = o.plugin_memory_mb.or(file.plugins.memory_mb).unwrap_or(crate::plugin::DEFAULT_MEMORY_LIMIT >> 20);
+    if memory_mb == 0 {
+        return Err(ConfigError::Invalid { key: "plugins.memory_mb".into(), reason: "must be at least 1".into() });
+    }
+    let call_timeout_ms = o
+        .plugin_timeout_ms
+        .or(file.plugins.call_timeout_ms)
+        .unwrap_or(crate::plugin::DEFAULT_CALL_TIMEOUT.as_millis() as u64);
+    if call_timeout_ms == 0 {
+        return Err(ConfigError::Invalid { key: "plugins.call_timeout_ms".into(), reason: "must be at least 1".into() });
+    }
+    let plugin_cache = if o.no_plugin_cache {
+        None
+    } else if let Some(d) = o.plugin_cache.clone().or_else(|| std::env::var_os("EDGEPIPE_CACHE_DIR").map(PathBuf::from)).or(file.plugins.cache_dir.clone()) {
+        (!d.as_os_str().is_empty()).then_some(d)
+    } else {
+        crate::plugin::cache::default_dir()
+    };
     Ok(Settings {
         pipeline_name,
         input,
@@ -341,11 +374,11 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         ack_timeout: Duration::from_secs(file.mqtt.ack_timeout_secs.unwrap_or(10)),
         stdout: o.stdout || file.outputs.stdout.unwrap_or(false),
         record: o.record.clone().or(file.outputs.record.clone()),
-        call_timeout: Duration::from_millis(
-            file.plugins.call_timeout_ms.unwrap_or(crate::plugin::DEFAULT_CALL_TIMEOUT.as_millis() as u64).max(1),
-        ),
-        memory_limit: memory_mb.max(1) << 20,
+        call_timeout: Duration::from_millis(call_timeout_ms),
+        memory_limit: memory_mb << 20,
         stages,
+        reload: !o.no_reload && file.plugins.reload.unwrap_or(true),
+        plugin_cache,
     })
 }
 

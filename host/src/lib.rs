@@ -10,4 +10,5 @@ pub mod model;
 pub mod mqtt;
 pub mod pipeline;
 pub mod plugin;
+pub mod plugin_tool;
 pub mod sink;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use edgepipe::cli::{Cli, Command};
+use edgepipe::cli::{Cli, Command, PluginCommand, PluginTestArgs};
 use edgepipe::error::{ExitKind, Failure};
 
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
@@ -54,6 +54,8 @@ fn main() -> ExitCode {
     init_logging(&cli.log);
     let result = match &cli.command {
         Command::Run(args) => run(args),
+        Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
+        Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
     };
     match result {
         Ok(code) => code,
@@ -78,4 +80,45 @@ fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::from(ExitKind::Degraded.code() as u8));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_check(file: &std::path::Path) -> Result<ExitCode, Failure> {
+    Ok(if edgepipe::plugin_tool::check(file)? { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn plugin_test(a: &PluginTestArgs) -> Result<ExitCode, Failure> {
+    use edgepipe::plugin_tool::{test, TestOptions, TestResult};
+    let mut settings = Vec::with_capacity(a.settings.len());
+    for kv in &a.settings {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Failure::msg(ExitKind::Config, format!("--set {kv:?}: expected KEY=VALUE")))?;
+        settings.push((k.to_string(), v.to_string()));
+    }
+    let o = TestOptions {
+        file: a.file.clone(),
+        input: a.input.clone(),
+        expect: a.expect.clone(),
+        video: a.video.clone(),
+        settings,
+        stats_plugin: a.stats_plugin.clone(),
+        output: a.output.clone(),
+    };
+    match test(&o)? {
+        TestResult::Passed { lines } => {
+            if a.expect.is_some() {
+                eprintln!("edgepipe: plugin test: {} lines match {}", lines, a.expect.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TestResult::Differs { line, frame, expected, got } => {
+            let at = frame.map(|f| format!("frame {f}")).unwrap_or_else(|| "the end-of-stream line".into());
+            eprintln!("edgepipe: plugin test: first difference at {at} (line {line}): expected {expected} got {got}");
+            Ok(ExitCode::from(1))
+        }
+        TestResult::Faulted { faults } => {
+            eprintln!("edgepipe: plugin test: the stage faulted {faults} time(s)");
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -12,7 +12,7 @@ use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::{DetectTimings, Detector, DetectorSettings};
 use crate::mqtt::{MqttSettings, PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo};
-use crate::plugin::{Limits, PluginHost, Stage, StageKind};
+use crate::plugin::{ComponentCache, Limits, PluginEvent, PluginHost, StageKind, StageSet};
 use crate::sink::{RecordDetection, RecordLine, Recorder, StdoutSink, Written};
 
 /// Why the loop stopped.
@@ -34,6 +34,9 @@ pub struct Summary {
     pub mqtt: Option<PublishReport>,
     pub faults: Vec<(String, u64)>,
     pub frames_written: u64,
+    /// Plugin versions swapped in while running, and reload attempts rejected.
+    pub reloads: u64,
+    pub rejected_reloads: u64,
 }
 
 impl Summary {
@@ -82,6 +85,9 @@ impl Summary {
         if !faults.is_empty() {
             eprintln!("edgepipe: summary: stage faults: {}", faults.join(", "));
         }
+        if self.reloads + self.rejected_reloads > 0 {
+            eprintln!("edgepipe: summary: plugin reloads: {} applied, {} rejected (old version kept)", self.reloads, self.rejected_reloads);
+        }
     }
 }
 
@@ -112,17 +118,24 @@ pub fn to_wit(dets: &[Detection], detector: &Detector) -> Vec<wit::Detection> {
         .collect()
 }
 
-/// Load every configured stage.
-pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<Vec<Stage>, Failure> {
-    settings
-        .stages
-        .iter()
-        .map(|s| {
-            let stage = host.load(&s.name, &s.path, s.kind, s.settings.clone()).or_exit(ExitKind::Plugin)?;
-            tracing::info!(plugin = %s.name, kind = s.kind.world(), path = %s.path.display(), "stage loaded");
-            Ok(stage)
-        })
-        .collect()
+/// Load every configured stage (and watch their files when `reload` is on).
+pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, Failure> {
+    let mut set = StageSet::load(host, &settings.stages).or_exit(ExitKind::Plugin)?;
+    if settings.reload {
+        set.watch(host).or_exit(ExitKind::Plugin)?;
+    }
+    Ok(set)
+}
+
+/// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1).
+fn publish_events(publisher: Option<&mut Publisher>, pipeline: &str, events: Vec<PluginEvent>) -> Result<(), Failure> {
+    let Some(p) = publisher else { return Ok(()) };
+    let topic = crate::plugin::events::topic(pipeline);
+    for e in events {
+        p.publish(&wit::Message { topic: topic.clone(), payload: e.to_json(), qos: wit::Qos::AtLeastOnce, retain: false })
+            .or_exit(ExitKind::Mqtt)?;
+    }
+    Ok(())
 }
 
 fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failure> {
@@ -170,8 +183,11 @@ pub fn run(settings: &Settings) -> Result<Summary, Failure> {
     let (iw, ih) = detector.input_size();
     tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = detector.classes(), threads = settings.threads, "model loaded");
 
-    let host = PluginHost::new(Limits { call_timeout: settings.call_timeout, memory: settings.memory_limit })
-        .or_exit(ExitKind::Plugin)?;
+    let host = PluginHost::with_cache(
+        Limits { call_timeout: settings.call_timeout, memory: settings.memory_limit },
+        ComponentCache::new(settings.plugin_cache.clone()),
+    )
+    .or_exit(ExitKind::Plugin)?;
     let mut stages = load_stages(&host, settings)?;
 
     let mut publisher = start_mqtt(settings)?;
@@ -201,19 +217,21 @@ pub fn run(settings: &Settings) -> Result<Summary, Failure> {
             None => break StopReason::EndOfInput,
         };
         clock.add("capture", t.elapsed());
+        // New plugin versions take over here, between two frames.
+        stages.apply_reloads(frame.index);
 
         let dets = detector.detect(&frame.mat, &mut timings).or_exit(ExitKind::Model)?;
         let wdets = to_wit(&dets, &detector);
         let info = FrameInfo { index: frame.index, timestamp_ms: frame.timestamp_ms, width, height };
 
         let mut stats = Vec::new();
-        for stage in stages.iter_mut().filter(|s| s.kind() == StageKind::Stats) {
+        for stage in stages.of_kind(StageKind::Stats) {
             let t = Instant::now();
             stats.extend(stage.update(info, &wdets));
             clock.add(stage.name(), t.elapsed());
         }
         let mut messages = Vec::new();
-        for stage in stages.iter_mut().filter(|s| s.kind() == StageKind::Topics) {
+        for stage in stages.of_kind(StageKind::Topics) {
             let t = Instant::now();
             messages.extend(stage.route(info, &stats));
             clock.add(stage.name(), t.elapsed());
@@ -225,10 +243,11 @@ pub fn run(settings: &Settings) -> Result<Summary, Failure> {
             }
             clock.add("mqtt", t.elapsed());
         }
+        publish_events(publisher.as_mut(), &settings.pipeline_name, stages.take_events(frame.index))?;
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
         let mut drawn: Option<Vec<u8>> = None;
-        for stage in stages.iter_mut().filter(|s| s.kind() == StageKind::Draw) {
+        for stage in stages.of_kind(StageKind::Draw) {
             let t = Instant::now();
             let input = drawn.as_deref().unwrap_or(pixels);
             if let Some(out) = stage.draw(info, input, &wdets, &stats) {
@@ -270,13 +289,26 @@ pub fn run(settings: &Settings) -> Result<Summary, Failure> {
     };
     let elapsed = started.elapsed();
 
-    for stage in stages.iter_mut().filter(|s| s.kind() == StageKind::Stats) {
-        let final_stats = stage.finish();
-        if !final_stats.is_empty() {
-            let text: Vec<String> = final_stats.iter().map(|s| format!("{}={}", s.name, s.value)).collect();
+    // End of stream: stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
+    let mut final_stats = Vec::new();
+    for stage in stages.of_kind(StageKind::Stats) {
+        let out = stage.finish();
+        if !out.is_empty() {
+            let text: Vec<String> = out.iter().map(|s| format!("{}={}", s.name, s.value)).collect();
             tracing::info!(plugin = %stage.name(), "final stats: {}", text.join(" "));
         }
+        final_stats.extend(out);
     }
+    let mut final_messages = Vec::new();
+    for stage in stages.of_kind(StageKind::Topics) {
+        final_messages.extend(stage.finish_topics(&final_stats));
+    }
+    if let Some(p) = publisher.as_mut() {
+        for m in &final_messages {
+            p.publish(m).or_exit(ExitKind::Mqtt)?;
+        }
+    }
+    publish_events(publisher.as_mut(), &settings.pipeline_name, stages.take_events(frames))?;
     let mqtt = publisher.map(Publisher::finish);
     if let Some(r) = recorder {
         r.finish().or_exit(ExitKind::Output)?;
@@ -296,7 +328,9 @@ pub fn run(settings: &Settings) -> Result<Summary, Failure> {
         stop,
         stage_ms,
         mqtt,
-        faults: stages.iter().map(|s| (s.name().to_string(), s.faults())).collect(),
+        faults: stages.stages().iter().map(|s| (s.name().to_string(), s.faults())).collect(),
+        reloads: stages.reloads(),
+        rejected_reloads: stages.rejected_reloads(),
         frames_written: stdout.map(|s| s.frames()).unwrap_or(0),
     })
 }

@@ -1,17 +1,22 @@
 //! course-topics: the course app's MQTT wire format.
 //! `person` `{"count":N,"total":T}` every frame, `person/duration`
-//! `{"duration":S}` for each person who leaves.
+//! `{"duration":S}` for each person who leaves; at the end of the stream
+//! `person/total` `{"total":T}` (retained).
+//!
+//! Settings: `qos` (0, 1, 2; default 1), `prefix` (topic prefix, default none),
+//! `include_frame` (add `"frame":<index>` to every payload, default false).
 
 use edgepipe_sdk::{parse_setting, setting, FrameInfo, Message, Qos, Settings, Stat, Topics};
 
 struct CourseTopics {
     prefix: String,
     qos: Qos,
+    include_frame: bool,
 }
 
 impl Default for CourseTopics {
     fn default() -> Self {
-        CourseTopics { prefix: String::new(), qos: Qos::AtLeastOnce }
+        CourseTopics { prefix: String::new(), qos: Qos::AtLeastOnce, include_frame: false }
     }
 }
 
@@ -27,6 +32,7 @@ fn qos_from(n: u8) -> Result<Qos, String> {
 impl Topics for CourseTopics {
     fn configure(&mut self, settings: Settings) -> Result<(), String> {
         self.qos = qos_from(parse_setting(&settings, "qos", 1u8)?)?;
+        self.include_frame = parse_setting(&settings, "include_frame", false)?;
         if let Some(p) = setting(&settings, "prefix") {
             self.prefix = p.trim_end_matches('/').to_string();
             if !self.prefix.is_empty() {
@@ -36,18 +42,27 @@ impl Topics for CourseTopics {
         Ok(())
     }
 
-    fn route(&mut self, _info: FrameInfo, stats: Vec<Stat>) -> Vec<Message> {
+    fn route(&mut self, info: FrameInfo, stats: Vec<Stat>) -> Vec<Message> {
         let find = |name: &str| stats.iter().find(|s| s.name == name).map(|s| s.value.as_str());
+        let frame = if self.include_frame { format!(",\"frame\":{}", info.index) } else { String::new() };
         let mut out = Vec::new();
         if let (Some(count), Some(total)) = (find("count"), find("total")) {
-            let payload = format!("{{\"count\":{count},\"total\":{total}}}");
+            let payload = format!("{{\"count\":{count},\"total\":{total}{frame}}}");
             out.push(Message::new(&format!("{}person", self.prefix), payload, self.qos, false));
         }
         for d in stats.iter().filter(|s| s.name == "duration") {
-            let payload = format!("{{\"duration\":{}}}", d.value);
+            let payload = format!("{{\"duration\":{}{frame}}}", d.value);
             out.push(Message::new(&format!("{}person/duration", self.prefix), payload, self.qos, false));
         }
         out
+    }
+
+    fn finish(&mut self, stats: Vec<Stat>) -> Vec<Message> {
+        stats
+            .iter()
+            .filter(|s| s.name == "total")
+            .map(|t| Message::new(&format!("{}person/total", self.prefix), format!("{{\"total\":{}}}", t.value), self.qos, true))
+            .collect()
     }
 }
 

@@ -22,7 +22,53 @@
 
 #![allow(clippy::too_many_arguments)]
 
-/// Bindings of world `stats` (edgepipe:plugin@0.1.0).
+/// Bindings of world `stats`.
+#[cfg(not(feature = "v0_1_0"))]
+pub mod stats {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.2.0",
+        world: "stats",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "edgepipe_sdk::stats",
+    });
+}
+
+/// Bindings of world `topics`.
+#[cfg(not(feature = "v0_1_0"))]
+pub mod topics {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.2.0",
+        world: "topics",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "edgepipe_sdk::topics",
+        with: {
+            "edgepipe:plugin/types@0.2.0": crate::stats::edgepipe::plugin::types,
+            "edgepipe:plugin/host@0.2.0": crate::stats::edgepipe::plugin::host,
+        },
+    });
+}
+
+/// Bindings of world `draw`.
+#[cfg(not(feature = "v0_1_0"))]
+pub mod draw {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.2.0",
+        world: "draw",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "edgepipe_sdk::draw",
+        with: {
+            "edgepipe:plugin/types@0.2.0": crate::stats::edgepipe::plugin::types,
+            "edgepipe:plugin/host@0.2.0": crate::stats::edgepipe::plugin::host,
+        },
+    });
+}
+
+/// Bindings of the frozen 0.1.0 worlds, for plugins that must keep loading
+/// on hosts that serve only 0.1.0 (feature `v0_1_0`).
+#[cfg(feature = "v0_1_0")]
 pub mod stats {
     wit_bindgen::generate!({
         path: "../../wit/since_v0.1.0",
@@ -32,8 +78,7 @@ pub mod stats {
         default_bindings_module: "edgepipe_sdk::stats",
     });
 }
-
-/// Bindings of world `topics` (edgepipe:plugin@0.1.0).
+#[cfg(feature = "v0_1_0")]
 pub mod topics {
     wit_bindgen::generate!({
         path: "../../wit/since_v0.1.0",
@@ -47,8 +92,7 @@ pub mod topics {
         },
     });
 }
-
-/// Bindings of world `draw` (edgepipe:plugin@0.1.0).
+#[cfg(feature = "v0_1_0")]
 pub mod draw {
     wit_bindgen::generate!({
         path: "../../wit/since_v0.1.0",
@@ -62,6 +106,12 @@ pub mod draw {
         },
     });
 }
+
+/// The contract version this build of the SDK targets.
+#[cfg(not(feature = "v0_1_0"))]
+pub const API_VERSION: &str = "0.2.0";
+#[cfg(feature = "v0_1_0")]
+pub const API_VERSION: &str = "0.1.0";
 
 pub use stats::edgepipe::plugin::host::Level;
 pub use stats::edgepipe::plugin::types::{Detection, FrameInfo, Message, Qos, Rect, Stat};
@@ -147,6 +197,11 @@ pub trait Topics: Default + 'static {
         Ok(())
     }
     fn route(&mut self, info: FrameInfo, stats: Vec<Stat>) -> Vec<Message>;
+    /// End of stream, with the stats stages' final stats (contract 0.2.0;
+    /// never called on a 0.1.0 build).
+    fn finish(&mut self, _stats: Vec<Stat>) -> Vec<Message> {
+        Vec::new()
+    }
     fn save(&self) -> Vec<u8> {
         Vec::new()
     }
@@ -202,6 +257,39 @@ macro_rules! export_stats {
 }
 
 /// Export a [`Topics`] implementation as the component's `topics` world.
+#[cfg(not(feature = "v0_1_0"))]
+#[macro_export]
+macro_rules! export_topics {
+    ($t:ty) => {
+        const _: () = {
+            ::std::thread_local! {
+                static STAGE: ::core::cell::RefCell<$t> = ::core::cell::RefCell::new(<$t as ::core::default::Default>::default());
+            }
+            struct __EdgepipeTopics;
+            impl $crate::topics::Guest for __EdgepipeTopics {
+                fn configure(settings: ::std::vec::Vec<(::std::string::String, ::std::string::String)>) -> ::core::result::Result<(), ::std::string::String> {
+                    STAGE.with(|s| <$t as $crate::Topics>::configure(&mut *s.borrow_mut(), settings))
+                }
+                fn route(info: $crate::FrameInfo, stats: ::std::vec::Vec<$crate::Stat>) -> ::std::vec::Vec<$crate::Message> {
+                    STAGE.with(|s| <$t as $crate::Topics>::route(&mut *s.borrow_mut(), info, stats))
+                }
+                fn finish(stats: ::std::vec::Vec<$crate::Stat>) -> ::std::vec::Vec<$crate::Message> {
+                    STAGE.with(|s| <$t as $crate::Topics>::finish(&mut *s.borrow_mut(), stats))
+                }
+                fn save() -> ::std::vec::Vec<u8> {
+                    STAGE.with(|s| <$t as $crate::Topics>::save(&*s.borrow()))
+                }
+                fn restore(state: ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::std::string::String> {
+                    STAGE.with(|s| <$t as $crate::Topics>::restore(&mut *s.borrow_mut(), state))
+                }
+            }
+            $crate::__export_topics_impl!(__EdgepipeTopics with_types_in $crate::topics);
+        };
+    };
+}
+
+/// Export a [`Topics`] implementation as the component's `topics` world.
+#[cfg(feature = "v0_1_0")]
 #[macro_export]
 macro_rules! export_topics {
     ($t:ty) => {

@@ -1,0 +1,167 @@
+//! Hot reload: `notify` watches the folder of every stage file -> changes are
+//! mapped to their stage and debounced -> the new bytes are read, validated
+//! and compiled on this module's worker thread, off the frame path -> the
+//! frame loop picks up ready candidates between two frames
+//! ([`super::StageSet::apply_reloads`]).
+//!
+//! Folders are watched, not files: cargo and most editors replace a file
+//! (remove + create, or rename into place), which a file watch misses.
+//! The host's own reads raise access events; those are ignored, and bytes
+//! whose hash was already seen are not compiled again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode, EventKind};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+
+use super::{cache, Compiled, PluginError, PluginHost, StageKind};
+
+/// Quiet time after the last change to a file before it is read: a file
+/// written slowly is not caught half-way through every few milliseconds.
+pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// A stage file the reloader watches.
+#[derive(Debug, Clone)]
+pub struct WatchedFile {
+    pub index: usize,
+    pub name: String,
+    pub path: PathBuf,
+    pub kind: StageKind,
+    /// Hash of the bytes now running.
+    pub hash: String,
+}
+
+/// What the worker hands the frame loop.
+pub enum ReloadOutcome {
+    Ready { index: usize, compiled: Compiled, changed_at: Instant },
+    Rejected { index: usize, hash: String, reason: String, changed_at: Instant },
+}
+
+/// A running watcher and compile worker. Dropping it stops both.
+pub struct Reloader {
+    rx: Receiver<ReloadOutcome>,
+    _watcher: RecommendedWatcher,
+}
+
+impl Reloader {
+    pub fn start(host: &PluginHost, files: Vec<WatchedFile>) -> Result<Reloader, PluginError> {
+        let (ev_tx, ev_rx) = mpsc::channel::<notify::Result<notify::Event>>();
+        let mut watcher = notify::recommended_watcher(ev_tx).map_err(|e| PluginError::Watch {
+            name: files.first().map(|f| f.name.clone()).unwrap_or_default(),
+            path: PathBuf::new(),
+            reason: e.to_string(),
+        })?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
+        for (slot, f) in files.iter().enumerate() {
+            let dir = f.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = std::fs::canonicalize(dir).map_err(|e| PluginError::Watch {
+                name: f.name.clone(),
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            let Some(file_name) = f.path.file_name() else {
+                return Err(PluginError::Watch { name: f.name.clone(), path: f.path.clone(), reason: "not a file path".into() });
+            };
+            by_path.insert(dir.join(file_name), slot);
+            if !dirs.contains(&dir) {
+                watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(|e| PluginError::Watch {
+                    name: f.name.clone(),
+                    path: dir.clone(),
+                    reason: e.to_string(),
+                })?;
+                dirs.push(dir);
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let host = host.clone();
+        std::thread::Builder::new()
+            .name("plugin-reload".into())
+            .spawn(move || worker(host, files, by_path, ev_rx, tx))
+            .map_err(|e| PluginError::Engine(format!("cannot start the reload worker: {e}")))?;
+        tracing::debug!(folders = dirs.len(), "watching plugin files for changes");
+        Ok(Reloader { rx, _watcher: watcher })
+    }
+
+    /// Outcomes ready now (never blocks).
+    pub fn ready(&self) -> Vec<ReloadOutcome> {
+        self.rx.try_iter().collect()
+    }
+}
+
+/// Does this event say a file's content may have changed?
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Remove(_) => false,
+        _ => true,
+    }
+}
+
+struct Pending {
+    first: Instant,
+    last: Instant,
+}
+
+fn worker(
+    host: PluginHost,
+    files: Vec<WatchedFile>,
+    by_path: HashMap<PathBuf, usize>,
+    events: Receiver<notify::Result<notify::Event>>,
+    out: Sender<ReloadOutcome>,
+) {
+    let mut seen: Vec<String> = files.iter().map(|f| f.hash.clone()).collect();
+    let mut pending: HashMap<usize, Pending> = HashMap::new();
+    loop {
+        let now = Instant::now();
+        let wait = pending.values().map(|p| (p.last + RELOAD_DEBOUNCE).saturating_duration_since(now)).min().unwrap_or(Duration::from_secs(3600));
+        match events.recv_timeout(wait) {
+            Ok(Ok(ev)) if is_change(&ev.kind) => {
+                let at = Instant::now();
+                for p in &ev.paths {
+                    if let Some(&slot) = by_path.get(p) {
+                        pending.entry(slot).and_modify(|e| e.last = at).or_insert(Pending { first: at, last: at });
+                    }
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "plugin file watcher"),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        let due: Vec<usize> = pending.iter().filter(|(_, p)| now.duration_since(p.last) >= RELOAD_DEBOUNCE).map(|(s, _)| *s).collect();
+        for slot in due {
+            let Some(p) = pending.remove(&slot) else { continue };
+            let f = &files[slot];
+            let bytes = match PluginHost::read(&f.name, &f.path) {
+                Ok(b) => b,
+                Err(PluginError::Missing { .. }) => continue, // removed; its replacement raises another event
+                Err(e) => {
+                    let _ = out.send(ReloadOutcome::Rejected { index: f.index, hash: String::new(), reason: e.to_string(), changed_at: p.first });
+                    continue;
+                }
+            };
+            let hash = cache::content_hash(&bytes);
+            if hash == seen[slot] {
+                continue;
+            }
+            seen[slot] = hash.clone();
+            let t = Instant::now();
+            let outcome = match host.prepare(&f.name, &f.path, f.kind, &bytes) {
+                Ok((compiled, origin)) => {
+                    tracing::debug!(plugin = %f.name, ?origin, ms = t.elapsed().as_secs_f64() * 1000.0, "new version compiled");
+                    ReloadOutcome::Ready { index: f.index, compiled, changed_at: p.first }
+                }
+                Err(e) => ReloadOutcome::Rejected { index: f.index, hash, reason: e.to_string(), changed_at: p.first },
+            };
+            if out.send(outcome).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! One loaded stage: its compiled component, its live instance, its limits,
+//! and how it survives faults (checkpoint after every good call, re-create
+//! from that checkpoint with back-off, disable after repeated faults) and
+//! hot reloads (`save` of the old instance into `restore` of the new one).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+
+use super::bindings::{v0_1_0, v0_2_0, ApiVersion, Detection, FrameInfo, Message, Stat};
+use super::events::{PluginEvent, PluginVersion};
+use super::sandbox::{wasi_ctx, StageState};
+use super::{compat, Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX, MAX_CONSECUTIVE_FAULTS};
+
+/// A validated, compiled component, ready to instantiate.
+pub struct Compiled {
+    pub(crate) pre: InstancePre<StageState>,
+    pub api: ApiVersion,
+    /// sha256 of the `.wasm` bytes, hex.
+    pub hash: String,
+    pub exports: Vec<String>,
+}
+
+enum Bindings {
+    StatsV2(v0_2_0::stats::Stats),
+    TopicsV2(v0_2_0::topics::Topics),
+    DrawV2(v0_2_0::draw::Draw),
+    StatsV1(v0_1_0::stats::Stats),
+    TopicsV1(v0_1_0::topics::Topics),
+    DrawV1(v0_1_0::draw::Draw),
+}
+
+struct Live {
+    store: Store<StageState>,
+    bindings: Bindings,
+}
+
+/// A loaded stage. Calls never fail: a fault is logged, counted and turned
+/// into an event; the frame goes on without this stage's output.
+pub struct Stage {
+    name: String,
+    path: PathBuf,
+    kind: StageKind,
+    settings: Vec<(String, String)>,
+    engine: Engine,
+    compiled: Arc<Compiled>,
+    generation: u32,
+    limits: Limits,
+    live: Option<Live>,
+    /// `save` after the last good call: what a re-created instance restores.
+    checkpoint: Vec<u8>,
+    faults: u64,
+    consecutive_faults: u32,
+    retry_at: Option<Instant>,
+    skipped: u64,
+    disabled: bool,
+    reloads: u64,
+    events: Vec<PluginEvent>,
+    busy: Duration,
+    calls: u64,
+}
+
+fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => format!("deadline of {} ms exceeded", limits.call_timeout.as_millis()),
+        Some(t) => format!("trap: {t}"),
+        None => {
+            let text = format!("{e:#}");
+            if text.contains("memory") && text.contains("limit") || text.contains("forcing trap when growing memory") {
+                format!("memory limit of {} MiB reached: {text}", limits.memory >> 20)
+            } else {
+                text
+            }
+        }
+    }
+}
+
+impl Stage {
+    pub(crate) fn new(
+        name: &str,
+        path: &Path,
+        kind: StageKind,
+        settings: Vec<(String, String)>,
+        engine: Engine,
+        compiled: Arc<Compiled>,
+        limits: Limits,
+    ) -> Result<Stage, PluginError> {
+        let mut stage = Stage {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            kind,
+            settings,
+            engine,
+            compiled,
+            generation: 1,
+            limits,
+            live: None,
+            checkpoint: Vec::new(),
+            faults: 0,
+            consecutive_faults: 0,
+            retry_at: None,
+            skipped: 0,
+            disabled: false,
+            reloads: 0,
+            events: Vec::new(),
+            busy: Duration::ZERO,
+            calls: 0,
+        };
+        let live = stage.instantiate(&stage.compiled.clone())?;
+        stage.live = Some(live);
+        Ok(stage)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn kind(&self) -> StageKind {
+        self.kind
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn faults(&self) -> u64 {
+        self.faults
+    }
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+    pub fn api(&self) -> ApiVersion {
+        self.compiled.api
+    }
+    /// Frames this stage sat out while waiting to be re-created.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+    pub fn reloads(&self) -> u64 {
+        self.reloads
+    }
+    /// Which version of the plugin is running: a generation counted from 1
+    /// at start, and the content hash.
+    pub fn version(&self) -> PluginVersion {
+        PluginVersion { generation: self.generation, hash: self.compiled.hash.clone() }
+    }
+    pub fn take_events(&mut self) -> Vec<PluginEvent> {
+        std::mem::take(&mut self.events)
+    }
+    /// Mean wall time of a call, in milliseconds.
+    pub fn mean_ms(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.busy.as_secs_f64() * 1000.0 / self.calls as f64
+        }
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_micros().max(1);
+        (self.limits.call_timeout.as_micros().div_ceil(tick) as u64).max(1) + 1
+    }
+
+    /// A new instance of `compiled`, configured with the stage's settings.
+    fn instantiate(&self, compiled: &Compiled) -> Result<Live, PluginError> {
+        let state = StageState {
+            name: self.name.clone(),
+            wasi: wasi_ctx(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory).trap_on_grow_failure(true).build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks());
+        let world = self.kind.world();
+        let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            world,
+            version: compiled.api.as_str(),
+            reason: format!("{e:#}"),
+        };
+        let instance = compiled.pre.instantiate(&mut store).map_err(|e| PluginError::Instantiate {
+            name: self.name.clone(),
+            reason: trap_text(&e, &self.limits),
+        })?;
+        let bindings = match (self.kind, compiled.api) {
+            (StageKind::Stats, ApiVersion::V0_2_0) => Bindings::StatsV2(v0_2_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?),
+            (StageKind::Topics, ApiVersion::V0_2_0) => Bindings::TopicsV2(v0_2_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?),
+            (StageKind::Draw, ApiVersion::V0_2_0) => Bindings::DrawV2(v0_2_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?),
+            (StageKind::Stats, ApiVersion::V0_1_0) => Bindings::StatsV1(v0_1_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?),
+            (StageKind::Topics, ApiVersion::V0_1_0) => Bindings::TopicsV1(v0_1_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?),
+            (StageKind::Draw, ApiVersion::V0_1_0) => Bindings::DrawV1(v0_1_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?),
+        };
+        let mut live = Live { store, bindings };
+        live.store.set_epoch_deadline(self.deadline_ticks());
+        let s = &self.settings;
+        let res = match &live.bindings {
+            Bindings::StatsV2(b) => b.call_configure(&mut live.store, s),
+            Bindings::TopicsV2(b) => b.call_configure(&mut live.store, s),
+            Bindings::DrawV2(b) => b.call_configure(&mut live.store, s),
+            Bindings::StatsV1(b) => b.call_configure(&mut live.store, s),
+            Bindings::TopicsV1(b) => b.call_configure(&mut live.store, s),
+            Bindings::DrawV1(b) => b.call_configure(&mut live.store, s),
+        };
+        match res {
+            Ok(Ok(())) => Ok(live),
+            Ok(Err(reason)) => Err(PluginError::Configure { name: self.name.clone(), reason }),
+            Err(e) => Err(PluginError::Configure { name: self.name.clone(), reason: format!("trapped: {}", trap_text(&e, &self.limits)) }),
+        }
+    }
+
+    fn call_live<R>(&self, live: &mut Live, f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>) -> wasmtime::Result<R> {
+        live.store.set_epoch_deadline(self.deadline_ticks());
+        f(&live.bindings, &mut live.store)
+    }
+
+    fn save_live(&self, live: &mut Live) -> wasmtime::Result<Vec<u8>> {
+        self.call_live(live, |b, s| match b {
+            Bindings::StatsV2(b) => b.call_save(s),
+            Bindings::TopicsV2(b) => b.call_save(s),
+            Bindings::DrawV2(b) => b.call_save(s),
+            Bindings::StatsV1(b) => b.call_save(s),
+            Bindings::TopicsV1(b) => b.call_save(s),
+            Bindings::DrawV1(b) => b.call_save(s),
+        })
+    }
+
+    fn restore_live(&self, live: &mut Live, state: &[u8]) -> Result<(), String> {
+        let r = self.call_live(live, |b, s| match b {
+            Bindings::StatsV2(b) => b.call_restore(s, state),
+            Bindings::TopicsV2(b) => b.call_restore(s, state),
+            Bindings::DrawV2(b) => b.call_restore(s, state),
+            Bindings::StatsV1(b) => b.call_restore(s, state),
+            Bindings::TopicsV1(b) => b.call_restore(s, state),
+            Bindings::DrawV1(b) => b.call_restore(s, state),
+        });
+        match r {
+            Ok(r) => r,
+            Err(e) => Err(format!("restore trapped: {}", trap_text(&e, &self.limits))),
+        }
+    }
+
+    /// Make sure an instance is live: re-create it from the last checkpoint
+    /// once the back-off after a fault has passed. `false`: sit this call out.
+    fn ensure_live(&mut self) -> bool {
+        if self.disabled {
+            return false;
+        }
+        if self.live.is_some() {
+            return true;
+        }
+        if self.retry_at.is_some_and(|t| Instant::now() < t) {
+            self.skipped += 1;
+            return false;
+        }
+        let compiled = self.compiled.clone();
+        let result = self.instantiate(&compiled).and_then(|mut live| {
+            let checkpoint = std::mem::take(&mut self.checkpoint);
+            let r = self.restore_live(&mut live, &checkpoint);
+            self.checkpoint = checkpoint;
+            r.map(|()| live).map_err(|reason| PluginError::Restore { name: self.name.clone(), reason })
+        });
+        match result {
+            Ok(live) => {
+                tracing::info!(plugin = %self.name, version = %self.version(), "stage re-created from its last checkpoint");
+                self.events.push(PluginEvent::recovered(&self.name, self.version()));
+                self.live = Some(live);
+                true
+            }
+            Err(e) => {
+                self.record_fault("re-create", e.to_string());
+                false
+            }
+        }
+    }
+
+    fn record_fault(&mut self, call: &str, reason: String) {
+        self.faults += 1;
+        self.consecutive_faults += 1;
+        self.live = None;
+        tracing::error!(plugin = %self.name, version = %self.version(), call, faults = self.faults, "stage faulted: {reason}");
+        self.events.push(PluginEvent::fault(&self.name, self.version(), call, &reason));
+        if self.consecutive_faults >= MAX_CONSECUTIVE_FAULTS {
+            self.disabled = true;
+            tracing::error!(plugin = %self.name, version = %self.version(), faults = self.faults, "stage disabled after {} faults in a row", self.consecutive_faults);
+            self.events.push(PluginEvent::disabled(&self.name, self.version(), self.consecutive_faults, &reason));
+        } else {
+            let backoff = FAULT_BACKOFF_BASE.saturating_mul(1 << (self.consecutive_faults - 1).min(16)).min(FAULT_BACKOFF_MAX);
+            self.retry_at = Some(Instant::now() + backoff);
+        }
+    }
+
+    /// One call with the deadline re-armed; a good call is followed by a
+    /// checkpoint (`save`), a trap is recorded as a fault.
+    fn call<R>(&mut self, what: &str, checkpoint: bool, f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>) -> Option<R> {
+        if !self.ensure_live() {
+            return None;
+        }
+        let mut live = self.live.take()?;
+        let t0 = Instant::now();
+        let mut res = self.call_live(&mut live, f);
+        if checkpoint {
+            if let Ok(r) = res {
+                res = self.save_live(&mut live).map(|state| {
+                    self.checkpoint = state;
+                    r
+                });
+            }
+        }
+        self.busy += t0.elapsed();
+        self.calls += 1;
+        match res {
+            Ok(r) => {
+                self.live = Some(live);
+                self.consecutive_faults = 0;
+                self.retry_at = None;
+                Some(r)
+            }
+            Err(e) => {
+                // After a trap the instance is unusable; it is re-created on a later call.
+                let reason = trap_text(&e, &self.limits);
+                self.record_fault(what, reason);
+                None
+            }
+        }
+    }
+
+    /// `stats.update`; empty for other kinds or on a fault.
+    pub fn update(&mut self, info: FrameInfo, detections: &[Detection]) -> Vec<Stat> {
+        self.call("update", true, |b, s| match b {
+            Bindings::StatsV2(b) => b.call_update(s, info, detections),
+            Bindings::StatsV1(b) => b.call_update(s, info.into(), &compat::detections(detections)).map(compat::stats_out),
+            _ => Ok(Vec::new()),
+        })
+        .unwrap_or_default()
+    }
+
+    /// `stats.finish`; empty for other kinds or on a fault.
+    pub fn finish(&mut self) -> Vec<Stat> {
+        self.call("finish", false, |b, s| match b {
+            Bindings::StatsV2(b) => b.call_finish(s),
+            Bindings::StatsV1(b) => b.call_finish(s).map(compat::stats_out),
+            _ => Ok(Vec::new()),
+        })
+        .unwrap_or_default()
+    }
+
+    /// `topics.route`; empty for other kinds or on a fault.
+    pub fn route(&mut self, info: FrameInfo, stats: &[Stat]) -> Vec<Message> {
+        self.call("route", true, |b, s| match b {
+            Bindings::TopicsV2(b) => b.call_route(s, info, stats),
+            Bindings::TopicsV1(b) => b.call_route(s, info.into(), &compat::stats_in(stats)).map(compat::messages_out),
+            _ => Ok(Vec::new()),
+        })
+        .unwrap_or_default()
+    }
+
+    /// `topics.finish` (0.2.0) at the end of the stream; a 0.1.0 topics
+    /// stage has none and publishes nothing here.
+    pub fn finish_topics(&mut self, stats: &[Stat]) -> Vec<Message> {
+        self.call("finish", false, |b, s| match b {
+            Bindings::TopicsV2(b) => b.call_finish(s, stats),
+            _ => Ok(Vec::new()),
+        })
+        .unwrap_or_default()
+    }
+
+    /// `draw.draw`; `None` (frame left as it is) for other kinds, on a fault,
+    /// or when the stage returns a buffer of the wrong size.
+    pub fn draw(&mut self, info: FrameInfo, pixels: &[u8], detections: &[Detection], stats: &[Stat]) -> Option<Vec<u8>> {
+        let out = self.call("draw", true, |b, s| match b {
+            Bindings::DrawV2(b) => b.call_draw(s, info, pixels, detections, stats).map(Some),
+            Bindings::DrawV1(b) => {
+                b.call_draw(s, info.into(), pixels, &compat::detections(detections), &compat::stats_in(stats)).map(Some)
+            }
+            _ => Ok(None),
+        })??;
+        if out.len() != pixels.len() {
+            self.record_fault("draw", format!("returned {} bytes for a {}-byte frame; frame left undrawn", out.len(), pixels.len()));
+            return None;
+        }
+        Some(out)
+    }
+
+    /// `save` of the live instance (or the last checkpoint if there is none).
+    pub fn save(&mut self) -> Option<Vec<u8>> {
+        match self.live.take() {
+            Some(mut live) => {
+                let r = self.save_live(&mut live);
+                match r {
+                    Ok(state) => {
+                        self.live = Some(live);
+                        Some(state)
+                    }
+                    Err(e) => {
+                        let reason = trap_text(&e, &self.limits);
+                        self.record_fault("save", reason);
+                        None
+                    }
+                }
+            }
+            None => Some(self.checkpoint.clone()),
+        }
+    }
+
+    /// `restore` into the live instance.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        if !self.ensure_live() {
+            return Err("stage is not running".into());
+        }
+        let mut live = self.live.take().ok_or("stage is not running")?;
+        let r = self.restore_live(&mut live, state);
+        self.live = Some(live);
+        if r.is_ok() {
+            self.checkpoint = state.to_vec();
+        }
+        r
+    }
+
+    /// Hot reload: instantiate `next`, hand it the running instance's state
+    /// (`save` -> `restore`), and switch to it. On any failure the running
+    /// version stays and the reason is returned.
+    pub(crate) fn swap(&mut self, next: Arc<Compiled>) -> Result<(), String> {
+        let from = self.version();
+        let to = PluginVersion { generation: self.generation + 1, hash: next.hash.clone() };
+        let state = match self.live.take() {
+            Some(mut live) => match self.save_live(&mut live) {
+                Ok(s) => {
+                    self.live = Some(live);
+                    s
+                }
+                Err(e) => {
+                    // The old instance is gone after a trap: carry its last checkpoint instead.
+                    tracing::warn!(plugin = %self.name, "save before reload trapped ({}); carrying the last checkpoint", trap_text(&e, &self.limits));
+                    self.checkpoint.clone()
+                }
+            },
+            None => self.checkpoint.clone(),
+        };
+        let mut live = self.instantiate(&next).map_err(|e| e.to_string())?;
+        self.restore_live(&mut live, &state).map_err(|r| format!("restore failed: {r}"))?;
+        self.live = Some(live);
+        self.compiled = next;
+        self.generation = to.generation;
+        self.checkpoint = state;
+        self.reloads += 1;
+        self.disabled = false;
+        self.consecutive_faults = 0;
+        self.retry_at = None;
+        tracing::info!(plugin = %self.name, %from, %to, "plugin reloaded; state carried over");
+        Ok(())
+    }
+
+    pub(crate) fn push_event(&mut self, e: PluginEvent) {
+        self.events.push(e);
+    }
+}
