@@ -64,7 +64,7 @@ fn a_plugin_of_the_wrong_world_exits_5() {
     let cfg = pipeline_with(dir.path(), "draw", &common::plugin("people-counter"));
     let (code, _, stderr) = run_edgepipe(&["run", "--config", cfg.to_str().unwrap(), "--input", &clip(), "--no-mqtt"]);
     assert_eq!(code, 5, "{stderr}");
-    one_error_line(&stderr, "does not implement world `draw` of edgepipe:plugin@0.1.0");
+    one_error_line(&stderr, "does not implement world `draw` of edgepipe:plugin@0.2.0");
 }
 
 #[test]

@@ -175,3 +175,103 @@ pub fn identity_onnx(dims: &[u64]) -> Vec<u8> {
     f_bytes(7, &graph, &mut model);
     model
 }
+
+// --- plugins built only for the tests (tests/guests, by scripts/setup.sh) ---
+
+pub fn guest(name: &str) -> PathBuf {
+    require(root().join("target/test-guests").join(format!("{name}.wasm")))
+}
+
+/// `bytes` with a custom section appended: a different file (and content
+/// hash) with the same behaviour.
+pub fn with_custom_section(bytes: &[u8], tag: &str) -> Vec<u8> {
+    let mut payload = Vec::new();
+    varint(tag.len() as u64, &mut payload);
+    payload.extend_from_slice(tag.as_bytes());
+    payload.extend_from_slice(b"variant");
+    let mut out = bytes.to_vec();
+    out.push(0);
+    varint(payload.len() as u64, &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// An MQTT subscriber (rumqttc) on a test broker: subscribes, waits for the
+/// SUBACKs, then collects (topic, payload) until dropped.
+pub struct Subscriber {
+    client: rumqttc::Client,
+    rx: std::sync::mpsc::Receiver<(String, String)>,
+    got: Vec<(String, String)>,
+}
+impl Subscriber {
+    pub fn start(port: u16, topics: &[&str]) -> Subscriber {
+        use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+        let mut opts = MqttOptions::new(format!("test-sub-{}-{port}", std::process::id()), "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut connection) = Client::new(opts, 1000);
+        for t in topics {
+            client.subscribe(*t, QoS::AtLeastOnce).unwrap();
+        }
+        let want = topics.len();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let mut subacks = 0;
+            for ev in connection.iter() {
+                match ev {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        subacks += 1;
+                        if subacks == want {
+                            let _ = ready_tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = tx.send((p.topic.clone(), String::from_utf8_lossy(&p.payload).into_owned()));
+                    }
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        ready_rx.recv_timeout(Duration::from_secs(10)).expect("subscribed");
+        Subscriber { client, rx, got: Vec::new() }
+    }
+    /// Everything received so far (and keep it).
+    pub fn messages(&mut self) -> &[(String, String)] {
+        self.got.extend(self.rx.try_iter());
+        &self.got
+    }
+    /// Wait until `pred` holds over the messages, up to `within`.
+    pub fn wait_for(&mut self, within: Duration, pred: impl Fn(&[(String, String)]) -> bool) -> bool {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if pred(self.messages()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        pred(self.messages())
+    }
+}
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.client.disconnect();
+    }
+}
+
+/// Read a child's stdout to the end on a thread; the byte count comes back.
+pub fn count_bytes(mut from: std::process::ChildStdout) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n as u64,
+            }
+        }
+    })
+}

@@ -8,3 +8,6 @@ mod common;
 mod detector;
 mod end_to_end;
 mod plugins;
+mod plugin_cli;
+mod reload;
+mod sandbox;

@@ -132,7 +132,7 @@ fn a_stage_of_the_wrong_world_or_not_a_component_is_rejected() {
     let err = host.load("t", &common::plugin("course-topics"), StageKind::Stats, Vec::new()).err().unwrap();
     assert!(matches!(err, PluginError::WrongWorld { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("world `stats`") && msg.contains("edgepipe:plugin@0.1.0") && msg.contains("update"), "{msg}");
+    assert!(msg.contains("world `stats`") && msg.contains("edgepipe:plugin@0.2.0") && msg.contains("update"), "{msg}");
 
     let dir = common::TempDir::new("core");
     let core = dir.path().join("core.wasm");

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerate the default plugins' golden outputs (plugins/<name>/golden.jsonl)
+# from tests/data/vtest-100.jsonl, recorded with:
+#   edgepipe run --max-frames 100 --no-mqtt --record tests/data/vtest-100.jsonl
+# Run it after an intended change of a default plugin's output, then review
+# the diff: the tests (tests/all/plugin_cli.rs) compare against these files.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BIN=target/release/edgepipe
+P=target/plugins
+IN=tests/data/vtest-100.jsonl
+"$BIN" plugin test "$P/people-counter.wasm" --input "$IN" -o plugins/people-counter/golden.jsonl
+"$BIN" plugin test "$P/course-topics.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/course-topics/golden.jsonl
+"$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi -o plugins/draw-boxes/golden.jsonl
+wc -l plugins/*/golden.jsonl

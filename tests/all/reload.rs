@@ -1,0 +1,166 @@
+//! Hot reload under load: the counter plugin is replaced 10 times while the
+//! pipeline runs on the sample clip (copy over, rename into place, slow
+//! partial write); no frame is lost or repeated, and `total` never drops.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common;
+
+const FRAMES: u64 = 240;
+const REPLACEMENTS: usize = 10;
+
+/// Replace `target` with `bytes`, the way `how` says.
+fn replace(target: &Path, bytes: &[u8], how: usize) {
+    match how % 3 {
+        // Copy over the file in place (truncate + write).
+        0 => std::fs::write(target, bytes).unwrap(),
+        // Write beside it, then rename into place (what cargo and editors do).
+        1 => {
+            let tmp = target.with_extension("wasm.tmp");
+            std::fs::write(&tmp, bytes).unwrap();
+            std::fs::rename(&tmp, target).unwrap();
+        }
+        // A slow writer: half, a pause longer than the debounce, the rest.
+        _ => {
+            let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(target).unwrap();
+            let half = bytes.len() / 2;
+            f.write_all(&bytes[..half]).unwrap();
+            f.flush().unwrap();
+            std::thread::sleep(edgepipe::plugin::reload::RELOAD_DEBOUNCE * 4);
+            f.write_all(&bytes[half..]).unwrap();
+            f.flush().unwrap();
+        }
+    }
+}
+
+fn field(payload: &str, key: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(payload).unwrap();
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} in {payload}"))
+}
+
+#[test]
+fn replacing_the_counter_ten_times_loses_nothing() {
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["person", "edgepipe/+/plugins"]);
+    let dir = common::TempDir::new("reload");
+    let counter = dir.path().join("people-counter.wasm");
+    let original = std::fs::read(common::plugin("people-counter")).unwrap();
+    std::fs::write(&counter, &original).unwrap();
+    let pipeline = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name = \"reload-test\"\n\
+             [[stages]]\nname = \"people-counter\"\nkind = \"stats\"\npath = {:?}\n\
+             [[stages]]\nname = \"course-topics\"\nkind = \"topics\"\npath = {:?}\nsettings = {{ include_frame = true }}\n\
+             [[stages]]\nname = \"draw-boxes\"\nkind = \"draw\"\npath = {:?}\n",
+            counter,
+            common::plugin("course-topics"),
+            common::plugin("draw-boxes")
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(common::bin())
+        .args(["run", "--config"])
+        .arg(&pipeline)
+        .arg("--input")
+        .arg(common::clip())
+        .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url()])
+        .arg("--plugin-cache")
+        .arg(dir.path().join("cache"))
+        .env_remove("ORT_DYLIB_PATH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let counted = common::count_bytes(child.stdout.take().unwrap());
+
+    // Start replacing once frames flow; space the replacements so each is seen.
+    assert!(sub.wait_for(Duration::from_secs(60), |m| m.iter().any(|(t, _)| t == "person")), "frames flow");
+    for i in 0..REPLACEMENTS {
+        let variant = common::with_custom_section(&original, &format!("reload-test-{i}"));
+        replace(&counter, &variant, i);
+        let want = i + 1;
+        let applied = sub.wait_for(Duration::from_secs(20), |m| {
+            m.iter().filter(|(t, p)| t.ends_with("/plugins") && p.contains("\"event\":\"reloaded\"")).count() >= want
+        });
+        assert!(applied, "replacement {i} was applied");
+    }
+
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(counted.join().unwrap(), FRAMES * 768 * 576 * 3, "every frame exactly once on stdout");
+    assert!(stderr.contains(&format!("plugin reloads: {REPLACEMENTS} applied")), "{stderr}");
+
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 >= FRAMES));
+    let msgs = sub.messages().to_vec();
+    let person: Vec<&String> = msgs.iter().filter(|(t, _)| t == "person").map(|(_, p)| p).collect();
+    let frames: Vec<u64> = person.iter().map(|p| field(p, "frame")).collect();
+    assert_eq!(frames, (0..FRAMES).collect::<Vec<_>>(), "each frame index exactly once, in order");
+    let totals: Vec<u64> = person.iter().map(|p| field(p, "total")).collect();
+    assert!(totals.windows(2).all(|w| w[1] >= w[0]), "total never decreases: {totals:?}");
+    assert!(*totals.last().unwrap() > 0);
+
+    let events: Vec<serde_json::Value> =
+        msgs.iter().filter(|(t, _)| t == "edgepipe/reload-test/plugins").map(|(_, p)| serde_json::from_str(p).unwrap()).collect();
+    let reloaded: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "reloaded").collect();
+    assert_eq!(reloaded.len(), REPLACEMENTS);
+    for (i, e) in reloaded.iter().enumerate() {
+        assert_eq!(e["plugin"], "people-counter");
+        assert_eq!(e["version"]["generation"], i as u64 + 1);
+        assert_eq!(e["candidate"]["generation"], i as u64 + 2);
+        assert_ne!(e["version"]["hash"], e["candidate"]["hash"]);
+    }
+    // Half-written files may have been seen: each was rejected, never run.
+    for e in events.iter().filter(|e| e["event"] == "reload-failed") {
+        assert!(e["reason"].as_str().unwrap().contains("not a valid component"), "{e}");
+    }
+}
+
+/// A new version whose `restore` rejects the running state is not swapped in.
+#[test]
+fn a_version_that_cannot_restore_the_state_is_not_swapped_in() {
+    use edgepipe::config::StageSettings;
+    use edgepipe::plugin::bindings::FrameInfo;
+    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet};
+
+    let dir = common::TempDir::new("reload-restore");
+    let path = dir.path().join("hostile.wasm");
+    let original = std::fs::read(common::guest("hostile")).unwrap();
+    std::fs::write(&path, &original).unwrap();
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let spec = StageSettings {
+        name: "hostile".into(),
+        kind: StageKind::Stats,
+        path: path.clone(),
+        settings: vec![("mode".into(), "fail-restore".into())],
+    };
+    let mut set = StageSet::load(&host, &[spec]).unwrap();
+    set.watch(&host).unwrap();
+    let info = |i| FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 };
+    for i in 0..3 {
+        set.stages_mut()[0].update(info(i), &[]);
+    }
+    let before = set.stages()[0].version();
+    std::fs::write(&path, common::with_custom_section(&original, "next")).unwrap();
+    let mut events = Vec::new();
+    for i in 3..400 {
+        set.apply_reloads(i);
+        let out = set.stages_mut()[0].update(info(i), &[]);
+        assert_eq!(out[0].value, (i + 1).to_string(), "the old version keeps counting");
+        events.extend(set.take_events(i));
+        if events.iter().any(|e| e.event == "reload-failed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let failed = events.iter().find(|e| e.event == "reload-failed").expect("a reload-failed event");
+    assert!(failed.reason.as_deref().unwrap().contains("restore failed: hostile guest refuses every state"), "{failed:?}");
+    assert_eq!(failed.version, before);
+    assert_eq!(set.stages()[0].version(), before, "old version still running");
+    assert_eq!(set.rejected_reloads(), 1);
+}

@@ -1,0 +1,203 @@
+//! Hostile guests (tests/guests, compiled from the repo): each misbehaviour
+//! ends in the exact outcome the host promises, and the stream goes on.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use edgepipe::plugin::bindings::{FrameInfo, Stat};
+use edgepipe::plugin::{Limits, PluginError, PluginEvent, PluginHost, Stage, StageKind, MAX_CONSECUTIVE_FAULTS};
+
+use crate::common;
+
+fn info(index: u64) -> FrameInfo {
+    FrameInfo { index, timestamp_ms: index * 100, width: 768, height: 576 }
+}
+
+fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let mut settings = vec![("mode".to_string(), mode.to_string())];
+    if let Some(at) = at {
+        settings.push(("at".into(), at.to_string()));
+    }
+    let stage = host.load("hostile", &common::guest("hostile"), StageKind::Stats, settings).unwrap();
+    (host, stage)
+}
+
+fn seen(stats: &[Stat]) -> Option<u64> {
+    stats.iter().find(|s| s.name == "seen").and_then(|s| s.value.parse().ok())
+}
+
+/// Call `update` on frames 0, 1, ... until the stage is disabled (waiting out
+/// the back-off between faults); the events it raised.
+fn run_until_disabled(stage: &mut Stage) -> Vec<PluginEvent> {
+    let mut events = Vec::new();
+    for i in 0..200 {
+        let out = stage.update(info(i), &[]);
+        assert!(out.is_empty(), "a faulting call gives no output");
+        events.extend(stage.take_events());
+        if stage.is_disabled() {
+            return events;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("stage never disabled; events: {events:?}");
+}
+
+fn assert_faults_then_disabled(events: &[PluginEvent], reason_part: &str) {
+    let kinds: Vec<&str> = events.iter().map(|e| e.event).collect();
+    let faults = kinds.iter().filter(|k| **k == "fault").count();
+    assert_eq!(faults as u32, MAX_CONSECUTIVE_FAULTS, "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"disabled"), "{kinds:?}");
+    for e in events.iter().filter(|e| e.event == "fault") {
+        let reason = e.reason.as_deref().unwrap_or("");
+        assert!(reason.contains(reason_part), "fault reason {reason:?} should contain {reason_part:?}");
+        assert_eq!(e.plugin, "hostile");
+    }
+}
+
+#[test]
+fn an_endless_loop_hits_the_deadline_and_the_stage_is_disabled() {
+    let (_host, mut stage) = hostile("loop", None);
+    let events = run_until_disabled(&mut stage);
+    assert_faults_then_disabled(&events, "deadline of 50 ms exceeded");
+    assert_eq!(stage.faults(), MAX_CONSECUTIVE_FAULTS as u64);
+    // Disabled: no more calls, no more faults.
+    assert!(stage.update(info(999), &[]).is_empty());
+    assert_eq!(stage.faults(), MAX_CONSECUTIVE_FAULTS as u64);
+}
+
+#[test]
+fn a_gigabyte_allocation_hits_the_memory_cap() {
+    let (_host, mut stage) = hostile("alloc", None);
+    let events = run_until_disabled(&mut stage);
+    assert_faults_then_disabled(&events, "memory limit of 64 MiB reached");
+}
+
+#[test]
+fn a_panic_is_a_trap_not_a_crash() {
+    let (_host, mut stage) = hostile("panic", None);
+    let events = run_until_disabled(&mut stage);
+    assert_faults_then_disabled(&events, "unreachable");
+}
+
+#[test]
+fn after_a_fault_the_stage_comes_back_from_its_last_checkpoint() {
+    let (_host, mut stage) = hostile("panic", Some(2));
+    assert_eq!(seen(&stage.update(info(0), &[])), Some(1));
+    assert_eq!(seen(&stage.update(info(1), &[])), Some(2));
+    assert!(stage.update(info(2), &[]).is_empty(), "frame 2 traps");
+    assert_eq!(stage.faults(), 1);
+    // Within the back-off the stage sits frames out.
+    assert!(stage.update(info(3), &[]).is_empty());
+    assert_eq!(stage.skipped(), 1);
+    std::thread::sleep(edgepipe::plugin::FAULT_BACKOFF_BASE + Duration::from_millis(20));
+    // Re-created with the state saved after frame 1: it has seen 2 frames, now 3.
+    assert_eq!(seen(&stage.update(info(4), &[])), Some(3));
+    let kinds: Vec<&str> = stage.take_events().iter().map(|e| e.event).collect();
+    assert_eq!(kinds, ["fault", "recovered"]);
+    assert!(!stage.is_disabled());
+}
+
+#[test]
+fn a_future_contract_version_is_rejected_naming_both() {
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let err = host.load("future", &common::guest("future-version"), StageKind::Stats, Vec::new()).err().unwrap();
+    assert!(matches!(err, PluginError::Version { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("built against edgepipe:plugin@0.9.0"), "{msg}");
+    assert!(msg.contains("this host serves edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"), "{msg}");
+}
+
+#[test]
+fn random_bytes_and_a_truncated_component_are_rejected() {
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let dir = common::TempDir::new("junk");
+    // Deterministic noise that happens to start like a component.
+    let mut noise = b"\0asm\x0d\0\x01\0".to_vec();
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..4096 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.push((x >> 24) as u8);
+    }
+    let p = dir.path().join("noise.wasm");
+    std::fs::write(&p, &noise).unwrap();
+    let err = host.load("noise", &p, StageKind::Stats, Vec::new()).err().unwrap();
+    assert!(matches!(err, PluginError::Invalid { .. }), "{err}");
+    let bytes = std::fs::read(common::guest("hostile")).unwrap();
+    let p = dir.path().join("cut.wasm");
+    std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
+    let err = host.load("cut", &p, StageKind::Stats, Vec::new()).err().unwrap();
+    assert!(matches!(err, PluginError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("is not a valid component"), "{err}");
+}
+
+/// A 0.1.0 topics plugin runs next to 0.2.0 stages, on this 0.2.0 host.
+#[test]
+fn a_plugin_built_against_0_1_0_still_loads_and_runs() {
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let mut legacy = host.load("legacy", &common::guest("legacy-topics"), StageKind::Topics, Vec::new()).unwrap();
+    assert_eq!(legacy.api().as_str(), "0.1.0");
+    let stats = vec![Stat { name: "count".into(), value: "2".into() }, Stat { name: "total".into(), value: "5".into() }];
+    let out = legacy.route(info(7), &stats);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].topic, "legacy/person");
+    assert_eq!(out[0].payload, r#"{"count":2,"total":5,"frame":7}"#);
+    // 0.1.0 has no topics `finish`: nothing, and no fault.
+    assert!(legacy.finish_topics(&stats).is_empty());
+    assert_eq!(legacy.faults(), 0);
+}
+
+const FRAMES: u64 = 20;
+
+/// The whole pipeline with three hostile stages next to the default ones:
+/// every frame still reaches stdout and MQTT, faults and disabling are
+/// published as events, and the run exits 8 (degraded).
+#[test]
+fn hostile_stages_never_stall_the_stream() {
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["person", "edgepipe/+/plugins"]);
+    let dir = common::TempDir::new("hostile-run");
+    let hostile = common::guest("hostile");
+    let pipeline = dir.path().join("pipeline.toml");
+    let mut toml = String::from("name = \"hostile-test\"\n");
+    for mode in ["loop", "alloc", "panic"] {
+        toml += &format!("[[stages]]\nname = \"hostile-{mode}\"\nkind = \"stats\"\npath = {:?}\nsettings = {{ mode = \"{mode}\" }}\n", hostile);
+    }
+    for (name, kind) in [("people-counter", "stats"), ("course-topics", "topics"), ("draw-boxes", "draw")] {
+        toml += &format!("[[stages]]\nname = \"{name}\"\nkind = \"{kind}\"\npath = {:?}\n", common::plugin(name));
+    }
+    std::fs::write(&pipeline, toml).unwrap();
+    let mut child = Command::new(common::bin())
+        .args(["run", "--config"])
+        .arg(&pipeline)
+        .arg("--input")
+        .arg(common::clip())
+        .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url(), "--no-reload", "--no-plugin-cache"])
+        .env_remove("ORT_DYLIB_PATH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let counted = common::count_bytes(child.stdout.take().unwrap());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(counted.join().unwrap(), FRAMES * 768 * 576 * 3, "every frame on stdout");
+    assert_eq!(out.status.code(), Some(8), "degraded run: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("stage faults: hostile-loop: 3, hostile-alloc: 3, hostile-panic: 3"), "{stderr}");
+
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
+    let msgs = sub.messages().to_vec();
+    let events: Vec<serde_json::Value> = msgs
+        .iter()
+        .filter(|(t, _)| t == "edgepipe/hostile-test/plugins")
+        .map(|(_, p)| serde_json::from_str(p).unwrap())
+        .collect();
+    for mode in ["loop", "alloc", "panic"] {
+        let name = format!("hostile-{mode}");
+        let of: Vec<&str> = events.iter().filter(|e| e["plugin"] == name.as_str()).map(|e| e["event"].as_str().unwrap()).collect();
+        assert_eq!(of, ["loaded", "fault", "recovered", "fault", "recovered", "fault", "disabled"], "{name}: {of:?}");
+    }
+}
