@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a pipeline (the embedded default one unless --config is given).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Tools for plugin authors and their CI.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -37,6 +37,28 @@ pub enum PluginCommand {
     /// Run a stage over frames recorded with `edgepipe run --record`, print
     /// its outputs as JSON lines; with --expect exit 1 on the first difference.
     Test(PluginTestArgs),
+    /// Measure stage start-up (cold vs cached), per-frame cost of the default
+    /// stages, and hot-reload latency; prints a report on stdout.
+    Bench(PluginBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginBenchArgs {
+    /// Folder with the default stages (<name>.wasm); default target/plugins.
+    #[arg(long)]
+    pub plugin_dir: Option<PathBuf>,
+    /// Recorded detections (default tests/data/vtest-100.jsonl).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// The video they were recorded from (default vendor/data/vtest.avi).
+    #[arg(long)]
+    pub video: Option<PathBuf>,
+    /// How many hot reloads to time.
+    #[arg(long, default_value_t = 20)]
+    pub reloads: usize,
+    /// Start-up rounds.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Args)]

@@ -10,5 +10,6 @@ pub mod model;
 pub mod mqtt;
 pub mod pipeline;
 pub mod plugin;
+pub mod plugin_bench;
 pub mod plugin_tool;
 pub mod sink;

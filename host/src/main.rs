@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use edgepipe::cli::{Cli, Command, PluginCommand, PluginTestArgs};
+use edgepipe::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs};
 use edgepipe::error::{ExitKind, Failure};
 
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
+        Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
     };
     match result {
         Ok(code) => code,
@@ -121,4 +122,20 @@ fn plugin_test(a: &PluginTestArgs) -> Result<ExitCode, Failure> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
+    use edgepipe::config::{default_asset, DEFAULT_INPUT, DEFAULT_PLUGIN_DIR};
+    if a.reloads == 0 || a.rounds == 0 {
+        return Err(Failure::msg(ExitKind::Config, "--reloads and --rounds must be at least 1"));
+    }
+    let o = edgepipe::plugin_bench::BenchOptions {
+        plugin_dir: a.plugin_dir.clone().unwrap_or_else(|| default_asset(DEFAULT_PLUGIN_DIR)),
+        record: a.record.clone().unwrap_or_else(|| default_asset("tests/data/vtest-100.jsonl")),
+        video: a.video.clone().unwrap_or_else(|| default_asset(DEFAULT_INPUT)),
+        reloads: a.reloads,
+        rounds: a.rounds,
+    };
+    edgepipe::plugin_bench::bench(&o)?;
+    Ok(ExitCode::SUCCESS)
 }
