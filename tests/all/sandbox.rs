@@ -157,7 +157,7 @@ const FRAMES: u64 = 20;
 #[test]
 fn hostile_stages_never_stall_the_stream() {
     let broker = common::Mosquitto::start();
-    let mut sub = common::Subscriber::start(broker.port, &["person", "edgepipe/+/plugins"]);
+    let mut sub = common::Subscriber::start(broker.port, &["person", "legacy/person", "edgepipe/+/plugins"]);
     let dir = common::TempDir::new("hostile-run");
     let hostile = common::guest("hostile");
     let pipeline = dir.path().join("pipeline.toml");
@@ -168,6 +168,8 @@ fn hostile_stages_never_stall_the_stream() {
     for (name, kind) in [("people-counter", "stats"), ("course-topics", "topics"), ("draw-boxes", "draw")] {
         toml += &format!("[[stages]]\nname = \"{name}\"\nkind = \"{kind}\"\npath = {:?}\n", common::plugin(name));
     }
+    // A 0.1.0 plugin in the same pipeline as the 0.2.0 ones.
+    toml += &format!("[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n", common::guest("legacy-topics"));
     std::fs::write(&pipeline, toml).unwrap();
     let mut child = Command::new(common::bin())
         .args(["run", "--config"])
@@ -188,8 +190,16 @@ fn hostile_stages_never_stall_the_stream() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("stage faults: hostile-loop: 3, hostile-alloc: 3, hostile-panic: 3"), "{stderr}");
 
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
+    assert!(sub.wait_for(Duration::from_secs(10), |m| {
+        ["person", "legacy/person"].iter().all(|topic| m.iter().filter(|(t, _)| t == topic).count() as u64 == FRAMES)
+    }));
     let msgs = sub.messages().to_vec();
+    let legacy: Vec<u64> = msgs
+        .iter()
+        .filter(|(t, _)| t == "legacy/person")
+        .map(|(_, p)| serde_json::from_str::<serde_json::Value>(p).unwrap()["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(legacy, (0..FRAMES).collect::<Vec<_>>(), "the 0.1.0 stage ran on every frame");
     let events: Vec<serde_json::Value> = msgs
         .iter()
         .filter(|(t, _)| t == "edgepipe/hostile-test/plugins")
