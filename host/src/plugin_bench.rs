@@ -66,16 +66,7 @@ fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
         let Some(f) = cap.next_frame().or_exit(ExitKind::Input)? else { break };
         frames.push(Frame {
             info: FrameInfo { index: r.index, timestamp_ms: r.timestamp_ms, width: r.width, height: r.height },
-            dets: r
-                .detections
-                .iter()
-                .map(|d| wit::Detection {
-                    class_id: d.class_id,
-                    label: d.label.clone(),
-                    score: d.score,
-                    bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
-                })
-                .collect(),
+            dets: crate::plugin_tool::record_detections(&r),
             pixels: f.mat.data_bytes().or_exit(ExitKind::Internal)?.to_vec(),
         });
     }

@@ -38,6 +38,19 @@ pub struct MessageJson {
     pub retain: bool,
 }
 
+/// A record line's detections, as the contract passes them to stages.
+pub fn record_detections(r: &RecordLine) -> Vec<wit::Detection> {
+    r.detections
+        .iter()
+        .map(|d| wit::Detection {
+            class_id: d.class_id,
+            label: d.label.clone(),
+            score: d.score,
+            bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
+        })
+        .collect()
+}
+
 fn stat_json(s: &wit::Stat) -> StatJson {
     StatJson { name: s.name.clone(), value: s.value.clone() }
 }
@@ -162,16 +175,7 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
             .map_err(|e| Failure::msg(ExitKind::Input, format!("{} line {}: not a record line: {e}", o.input.display(), n + 1)))?;
         let r = &rec.record;
         let info = FrameInfo { index: r.index, timestamp_ms: r.timestamp_ms, width: r.width, height: r.height };
-        let dets: Vec<wit::Detection> = r
-            .detections
-            .iter()
-            .map(|d| wit::Detection {
-                class_id: d.class_id,
-                label: d.label.clone(),
-                score: d.score,
-                bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
-            })
-            .collect();
+        let dets = record_detections(r);
         let out = match stage.kind() {
             StageKind::Stats => {
                 let stats: Vec<StatJson> = stage.update(info, &dets).iter().map(stat_json).collect();

@@ -257,39 +257,25 @@ macro_rules! export_stats {
 }
 
 /// Export a [`Topics`] implementation as the component's `topics` world.
+/// `topics.finish` exists from contract 0.2.0 on: expands to its export, or
+/// to nothing on a 0.1.0 build.
+#[doc(hidden)]
 #[cfg(not(feature = "v0_1_0"))]
 #[macro_export]
-macro_rules! export_topics {
-    ($t:ty) => {
-        const _: () = {
-            ::std::thread_local! {
-                static STAGE: ::core::cell::RefCell<$t> = ::core::cell::RefCell::new(<$t as ::core::default::Default>::default());
-            }
-            struct __EdgepipeTopics;
-            impl $crate::topics::Guest for __EdgepipeTopics {
-                fn configure(settings: ::std::vec::Vec<(::std::string::String, ::std::string::String)>) -> ::core::result::Result<(), ::std::string::String> {
-                    STAGE.with(|s| <$t as $crate::Topics>::configure(&mut *s.borrow_mut(), settings))
-                }
-                fn route(info: $crate::FrameInfo, stats: ::std::vec::Vec<$crate::Stat>) -> ::std::vec::Vec<$crate::Message> {
-                    STAGE.with(|s| <$t as $crate::Topics>::route(&mut *s.borrow_mut(), info, stats))
-                }
-                fn finish(stats: ::std::vec::Vec<$crate::Stat>) -> ::std::vec::Vec<$crate::Message> {
-                    STAGE.with(|s| <$t as $crate::Topics>::finish(&mut *s.borrow_mut(), stats))
-                }
-                fn save() -> ::std::vec::Vec<u8> {
-                    STAGE.with(|s| <$t as $crate::Topics>::save(&*s.borrow()))
-                }
-                fn restore(state: ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::std::string::String> {
-                    STAGE.with(|s| <$t as $crate::Topics>::restore(&mut *s.borrow_mut(), state))
-                }
-            }
-            $crate::__export_topics_impl!(__EdgepipeTopics with_types_in $crate::topics);
-        };
+macro_rules! __topics_finish {
+    ($t:ty, $stage:ident) => {
+        fn finish(stats: ::std::vec::Vec<$crate::Stat>) -> ::std::vec::Vec<$crate::Message> {
+            $stage.with(|s| <$t as $crate::Topics>::finish(&mut *s.borrow_mut(), stats))
+        }
     };
 }
-
-/// Export a [`Topics`] implementation as the component's `topics` world.
+#[doc(hidden)]
 #[cfg(feature = "v0_1_0")]
+#[macro_export]
+macro_rules! __topics_finish {
+    ($t:ty, $stage:ident) => {};
+}
+
 #[macro_export]
 macro_rules! export_topics {
     ($t:ty) => {
@@ -305,6 +291,7 @@ macro_rules! export_topics {
                 fn route(info: $crate::FrameInfo, stats: ::std::vec::Vec<$crate::Stat>) -> ::std::vec::Vec<$crate::Message> {
                     STAGE.with(|s| <$t as $crate::Topics>::route(&mut *s.borrow_mut(), info, stats))
                 }
+                $crate::__topics_finish!($t, STAGE);
                 fn save() -> ::std::vec::Vec<u8> {
                     STAGE.with(|s| <$t as $crate::Topics>::save(&*s.borrow()))
                 }
