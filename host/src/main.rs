@@ -54,6 +54,7 @@ fn main() -> ExitCode {
     init_logging(&cli.log);
     let result = match &cli.command {
         Command::Run(args) => run(args),
+        Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -69,11 +70,13 @@ fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
     let summary = edgepipe::pipeline::run(&settings)?;
     summary.print();
     let unacked = summary.mqtt.map(|m| m.unacknowledged()).unwrap_or(0);
-    if summary.total_faults() > 0 || unacked > 0 {
+    let lost = summary.mqtt.map(|m| m.lost()).unwrap_or(0);
+    if summary.total_faults() > 0 || lost > 0 {
         eprintln!(
-            "edgepipe: error: run degraded: {} stage fault(s), {} unacknowledged message(s)",
+            "edgepipe: error: run degraded: {} stage fault(s), {} unacknowledged message(s), {} message(s) dropped or not sent",
             summary.total_faults(),
-            unacked
+            unacked,
+            lost - unacked
         );
         return Ok(ExitCode::from(ExitKind::Degraded.code() as u8));
     }
