@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a pipeline (the embedded default one unless --config is given).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Measure MQTT publishing: messages per second and publish -> PUBACK latency.
     #[command(hide = true)]
     BenchMqtt(BenchMqttArgs),

@@ -148,9 +148,10 @@ fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failure> {
             };
             crate::broker::start(&broker).or_exit(ExitKind::Mqtt)?;
             eprintln!(
-                "edgepipe: MQTT: embedded broker listening on {addr}; watch it with: mosquitto_sub -h {} -p {} -t '#' -v",
+                "edgepipe: MQTT: embedded broker listening on {addr}; watch it with: mosquitto_sub -h {} -p {} -t '#' -v{}",
                 addr.ip(),
-                addr.port()
+                addr.port(),
+                if broker.v5 { " -V mqttv5" } else { "" }
             );
             if let Some(ws) = broker.ws {
                 eprintln!("edgepipe: MQTT: embedded broker WebSocket listener on ws://{ws}/ (subprotocol mqtt)");

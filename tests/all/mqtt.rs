@@ -465,3 +465,89 @@ fn bad_mqtt_settings_are_one_line_errors() {
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
 }
+
+// --- the embedded broker: MQTT 5 and the WebSocket listener ---
+
+#[test]
+fn the_embedded_broker_speaks_mqtt_5_when_asked() {
+    let port = common::free_port().to_string();
+    let clip = common::clip();
+    let (code, _, stderr) =
+        common::run_edgepipe(&["run", "--input", clip.to_str().unwrap(), "--max-frames", "3", "--broker-port", &port, "--mqtt-version", "5"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("embedded broker listening on 127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("version=V5"), "{stderr}");
+    assert_eq!(figure(&stderr, "unacknowledged:"), 0, "{stderr}");
+}
+
+/// One WebSocket frame from the server (never masked).
+fn ws_read_frame(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    let mut len = (h[1] & 0x7f) as usize;
+    if len == 126 {
+        let mut ext = [0u8; 2];
+        s.read_exact(&mut ext).unwrap();
+        len = u16::from_be_bytes(ext) as usize;
+    } else if len == 127 {
+        let mut ext = [0u8; 8];
+        s.read_exact(&mut ext).unwrap();
+        len = u64::from_be_bytes(ext) as usize;
+    }
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).unwrap();
+    payload
+}
+
+/// A binary frame from the client: masked, with an all-zero mask.
+fn ws_write_frame(s: &mut std::net::TcpStream, payload: &[u8]) {
+    use std::io::Write as _;
+    assert!(payload.len() < 126);
+    let mut f = vec![0x82, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    s.write_all(&f).unwrap();
+}
+
+#[test]
+fn a_websocket_client_can_subscribe_to_the_embedded_broker() {
+    use std::io::{Read as _, Write as _};
+    let (port, ws_port) = (common::free_port(), common::free_port());
+    let clip = common::clip();
+    let (p, w) = (port.to_string(), ws_port.to_string());
+    let run = Running::spawn(
+        &["run", "--input", clip.to_str().unwrap(), "--max-frames", "400", "--broker-port", &p, "--broker-ws-port", &w],
+        &[],
+    );
+    assert!(common::wait_for_port(ws_port, Duration::from_secs(60)), "WebSocket listener up");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", ws_port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1:{ws_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101") && head.contains("sec-websocket-protocol: mqtt"), "{head}");
+    // MQTT 3.1.1 CONNECT (clean session, keepalive 60, client id "ws"), then SUBSCRIBE person at QoS 0.
+    ws_write_frame(&mut s, &[0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 2, b'w', b's']);
+    assert_eq!(ws_read_frame(&mut s), [0x20, 2, 0, 0], "CONNACK accepted");
+    ws_write_frame(&mut s, &[0x82, 11, 0, 1, 0, 6, b'p', b'e', b'r', b's', b'o', b'n', 0]);
+    assert_eq!(ws_read_frame(&mut s), [0x90, 3, 0, 1, 0], "SUBACK");
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("\"count\":") {
+        got.extend(ws_read_frame(&mut s));
+    }
+    assert_eq!(got[0] & 0xf0, 0x30, "a PUBLISH");
+    let mut run = run;
+    run.child.kill().unwrap();
+    let (_, _, stderr) = run.wait();
+    assert!(stderr.contains(&format!("WebSocket listener on ws://127.0.0.1:{ws_port}/")), "{stderr}");
+}
