@@ -199,7 +199,7 @@ impl State {
             return;
         }
         self.report.dropped += d.messages;
-        self.report.expected_acks -= d.acked_kind;
+        self.report.expected_acks = self.report.expected_acks.saturating_sub(d.acked_kind);
         self.drop_log.since_last += d.messages;
         let due = self.drop_log.last.is_none_or(|t| t.elapsed() >= DROP_LOG_INTERVAL);
         if due {
