@@ -572,6 +572,55 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_delivery_defaults_and_overrides() {
+        let s = resolve(None, &Overrides { name: Some("door".into()), ..Default::default() }).unwrap();
+        assert_eq!(s.delivery.status_topic.as_deref(), Some("edgepipe/door/status"));
+        assert_eq!(s.delivery.queue, Limits::default());
+        assert!(!s.delivery.required && s.delivery.version == MqttVersion::V311);
+        let topics = s.stages.iter().find(|st| st.kind == StageKind::Topics).unwrap();
+        assert!(topics.settings.contains(&("qos".to_string(), "1".to_string())), "default QoS handed to topics stages");
+
+        let f = FileConfig::parse(
+            "[mqtt]\nqos = 0\nstatus_prefix = \"site/cam\"\nwhen_full = \"drop-newest\"\nretain_last = [\"person\"]\n\n\
+             [[stages]]\nname = \"t\"\nkind = \"topics\"\nsettings = { qos = 2 }\n[[stages]]\nname = \"u\"\nkind = \"topics\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        let o = Overrides { mqtt: MqttOverrides { queue_messages: Some(7), ..Default::default() }, ..Default::default() };
+        let s = resolve(Some(f), &o).unwrap();
+        assert_eq!(s.delivery.status_topic.as_deref(), Some("site/cam/status"));
+        assert_eq!(s.delivery.queue.messages, 7);
+        assert_eq!(s.delivery.queue.when_full, WhenFull::DropNewest);
+        assert_eq!(s.delivery.retain_last, ["person"]);
+        let qos: Vec<&str> = s.stages.iter().flat_map(|st| st.settings.iter().filter(|(k, _)| k == "qos").map(|(_, v)| v.as_str())).collect();
+        assert_eq!(qos, ["2", "0"], "a stage's own qos wins over the pipeline default");
+    }
+
+    #[test]
+    fn passwords_come_from_env_or_file_and_never_show() {
+        let dir = std::env::temp_dir().join(format!("edgepipe-cfg-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "hunter2\nignored\n").unwrap();
+        let o = Overrides {
+            mqtt: MqttOverrides { username: Some("u".into()), password_file: Some(file.clone()), ..Default::default() },
+            ..Default::default()
+        };
+        let s = resolve(None, &o).unwrap();
+        assert_eq!(s.delivery.password.as_ref().map(|p| p.expose()), Some("hunter2"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let o = Overrides { mqtt: MqttOverrides { password_file: Some(file), ..Default::default() }, ..Default::default() };
+        let e = resolve(None, &o).unwrap_err().to_string();
+        assert!(e.contains("no user name") && !e.contains("hunter2"), "{e}");
+        let o = Overrides {
+            mqtt: MqttOverrides { username: Some("u".into()), password_env: Some("EDGEPIPE_UNIT_NO_SUCH_VAR".into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(resolve(None, &o).unwrap_err().to_string().contains("EDGEPIPE_UNIT_NO_SUCH_VAR is not set"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let o = Overrides { confidence: Some(1.5), ..Default::default() };
         assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `confidence`"));

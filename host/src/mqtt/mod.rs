@@ -30,6 +30,8 @@ pub const RECONNECT_MIN: Duration = Duration::from_millis(100);
 pub const RECONNECT_MAX: Duration = Duration::from_secs(2);
 /// At most one "queue full" warning per this interval.
 pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(5);
+/// While the broker stays away, a reminder at most this often.
+pub const AWAY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// How long `finish` waits for the event loop thread after DISCONNECT.
 const JOIN_GRACE: Duration = Duration::from_secs(2);
 
@@ -462,6 +464,7 @@ struct Worker {
 impl Worker {
     fn run(mut self) {
         let mut attempt = 0u32;
+        let mut away_logged = Instant::now();
         loop {
             let event = self.connection.recv();
             let mut st = self.shared.lock();
@@ -531,7 +534,17 @@ impl Worker {
                     let d = st.outbox.requeue(back);
                     st.account(d);
                     if was_connected {
+                        away_logged = Instant::now();
                         tracing::warn!(url = %self.url, error = e.reason(), queued = st.outbox.len(), "MQTT connection lost; queueing and reconnecting");
+                    } else if away_logged.elapsed() >= AWAY_LOG_INTERVAL {
+                        away_logged = Instant::now();
+                        tracing::warn!(
+                            url = %self.url,
+                            error = e.reason(),
+                            queued = st.outbox.len(),
+                            dropped = st.report.dropped,
+                            "MQTT broker still away; queueing"
+                        );
                     } else if st.ever_connected && e.is_fatal() {
                         tracing::warn!(url = %self.url, error = e.reason(), "MQTT reconnect refused; retrying");
                     } else {
