@@ -551,3 +551,18 @@ fn a_websocket_client_can_subscribe_to_the_embedded_broker() {
     let (_, _, stderr) = run.wait();
     assert!(stderr.contains(&format!("WebSocket listener on ws://127.0.0.1:{ws_port}/")), "{stderr}");
 }
+
+#[test]
+fn the_bench_command_prints_its_figures() {
+    let broker = common::Mosquitto::start();
+    let out = Command::new(common::bin())
+        .args(["bench-mqtt", "--url", &broker.url(), "--messages", "2000", "--qos", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("bench-mqtt: qos 1 2000 messages"), "{stdout}");
+    assert!(stdout.contains("msg/s") && stdout.contains("p99") && stdout.contains("unacknowledged 0"), "{stdout}");
+    let rate: f64 = stdout.split(" msg/s").next().and_then(|s| s.rsplit(' ').next()).and_then(|s| s.parse().ok()).unwrap();
+    assert!(rate > 0.0, "{stdout}");
+}
