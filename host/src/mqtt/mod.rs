@@ -7,19 +7,23 @@
 pub mod bench;
 mod link;
 pub mod queue;
+mod state;
 pub mod tls;
 pub mod url;
+mod worker;
 
 use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use link::{Client, Connection, LinkError, LinkEvent};
+use link::{Client, LinkError};
 pub use queue::{Limits, Qos, WhenFull};
-use queue::{Dropped, Outbox, Queued};
+use queue::{Outbox, Queued};
+use state::{DropLog, Shared, State};
+use worker::Worker;
 pub use tls::TlsFiles;
 pub use url::BrokerAddr;
 
@@ -166,96 +170,6 @@ impl PublishReport {
     /// Messages that did not reach the broker as promised.
     pub fn lost(&self) -> u64 {
         self.unacknowledged() + self.dropped + self.rejected + self.unsent
-    }
-}
-
-/// A message handed to rumqttc, in hand-over order.
-enum Handed {
-    Msg(Queued),
-    /// Our own `online`, not counted as a pipeline message.
-    Status,
-}
-
-#[derive(Default)]
-struct DropLog {
-    since_last: u64,
-    last: Option<Instant>,
-}
-
-struct State {
-    outbox: Outbox,
-    handed: VecDeque<Handed>,
-    unacked: HashMap<u16, Handed>,
-    connected: bool,
-    ever_connected: bool,
-    stop: bool,
-    report: PublishReport,
-    latencies_us: Vec<u64>,
-    drop_log: DropLog,
-    when_full: WhenFull,
-}
-
-impl State {
-    fn account(&mut self, d: Dropped) {
-        if d.messages == 0 {
-            return;
-        }
-        self.report.dropped += d.messages;
-        self.report.expected_acks = self.report.expected_acks.saturating_sub(d.acked_kind);
-        self.drop_log.since_last += d.messages;
-        let due = self.drop_log.last.is_none_or(|t| t.elapsed() >= DROP_LOG_INTERVAL);
-        if due {
-            tracing::warn!(
-                dropped = self.drop_log.since_last,
-                dropped_total = self.report.dropped,
-                queued = self.outbox.len(),
-                queued_bytes = self.outbox.bytes(),
-                policy = ?self.when_full,
-                "MQTT queue full: messages dropped"
-            );
-            self.drop_log = DropLog { since_last: 0, last: Some(Instant::now()) };
-        }
-    }
-
-    /// Hand queued messages to rumqttc while connected and inside the window.
-    fn feed(&mut self, client: &Client) {
-        while self.connected && !self.stop && self.handed.len() + self.unacked.len() < WINDOW {
-            let Some(q) = self.outbox.pop() else { break };
-            match client.try_publish(&q.topic, q.qos, q.retain, q.payload.clone()) {
-                Ok(()) => self.handed.push_back(Handed::Msg(q)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "MQTT hand-over refused; retrying later");
-                    let d = self.outbox.requeue(vec![q]);
-                    self.account(d);
-                    break;
-                }
-            }
-        }
-    }
-
-    /// Everything handed out but not acknowledged, for re-sending.
-    fn take_in_flight(&mut self) -> Vec<Queued> {
-        let unacked = self.unacked.drain().map(|(_, h)| h);
-        let handed = self.handed.drain(..);
-        unacked.chain(handed).filter_map(|h| if let Handed::Msg(q) = h { Some(q) } else { None }).collect()
-    }
-
-    fn settled(&self) -> bool {
-        self.outbox.is_empty()
-            && self.handed.iter().all(|h| matches!(h, Handed::Status))
-            && self.unacked.values().all(|h| matches!(h, Handed::Status))
-    }
-}
-
-struct Shared {
-    state: Mutex<State>,
-    changed: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic on the MQTT thread must not take the frame loop with it.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -448,129 +362,6 @@ impl Publisher {
         }
         tracing::debug!(url = %self.shown_url, ?report, "mqtt finished");
         report
-    }
-}
-
-/// The event loop thread.
-struct Worker {
-    shared: Arc<Shared>,
-    client: Client,
-    connection: Connection,
-    ready: Option<mpsc::Sender<Result<(), LinkError>>>,
-    url: String,
-    status_topic: Option<String>,
-}
-
-impl Worker {
-    fn run(mut self) {
-        let mut attempt = 0u32;
-        let mut away_logged = Instant::now();
-        loop {
-            let event = self.connection.recv();
-            let mut st = self.shared.lock();
-            match event {
-                Ok(LinkEvent::Connected) => {
-                    attempt = 0;
-                    st.connected = true;
-                    if st.ever_connected {
-                        st.report.reconnects += 1;
-                        tracing::info!(url = %self.url, queued = st.outbox.len(), "reconnected to MQTT broker; delivering queued messages");
-                    }
-                    st.ever_connected = true;
-                    if let Some(t) = &self.status_topic {
-                        if self.client.try_publish(t, Qos::AtLeastOnce, true, link::ONLINE.as_bytes().to_vec()).is_ok() {
-                            st.handed.push_back(Handed::Status);
-                        }
-                    }
-                    st.feed(&self.client);
-                    if let Some(r) = self.ready.take() {
-                        let _ = r.send(Ok(()));
-                    }
-                }
-                Ok(LinkEvent::Published(pkid)) => {
-                    match st.handed.pop_front() {
-                        Some(Handed::Msg(mut q)) => {
-                            if q.sent {
-                                st.report.resent += 1;
-                            } else {
-                                q.sent = true;
-                                st.report.sent += 1;
-                            }
-                            if q.qos.acked() {
-                                st.unacked.insert(pkid, Handed::Msg(q));
-                            }
-                        }
-                        Some(Handed::Status) if pkid != 0 => {
-                            st.unacked.insert(pkid, Handed::Status);
-                        }
-                        _ => {}
-                    }
-                    st.feed(&self.client);
-                }
-                Ok(LinkEvent::Acked(pkid)) => {
-                    if let Some(Handed::Msg(q)) = st.unacked.remove(&pkid) {
-                        st.report.acked += 1;
-                        let us = u64::try_from(q.at.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        st.latencies_us.push(us);
-                    }
-                    st.feed(&self.client);
-                }
-                Ok(LinkEvent::Disconnected) => {
-                    st.connected = false;
-                    self.shared.changed.notify_all();
-                    return;
-                }
-                Ok(LinkEvent::Other) => {}
-                Err(LinkError::Closed) => {
-                    st.connected = false;
-                    self.shared.changed.notify_all();
-                    return;
-                }
-                Err(e) => {
-                    let was_connected = st.connected;
-                    st.connected = false;
-                    self.connection.forget_pending();
-                    let back = st.take_in_flight();
-                    let d = st.outbox.requeue(back);
-                    st.account(d);
-                    if was_connected {
-                        away_logged = Instant::now();
-                        tracing::warn!(url = %self.url, error = e.reason(), queued = st.outbox.len(), "MQTT connection lost; queueing and reconnecting");
-                    } else if away_logged.elapsed() >= AWAY_LOG_INTERVAL {
-                        away_logged = Instant::now();
-                        tracing::warn!(
-                            url = %self.url,
-                            error = e.reason(),
-                            queued = st.outbox.len(),
-                            dropped = st.report.dropped,
-                            "MQTT broker still away; queueing"
-                        );
-                    } else if st.ever_connected && e.is_fatal() {
-                        tracing::warn!(url = %self.url, error = e.reason(), "MQTT reconnect refused; retrying");
-                    } else {
-                        tracing::debug!(url = %self.url, error = e.reason(), attempt, "MQTT connect attempt failed");
-                    }
-                    if let Some(r) = self.ready.take() {
-                        let _ = r.send(Err(e));
-                    }
-                    self.shared.changed.notify_all();
-                    if st.stop {
-                        return;
-                    }
-                    drop(st);
-                    let until = Instant::now() + link::backoff(attempt, RECONNECT_MIN, RECONNECT_MAX);
-                    attempt = attempt.saturating_add(1);
-                    while Instant::now() < until {
-                        if self.shared.lock().stop {
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    continue;
-                }
-            }
-            self.shared.changed.notify_all();
-        }
     }
 }
 
