@@ -187,6 +187,8 @@ pub struct MosquittoOptions {
     pub tls: Option<(PathBuf, PathBuf, PathBuf)>,
     /// A mosquitto_passwd file: anonymous clients are refused.
     pub password_file: Option<PathBuf>,
+    /// With `tls`: clients must show a certificate signed by the CA.
+    pub require_certificate: bool,
 }
 
 /// A real mosquitto from a config file in its own folder, on a fixed free
@@ -210,6 +212,9 @@ impl ConfiguredMosquitto {
         }
         if let Some((ca, cert, key)) = &opts.tls {
             conf += &format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display());
+            if opts.require_certificate {
+                conf += "require_certificate true\n";
+            }
         }
         match &opts.password_file {
             Some(p) => conf += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
@@ -329,4 +334,30 @@ pub fn make_ca_and_server_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf, Path
         .arg("-extfile")
         .arg(p("san.ext")));
     (p("ca.pem"), p("server.pem"), p("server.key"))
+}
+
+/// A client certificate signed by the CA that [`make_ca_and_server_cert`] made
+/// with the same `tag`: (client.pem, client.key).
+pub fn make_client_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(format!("{tag}-{n}"));
+    sh(Command::new("openssl")
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=edgepipe-client"])
+        .arg("-keyout")
+        .arg(p("client.key"))
+        .arg("-out")
+        .arg(p("client.csr")));
+    std::fs::write(p("client.ext"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    sh(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+        .arg("-in")
+        .arg(p("client.csr"))
+        .arg("-CA")
+        .arg(p("ca.pem"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("client.pem"))
+        .arg("-extfile")
+        .arg(p("client.ext")));
+    (p("client.pem"), p("client.key"))
 }

@@ -566,3 +566,25 @@ fn the_bench_command_prints_its_figures() {
     let rate: f64 = stdout.split(" msg/s").next().and_then(|s| s.rsplit(' ').next()).and_then(|s| s.parse().ok()).unwrap();
     assert!(rate > 0.0, "{stdout}");
 }
+
+#[test]
+fn a_broker_that_requires_a_client_certificate_gets_one() {
+    let dir = common::TempDir::new("mtls");
+    let (ca, cert, key) = common::make_ca_and_server_cert(dir.path(), "m");
+    let (client_cert, client_key) = common::make_client_cert(dir.path(), "m");
+    let broker =
+        ConfiguredMosquitto::start(&MosquittoOptions { tls: Some((ca.clone(), cert, key)), require_certificate: true, ..Default::default() });
+    let url = broker.url();
+    let clip = common::clip();
+    let base = ["run", "--input", clip.to_str().unwrap(), "--max-frames", "3", "--mqtt-url", &url, "--mqtt-ca", ca.to_str().unwrap()];
+    let with_cert: Vec<&str> =
+        base.iter().copied().chain(["--mqtt-cert", client_cert.to_str().unwrap(), "--mqtt-key", client_key.to_str().unwrap()]).collect();
+    let (code, _, stderr) = common::run_edgepipe(&with_cert);
+    assert_eq!(code, 0, "{stderr}\n{}", broker.log());
+    assert_eq!(figure(&stderr, "unacknowledged:"), 0, "{stderr}");
+    // Without it the broker refuses the handshake: a clear error, exit 6.
+    let (code, _, stderr) = common::run_edgepipe(&base);
+    assert_eq!(code, 6, "{stderr}");
+    let line = one_error_line(&stderr, &url);
+    assert!(line.contains("CertificateRequired") && line.contains("--mqtt-cert"), "{line}");
+}

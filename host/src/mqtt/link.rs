@@ -196,6 +196,15 @@ fn tls_reason(e: &dyn std::fmt::Display) -> String {
     format!("TLS handshake failed: {}", e.to_string().trim_start_matches("I/O: "))
 }
 
+/// With TLS 1.3 the server judges the client's certificate after the
+/// handshake, so its refusal arrives as an alert while reading CONNACK.
+fn net_or_tls(reason: String) -> LinkError {
+    match reason.find("received fatal alert") {
+        Some(at) => LinkError::Tls(format!("TLS: broker sent {}", &reason[at + "received ".len()..])),
+        None => LinkError::Net(reason),
+    }
+}
+
 impl Connection {
     /// Wait for the next event. Never cancelled half-way: rumqttc's poll is
     /// not cancel-safe while it writes.
@@ -217,7 +226,7 @@ impl Connection {
                         E::ConnectionRefused(code) => LinkError::Refused(v4_refusal(code)),
                         E::Tls(t) => LinkError::Tls(tls_reason(&t)),
                         E::RequestsDone => LinkError::Closed,
-                        other => LinkError::Net(other.to_string()),
+                        other => net_or_tls(other.to_string()),
                     }),
                 }
             }
@@ -238,7 +247,7 @@ impl Connection {
                         E::ConnectionRefused(code) => LinkError::Refused(v5_refusal(code)),
                         E::Tls(t) => LinkError::Tls(tls_reason(&t)),
                         E::RequestsDone => LinkError::Closed,
-                        other => LinkError::Net(other.to_string()),
+                        other => net_or_tls(other.to_string()),
                     }),
                 }
             }
@@ -270,6 +279,14 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_alerts_are_tls_errors() {
+        let e = net_or_tls("Mqtt state: Mqtt serialization/deserialization error: IO: received fatal alert: CertificateRequired".into());
+        assert_eq!(e, LinkError::Tls("TLS: broker sent fatal alert: CertificateRequired".into()));
+        assert!(e.is_fatal());
+        assert!(!net_or_tls("I/O: Connection refused (os error 111)".into()).is_fatal());
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -49,7 +49,7 @@ pub enum MqttError {
     ConnectTimeout { url: String, secs: u64 },
     #[error("MQTT broker {url}: {reason}")]
     Refused { url: String, reason: String },
-    #[error("MQTT broker {url}: {reason} (check --mqtt-ca and the broker's certificate)")]
+    #[error("MQTT broker {url}: {reason} (check --mqtt-ca, --mqtt-cert/--mqtt-key and the broker's certificate)")]
     Handshake { url: String, reason: String },
     #[error("MQTT TLS: {0}")]
     Tls(String),
