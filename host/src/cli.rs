@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, FileConfig, Overrides, Settings};
+use crate::config::{self, FileConfig, MqttOverrides, Overrides, Settings};
 use crate::error::{ExitKind, Failure, OrExit};
 
 #[derive(Debug, Parser)]
@@ -24,6 +24,9 @@ pub enum Command {
     /// Tools for plugin authors and their CI.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Measure MQTT publishing: messages per second and publish -> PUBACK latency.
+    #[command(hide = true)]
+    BenchMqtt(BenchMqttArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +163,100 @@ pub struct RunArgs {
     /// Memory cap of one stage, in MiB (default 64).
     #[arg(long, value_name = "MIB")]
     pub plugin_memory_mb: Option<usize>,
+    /// Fail (exit 6) when the broker cannot be reached at start, instead of queueing.
+    #[arg(long)]
+    pub mqtt_required: bool,
+    /// MQTT protocol version: 3.1.1 (default) or 5.
+    #[arg(long, value_name = "3.1.1|5")]
+    pub mqtt_version: Option<String>,
+    /// Default QoS of published messages (0, 1, 2; default 1), given to topics stages.
+    #[arg(long)]
+    pub mqtt_qos: Option<u8>,
+    /// CA certificate file (PEM) for mqtts:// (default: the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub mqtt_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mqtts:// brokers that require one.
+    #[arg(long, value_name = "FILE", requires = "mqtt_key")]
+    pub mqtt_cert: Option<PathBuf>,
+    /// Key of --mqtt-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "mqtt_cert")]
+    pub mqtt_key: Option<PathBuf>,
+    /// MQTT user name.
+    #[arg(long)]
+    pub mqtt_username: Option<String>,
+    /// Name of the environment variable that holds the MQTT password.
+    #[arg(long, value_name = "VAR", conflicts_with = "mqtt_password_file")]
+    pub mqtt_password_env: Option<String>,
+    /// File whose first line is the MQTT password.
+    #[arg(long, value_name = "FILE")]
+    pub mqtt_password_file: Option<PathBuf>,
+    /// Most messages queued while the broker is away (default 20000).
+    #[arg(long)]
+    pub mqtt_queue_messages: Option<usize>,
+    /// Most bytes (topic + payload) queued while the broker is away (default 16 MiB).
+    #[arg(long)]
+    pub mqtt_queue_bytes: Option<usize>,
+    /// What a full queue drops: drop-oldest (default) or drop-newest.
+    #[arg(long, value_name = "drop-oldest|drop-newest")]
+    pub mqtt_when_full: Option<String>,
+    /// Publish this topic retained, so late subscribers see its last value (repeatable).
+    #[arg(long, value_name = "TOPIC")]
+    pub mqtt_retain_last: Vec<String>,
+    /// WebSocket port of the embedded broker, for browser MQTT clients.
+    #[arg(long)]
+    pub broker_ws_port: Option<u16>,
+}
+
+/// `edgepipe bench-mqtt`.
+#[derive(Debug, Args)]
+pub struct BenchMqttArgs {
+    /// Broker to publish to (mqtt://host:port).
+    #[arg(long)]
+    pub url: String,
+    /// How many messages.
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: u64,
+    /// QoS of every message.
+    #[arg(long, default_value_t = 1)]
+    pub qos: u8,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 32)]
+    pub payload: usize,
+    /// Messages per second (0: as fast as possible).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+}
+
+impl BenchMqttArgs {
+    /// Run the measurement and print it on stdout (no frames in this command).
+    pub fn run(&self) -> Result<(), Failure> {
+        use crate::mqtt::{bench, Qos};
+        let qos = Qos::from_level(self.qos)
+            .ok_or_else(|| Failure::msg(ExitKind::Config, format!("--qos {}: not 0, 1 or 2", self.qos)))?;
+        let spec = bench::BenchSpec {
+            url: self.url.clone(),
+            qos,
+            messages: self.messages,
+            payload_bytes: self.payload,
+            rate: (self.rate > 0.0).then_some(self.rate),
+        };
+        let r = bench::run(&spec).or_exit(ExitKind::Mqtt)?;
+        let ms = |us: Option<u64>| us.map(|u| format!("{:.2} ms", u as f64 / 1000.0)).unwrap_or_else(|| "n/a".into());
+        println!(
+            "bench-mqtt: qos {} {} messages of {} B{}: {:.2} s, {:.0} msg/s; publish->ack p50 {}, p99 {}; dropped {}, unacknowledged {}",
+            self.qos,
+            self.messages,
+            self.payload,
+            if self.rate > 0.0 { format!(" at {} msg/s", self.rate) } else { String::new() },
+            r.elapsed.as_secs_f64(),
+            r.per_second(qos),
+            ms(r.report.latency_p50_us),
+            ms(r.report.latency_p99_us),
+            r.report.dropped,
+            r.report.unacknowledged()
+        );
+        Ok(())
+    }
 }
 
 impl RunArgs {
@@ -199,6 +296,22 @@ impl RunArgs {
             no_plugin_cache: self.no_plugin_cache,
             plugin_timeout_ms: self.plugin_timeout_ms,
             plugin_memory_mb: self.plugin_memory_mb,
+            mqtt: MqttOverrides {
+                required: self.mqtt_required,
+                version: self.mqtt_version.clone(),
+                qos: self.mqtt_qos,
+                ca_file: self.mqtt_ca.clone(),
+                client_cert: self.mqtt_cert.clone(),
+                client_key: self.mqtt_key.clone(),
+                username: self.mqtt_username.clone(),
+                password_env: self.mqtt_password_env.clone(),
+                password_file: self.mqtt_password_file.clone(),
+                queue_messages: self.mqtt_queue_messages,
+                queue_bytes: self.mqtt_queue_bytes,
+                when_full: self.mqtt_when_full.clone(),
+                retain_last: self.mqtt_retain_last.clone(),
+                broker_ws_port: self.broker_ws_port,
+            },
         };
         config::resolve(file, &o).or_exit(ExitKind::Config)
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::mqtt::{Limits, MqttSettings, MqttVersion, Qos, Secret, TlsFiles, WhenFull};
 use crate::plugin::StageKind;
 
 #[derive(Debug, Error)]
@@ -87,6 +88,32 @@ pub struct MqttConfig {
     pub ack_timeout_secs: Option<u64>,
     pub embedded_bind: Option<IpAddr>,
     pub embedded_port: Option<u16>,
+    /// WebSocket listener of the embedded broker (for browser MQTT clients).
+    pub embedded_ws_port: Option<u16>,
+    /// An unreachable broker at start is an error (exit 6) instead of a warning.
+    pub required: Option<bool>,
+    /// `"3.1.1"` (default) or `"5"`.
+    pub version: Option<String>,
+    /// Default QoS given to topics stages as their `qos` setting (default 1).
+    pub qos: Option<u8>,
+    /// For `mqtts://`: PEM CA file (default: the system's roots), client cert and key.
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// Bounds of the queue in front of the connection.
+    pub queue_messages: Option<usize>,
+    pub queue_bytes: Option<usize>,
+    /// `drop-oldest` (default) or `drop-newest`.
+    pub when_full: Option<String>,
+    /// `<status_prefix>/status` carries `online`/`offline` (default `edgepipe/<name>`).
+    pub status_prefix: Option<String>,
+    /// Topics published retained, so a late subscriber sees the last value.
+    pub retain_last: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +179,10 @@ impl FileConfig {
         if self.plugins.cache_dir.as_ref().is_some_and(|d| !d.as_os_str().is_empty()) {
             fix(&mut self.plugins.cache_dir);
         }
+        fix(&mut self.mqtt.ca_file);
+        fix(&mut self.mqtt.client_cert);
+        fix(&mut self.mqtt.client_key);
+        fix(&mut self.mqtt.password_file);
         if let Some(stages) = self.stages.as_mut() {
             for s in stages {
                 fix(&mut s.path);
@@ -192,6 +223,26 @@ pub struct Overrides {
     pub no_plugin_cache: bool,
     pub plugin_timeout_ms: Option<u64>,
     pub plugin_memory_mb: Option<usize>,
+    pub mqtt: MqttOverrides,
+}
+
+/// Command-line overrides of the `[mqtt]` delivery settings.
+#[derive(Debug, Default, Clone)]
+pub struct MqttOverrides {
+    pub required: bool,
+    pub version: Option<String>,
+    pub qos: Option<u8>,
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub queue_messages: Option<usize>,
+    pub queue_bytes: Option<usize>,
+    pub when_full: Option<String>,
+    pub retain_last: Vec<String>,
+    pub broker_ws_port: Option<u16>,
 }
 
 /// Where MQTT messages go.
@@ -238,6 +289,45 @@ pub struct Settings {
     pub reload: bool,
     /// Where compiled components are cached (`None`: no cache).
     pub plugin_cache: Option<PathBuf>,
+    /// How messages are delivered (queue, TLS, login, availability).
+    pub delivery: Delivery,
+}
+
+/// The `[mqtt]` delivery settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub required: bool,
+    pub version: MqttVersion,
+    pub tls: TlsFiles,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub queue: Limits,
+    pub status_topic: Option<String>,
+    pub retain_last: Vec<String>,
+    /// WebSocket listener of the embedded broker.
+    pub broker_ws: Option<SocketAddr>,
+}
+
+impl Settings {
+    /// The publisher's settings for a broker at `url`.
+    pub fn mqtt_settings(&self, url: String) -> MqttSettings {
+        let d = &self.delivery;
+        MqttSettings {
+            url,
+            client_id: self.client_id.clone(),
+            keepalive: self.keepalive,
+            connect_timeout: self.connect_timeout,
+            ack_timeout: self.ack_timeout,
+            required: d.required,
+            version: d.version,
+            tls: d.tls.clone(),
+            username: d.username.clone(),
+            password: d.password.clone(),
+            queue: d.queue,
+            status_topic: d.status_topic.clone(),
+            retain_last: d.retain_last.clone(),
+        }
+    }
 }
 
 /// A default asset: beside the executable first, then under the build root.
@@ -277,8 +367,94 @@ fn check_unit(key: &str, v: f32) -> Result<f32, ConfigError> {
     }
 }
 
+/// Unique per host and process, so two pipelines never take over each other's session.
 fn default_client_id() -> String {
-    format!("edgepipe-{}", std::process::id())
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+    if host.is_empty() {
+        format!("edgepipe-{}", std::process::id())
+    } else {
+        format!("edgepipe-{host}-{}", std::process::id())
+    }
+}
+
+fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), reason: reason.to_string() }
+}
+
+/// The password, from an environment variable or a file; never shown.
+fn password(o: &MqttOverrides, f: &MqttConfig) -> Result<Option<Secret>, ConfigError> {
+    let env = o.password_env.clone().or(f.password_env.clone());
+    let file = o.password_file.clone().or(f.password_file.clone());
+    match (env, file) {
+        (Some(_), Some(_)) => Err(invalid("mqtt.password_env", "give the password through an environment variable or a file, not both")),
+        (Some(var), None) => match std::env::var(&var) {
+            Ok(p) if !p.is_empty() => Ok(Some(Secret::new(p))),
+            _ => Err(invalid("mqtt.password_env", format!("environment variable {var} is not set or empty"))),
+        },
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid("mqtt.password_file", format!("{}: {}", path.display(), e.kind())))?;
+            let first = text.lines().next().unwrap_or("");
+            if first.is_empty() {
+                return Err(invalid("mqtt.password_file", format!("{}: the first line is empty", path.display())));
+            }
+            Ok(Some(Secret::new(first)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn delivery(o: &MqttOverrides, f: &MqttConfig, pipeline_name: &str, bind: IpAddr) -> Result<Delivery, ConfigError> {
+    let version = match o.version.clone().or(f.version.clone()) {
+        Some(v) => v.parse::<MqttVersion>().map_err(|e| invalid("mqtt.version", e))?,
+        None => MqttVersion::V311,
+    };
+    let when_full = match o.when_full.clone().or(f.when_full.clone()) {
+        Some(w) => w.parse::<WhenFull>().map_err(|e| invalid("mqtt.when_full", e))?,
+        None => WhenFull::DropOldest,
+    };
+    let defaults = Limits::default();
+    let messages = o.queue_messages.or(f.queue_messages).unwrap_or(defaults.messages);
+    let bytes = o.queue_bytes.or(f.queue_bytes).unwrap_or(defaults.bytes);
+    if messages == 0 {
+        return Err(invalid("mqtt.queue_messages", "must be at least 1"));
+    }
+    if bytes < 1024 {
+        return Err(invalid("mqtt.queue_bytes", format!("{bytes} is below 1024")));
+    }
+    let username = o.username.clone().or(f.username.clone());
+    let password = password(o, f)?;
+    if password.is_some() && username.is_none() {
+        return Err(invalid("mqtt.username", "a password is given but no user name"));
+    }
+    let prefix = f.status_prefix.clone().unwrap_or_else(|| format!("edgepipe/{pipeline_name}"));
+    let prefix = prefix.trim_end_matches('/').to_string();
+    if prefix.contains(['+', '#']) {
+        return Err(invalid("mqtt.status_prefix", format!("{prefix:?} must be free of '+' and '#'")));
+    }
+    let status_topic = if prefix.is_empty() { None } else { Some(format!("{prefix}/status")) };
+    let mut retain_last = f.retain_last.clone().unwrap_or_default();
+    retain_last.extend(o.retain_last.iter().cloned());
+    if let Some(t) = retain_last.iter().find(|t| t.is_empty() || t.contains(['+', '#'])) {
+        return Err(invalid("mqtt.retain_last", format!("{t:?} is not a topic name (no wildcards)")));
+    }
+    let broker_ws = o.broker_ws_port.or(f.embedded_ws_port).map(|p| SocketAddr::new(bind, p));
+    Ok(Delivery {
+        required: o.required || f.required.unwrap_or(false),
+        version,
+        tls: TlsFiles {
+            ca: o.ca_file.clone().or(f.ca_file.clone()),
+            cert: o.client_cert.clone().or(f.client_cert.clone()),
+            key: o.client_key.clone().or(f.client_key.clone()),
+        },
+        username,
+        password,
+        queue: Limits { messages, bytes, when_full },
+        status_topic,
+        retain_last,
+        broker_ws,
+    })
 }
 
 /// Merge the file (or the embedded default pipeline) with the flags.
@@ -292,11 +468,19 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         .or(file.plugins.dir.clone())
         .unwrap_or_else(|| default_asset(DEFAULT_PLUGIN_DIR));
     let stage_cfgs = file.stages.clone().or(defaults.stages.clone()).unwrap_or_default();
+    let default_qos = o.mqtt.qos.or(file.mqtt.qos).unwrap_or(1);
+    if Qos::from_level(default_qos).is_none() {
+        return Err(invalid("mqtt.qos", format!("{default_qos} is not 0, 1 or 2")));
+    }
     let mut stages = Vec::with_capacity(stage_cfgs.len());
     for s in stage_cfgs {
         let mut settings = Vec::with_capacity(s.settings.len());
         for (k, v) in &s.settings {
             settings.push((k.clone(), setting_value(&format!("stages.{}.settings.{k}", s.name), v)?));
+        }
+        // The pipeline's default QoS, unless the stage chose its own.
+        if s.kind == StageKind::Topics && !s.settings.contains_key("qos") {
+            settings.push(("qos".to_string(), default_qos.to_string()));
         }
         let path = s.path.clone().unwrap_or_else(|| plugin_dir.join(format!("{}.wasm", s.name)));
         stages.push(StageSettings { name: s.name, kind: s.kind, path, settings });
@@ -313,15 +497,15 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
 
     let mqtt_enabled = !o.no_mqtt && file.mqtt.enabled.unwrap_or(true);
+    let bind = file.mqtt.embedded_bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mqtt = if !mqtt_enabled {
         MqttTarget::Off
     } else if let Some(url) = o.mqtt_url.clone().or(file.mqtt.url.clone()) {
         crate::mqtt::BrokerAddr::parse(&url).map_err(|e| ConfigError::Invalid { key: "mqtt.url".into(), reason: e.to_string() })?;
         MqttTarget::External(url)
     } else {
-        let ip = file.mqtt.embedded_bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let port = o.broker_port.or(file.mqtt.embedded_port).unwrap_or(DEFAULT_BROKER_PORT);
-        MqttTarget::Embedded(SocketAddr::new(ip, port))
+        MqttTarget::Embedded(SocketAddr::new(bind, port))
     };
     let keepalive = o.keepalive_secs.or(file.mqtt.keepalive_secs).unwrap_or(DEFAULT_KEEPALIVE_SECS);
     if keepalive == 0 || keepalive > u16::MAX as u64 {
@@ -352,6 +536,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     } else {
         crate::plugin::cache::default_dir()
     };
+    let delivery = delivery(&o.mqtt, &file.mqtt, &pipeline_name, bind)?;
     Ok(Settings {
         pipeline_name,
         input,
@@ -379,6 +564,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         stages,
         reload: !o.no_reload && file.plugins.reload.unwrap_or(true),
         plugin_cache,
+        delivery,
     })
 }
 
@@ -416,6 +602,55 @@ mod tests {
         assert_eq!(s.input, "b.avi");
         assert_eq!(s.confidence, 0.6);
         assert_eq!(s.mqtt, MqttTarget::External("mqtt://h:1".into()));
+    }
+
+    #[test]
+    fn mqtt_delivery_defaults_and_overrides() {
+        let s = resolve(None, &Overrides { name: Some("door".into()), ..Default::default() }).unwrap();
+        assert_eq!(s.delivery.status_topic.as_deref(), Some("edgepipe/door/status"));
+        assert_eq!(s.delivery.queue, Limits::default());
+        assert!(!s.delivery.required && s.delivery.version == MqttVersion::V311);
+        let topics = s.stages.iter().find(|st| st.kind == StageKind::Topics).unwrap();
+        assert!(topics.settings.contains(&("qos".to_string(), "1".to_string())), "default QoS handed to topics stages");
+
+        let f = FileConfig::parse(
+            "[mqtt]\nqos = 0\nstatus_prefix = \"site/cam\"\nwhen_full = \"drop-newest\"\nretain_last = [\"person\"]\n\n\
+             [[stages]]\nname = \"t\"\nkind = \"topics\"\nsettings = { qos = 2 }\n[[stages]]\nname = \"u\"\nkind = \"topics\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        let o = Overrides { mqtt: MqttOverrides { queue_messages: Some(7), ..Default::default() }, ..Default::default() };
+        let s = resolve(Some(f), &o).unwrap();
+        assert_eq!(s.delivery.status_topic.as_deref(), Some("site/cam/status"));
+        assert_eq!(s.delivery.queue.messages, 7);
+        assert_eq!(s.delivery.queue.when_full, WhenFull::DropNewest);
+        assert_eq!(s.delivery.retain_last, ["person"]);
+        let qos: Vec<&str> = s.stages.iter().flat_map(|st| st.settings.iter().filter(|(k, _)| k == "qos").map(|(_, v)| v.as_str())).collect();
+        assert_eq!(qos, ["2", "0"], "a stage's own qos wins over the pipeline default");
+    }
+
+    #[test]
+    fn passwords_come_from_env_or_file_and_never_show() {
+        let dir = std::env::temp_dir().join(format!("edgepipe-cfg-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "hunter2\nignored\n").unwrap();
+        let o = Overrides {
+            mqtt: MqttOverrides { username: Some("u".into()), password_file: Some(file.clone()), ..Default::default() },
+            ..Default::default()
+        };
+        let s = resolve(None, &o).unwrap();
+        assert_eq!(s.delivery.password.as_ref().map(|p| p.expose()), Some("hunter2"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let o = Overrides { mqtt: MqttOverrides { password_file: Some(file), ..Default::default() }, ..Default::default() };
+        let e = resolve(None, &o).unwrap_err().to_string();
+        assert!(e.contains("no user name") && !e.contains("hunter2"), "{e}");
+        let o = Overrides {
+            mqtt: MqttOverrides { username: Some("u".into()), password_env: Some("EDGEPIPE_UNIT_NO_SUCH_VAR".into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(resolve(None, &o).unwrap_err().to_string().contains("EDGEPIPE_UNIT_NO_SUCH_VAR is not set"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -18,11 +18,13 @@ pub enum ExitKind {
     Model,
     /// 5: a plugin cannot be loaded, or a stage failed to configure.
     Plugin,
-    /// 6: the MQTT broker cannot be reached or the MQTT settings are wrong.
+    /// 6: the MQTT broker cannot be reached (with `--mqtt-required`), refuses the
+    /// login or the TLS handshake, or the TLS files are unusable.
     Mqtt,
     /// 7: an output (record file, stdout) failed for a reason other than its reader leaving.
     Output,
-    /// 8: the run finished but some stage calls faulted or messages were not acknowledged.
+    /// 8: the run finished but some stage calls faulted, or MQTT messages were
+    /// dropped or not acknowledged.
     Degraded,
 }
 

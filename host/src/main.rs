@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
+        Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -72,11 +73,13 @@ fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
     let summary = edgepipe::pipeline::run(&settings)?;
     summary.print();
     let unacked = summary.mqtt.map(|m| m.unacknowledged()).unwrap_or(0);
-    if summary.total_faults() > 0 || unacked > 0 {
+    let lost = summary.mqtt.map(|m| m.lost()).unwrap_or(0);
+    if summary.total_faults() > 0 || lost > 0 {
         eprintln!(
-            "edgepipe: error: run degraded: {} stage fault(s), {} unacknowledged message(s)",
+            "edgepipe: error: run degraded: {} stage fault(s), {} unacknowledged message(s), {} message(s) dropped or not sent",
             summary.total_faults(),
-            unacked
+            unacked,
+            lost - unacked
         );
         return Ok(ExitCode::from(ExitKind::Degraded.code() as u8));
     }

@@ -10,7 +10,7 @@ use crate::config::{MqttTarget, Settings};
 use crate::detect::Detection;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::{DetectTimings, Detector, DetectorSettings};
-use crate::mqtt::{MqttSettings, PublishReport, Publisher};
+use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo};
 use crate::plugin::{ComponentCache, Limits, PluginEvent, PluginHost, StageKind, StageSet};
 use crate::sink::{RecordDetection, RecordLine, Recorder, StdoutSink, Written};
@@ -74,6 +74,17 @@ impl Summary {
                 m.acked,
                 m.expected_acks,
                 m.unacknowledged()
+            );
+            let ms = |us: Option<u64>| us.map(|u| format!("{:.1} ms", u as f64 / 1000.0)).unwrap_or_else(|| "n/a".into());
+            eprintln!(
+                "edgepipe: summary: MQTT dropped (queue full): {}, rejected: {}, not sent: {}, re-sent: {}, reconnects: {}, publish->ack p50 {}, p99 {}",
+                m.dropped,
+                m.rejected,
+                m.unsent,
+                m.resent,
+                m.reconnects,
+                ms(m.latency_p50_us),
+                ms(m.latency_p99_us)
             );
         } else {
             eprintln!("edgepipe: summary: MQTT off");
@@ -143,24 +154,27 @@ fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failure> {
         MqttTarget::Off => return Ok(None),
         MqttTarget::External(url) => url.clone(),
         MqttTarget::Embedded(addr) => {
-            crate::broker::start(*addr).or_exit(ExitKind::Mqtt)?;
+            let broker = crate::broker::BrokerSettings {
+                addr: *addr,
+                v5: settings.delivery.version == crate::mqtt::MqttVersion::V5,
+                ws: settings.delivery.broker_ws,
+            };
+            crate::broker::start(&broker).or_exit(ExitKind::Mqtt)?;
             eprintln!(
-                "edgepipe: MQTT: embedded broker listening on {addr}; watch it with: mosquitto_sub -h {} -p {} -t '#' -v",
+                "edgepipe: MQTT: embedded broker listening on {addr}; watch it with: mosquitto_sub -h {} -p {} -t '#' -v{}",
                 addr.ip(),
-                addr.port()
+                addr.port(),
+                if broker.v5 { " -V mqttv5" } else { "" }
             );
-            format!("mqtt://{}:{}", addr.ip(), addr.port())
+            if let Some(ws) = broker.ws {
+                eprintln!("edgepipe: MQTT: embedded broker WebSocket listener on ws://{ws}/ (subprotocol mqtt)");
+            }
+            // A wildcard bind is reached through loopback.
+            let host = if addr.ip().is_unspecified() { std::net::SocketAddr::new([127, 0, 0, 1].into(), addr.port()) } else { *addr };
+            format!("mqtt://{host}")
         }
     };
-    let publisher = Publisher::connect(&MqttSettings {
-        url: url.clone(),
-        client_id: settings.client_id.clone(),
-        keepalive: settings.keepalive,
-        connect_timeout: settings.connect_timeout,
-        ack_timeout: settings.ack_timeout,
-    })
-    .or_exit(ExitKind::Mqtt)?;
-    tracing::info!(%url, client_id = %settings.client_id, keepalive_s = settings.keepalive.as_secs(), "connected to MQTT broker");
+    let publisher = Publisher::connect(&settings.mqtt_settings(url)).or_exit(ExitKind::Mqtt)?;
     Ok(Some(publisher))
 }
 

@@ -71,7 +71,7 @@ fn a_plugin_of_the_wrong_world_exits_5() {
 fn unreachable_broker_exits_6() {
     let port = common::free_port();
     let url = format!("mqtt://127.0.0.1:{port}");
-    let (code, _, stderr) = run_edgepipe(&["run", "--input", &clip(), "--max-frames", "1", "--mqtt-url", &url]);
+    let (code, _, stderr) = run_edgepipe(&["run", "--input", &clip(), "--max-frames", "1", "--mqtt-url", &url, "--mqtt-required"]);
     assert_eq!(code, 6, "{stderr}");
     one_error_line(&stderr, &format!("cannot connect to MQTT broker {url}"));
 }

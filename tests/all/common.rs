@@ -275,3 +275,189 @@ pub fn count_bytes(mut from: std::process::ChildStdout) -> std::thread::JoinHand
         }
     })
 }
+
+// --- mosquitto with a config file: restartable on its port, persistence, TLS, passwords ---
+
+/// What a [`ConfiguredMosquitto`] is set up with.
+#[derive(Default, Clone)]
+pub struct MosquittoOptions {
+    /// Keep sessions and queued messages across restarts.
+    pub persistence: bool,
+    /// (CA, server certificate, server key) in PEM: the listener speaks TLS.
+    pub tls: Option<(PathBuf, PathBuf, PathBuf)>,
+    /// A mosquitto_passwd file: anonymous clients are refused.
+    pub password_file: Option<PathBuf>,
+    /// With `tls`: clients must show a certificate signed by the CA.
+    pub require_certificate: bool,
+}
+
+/// A real mosquitto from a config file in its own folder, on a fixed free
+/// loopback port, which the test can stop and start again.
+pub struct ConfiguredMosquitto {
+    pub port: u16,
+    pub dir: TempDir,
+    conf: PathBuf,
+    child: Option<Child>,
+}
+
+impl ConfiguredMosquitto {
+    pub fn start(opts: &MosquittoOptions) -> ConfiguredMosquitto {
+        let dir = TempDir::new("mosquitto");
+        let port = free_port();
+        // `user root`: as root mosquitto would otherwise switch to its own user,
+        // which cannot read the test's key files or write its persistence folder.
+        let mut conf = format!("listener {port} 127.0.0.1\nlog_dest stderr\nuser root\n");
+        if opts.persistence {
+            conf += &format!("persistence true\npersistence_location {}/\nautosave_interval 1\n", dir.path().display());
+        }
+        if let Some((ca, cert, key)) = &opts.tls {
+            conf += &format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display());
+            if opts.require_certificate {
+                conf += "require_certificate true\n";
+            }
+        }
+        match &opts.password_file {
+            Some(p) => conf += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
+            None => conf += "allow_anonymous true\n",
+        }
+        let path = dir.path().join("mosquitto.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut m = ConfiguredMosquitto { port, dir, conf: path, child: None };
+        m.resume();
+        m
+    }
+
+    /// Start it (again) on the same port.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("mosquitto.log")).unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("mosquitto is installed (scripts/setup.sh)");
+        self.child = Some(child);
+        assert!(self.wait_listening(), "mosquitto did not start on port {}: {}", self.port, self.log());
+    }
+
+    fn wait_listening(&self) -> bool {
+        // A bind probe: a TCP connect would show up in its log as a client.
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if TcpListener::bind(("127.0.0.1", self.port)).is_err() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Stop it with SIGTERM, so that it saves its persistence file.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < until {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.conf_text().contains("certfile") { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn conf_text(&self) -> String {
+        std::fs::read_to_string(&self.conf).unwrap_or_default()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ConfiguredMosquitto {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Run a command and assert it succeeded.
+pub fn sh(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it, made with
+/// the openssl CLI in `dir`: (ca.pem, server.pem, server.key).
+pub fn make_ca_and_server_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(format!("{tag}-{n}"));
+    sh(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN=edgepipe test CA {tag}")])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .arg("-keyout")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("ca.pem")));
+    sh(Command::new("openssl")
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"])
+        .arg("-keyout")
+        .arg(p("server.key"))
+        .arg("-out")
+        .arg(p("server.csr")));
+    std::fs::write(
+        p("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    sh(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+        .arg("-in")
+        .arg(p("server.csr"))
+        .arg("-CA")
+        .arg(p("ca.pem"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("server.pem"))
+        .arg("-extfile")
+        .arg(p("san.ext")));
+    (p("ca.pem"), p("server.pem"), p("server.key"))
+}
+
+/// A client certificate signed by the CA that [`make_ca_and_server_cert`] made
+/// with the same `tag`: (client.pem, client.key).
+pub fn make_client_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(format!("{tag}-{n}"));
+    sh(Command::new("openssl")
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=edgepipe-client"])
+        .arg("-keyout")
+        .arg(p("client.key"))
+        .arg("-out")
+        .arg(p("client.csr")));
+    std::fs::write(p("client.ext"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    sh(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+        .arg("-in")
+        .arg(p("client.csr"))
+        .arg("-CA")
+        .arg(p("ca.pem"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("client.pem"))
+        .arg("-extfile")
+        .arg(p("client.ext")));
+    (p("client.pem"), p("client.key"))
+}

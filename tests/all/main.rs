@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod detector;
 mod end_to_end;
+mod mqtt;
 mod plugins;
 mod plugin_cli;
 mod reload;

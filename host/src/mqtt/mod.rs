@@ -1,0 +1,398 @@
+//! MQTT delivery that loses nothing. `publish` only adds to a bounded queue
+//! ([`queue`]); the rumqttc event loop runs on its own thread, reconnects with
+//! back-off, and re-sends every message not yet acknowledged, in publish
+//! order, after each reconnect. At the end `finish` waits (up to a timeout)
+//! for every QoS>=1 message to be acknowledged and reports what was not.
+
+pub mod bench;
+mod link;
+pub mod queue;
+mod state;
+pub mod tls;
+pub mod url;
+mod worker;
+
+use std::collections::{HashMap, VecDeque};
+use std::str::FromStr;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use link::{Client, LinkError};
+pub use queue::{Limits, Qos, WhenFull};
+use queue::{Outbox, Queued};
+use state::{DropLog, Shared, State};
+use worker::Worker;
+pub use tls::TlsFiles;
+pub use url::BrokerAddr;
+
+/// Most messages handed to rumqttc and not yet acknowledged (its in-flight window).
+pub const WINDOW: usize = 100;
+/// Reconnect back-off: doubles from MIN to MAX.
+pub const RECONNECT_MIN: Duration = Duration::from_millis(100);
+pub const RECONNECT_MAX: Duration = Duration::from_secs(2);
+/// At most one "queue full" warning per this interval.
+pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(5);
+/// While the broker stays away, a reminder at most this often.
+pub const AWAY_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// How long `finish` waits for the event loop thread after DISCONNECT.
+const JOIN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Error)]
+pub enum MqttError {
+    #[error("MQTT URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot connect to MQTT broker {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("MQTT broker {url}: no answer within {secs} s")]
+    ConnectTimeout { url: String, secs: u64 },
+    #[error("MQTT broker {url}: {reason}")]
+    Refused { url: String, reason: String },
+    #[error("MQTT broker {url}: {reason} (check --mqtt-ca, --mqtt-cert/--mqtt-key and the broker's certificate)")]
+    Handshake { url: String, reason: String },
+    #[error("MQTT TLS: {0}")]
+    Tls(String),
+    #[error("MQTT: {0}")]
+    Thread(String),
+}
+
+/// A password: kept out of `Debug`, logs and errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// MQTT protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MqttVersion {
+    #[default]
+    V311,
+    V5,
+}
+
+impl FromStr for MqttVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MqttVersion, String> {
+        match s {
+            "3.1.1" | "311" | "4" => Ok(MqttVersion::V311),
+            "5" | "5.0" => Ok(MqttVersion::V5),
+            other => Err(format!("{other:?} is not 3.1.1 or 5")),
+        }
+    }
+}
+
+/// MQTT settings.
+#[derive(Debug, Clone)]
+pub struct MqttSettings {
+    pub url: String,
+    pub client_id: String,
+    pub keepalive: Duration,
+    pub connect_timeout: Duration,
+    pub ack_timeout: Duration,
+    /// An unreachable broker at start is an error instead of a warning.
+    pub required: bool,
+    pub version: MqttVersion,
+    /// Used for `mqtts://` URLs.
+    pub tls: TlsFiles,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub queue: Limits,
+    /// `<prefix>/status`: last will `offline`, `online` after each connect (both retained).
+    pub status_topic: Option<String>,
+    /// Topics published retained, so a late subscriber sees the last value.
+    pub retain_last: Vec<String>,
+}
+
+impl MqttSettings {
+    /// Defaults for everything but where to connect.
+    pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> MqttSettings {
+        MqttSettings {
+            url: url.into(),
+            client_id: client_id.into(),
+            keepalive: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(10),
+            required: false,
+            version: MqttVersion::V311,
+            tls: TlsFiles::default(),
+            username: None,
+            password: None,
+            queue: Limits::default(),
+            status_topic: None,
+            retain_last: Vec::new(),
+        }
+    }
+}
+
+/// What happened to the messages of a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PublishReport {
+    /// Handed to `publish` by the pipeline (valid topics).
+    pub published: u64,
+    /// Written to the broker at least once.
+    pub sent: u64,
+    /// QoS>=1 messages the broker acknowledged.
+    pub acked: u64,
+    /// QoS>=1 messages that were published and not dropped.
+    pub expected_acks: u64,
+    /// Dropped by the queue-full policy.
+    pub dropped: u64,
+    /// Refused before queueing (invalid topic).
+    pub rejected: u64,
+    /// QoS 0 messages never written (broker away at the end).
+    pub unsent: u64,
+    /// Writes repeated after a reconnect.
+    pub resent: u64,
+    pub reconnects: u64,
+    /// Publish -> acknowledgement, microseconds, over acknowledged messages.
+    pub latency_p50_us: Option<u64>,
+    pub latency_p99_us: Option<u64>,
+}
+
+impl PublishReport {
+    pub fn unacknowledged(&self) -> u64 {
+        self.expected_acks.saturating_sub(self.acked)
+    }
+    /// Messages that did not reach the broker as promised.
+    pub fn lost(&self) -> u64 {
+        self.unacknowledged() + self.dropped + self.rejected + self.unsent
+    }
+}
+
+/// Publishes a pipeline's messages.
+pub struct Publisher {
+    client: Client,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    settings: MqttSettings,
+    shown_url: String,
+}
+
+fn valid_topic(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 65_535 && !t.contains(['+', '#', '\0'])
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i.min(sorted.len() - 1)).copied()
+}
+
+impl Publisher {
+    /// Start the connection. Returns once connected, or, when the broker
+    /// cannot be reached and `required` is off, right after the first failed
+    /// attempt (messages are then queued until it answers). A refused login or
+    /// a failed TLS handshake is always an error.
+    pub fn connect(settings: &MqttSettings) -> Result<Publisher, MqttError> {
+        let addr = BrokerAddr::parse(&settings.url)?;
+        let shown_url = url::redact(&settings.url);
+        let tls = if addr.tls { Some(tls::client_config(&settings.tls)?) } else { None };
+        let status = settings.status_topic.as_ref().map(|t| link::Status { topic: t.clone() });
+        let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                outbox: Outbox::new(settings.queue),
+                handed: VecDeque::new(),
+                unacked: HashMap::new(),
+                connected: false,
+                ever_connected: false,
+                stop: false,
+                report: PublishReport::default(),
+                latencies_us: Vec::new(),
+                drop_log: DropLog::default(),
+                when_full: settings.queue.when_full,
+            }),
+            changed: Condvar::new(),
+        });
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LinkError>>();
+        let worker = Worker {
+            shared: shared.clone(),
+            client: client.clone(),
+            connection,
+            ready: Some(ready_tx),
+            url: shown_url.clone(),
+            status_topic: settings.status_topic.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("mqtt".into())
+            .spawn(move || worker.run())
+            .map_err(|e| MqttError::Thread(e.to_string()))?;
+        let publisher = Publisher { client, shared, thread: Some(thread), settings: settings.clone(), shown_url: shown_url.clone() };
+        // The first attempt may take up to the connect timeout (TCP + TLS + CONNACK).
+        match ready_rx.recv_timeout(settings.connect_timeout + Duration::from_secs(1)) {
+            Ok(Ok(())) => {
+                tracing::info!(url = %shown_url, client_id = %settings.client_id, version = ?settings.version, "connected to MQTT broker");
+                Ok(publisher)
+            }
+            Ok(Err(e)) if e.is_fatal() => {
+                publisher.abandon();
+                let reason = e.reason().to_string();
+                Err(match e {
+                    LinkError::Tls(_) => MqttError::Handshake { url: shown_url, reason },
+                    _ => MqttError::Refused { url: shown_url, reason },
+                })
+            }
+            Ok(Err(e)) if settings.required => {
+                publisher.abandon();
+                Err(MqttError::Connect { url: shown_url, reason: e.reason().to_string() })
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    url = %shown_url,
+                    error = e.reason(),
+                    "MQTT broker unreachable; running on and queueing messages until it answers (--mqtt-required makes this an error)"
+                );
+                Ok(publisher)
+            }
+            Err(_) if settings.required => {
+                publisher.abandon();
+                Err(MqttError::ConnectTimeout { url: shown_url, secs: settings.connect_timeout.as_secs() })
+            }
+            Err(_) => {
+                tracing::warn!(url = %shown_url, "MQTT broker does not answer; running on and queueing messages (--mqtt-required makes this an error)");
+                Ok(publisher)
+            }
+        }
+    }
+
+    /// Stop the thread without waiting for it.
+    fn abandon(mut self) {
+        self.shared.lock().stop = true;
+        self.client.try_disconnect();
+        self.thread.take();
+    }
+
+    /// Queue a message; never waits. Topics of `retain_last` are retained.
+    pub fn publish(&mut self, msg: &crate::plugin::bindings::Message) -> Result<(), MqttError> {
+        use crate::plugin::bindings::Qos as Q;
+        let qos = match msg.qos {
+            Q::AtMostOnce => Qos::AtMostOnce,
+            Q::AtLeastOnce => Qos::AtLeastOnce,
+            Q::ExactlyOnce => Qos::ExactlyOnce,
+        };
+        let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
+        self.enqueue(&msg.topic, msg.payload.as_bytes(), qos, retain);
+        Ok(())
+    }
+
+    /// The queueing behind `publish`, for any payload.
+    pub fn enqueue(&mut self, topic: &str, payload: &[u8], qos: Qos, retain: bool) {
+        let mut st = self.shared.lock();
+        if !valid_topic(topic) {
+            st.report.rejected += 1;
+            if st.report.rejected == 1 {
+                tracing::warn!(topic, "MQTT message with an invalid topic (empty, or with + # NUL) not published; further ones are only counted");
+            }
+            return;
+        }
+        let seq = st.report.published;
+        st.report.published += 1;
+        if qos.acked() {
+            st.report.expected_acks += 1;
+        }
+        let q = Queued { seq, topic: topic.to_string(), payload: payload.to_vec(), qos, retain, at: Instant::now(), sent: false };
+        let d = st.outbox.push(q);
+        st.account(d);
+        st.feed(&self.client);
+    }
+
+    pub fn published(&self) -> u64 {
+        self.shared.lock().report.published
+    }
+
+    /// Messages waiting in the queue (not yet handed to the connection).
+    pub fn queued(&self) -> usize {
+        self.shared.lock().outbox.len()
+    }
+
+    /// Wait until every message was delivered (QoS>=1: acknowledged) or the
+    /// ack timeout passed, publish `offline`, disconnect, and report.
+    pub fn finish(mut self) -> PublishReport {
+        let deadline = Instant::now() + self.settings.ack_timeout;
+        let mut st = self.shared.lock();
+        loop {
+            let thread_gone = self.thread.as_ref().is_none_or(|t| t.is_finished());
+            let now = Instant::now();
+            if st.settled() || now >= deadline || thread_gone {
+                break;
+            }
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            st = self.shared.changed.wait_timeout(st, wait).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+        }
+        if st.connected {
+            if let Some(t) = &self.settings.status_topic {
+                let _ = self.client.try_publish(t, Qos::AtLeastOnce, true, link::OFFLINE.as_bytes().to_vec());
+            }
+        }
+        st.stop = true;
+        let mut left = st.outbox.drain();
+        left.extend(st.take_in_flight());
+        st.report.unsent = left.iter().filter(|q| !q.qos.acked() && !q.sent).count() as u64;
+        let mut lat = std::mem::take(&mut st.latencies_us);
+        lat.sort_unstable();
+        st.report.latency_p50_us = percentile(&lat, 0.50);
+        st.report.latency_p99_us = percentile(&lat, 0.99);
+        let report = st.report;
+        drop(st);
+        self.client.try_disconnect();
+        if let Some(t) = self.thread.take() {
+            let until = Instant::now() + JOIN_GRACE;
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        tracing::debug!(url = %self.shown_url, ?report, "mqtt finished");
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = MqttSettings { password: Some(Secret::new("hunter2")), ..MqttSettings::new("mqtt://h", "c") };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!("3.1.1".parse::<MqttVersion>(), Ok(MqttVersion::V311));
+        assert_eq!("5".parse::<MqttVersion>(), Ok(MqttVersion::V5));
+        assert!("6".parse::<MqttVersion>().is_err());
+    }
+
+    #[test]
+    fn percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), Some(51));
+        assert_eq!(percentile(&v, 0.99), Some(99));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn topics() {
+        assert!(valid_topic("person/duration"));
+        assert!(!valid_topic("") && !valid_topic("a/#") && !valid_topic("a/+/b"));
+    }
+}

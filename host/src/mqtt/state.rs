@@ -1,0 +1,102 @@
+//! What the frame loop and the event loop thread share: the queue, the
+//! messages handed to rumqttc in hand-over order, those awaiting their
+//! acknowledgement by packet id, and the counters of the run.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::link::Client;
+use super::queue::{Dropped, Outbox, Queued, WhenFull};
+use super::{PublishReport, DROP_LOG_INTERVAL, WINDOW};
+
+/// A message handed to rumqttc, in hand-over order.
+pub(super) enum Handed {
+    Msg(Queued),
+    /// Our own `online`, not counted as a pipeline message.
+    Status,
+}
+
+#[derive(Default)]
+pub(super) struct DropLog {
+    pub(super) since_last: u64,
+    pub(super) last: Option<Instant>,
+}
+
+pub(super) struct State {
+    pub(super) outbox: Outbox,
+    pub(super) handed: VecDeque<Handed>,
+    pub(super) unacked: HashMap<u16, Handed>,
+    pub(super) connected: bool,
+    pub(super) ever_connected: bool,
+    pub(super) stop: bool,
+    pub(super) report: PublishReport,
+    pub(super) latencies_us: Vec<u64>,
+    pub(super) drop_log: DropLog,
+    pub(super) when_full: WhenFull,
+}
+
+impl State {
+    pub(super) fn account(&mut self, d: Dropped) {
+        if d.messages == 0 {
+            return;
+        }
+        self.report.dropped += d.messages;
+        self.report.expected_acks = self.report.expected_acks.saturating_sub(d.acked_kind);
+        self.drop_log.since_last += d.messages;
+        let due = self.drop_log.last.is_none_or(|t| t.elapsed() >= DROP_LOG_INTERVAL);
+        if due {
+            tracing::warn!(
+                dropped = self.drop_log.since_last,
+                dropped_total = self.report.dropped,
+                queued = self.outbox.len(),
+                queued_bytes = self.outbox.bytes(),
+                policy = ?self.when_full,
+                "MQTT queue full: messages dropped"
+            );
+            self.drop_log = DropLog { since_last: 0, last: Some(Instant::now()) };
+        }
+    }
+
+    /// Hand queued messages to rumqttc while connected and inside the window.
+    pub(super) fn feed(&mut self, client: &Client) {
+        while self.connected && !self.stop && self.handed.len() + self.unacked.len() < WINDOW {
+            let Some(q) = self.outbox.pop() else { break };
+            match client.try_publish(&q.topic, q.qos, q.retain, q.payload.clone()) {
+                Ok(()) => self.handed.push_back(Handed::Msg(q)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "MQTT hand-over refused; retrying later");
+                    let d = self.outbox.requeue(vec![q]);
+                    self.account(d);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Everything handed out but not acknowledged, for re-sending.
+    pub(super) fn take_in_flight(&mut self) -> Vec<Queued> {
+        let unacked = self.unacked.drain().map(|(_, h)| h);
+        let handed = self.handed.drain(..);
+        unacked.chain(handed).filter_map(|h| if let Handed::Msg(q) = h { Some(q) } else { None }).collect()
+    }
+
+    pub(super) fn settled(&self) -> bool {
+        self.outbox.is_empty()
+            && self.handed.iter().all(|h| matches!(h, Handed::Status))
+            && self.unacked.values().all(|h| matches!(h, Handed::Status))
+    }
+}
+
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    pub(super) changed: Condvar,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic on the MQTT thread must not take the frame loop with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
