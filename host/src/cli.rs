@@ -52,9 +52,12 @@ pub struct RunArgs {
     /// IoU above which NMS suppresses a box of the same class.
     #[arg(long)]
     pub iou: Option<f32>,
-    /// ONNX Runtime intra-op threads (0: one per core).
+    /// ONNX Runtime intra-op threads of each session (0: cores / sessions).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Inference sessions working on consecutive frames, order kept (0: 2 for a file on 2+ cores, 1 for a live source).
+    #[arg(long)]
+    pub sessions: Option<usize>,
     /// MQTT broker (mqtt://host:port); without it an embedded broker is started.
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
@@ -108,6 +111,7 @@ impl RunArgs {
             confidence: self.confidence,
             iou: self.iou,
             threads: self.threads,
+            sessions: self.sessions,
             mqtt_url: self.mqtt_url.clone(),
             no_mqtt: self.no_mqtt,
             client_id: self.mqtt_client_id.clone(),

@@ -5,6 +5,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod mqtt;
