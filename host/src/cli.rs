@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a pipeline (the embedded default one unless --config is given).
     Run(RunArgs),
+    /// Measure raw ONNX Runtime against the full pipeline on the same clip
+    /// and model; prints a report on stdout (no frames go to stdout).
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,4 +126,38 @@ impl RunArgs {
         };
         config::resolve(file, &o).or_exit(ExitKind::Config)
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Video file to measure on.
+    #[arg(long, short = 'i')]
+    pub input: Option<String>,
+    /// Frames through the full pipeline.
+    #[arg(long, default_value_t = 300)]
+    pub frames: u64,
+    /// Read the clip again from the start at its end (needed when --frames exceeds its length).
+    #[arg(long = "loop")]
+    pub loop_input: bool,
+    /// Model runs per raw ONNX Runtime setting.
+    #[arg(long, default_value_t = 40)]
+    pub raw_runs: u64,
+    /// Inference sessions of the pipeline (default: as `run` would choose).
+    #[arg(long)]
+    pub sessions: Option<usize>,
+    /// Intra-op threads per session of the pipeline (default: as `run` would choose).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
+    #[arg(long, env = "EDGEPIPE_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// ONNX model (YOLOv8-family output).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// ONNX Runtime shared library (libonnxruntime.so).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// Folder of stage components (<name>.wasm).
+    #[arg(long, env = "EDGEPIPE_PLUGIN_DIR")]
+    pub plugin_dir: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! edgepipe: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout.
 
+pub mod bench;
 pub mod broker;
 pub mod capture;
 pub mod cli;

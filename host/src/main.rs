@@ -54,6 +54,7 @@ fn main() -> ExitCode {
     init_logging(&cli.log);
     let result = match &cli.command {
         Command::Run(args) => run(args),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(code) => code,
@@ -77,5 +78,14 @@ fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
         );
         return Ok(ExitCode::from(ExitKind::Degraded.code() as u8));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: &edgepipe::cli::BenchArgs) -> Result<ExitCode, Failure> {
+    let report = edgepipe::bench::run(args)?;
+    report.pipeline.print();
+    // The report is what `bench` is for: it goes to stdout (no frames do here).
+    use std::io::Write;
+    std::io::stdout().lock().write_all(report.render().as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,4 +7,5 @@ mod bad_input;
 mod common;
 mod detector;
 mod end_to_end;
+mod engine;
 mod plugins;

@@ -1,0 +1,109 @@
+//! The threaded engine on real parts: order kept with parallel sessions,
+//! nothing dropped from a file, and the benchmark's report.
+
+use std::process::Command;
+
+use edgepipe::sink::RecordLine;
+
+use crate::common;
+
+fn record(path: &std::path::Path) -> Vec<RecordLine> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn run_recorded(dir: &common::TempDir, tag: &str, extra: &[&str]) -> (Vec<RecordLine>, String) {
+    let rec = dir.path().join(format!("{tag}.jsonl"));
+    let clip = common::clip();
+    let mut args = vec!["run", "--input", clip.to_str().unwrap(), "--no-mqtt", "--record", rec.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = common::run_edgepipe(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "no --stdout: nothing on stdout");
+    (record(&rec), stderr)
+}
+
+#[test]
+fn two_sessions_keep_frame_order_and_find_what_one_session_finds() {
+    const FRAMES: u64 = 24;
+    let dir = common::TempDir::new("order");
+    let n = FRAMES.to_string();
+    let (two, stderr2) = run_recorded(&dir, "two", &["--max-frames", &n, "--sessions", "2", "--threads", "1"]);
+    assert!(stderr2.contains("2 session(s) x 1 thread(s)"), "{stderr2}");
+    let (one, stderr1) = run_recorded(&dir, "one", &["--max-frames", &n, "--sessions", "1", "--threads", "1"]);
+    assert!(stderr1.contains("1 session(s) x 1 thread(s)"), "{stderr1}");
+
+    let indices: Vec<u64> = two.iter().map(|l| l.index).collect();
+    assert_eq!(indices, (0..FRAMES).collect::<Vec<_>>(), "strictly 0..N-1, in order");
+    assert_eq!(one.len(), two.len());
+    let mut boxes = 0;
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!((a.index, a.timestamp_ms), (b.index, b.timestamp_ms));
+        assert_eq!(a.detections.len(), b.detections.len(), "frame {}", a.index);
+        for (x, y) in a.detections.iter().zip(&b.detections) {
+            assert_eq!((x.class_id, &x.label), (y.class_id, &y.label), "frame {}", a.index);
+            assert!((x.score - y.score).abs() < 1e-4, "frame {}: {} vs {}", a.index, x.score, y.score);
+            for (p, q) in [(x.bbox.x, y.bbox.x), (x.bbox.y, y.bbox.y), (x.bbox.width, y.bbox.width), (x.bbox.height, y.bbox.height)] {
+                assert!((p - q).abs() < 1e-2, "frame {}: {:?} vs {:?}", a.index, x.bbox, y.bbox);
+            }
+            boxes += 1;
+        }
+    }
+    assert!(boxes >= 3 * FRAMES as usize, "the clip is full of people: {boxes} boxes");
+}
+
+#[test]
+fn a_file_never_drops_a_frame() {
+    // A short clip read to its end: the reader is far faster than the model,
+    // so the capture queue is full all along and the reader must wait.
+    const FRAMES: usize = 30;
+    let dir = common::TempDir::new("nodrop");
+    let clip = dir.path().join("short.avi");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", &FRAMES.to_string(), "-c:v", "mjpeg", "-q:v", "3"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let rec = dir.path().join("r.jsonl");
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "run", "--input", clip.to_str().unwrap(), "--no-mqtt", "--stdout", "--sessions", "2", "--threads", "1",
+        "--record", rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.len(), FRAMES * 768 * 576 * 3, "every frame on stdout");
+    let indices: Vec<u64> = record(&rec).iter().map(|l| l.index).collect();
+    assert_eq!(indices, (0..FRAMES as u64).collect::<Vec<_>>(), "all indices present, in order");
+    assert!(stderr.contains("stopped: end of input"), "{stderr}");
+    assert!(stderr.contains("frames dropped: 0"), "{stderr}");
+}
+
+#[test]
+fn bench_prints_its_report_on_stdout() {
+    let clip = common::clip();
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench", "--input", clip.to_str().unwrap(), "--frames", "6", "--raw-runs", "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(stdout).expect("a text report, no frames");
+    for section in ["1. raw ONNX Runtime", "best single session:", "2. full pipeline:", "3. pipeline / raw single-session ORT:",
+        "4. median ms per frame:", "default plugins: people-counter", "5. resident memory:"] {
+        assert!(text.contains(section), "{section:?} missing from:\n{text}");
+    }
+    assert!(text.contains("1 session(s) x 1 thread(s)"), "{text}");
+    assert!(text.contains(": 6 frames in "), "{text}");
+    // "MQTT: P published, A acknowledged of E": at least one message a frame, all acknowledged.
+    let mqtt = text.lines().find_map(|l| l.trim().strip_prefix("MQTT: ")).unwrap_or_else(|| panic!("no MQTT line:\n{text}"));
+    let nums: Vec<u64> = mqtt.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(nums.len(), 3, "{mqtt}");
+    assert!(nums[0] >= 6 && nums[1] == nums[0] && nums[2] == nums[0], "{mqtt}");
+}
+
+#[test]
+fn bench_refuses_a_live_source() {
+    let (code, stdout, stderr) = common::run_edgepipe(&["bench", "--input", "rtsp://127.0.0.1:1/none", "--frames", "5"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    common::one_error_line(&stderr, "a video file is needed");
+}
