@@ -43,11 +43,20 @@ pub struct CaptureJob {
     pub errors: Arc<ErrorSlot>,
 }
 
+/// Closes the capture queue however the thread ends, so the workers never
+/// wait for a reader that is gone.
+struct CloseOnDrop(Arc<Queue<Captured>>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 impl CaptureJob {
     pub fn run(mut self) -> CaptureEnd {
-        let end = self.frames();
-        self.queue.close();
-        end
+        let _close = CloseOnDrop(self.queue.clone());
+        self.frames()
     }
 
     fn frames(&mut self) -> CaptureEnd {

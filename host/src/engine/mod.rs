@@ -239,7 +239,9 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         return Err(f);
     }
     let frames = runner.frames();
-    rss.push((frames, rss_kib().unwrap_or(0)));
+    if frames != RSS_FIRST_FRAME {
+        rss.push((frames, rss_kib().unwrap_or(0)));
+    }
     let mut report = runner.finish()?;
     let stop = match (flow, capture_end) {
         (Flow::ReaderGone, _) => StopReason::ReaderGone,
