@@ -107,3 +107,19 @@ fn bench_refuses_a_live_source() {
     assert!(stdout.is_empty());
     common::one_error_line(&stderr, "a video file is needed");
 }
+
+#[test]
+fn the_reader_decodes_into_a_returned_buffer_and_knows_the_clip_length() {
+    use edgepipe::capture::Capture;
+    use opencv::prelude::*;
+    let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
+    assert_eq!(cap.frame_count(), Some(795), "vtest.avi has 795 frames");
+    let first = cap.next_frame().unwrap().unwrap();
+    let second = cap.next_frame().unwrap().unwrap();
+    let ptr = second.mat.data();
+    let third = cap.next_frame_into(second.mat).unwrap().unwrap();
+    assert_eq!(third.index, 2);
+    assert_eq!(third.mat.data(), ptr, "the same buffer, decoded into again");
+    assert_eq!((third.mat.cols(), third.mat.rows()), (768, 576));
+    drop(first);
+}
