@@ -213,6 +213,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
                     queued_capture = captured.len(),
                     queued_results = results.len(),
                     reordering = reorder.waiting(),
+                    rss_mib = rss_kib().unwrap_or(0) / 1024,
                     "ms per frame (median): {}",
                     format_parts(&medians)
                 );
