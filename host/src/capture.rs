@@ -175,6 +175,18 @@ impl Capture {
         }
     }
 
+    /// Go back to the first frame of a video file (for looping); `false`
+    /// where the source cannot seek.
+    pub fn rewind(&mut self) -> bool {
+        match (&mut self.reader, &self.spec) {
+            (Reader::Video(cap), SourceSpec::Video(_)) => {
+                self.first = None;
+                cap.set(videoio::CAP_PROP_POS_FRAMES, 0.0).unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+
     /// Read into `mat`, reusing its buffer when the size matches.
     fn read_mat(&mut self, mut mat: Mat) -> Result<Option<Mat>, CaptureError> {
         match &mut self.reader {

@@ -123,3 +123,27 @@ fn the_reader_decodes_into_a_returned_buffer_and_knows_the_clip_length() {
     assert_eq!((third.mat.cols(), third.mat.rows()), (768, 576));
     drop(first);
 }
+
+#[test]
+fn bench_loops_a_short_clip_only_when_asked() {
+    let dir = common::TempDir::new("loop");
+    let clip = dir.path().join("ten.avi");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", "10", "-c:v", "mjpeg", "-q:v", "3"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let input = clip.to_str().unwrap();
+    let (code, stdout, stderr) =
+        common::run_edgepipe(&["bench", "--input", input, "--frames", "25", "--loop", "--raw-runs", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(stdout).unwrap();
+    assert!(text.contains(": 25 frames in "), "looped to 25 frames:\n{text}");
+    let (code, stdout, stderr) = common::run_edgepipe(&["bench", "--input", input, "--frames", "25", "--raw-runs", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(stdout).unwrap();
+    assert!(text.contains(": 10 frames in "), "without --loop the clip ends it:\n{text}");
+}

@@ -47,7 +47,16 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn run(mut self) {
+    /// Work until the input ends; hands the detector back so that it is
+    /// freed after the run's last memory figure is taken, not before.
+    pub fn run(mut self) -> Detector {
+        self.work();
+        let Worker { detector, done, .. } = self;
+        drop(done);
+        detector
+    }
+
+    fn work(&mut self) {
         while let Some((seq, captured)) = self.input.pop_numbered() {
             let mut timings = DetectTimings::default();
             match self.detector.detect(&captured.frame.mat, &mut timings).or_exit(ExitKind::Model) {

@@ -229,9 +229,8 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     }
     drop(pool_tx);
     let capture_end = capture_thread.join().unwrap_or(CaptureEnd::Failed);
-    for w in workers {
-        let _ = w.join();
-    }
+    // Kept until the last memory figure is taken.
+    let sessions_done: Vec<Detector> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
     let elapsed = started.elapsed();
     drop(progress);
     let dropped = captured.dropped();
@@ -243,6 +242,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     if frames != RSS_FIRST_FRAME {
         rss.push((frames, rss_kib().unwrap_or(0)));
     }
+    drop(sessions_done);
     let mut report = runner.finish()?;
     let stop = match (flow, capture_end) {
         (Flow::ReaderGone, _) => StopReason::ReaderGone,
