@@ -147,3 +147,56 @@ fn bench_loops_a_short_clip_only_when_asked() {
     let text = String::from_utf8(stdout).unwrap();
     assert!(text.contains(": 10 frames in "), "without --loop the clip ends it:\n{text}");
 }
+
+/// Serve `body` over HTTP on a free loopback port to every request, until the test ends.
+fn serve_http(body: Vec<u8>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+        }
+    });
+    port
+}
+
+#[test]
+fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
+    // An http:// URL is a live source. Served from memory it arrives far
+    // faster than the model runs, so the one-frame slot keeps being replaced.
+    const FRAMES: u64 = 40;
+    let dir = common::TempDir::new("live");
+    let ts = dir.path().join("clip.ts");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", &FRAMES.to_string(), "-c:v", "mpeg2video", "-q:v", "3", "-f", "mpegts"])
+        .arg(&ts)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let port = serve_http(std::fs::read(&ts).unwrap());
+    let rec = dir.path().join("r.jsonl");
+    let url = format!("http://127.0.0.1:{port}/clip.ts");
+    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", &url, "--no-mqtt", "--record", rec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 session(s)"), "a live source defaults to one session: {stderr}");
+    let indices: Vec<u64> = record(&rec).iter().map(|l| l.index).collect();
+    assert!(indices.windows(2).all(|w| w[0] < w[1]), "in order, each frame once: {indices:?}");
+    assert_eq!(indices.last(), Some(&(FRAMES - 1)), "the newest frame is never the one dropped");
+    let dropped: u64 = stderr
+        .split("frames dropped: ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no drop count in: {stderr}"));
+    assert_eq!(indices.len() as u64 + dropped, FRAMES, "every frame either processed or counted as dropped");
+}
