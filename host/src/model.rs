@@ -175,9 +175,6 @@ impl Detector {
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
-    pub fn settings(&self) -> &DetectorSettings {
-        &self.settings
-    }
 
     /// The input tensor for `frame` (letterboxed, RGB, /255, NCHW), copied
     /// out: what [`run_tensor`](Self::run_tensor) takes.

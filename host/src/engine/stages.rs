@@ -65,7 +65,7 @@ pub struct StageRunner {
     messages: Vec<Message>,
 }
 
-/// The parts of a frame's journey, in the order the summary lists them.
+/// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
 pub struct Outputs {
     pub publisher: Option<Publisher>,
     pub stdout: Option<StdoutSink>,
