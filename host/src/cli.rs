@@ -58,7 +58,7 @@ pub struct RunArgs {
     /// ONNX Runtime intra-op threads of each session (0: cores / sessions).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Inference sessions working on consecutive frames, order kept (0: 2 for a file on 2+ cores, 1 for a live source).
+    /// Inference sessions working on consecutive frames, order kept (0: 2 for a file on 2+ cores or cores / --threads, 1 for a live source).
     #[arg(long)]
     pub sessions: Option<usize>,
     /// MQTT broker (mqtt://host:port); without it an embedded broker is started.

@@ -307,9 +307,11 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let confidence = check_unit("confidence", o.confidence.or(file.model.confidence).unwrap_or(0.25))?;
     let iou = check_unit("iou", o.iou.or(file.model.iou).unwrap_or(0.45))?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads_set = o.threads.or(file.model.threads).filter(|&t| t > 0);
     let sessions = match o.sessions.or(file.model.sessions).unwrap_or(0) {
         0 if crate::capture::SourceSpec::parse(&input).is_live() => 1,
-        0 => DEFAULT_FILE_SESSIONS.min(cores).max(1),
+        // Threads given, sessions not: fill the cores without oversubscribing them.
+        0 => (cores / threads_set.unwrap_or(1)).clamp(1, DEFAULT_FILE_SESSIONS.max(1)),
         n if n > MAX_SESSIONS => {
             return Err(ConfigError::Invalid { key: "model.sessions".into(), reason: format!("{n} is more than {MAX_SESSIONS}") })
         }
@@ -429,5 +431,7 @@ mod tests {
         let f = FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
         let s = resolve(Some(f), &Overrides { sessions: Some(2), ..Default::default() }).unwrap();
         assert_eq!((s.sessions, s.threads), (2, 1), "the flag wins over the file");
+        let s = resolve(None, &Overrides { threads: Some(cores), ..Default::default() }).unwrap();
+        assert_eq!((s.sessions, s.threads), (1, cores), "threads for every core: one session");
     }
 }
