@@ -139,7 +139,7 @@ impl Capture {
         };
         // Read the first frame now: it fixes the output size and proves the
         // source really yields frames.
-        let first = cap.read_mat()?.ok_or_else(|| open_err(input, "no frames could be read"))?;
+        let first = cap.read_mat(Mat::default())?.ok_or_else(|| open_err(input, "no frames could be read"))?;
         cap.width = first.cols() as u32;
         cap.height = first.rows() as u32;
         cap.first = Some(first);
@@ -158,12 +158,40 @@ impl Capture {
     pub fn spec(&self) -> &SourceSpec {
         &self.spec
     }
+    /// The input as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 
-    fn read_mat(&mut self) -> Result<Option<Mat>, CaptureError> {
+    /// Frames in the input when it is a file that says so (an image is one).
+    pub fn frame_count(&self) -> Option<u64> {
+        match (&self.reader, &self.spec) {
+            (_, SourceSpec::Image(_)) => Some(1),
+            (Reader::Video(cap), SourceSpec::Video(_)) => {
+                let n = cap.get(videoio::CAP_PROP_FRAME_COUNT).unwrap_or(0.0);
+                (n.is_finite() && n >= 1.0).then_some(n as u64)
+            }
+            _ => None,
+        }
+    }
+
+    /// Go back to the first frame of a video file (for looping); `false`
+    /// where the source cannot seek.
+    pub fn rewind(&mut self) -> bool {
+        match (&mut self.reader, &self.spec) {
+            (Reader::Video(cap), SourceSpec::Video(_)) => {
+                self.first = None;
+                cap.set(videoio::CAP_PROP_POS_FRAMES, 0.0).unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+
+    /// Read into `mat`, reusing its buffer when the size matches.
+    fn read_mat(&mut self, mut mat: Mat) -> Result<Option<Mat>, CaptureError> {
         match &mut self.reader {
             Reader::Image(img) => Ok(img.take()),
             Reader::Video(cap) => {
-                let mut mat = Mat::default();
                 let ok = cap
                     .read(&mut mat)
                     .map_err(|e| CaptureError::Read { input: self.name.clone(), reason: e.to_string() })?;
@@ -178,9 +206,15 @@ impl Capture {
     /// The next frame, or `None` at the end of the stream. Frames are
     /// converted to continuous BGR of the first frame's size.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        self.next_frame_into(Mat::default())
+    }
+
+    /// Like [`next_frame`](Self::next_frame), decoding into `buffer` (a frame
+    /// handed back by the pipeline) instead of a new allocation.
+    pub fn next_frame_into(&mut self, buffer: Mat) -> Result<Option<Frame>, CaptureError> {
         let mat = match self.first.take() {
             Some(m) => m,
-            None => match self.read_mat()? {
+            None => match self.read_mat(buffer)? {
                 Some(m) => m,
                 None => return Ok(None),
             },

@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a pipeline (the embedded default one unless --config is given).
     Run(Box<RunArgs>),
+    /// Measure raw ONNX Runtime against the full pipeline on the same clip
+    /// and model; prints a report on stdout (no frames go to stdout).
+    Bench(BenchArgs),
     /// Tools for plugin authors and their CI.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -118,9 +121,12 @@ pub struct RunArgs {
     /// IoU above which NMS suppresses a box of the same class.
     #[arg(long)]
     pub iou: Option<f32>,
-    /// ONNX Runtime intra-op threads (0: one per core).
+    /// ONNX Runtime intra-op threads of each session (0: cores / sessions).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Inference sessions working on consecutive frames, order kept (0: 2 for a file on 2+ cores or cores / --threads, 1 for a live source).
+    #[arg(long)]
+    pub sessions: Option<usize>,
     /// MQTT broker (mqtt://host:port); without it an embedded broker is started.
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
@@ -283,6 +289,7 @@ impl RunArgs {
             confidence: self.confidence,
             iou: self.iou,
             threads: self.threads,
+            sessions: self.sessions,
             mqtt_url: self.mqtt_url.clone(),
             no_mqtt: self.no_mqtt,
             client_id: self.mqtt_client_id.clone(),
@@ -315,4 +322,38 @@ impl RunArgs {
         };
         config::resolve(file, &o).or_exit(ExitKind::Config)
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Video file to measure on.
+    #[arg(long, short = 'i')]
+    pub input: Option<String>,
+    /// Frames through the full pipeline.
+    #[arg(long, default_value_t = 300)]
+    pub frames: u64,
+    /// Read the clip again from the start at its end (needed when --frames exceeds its length).
+    #[arg(long = "loop")]
+    pub loop_input: bool,
+    /// Model runs per raw ONNX Runtime setting.
+    #[arg(long, default_value_t = 40)]
+    pub raw_runs: u64,
+    /// Inference sessions of the pipeline (default: as `run` would choose).
+    #[arg(long)]
+    pub sessions: Option<usize>,
+    /// Intra-op threads per session of the pipeline (default: as `run` would choose).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
+    #[arg(long, env = "EDGEPIPE_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// ONNX model (YOLOv8-family output).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// ONNX Runtime shared library (libonnxruntime.so).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// Folder of stage components (<name>.wasm).
+    #[arg(long, env = "EDGEPIPE_PLUGIN_DIR")]
+    pub plugin_dir: Option<PathBuf>,
 }

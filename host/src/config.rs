@@ -33,6 +33,13 @@ pub const DEFAULT_PLUGIN_DIR: &str = "target/plugins";
 pub const DEFAULT_BROKER_PORT: u16 = 1883;
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 60;
 pub const DEFAULT_PIPELINE_NAME: &str = "default";
+/// Inference sessions working on consecutive frames of a file when not set
+/// (capped at the number of cores). Measured on 2 cores with `edgepipe bench`:
+/// see README.md, "Throughput". A live source defaults to one session, which
+/// gives each frame all the threads and so the lowest latency.
+pub const DEFAULT_FILE_SESSIONS: usize = 2;
+/// More sessions than this is a configuration mistake, not a speed-up.
+pub const MAX_SESSIONS: usize = 16;
 
 /// The default pipeline: the course app's behaviour.
 pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
@@ -72,6 +79,8 @@ pub struct ModelConfig {
     pub confidence: Option<f32>,
     pub iou: Option<f32>,
     pub threads: Option<usize>,
+    /// Concurrent inference sessions (0: automatic).
+    pub sessions: Option<usize>,
     pub max_detections: Option<usize>,
 }
 
@@ -210,6 +219,7 @@ pub struct Overrides {
     pub confidence: Option<f32>,
     pub iou: Option<f32>,
     pub threads: Option<usize>,
+    pub sessions: Option<usize>,
     pub mqtt_url: Option<String>,
     pub no_mqtt: bool,
     pub client_id: Option<String>,
@@ -273,7 +283,10 @@ pub struct Settings {
     pub ort_lib: PathBuf,
     pub confidence: f32,
     pub iou: f32,
+    /// Intra-op threads of each session.
     pub threads: usize,
+    /// Inference sessions working on consecutive frames.
+    pub sessions: usize,
     pub max_detections: usize,
     pub mqtt: MqttTarget,
     pub client_id: String,
@@ -493,8 +506,19 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         .unwrap_or_else(|| default_asset(DEFAULT_INPUT).to_string_lossy().into_owned());
     let confidence = check_unit("confidence", o.confidence.or(file.model.confidence).unwrap_or(0.25))?;
     let iou = check_unit("iou", o.iou.or(file.model.iou).unwrap_or(0.45))?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads_set = o.threads.or(file.model.threads).filter(|&t| t > 0);
+    let sessions = match o.sessions.or(file.model.sessions).unwrap_or(0) {
+        0 if crate::capture::SourceSpec::parse(&input).is_live() => 1,
+        // Threads given, sessions not: fill the cores without oversubscribing them.
+        0 => (cores / threads_set.unwrap_or(1)).clamp(1, DEFAULT_FILE_SESSIONS.max(1)),
+        n if n > MAX_SESSIONS => {
+            return Err(ConfigError::Invalid { key: "model.sessions".into(), reason: format!("{n} is more than {MAX_SESSIONS}") })
+        }
+        n => n,
+    };
     let threads = o.threads.or(file.model.threads).unwrap_or(0);
-    let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    let threads = if threads == 0 { (cores / sessions).max(1) } else { threads };
 
     let mqtt_enabled = !o.no_mqtt && file.mqtt.enabled.unwrap_or(true);
     let bind = file.mqtt.embedded_bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -551,6 +575,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         confidence,
         iou,
         threads,
+        sessions,
         max_detections: file.model.max_detections.unwrap_or(300),
         mqtt,
         client_id: o.client_id.clone().or(file.mqtt.client_id.clone()).unwrap_or_else(default_client_id),
@@ -659,5 +684,22 @@ mod tests {
         assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `confidence`"));
         let o = Overrides { mqtt_url: Some("http://x".into()), ..Default::default() };
         assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `mqtt.url`"));
+        let o = Overrides { sessions: Some(MAX_SESSIONS + 1), ..Default::default() };
+        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `model.sessions`"));
+    }
+
+    #[test]
+    fn sessions_and_threads_share_the_cores() {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let file = resolve(None, &Overrides { input: Some("clip.avi".into()), ..Default::default() }).unwrap();
+        assert_eq!(file.sessions, DEFAULT_FILE_SESSIONS.min(cores).max(1));
+        assert_eq!(file.threads, (cores / file.sessions).max(1));
+        let live = resolve(None, &Overrides { input: Some("rtsp://cam/s".into()), ..Default::default() }).unwrap();
+        assert_eq!((live.sessions, live.threads), (1, cores), "a live source: one session, every core");
+        let f = FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides { sessions: Some(2), ..Default::default() }).unwrap();
+        assert_eq!((s.sessions, s.threads), (2, 1), "the flag wins over the file");
+        let s = resolve(None, &Overrides { threads: Some(cores), ..Default::default() }).unwrap();
+        assert_eq!((s.sessions, s.threads), (1, cores), "threads for every core: one session");
     }
 }

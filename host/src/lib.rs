@@ -1,10 +1,12 @@
 //! edgepipe: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout.
 
+pub mod bench;
 pub mod broker;
 pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod mqtt;

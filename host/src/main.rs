@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(code) => code,
@@ -140,5 +141,14 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
         rounds: a.rounds,
     };
     edgepipe::plugin_bench::bench(&o)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: &edgepipe::cli::BenchArgs) -> Result<ExitCode, Failure> {
+    let report = edgepipe::bench::run(args)?;
+    report.pipeline.print();
+    // The report is what `bench` is for: it goes to stdout (no frames do here).
+    use std::io::Write;
+    std::io::stdout().lock().write_all(report.render().as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
     Ok(ExitCode::SUCCESS)
 }

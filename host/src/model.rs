@@ -171,6 +171,30 @@ impl Detector {
     pub fn label(&self, class_id: u32) -> &str {
         self.labels.get(class_id as usize).map(String::as_str).unwrap_or("unknown")
     }
+    /// Labels indexed by class id.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The input tensor for `frame` (letterboxed, RGB, /255, NCHW), copied
+    /// out: what [`run_tensor`](Self::run_tensor) takes.
+    pub fn tensor_for(&mut self, frame: &Mat) -> Result<Vec<f32>, ModelError> {
+        self.preprocess(frame)?;
+        Ok(self.tensor.clone())
+    }
+
+    /// The model alone on an already pre-processed tensor; the output is
+    /// dropped (the benchmark's raw ONNX Runtime figure).
+    pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
+        let shape = [1usize, 3, self.input_h as usize, self.input_w as usize];
+        let input = TensorRef::from_array_view((shape, tensor)).map_err(|e| ModelError::Run(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => input])
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        drop(outputs);
+        Ok(())
+    }
 
     /// Letterbox `frame` (BGR, 8-bit, 3 channels) into the input tensor.
     fn preprocess(&mut self, frame: &Mat) -> Result<Letterbox, ModelError> {

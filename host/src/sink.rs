@@ -25,14 +25,19 @@ pub enum Written {
 
 /// Exactly `width*height*3` bytes per frame, via `write_all`, nothing else.
 pub struct StdoutSink {
-    out: std::io::StdoutLock<'static>,
+    out: Box<dyn Write>,
     frame_len: usize,
     frames: u64,
 }
 
 impl StdoutSink {
     pub fn new(width: u32, height: u32) -> StdoutSink {
-        StdoutSink { out: std::io::stdout().lock(), frame_len: width as usize * height as usize * 3, frames: 0 }
+        StdoutSink::with_writer(width, height, Box::new(std::io::stdout().lock()))
+    }
+
+    /// The same sink writing elsewhere (the benchmark writes to /dev/null).
+    pub fn with_writer(width: u32, height: u32, out: Box<dyn Write>) -> StdoutSink {
+        StdoutSink { out, frame_len: width as usize * height as usize * 3, frames: 0 }
     }
 
     pub fn frames(&self) -> u64 {

@@ -8,6 +8,7 @@ mod common;
 mod detector;
 mod end_to_end;
 mod mqtt;
+mod engine;
 mod plugins;
 mod plugin_cli;
 mod reload;
