@@ -17,7 +17,7 @@ EASY_YOLO_VERSION="0.1.3"
 CLIP="$VENDOR/data/vtest.avi"
 PLUGIN_DIR="$ROOT/target/plugins"
 PLUGINS=(people-counter course-topics draw-boxes)
-APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config)
+APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
