@@ -5,8 +5,6 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
-
 use crate::common;
 
 const FRAMES: u64 = 60;
@@ -19,34 +17,8 @@ fn sixty_frames_to_mosquitto_and_ffmpeg() {
     let video = dir.path().join("out.mp4");
     let record = dir.path().join("record.jsonl");
 
-    // Subscribe first, and wait for the SUBACK, so no message is missed.
-    let mut opts = MqttOptions::new("e2e-subscriber", "127.0.0.1", broker.port);
-    opts.set_keep_alive(Duration::from_secs(30));
-    let (client, mut connection) = Client::new(opts, 100);
-    client.subscribe("person", QoS::AtLeastOnce).unwrap();
-    client.subscribe("person/duration", QoS::AtLeastOnce).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    let sub = std::thread::spawn(move || {
-        let mut subacks = 0;
-        for ev in connection.iter() {
-            match ev {
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    subacks += 1;
-                    if subacks == 2 {
-                        let _ = ready_tx.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send((p.topic.clone(), String::from_utf8_lossy(&p.payload).into_owned()));
-                }
-                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    });
-    ready_rx.recv_timeout(Duration::from_secs(10)).expect("subscribed");
+    // Subscribe first, and wait for the SUBACKs, so no message is missed.
+    let mut sub = common::Subscriber::start(broker.port, &["person", "person/duration"]);
 
     let mut edgepipe = Command::new(common::bin())
         .args(["run", "--input"])
@@ -102,15 +74,8 @@ fn sixty_frames_to_mosquitto_and_ffmpeg() {
 
     // edgepipe waited for every PUBACK before disconnecting, and mosquitto
     // forwards in order; give the subscriber a moment to drain.
-    let mut person = Vec::new();
-    while let Ok((topic, payload)) = rx.recv_timeout(Duration::from_secs(3)) {
-        if topic == "person" {
-            person.push(payload);
-            if person.len() as u64 == FRAMES {
-                break;
-            }
-        }
-    }
+    sub.wait_for(Duration::from_secs(5), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 >= FRAMES);
+    let person: Vec<String> = sub.messages().iter().filter(|(t, _)| t == "person").map(|(_, p)| p.clone()).collect();
     assert_eq!(person.len() as u64, FRAMES, "one `person` message per frame");
     let mut last_total = 0;
     for p in &person {
@@ -134,9 +99,6 @@ fn sixty_frames_to_mosquitto_and_ffmpeg() {
     assert!(stderr.contains("ffmpeg -f rawvideo -pixel_format bgr24 -video_size 768x576"), "{stderr}");
     assert!(stderr.contains("MQTT messages published: "), "{stderr}");
     assert!(stderr.contains("unacknowledged: 0"), "{stderr}");
-
-    client.disconnect().unwrap();
-    let _ = sub.join();
 }
 
 #[test]
