@@ -178,7 +178,7 @@ fn frame_of(payload: &[u8]) -> u64 {
 
 #[test]
 fn three_broker_outages_lose_nothing() {
-    const FRAMES: u64 = 300;
+    const FRAMES: u64 = 450;
     let mut broker = ConfiguredMosquitto::start(&MosquittoOptions { persistence: true, ..Default::default() });
     let sub = Sub::start(broker.port, "outage-subscriber", &["person", "person/duration", "person/total", "edgepipe/+/plugins"], true);
     let dir = common::TempDir::new("outage");
@@ -186,19 +186,30 @@ fn three_broker_outages_lose_nothing() {
     let clip = common::clip();
     let max = FRAMES.to_string();
     let url = broker.url();
+    // One single-thread session: about 10 fps on 2 quiet cores, so the run
+    // outlasts three outages and the reconnects between them.
     let run = Running::spawn(
-        &["run", "--config", &cfg, "--input", clip.to_str().unwrap(), "--max-frames", &max, "--stdout", "--mqtt-url", &url],
+        &[
+            "run", "--config", &cfg, "--input", clip.to_str().unwrap(), "--max-frames", &max, "--stdout", "--mqtt-url", &url,
+            "--sessions", "1", "--threads", "1",
+        ],
         &[],
     );
-    // Three outages of about 5 s, spread over the run by its progress.
-    for start_at in [40, 120, 200] {
-        run.wait_frames(start_at, Duration::from_secs(120));
+    // Three outages of about 5 s. Between two, the broker stays up longer
+    // than the longest reconnect back-off (2 s), so each outage is a
+    // disconnect + reconnect of its own.
+    let mut next_at = 20;
+    for _ in 0..3 {
+        run.wait_frames(next_at, Duration::from_secs(120));
         broker.stop();
         let before = run.frames();
         std::thread::sleep(Duration::from_secs(5));
         assert!(run.frames() > before, "frames keep flowing to stdout while the broker is away");
         broker.resume();
+        std::thread::sleep(Duration::from_secs(4));
+        next_at = run.frames() + 1;
     }
+    assert!(run.frames() < FRAMES, "the run outlasted the outages (at frame {})", run.frames());
     let (code, bytes, stderr) = run.wait();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(bytes, FRAMES * FRAME_BYTES, "every frame went to stdout");

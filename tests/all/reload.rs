@@ -69,6 +69,8 @@ fn replacing_the_counter_ten_times_loses_nothing() {
         .arg("--input")
         .arg(common::clip())
         .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url()])
+        // One single-thread session (about 10 fps here): the run outlasts the replacements.
+        .args(["--sessions", "1", "--threads", "1"])
         .arg("--plugin-cache")
         .arg(dir.path().join("cache"))
         .env_remove("ORT_DYLIB_PATH")

@@ -177,6 +177,8 @@ fn hostile_stages_never_stall_the_stream() {
         .arg("--input")
         .arg(common::clip())
         .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url(), "--no-reload", "--no-plugin-cache"])
+        // One single-thread session: frames come slower than the fault back-off.
+        .args(["--sessions", "1", "--threads", "1"])
         .env_remove("ORT_DYLIB_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
