@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use crate::config::{MqttTarget, Settings};
-use crate::detect::Detection;
 use crate::error::{ExitKind, Failure, OrExit};
-use crate::model::Detector;
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings as wit;
 use crate::plugin::{PluginEvent, PluginHost, StageSet};
@@ -115,18 +113,6 @@ impl Summary {
             eprintln!("edgepipe: summary: plugin reloads: {} applied, {} rejected (old version kept)", self.reloads, self.rejected_reloads);
         }
     }
-}
-
-/// Convert the detector's output to the plugin contract's records.
-pub fn to_wit(dets: &[Detection], detector: &Detector) -> Vec<wit::Detection> {
-    dets.iter()
-        .map(|d| wit::Detection {
-            class_id: d.class_id,
-            label: detector.label(d.class_id).to_string(),
-            score: d.score,
-            bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
-        })
-        .collect()
 }
 
 /// Load every configured stage (and watch their files when `reload` is on).
