@@ -166,3 +166,44 @@ fn a_version_that_cannot_restore_the_state_is_not_swapped_in() {
     assert_eq!(set.stages()[0].version(), before, "old version still running");
     assert_eq!(set.rejected_reloads(), 1);
 }
+
+/// Two stages built from one file (with different settings) both take up
+/// its new version, each keeping its own state.
+#[test]
+fn every_stage_sharing_a_file_is_reloaded() {
+    use edgepipe::config::StageSettings;
+    use edgepipe::plugin::bindings::FrameInfo;
+    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet};
+
+    let dir = common::TempDir::new("reload-shared");
+    let path = dir.path().join("hostile.wasm");
+    let original = std::fs::read(common::guest("hostile")).unwrap();
+    std::fs::write(&path, &original).unwrap();
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let spec = |name: &str| StageSettings {
+        name: name.into(),
+        kind: StageKind::Stats,
+        path: path.clone(),
+        settings: vec![("mode".into(), "ok".into())],
+    };
+    let mut set = StageSet::load(&host, &[spec("a"), spec("b")]).unwrap();
+    set.watch(&host).unwrap();
+    let info = |i| FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 };
+    // Stage a sees 3 frames, stage b 1: different states.
+    for i in 0..3 {
+        set.stages_mut()[0].update(info(i), &[]);
+    }
+    set.stages_mut()[1].update(info(0), &[]);
+    std::fs::write(&path, common::with_custom_section(&original, "shared")).unwrap();
+    for i in 3..500 {
+        set.apply_reloads(i);
+        if set.stages().iter().all(|s| s.version().generation == 2) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(set.stages().iter().all(|s| s.version().generation == 2), "both stages reloaded");
+    let a = set.stages_mut()[0].update(info(10), &[]);
+    let b = set.stages_mut()[1].update(info(10), &[]);
+    assert_eq!((a[0].value.as_str(), b[0].value.as_str()), ("4", "2"), "each kept its own count");
+}

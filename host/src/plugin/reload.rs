@@ -55,7 +55,8 @@ impl Reloader {
             reason: e.to_string(),
         })?;
         let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
+        // One file may serve several stages (the same component with other settings).
+        let mut by_path: HashMap<PathBuf, Vec<usize>> = HashMap::new();
         for (slot, f) in files.iter().enumerate() {
             let dir = f.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let dir = std::fs::canonicalize(dir).map_err(|e| PluginError::Watch {
@@ -66,7 +67,7 @@ impl Reloader {
             let Some(file_name) = f.path.file_name() else {
                 return Err(PluginError::Watch { name: f.name.clone(), path: f.path.clone(), reason: "not a file path".into() });
             };
-            by_path.insert(dir.join(file_name), slot);
+            by_path.entry(dir.join(file_name)).or_default().push(slot);
             if !dirs.contains(&dir) {
                 watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(|e| PluginError::Watch {
                     name: f.name.clone(),
@@ -110,7 +111,7 @@ struct Pending {
 fn worker(
     host: PluginHost,
     files: Vec<WatchedFile>,
-    by_path: HashMap<PathBuf, usize>,
+    by_path: HashMap<PathBuf, Vec<usize>>,
     events: Receiver<notify::Result<notify::Event>>,
     out: Sender<ReloadOutcome>,
 ) {
@@ -122,10 +123,8 @@ fn worker(
         match events.recv_timeout(wait) {
             Ok(Ok(ev)) if is_change(&ev.kind) => {
                 let at = Instant::now();
-                for p in &ev.paths {
-                    if let Some(&slot) = by_path.get(p) {
-                        pending.entry(slot).and_modify(|e| e.last = at).or_insert(Pending { first: at, last: at });
-                    }
+                for slot in ev.paths.iter().filter_map(|p| by_path.get(p)).flatten() {
+                    pending.entry(*slot).and_modify(|e| e.last = at).or_insert(Pending { first: at, last: at });
                 }
             }
             Ok(Ok(_)) => {}
