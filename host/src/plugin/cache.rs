@@ -4,9 +4,9 @@
 //!
 //! Loading a cached artifact is `unsafe` in wasmtime: it is native code that
 //! is trusted to be what `Engine::precompile_component` wrote. The cache
-//! folder is created private (0700) and entries are written atomically
-//! (temporary file + rename); an entry that does not load is recompiled and
-//! replaced.
+//! folder is created private (0700), entries are written atomically
+//! (temporary file + rename) and read into memory rather than mapped; an
+//! entry that does not load is recompiled and replaced.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -64,11 +64,14 @@ impl ComponentCache {
         let Some(path) = self.entry(engine, hash) else {
             return Ok((Component::new(engine, bytes)?, Origin::Compiled));
         };
-        if path.is_file() {
+        // Read into memory rather than map the file: a mapping of a file that
+        // someone truncates later ends the process with SIGBUS.
+        if let Ok(cached) = std::fs::read(&path) {
             // SAFETY: entries are written only by `store` below, from
             // `Engine::precompile_component`, into a private folder; the file
-            // name carries the engine's compatibility hash.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            // name carries the engine's compatibility hash, and wasmtime
+            // checks the artifact's header and engine settings before use.
+            match unsafe { Component::deserialize(engine, &cached) } {
                 Ok(c) => return Ok((c, Origin::Cache)),
                 Err(e) => tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "cached component does not load; recompiling"),
             }
