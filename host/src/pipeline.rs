@@ -126,7 +126,8 @@ pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, F
 
 /// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1).
 pub(crate) fn publish_events(publisher: Option<&mut Publisher>, pipeline: &str, events: Vec<PluginEvent>) -> Result<(), Failure> {
-    let Some(p) = publisher else { return Ok(()) };
+    // Called every frame; almost always with nothing to say.
+    let Some(p) = publisher.filter(|_| !events.is_empty()) else { return Ok(()) };
     let topic = crate::plugin::events::topic(pipeline);
     for e in events {
         p.publish(&wit::Message { topic: topic.clone(), payload: e.to_json(), qos: wit::Qos::AtLeastOnce, retain: false })
