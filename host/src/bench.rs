@@ -228,7 +228,9 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
         plugin_dir: args.plugin_dir.clone(),
         ..Overrides::default()
     };
-    let settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
+    let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
+    // A measurement starts from nothing and leaves nothing behind.
+    settings.state = None;
     if crate::capture::SourceSpec::parse(&settings.input).is_live() {
         return Err(Failure::msg(ExitKind::Config, format!("bench --input {}: a video file is needed, not a live source", settings.input)));
     }
@@ -265,6 +267,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
             frames_to: Some(Box::new(devnull)),
             median_window: args.frames as usize,
             progress: false,
+            ..Default::default()
         },
     )?;
     // The best single-session setting once more: how much the machine's

@@ -2,7 +2,7 @@
 //! (OpenCV `VideoCapture`), or a still image (`imgcodecs`).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opencv::core::{Mat, Size};
 use opencv::prelude::*;
@@ -59,6 +59,37 @@ impl SourceSpec {
     }
 }
 
+/// How long opening or reading a URL may block before it counts as failed.
+pub const URL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a live source that errors or ends is opened again: waits from
+/// `initial` doubling up to `max`, for at most `give_up_after` without a
+/// frame (`None`: forever; zero: never try again).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    pub initial: Duration,
+    pub max: Duration,
+    pub give_up_after: Option<Duration>,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { initial: Duration::from_millis(500), max: Duration::from_secs(10), give_up_after: None }
+    }
+}
+
+impl Retry {
+    /// The wait before attempt `n` (0-based).
+    pub fn delay(&self, n: u32) -> Duration {
+        let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
+        self.initial.checked_mul(factor).unwrap_or(self.max).min(self.max)
+    }
+    /// Whether a live source is opened again at all.
+    pub fn enabled(&self) -> bool {
+        self.give_up_after != Some(Duration::ZERO)
+    }
+}
+
 /// One decoded frame.
 pub struct Frame {
     pub index: u64,
@@ -110,7 +141,15 @@ impl Capture {
                 (Reader::Video(cap), fps)
             }
             SourceSpec::Url(url) => {
-                let cap = VideoCapture::from_file(url, videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                // Bounded waits, so a network that stalls counts as an outage.
+                let ms = URL_TIMEOUT.as_millis() as i32;
+                let params = opencv::core::Vector::<i32>::from_slice(&[
+                    videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
+                    ms,
+                    videoio::CAP_PROP_READ_TIMEOUT_MSEC,
+                    ms,
+                ]);
+                let cap = VideoCapture::from_file_with_params(url, videoio::CAP_ANY, &params).map_err(|e| open_err(input, e))?;
                 let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
                 (Reader::Video(cap), fps)
             }
@@ -161,6 +200,15 @@ impl Capture {
     /// The input as given.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Carry on where `previous` (the same source, before it failed) left
+    /// off: its frame size (frames are resized to it), numbering and clock.
+    pub fn resume_after(&mut self, previous: &Capture) {
+        self.width = previous.width;
+        self.height = previous.height;
+        self.next_index = previous.next_index;
+        self.started = previous.started;
     }
 
     /// Frames in the input when it is a file that says so (an image is one).
@@ -281,6 +329,16 @@ mod tests {
         assert_eq!(SourceSpec::parse("clip.avi"), SourceSpec::Video("clip.avi".into()));
         assert!(SourceSpec::parse("1").is_live());
         assert!(!SourceSpec::parse("clip.mp4").is_live());
+    }
+
+    #[test]
+    fn retry_waits_double_up_to_the_cap() {
+        let r = Retry::default();
+        let waits: Vec<u64> = (0..8).map(|n| r.delay(n).as_millis() as u64).collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
+        assert_eq!(r.delay(u32::MAX), r.max, "no overflow however long the outage");
+        assert!(r.enabled());
+        assert!(!Retry { give_up_after: Some(Duration::ZERO), ..r }.enabled());
     }
 
     #[test]

@@ -169,6 +169,17 @@ pub struct RunArgs {
     /// Memory cap of one stage, in MiB (default 64).
     #[arg(long, value_name = "MIB")]
     pub plugin_memory_mb: Option<usize>,
+    /// A live source that fails is opened again (back-off 0.5 s doubling to
+    /// 10 s) for this many seconds without a frame; default forever, 0 never.
+    #[arg(long, value_name = "SECS")]
+    pub source_retry_secs: Option<u64>,
+    /// Parent folder of stage state kept across restarts
+    /// (default ~/.local/state/edgepipe; the pipeline's own folder goes inside).
+    #[arg(long, value_name = "DIR", env = "EDGEPIPE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Start the stages empty instead of restoring their saved state.
+    #[arg(long)]
+    pub fresh_state: bool,
     /// Fail (exit 6) when the broker cannot be reached at start, instead of queueing.
     #[arg(long)]
     pub mqtt_required: bool,
@@ -303,6 +314,9 @@ impl RunArgs {
             no_plugin_cache: self.no_plugin_cache,
             plugin_timeout_ms: self.plugin_timeout_ms,
             plugin_memory_mb: self.plugin_memory_mb,
+            source_retry_secs: self.source_retry_secs,
+            state_dir: self.state_dir.clone(),
+            fresh_state: self.fresh_state,
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
                 version: self.mqtt_version.clone(),

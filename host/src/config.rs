@@ -61,6 +61,8 @@ pub struct FileConfig {
     pub plugins: PluginsConfig,
     #[serde(default)]
     pub stages: Option<Vec<StageConfig>>,
+    #[serde(default)]
+    pub state: crate::state::StateConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +70,13 @@ pub struct FileConfig {
 pub struct SourceConfig {
     pub input: Option<String>,
     pub max_frames: Option<u64>,
+    /// A live source that fails is opened again for this long without a
+    /// frame before the run ends (default: forever; 0: never).
+    pub retry_secs: Option<u64>,
+    /// First wait before opening a failed live source again (default 500).
+    pub retry_initial_ms: Option<u64>,
+    /// The wait doubles up to this (default 10000).
+    pub retry_max_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +201,9 @@ impl FileConfig {
         fix(&mut self.mqtt.client_cert);
         fix(&mut self.mqtt.client_key);
         fix(&mut self.mqtt.password_file);
+        if self.state.dir.as_ref().is_some_and(|d| !d.starts_with("~")) {
+            fix(&mut self.state.dir);
+        }
         if let Some(stages) = self.stages.as_mut() {
             for s in stages {
                 fix(&mut s.path);
@@ -233,6 +245,9 @@ pub struct Overrides {
     pub no_plugin_cache: bool,
     pub plugin_timeout_ms: Option<u64>,
     pub plugin_memory_mb: Option<usize>,
+    pub source_retry_secs: Option<u64>,
+    pub state_dir: Option<PathBuf>,
+    pub fresh_state: bool,
     pub mqtt: MqttOverrides,
 }
 
@@ -304,6 +319,10 @@ pub struct Settings {
     pub plugin_cache: Option<PathBuf>,
     /// How messages are delivered (queue, TLS, login, availability).
     pub delivery: Delivery,
+    /// How a live source that fails is opened again.
+    pub source_retry: crate::capture::Retry,
+    /// Stage state kept across restarts (`None`: off).
+    pub state: Option<crate::state::StateSettings>,
 }
 
 /// The `[mqtt]` delivery settings, resolved.
@@ -561,6 +580,9 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         crate::plugin::cache::default_dir()
     };
     let delivery = delivery(&o.mqtt, &file.mqtt, &pipeline_name, bind)?;
+    let source_retry = source_retry(o, &file.source)?;
+    let state = crate::state::StateSettings::resolve(&file.state, o.state_dir.as_deref(), o.fresh_state, &pipeline_name)
+        .map_err(|e| invalid("state", e))?;
     Ok(Settings {
         pipeline_name,
         input,
@@ -590,7 +612,37 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         reload: !o.no_reload && file.plugins.reload.unwrap_or(true),
         plugin_cache,
         delivery,
+        source_retry,
+        state,
     })
+}
+
+/// `~/x` -> `$HOME/x`; anything else unchanged.
+pub fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) if !home.is_empty() => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+fn source_retry(o: &Overrides, f: &SourceConfig) -> Result<crate::capture::Retry, ConfigError> {
+    use crate::capture::Retry;
+    const MAX_MS: u64 = 3_600_000;
+    let d = Retry::default();
+    let initial = f.retry_initial_ms.unwrap_or(d.initial.as_millis() as u64);
+    let max = f.retry_max_ms.unwrap_or(d.max.as_millis() as u64);
+    if initial == 0 || initial > MAX_MS {
+        return Err(invalid("source.retry_initial_ms", format!("{initial} is not 1..{MAX_MS}")));
+    }
+    if max < initial || max > MAX_MS {
+        return Err(invalid("source.retry_max_ms", format!("{max} is not {initial}..{MAX_MS}")));
+    }
+    let give_up = match o.source_retry_secs.or(f.retry_secs) {
+        Some(s) if s > MAX_MS / 1000 * 24 * 365 => return Err(invalid("source.retry_secs", format!("{s} is more than a year"))),
+        Some(s) => Some(Duration::from_secs(s)),
+        None => None,
+    };
+    Ok(Retry { initial: Duration::from_millis(initial), max: Duration::from_millis(max), give_up_after: give_up })
 }
 
 #[cfg(test)]

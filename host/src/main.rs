@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use edgepipe::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs};
-use edgepipe::error::{ExitKind, Failure};
+use edgepipe::error::{ExitKind, Failure, OrExit};
 
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
 /// logging, and the embedded broker, which logs ordinary client disconnects as
@@ -24,17 +24,8 @@ fn init_logging(filter: &str) {
 }
 
 fn main() -> ExitCode {
-    // A panic is a bug; still, say it in one line on stderr, never on stdout.
-    std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("edgepipe: internal error (bug): {msg}{at}");
-    }));
+    // A panic is a bug; still, it ends the run with one line and exit 1.
+    edgepipe::panics::install_hook();
 
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -52,14 +43,8 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli.log);
-    let result = match &cli.command {
-        Command::Run(args) => run(args),
-        Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
-        Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
-        Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
-        Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
-        Command::Bench(args) => bench(args),
-    };
+    let result = edgepipe::panics::guarded(|| command(&cli))
+        .unwrap_or_else(|text| Err(Failure::msg(ExitKind::Internal, text)));
     match result {
         Ok(code) => code,
         Err(f) => {
@@ -69,9 +54,22 @@ fn main() -> ExitCode {
     }
 }
 
+fn command(cli: &Cli) -> Result<ExitCode, Failure> {
+    match &cli.command {
+        Command::Run(args) => run(args),
+        Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
+        Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
+        Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
+        Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench(args),
+    }
+}
+
 fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
     let settings = args.settings()?;
-    let summary = edgepipe::pipeline::run(&settings)?;
+    let stop = edgepipe::stop::StopToken::new();
+    stop.install_signal_handlers().or_exit(ExitKind::Internal)?;
+    let summary = edgepipe::engine::run(&settings, edgepipe::engine::EngineOptions { stop, ..Default::default() })?;
     summary.print();
     let unacked = summary.mqtt.map(|m| m.unacknowledged()).unwrap_or(0);
     let lost = summary.mqtt.map(|m| m.lost()).unwrap_or(0);

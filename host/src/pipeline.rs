@@ -16,6 +16,8 @@ pub enum StopReason {
     EndOfInput,
     MaxFrames,
     ReaderGone,
+    /// A graceful stop, by this signal (or "stop request").
+    Signal(&'static str),
 }
 
 /// What a run did; printed on stderr at the end.
@@ -41,6 +43,8 @@ pub struct Summary {
     pub threads: usize,
     /// (frames done, resident memory in KiB) at frame 100 and at the end.
     pub rss_kib: Vec<(u64, u64)>,
+    /// A live source's (reconnects, seconds without frames); `None` for a file.
+    pub source: Option<(u64, f64)>,
 }
 
 impl Summary {
@@ -64,11 +68,15 @@ impl Summary {
             self.elapsed.as_secs_f64(),
             self.fps(),
             match self.stop {
-                StopReason::EndOfInput => "end of input",
-                StopReason::MaxFrames => "max frames reached",
-                StopReason::ReaderGone => "stdout reader went away",
+                StopReason::EndOfInput => "end of input".to_string(),
+                StopReason::MaxFrames => "max frames reached".to_string(),
+                StopReason::ReaderGone => "stdout reader went away".to_string(),
+                StopReason::Signal(by) => format!("{by} (graceful stop)"),
             }
         );
+        if let Some((reconnects, secs)) = self.source {
+            eprintln!("edgepipe: summary: source reconnects: {reconnects}, seconds without frames: {secs:.1}");
+        }
         eprintln!("edgepipe: summary: mean ms per frame: {}", parts.join(", "));
         eprintln!("edgepipe: summary: median ms per frame: {}", crate::engine::metrics::format_parts(&self.stage_median_ms));
         let rss: Vec<String> = self.rss_kib.iter().map(|(f, k)| format!("{:.1} MiB at frame {f}", *k as f64 / 1024.0)).collect();

@@ -93,14 +93,25 @@ impl Drop for Mosquitto {
     }
 }
 
+/// A state folder no other run uses (stage state is kept across runs by
+/// default, and tests run in parallel).
+pub fn fresh_state_dir() -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("edgepipe-test-state-{}", std::process::id())).join(n.to_string())
+}
+
+/// The binary as the tests start it: nothing inherited that changes what it
+/// loads or where it publishes, and stage state in a folder of its own.
+pub fn command() -> Command {
+    let mut c = Command::new(bin());
+    c.env_remove("ORT_DYLIB_PATH").env_remove("EDGEPIPE_MQTT_URL").env("EDGEPIPE_STATE_DIR", fresh_state_dir());
+    c
+}
+
 /// Run the binary to completion; (exit code, stdout, stderr).
 pub fn run_edgepipe(args: &[&str]) -> (i32, Vec<u8>, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .env_remove("ORT_DYLIB_PATH")
-        .env_remove("EDGEPIPE_MQTT_URL")
-        .output()
-        .expect("edgepipe runs");
+    let out = command().args(args).output().expect("edgepipe runs");
     (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

@@ -20,7 +20,7 @@ fn sixty_frames_to_mosquitto_and_ffmpeg() {
     // Subscribe first, and wait for the SUBACKs, so no message is missed.
     let mut sub = common::Subscriber::start(broker.port, &["person", "person/duration"]);
 
-    let mut edgepipe = Command::new(common::bin())
+    let mut edgepipe = common::command()
         .args(["run", "--input"])
         .arg(common::clip())
         .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url(), "--record"])
@@ -103,7 +103,7 @@ fn sixty_frames_to_mosquitto_and_ffmpeg() {
 
 #[test]
 fn a_reader_that_goes_away_ends_the_run_cleanly() {
-    let mut child = Command::new(common::bin())
+    let mut child = common::command()
         .args(["run", "--input"])
         .arg(common::clip())
         .args(["--max-frames", "200", "--stdout", "--no-mqtt"])

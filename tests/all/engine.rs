@@ -186,7 +186,7 @@ fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
     let port = serve_http(std::fs::read(&ts).unwrap());
     let rec = dir.path().join("r.jsonl");
     let url = format!("http://127.0.0.1:{port}/clip.ts");
-    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", &url, "--no-mqtt", "--record", rec.to_str().unwrap()]);
+    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", &url, "--no-mqtt", "--source-retry-secs", "0", "--record", rec.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("1 session(s)"), "a live source defaults to one session: {stderr}");
     let indices: Vec<u64> = record(&rec).iter().map(|l| l.index).collect();

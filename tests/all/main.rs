@@ -9,6 +9,7 @@ mod detector;
 mod end_to_end;
 mod mqtt;
 mod engine;
+mod lifecycle;
 mod plugins;
 mod plugin_cache;
 mod plugin_cli;

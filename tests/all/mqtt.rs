@@ -98,7 +98,7 @@ struct Running {
 
 impl Running {
     fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut cmd = Command::new(common::bin());
+        let mut cmd = common::command();
         cmd.args(args).env_remove("ORT_DYLIB_PATH").env_remove("EDGEPIPE_MQTT_URL");
         for (k, v) in env {
             cmd.env(k, v);
@@ -575,7 +575,7 @@ fn a_websocket_client_can_subscribe_to_the_embedded_broker() {
 #[test]
 fn the_bench_command_prints_its_figures() {
     let broker = common::Mosquitto::start();
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args(["bench-mqtt", "--url", &broker.url(), "--messages", "2000", "--qos", "1"])
         .output()
         .unwrap();

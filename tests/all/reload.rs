@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common;
@@ -63,7 +63,7 @@ fn replacing_the_counter_ten_times_loses_nothing() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(common::bin())
+    let mut child = common::command()
         .args(["run", "--config"])
         .arg(&pipeline)
         .arg("--input")

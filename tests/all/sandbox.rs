@@ -1,7 +1,7 @@
 //! Hostile guests (tests/guests, compiled from the repo): each misbehaviour
 //! ends in the exact outcome the host promises, and the stream goes on.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use edgepipe::plugin::bindings::{FrameInfo, Stat};
@@ -171,7 +171,7 @@ fn hostile_stages_never_stall_the_stream() {
     // A 0.1.0 plugin in the same pipeline as the 0.2.0 ones.
     toml += &format!("[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n", common::guest("legacy-topics"));
     std::fs::write(&pipeline, toml).unwrap();
-    let mut child = Command::new(common::bin())
+    let mut child = common::command()
         .args(["run", "--config"])
         .arg(&pipeline)
         .arg("--input")

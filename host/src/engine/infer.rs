@@ -58,6 +58,7 @@ impl Worker {
 
     fn work(&mut self) {
         while let Some((seq, captured)) = self.input.pop_numbered() {
+            crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
             let mut timings = DetectTimings::default();
             match self.detector.detect(&captured.frame.mat, &mut timings).or_exit(ExitKind::Model) {
                 Ok(detections) => {

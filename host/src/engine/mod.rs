@@ -2,19 +2,24 @@
 //! Runtime session, and the stages+sinks on the calling thread, joined by
 //! bounded queues. A file never drops a frame (the reader waits); a live
 //! source keeps the newest frame and counts what it skipped. Results of
-//! parallel sessions are put back in frame order before the stages.
+//! parallel sessions are put back in frame order before the stages. A stop
+//! request ends capture; what was decoded still goes through. A panic in any
+//! thread stops the others and ends the run with an error.
 
 pub mod capture_thread;
+pub mod checkpoint;
 pub mod infer;
 pub mod metrics;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
+pub mod source_health;
 pub mod stages;
 
 use std::io::Write;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use opencv::core::Mat;
@@ -26,13 +31,15 @@ use crate::model::{Detector, DetectorSettings};
 use crate::pipeline::{StopReason, Summary};
 use crate::plugin::{ComponentCache, Limits, PluginHost};
 use crate::sink::{Recorder, StdoutSink};
-use capture_thread::{CaptureEnd, CaptureJob};
+use capture_thread::{CaptureEnd, CaptureJob, Captured};
 use infer::{Inferred, LastOneCloses, Worker};
 use metrics::{format_parts, rss_kib};
 use progress::Progress;
-use queue::{Queue, WhenFull};
+use queue::{Popped, Queue, WhenFull};
 use reorder::Reorder;
+use source_health::SourceHealth;
 use stages::{Flow, Outputs, StageRunner};
+use crate::stop::StopToken;
 
 /// How often the stats line goes to stderr (at info).
 pub const STATS_EVERY: Duration = Duration::from_secs(5);
@@ -44,6 +51,12 @@ pub const LIVE_DEPTH: usize = 1;
 pub const MEDIAN_WINDOW: usize = 1024;
 /// The frame at which the first resident-memory figure is taken.
 pub const RSS_FIRST_FRAME: u64 = 100;
+/// The stages thread waits this long for a frame before doing the work that
+/// needs none (source events, checkpoints, a pending stop).
+pub const IDLE_TICK: Duration = Duration::from_millis(200);
+/// After a stop request, capture gets this long to notice (it may be blocked
+/// reading the source) before its queue is closed under it.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The first error of any thread; it ends the run.
 #[derive(Default)]
@@ -56,7 +69,7 @@ impl ErrorSlot {
             *g = Some(f);
         }
     }
-    fn take(&self) -> Option<Failure> {
+    pub fn take(&self) -> Option<Failure> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
@@ -71,11 +84,13 @@ pub struct EngineOptions {
     pub median_window: usize,
     /// Draw a progress bar when stderr is a terminal.
     pub progress: bool,
+    /// A graceful stop (signals) is asked for here.
+    pub stop: StopToken,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { loop_input: false, frames_to: None, median_window: MEDIAN_WINDOW, progress: true }
+        EngineOptions { loop_input: false, frames_to: None, median_window: MEDIAN_WINDOW, progress: true, stop: StopToken::new() }
     }
 }
 
@@ -134,6 +149,13 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         opts.median_window,
         settings.pipeline_name.clone(),
     );
+    if let Some(cp) = settings.state.as_ref().and_then(checkpoint::Checkpoints::open) {
+        runner.keep_state(cp);
+    }
+    let health = Arc::new(SourceHealth::default());
+    if live {
+        runner.watch_source(health.clone(), settings.input.clone());
+    }
 
     let total = if live || opts.loop_input { settings.max_frames } else {
         match (capture.frame_count(), settings.max_frames) {
@@ -141,137 +163,269 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
             (n, m) => n.or(m),
         }
     };
-    let mut progress = if opts.progress && !live { Progress::for_terminal(total) } else { None };
-
-    let sessions = detectors.len();
-    let (policy, depth) = if live { (WhenFull::DropOldest, LIVE_DEPTH) } else { (WhenFull::Block, CAPTURE_DEPTH) };
-    let captured = Arc::new(Queue::new(depth, policy));
-    // Frames in flight: queued, in the sessions, waiting to be re-ordered, in the stages.
-    let max_buffers = depth + 2 * sessions + 2;
-    let results = Arc::new(Queue::new(max_buffers, WhenFull::Block));
-    let errors = Arc::new(ErrorSlot::default());
-    let (pool_tx, pool_rx) = mpsc::channel::<Mat>();
-
+    let progress = if opts.progress && !live { Progress::for_terminal(total) } else { None };
     let started = Instant::now();
-    let spawn_err = |e: std::io::Error| Failure::msg(ExitKind::Internal, format!("cannot start a thread: {e}"));
-    let capture_job = CaptureJob {
-        capture,
-        loop_input: opts.loop_input,
-        max_frames: settings.max_frames,
-        queue: captured.clone(),
-        pool: pool_rx,
-        max_buffers,
-        errors: errors.clone(),
-    };
-    let capture_thread =
-        std::thread::Builder::new().name("capture".into()).spawn(move || capture_job.run()).map_err(spawn_err)?;
-    let remaining = Arc::new(AtomicUsize::new(sessions));
-    let mut workers = Vec::with_capacity(sessions);
-    for (i, detector) in detectors.into_iter().enumerate() {
-        let worker = Worker {
-            detector,
-            input: captured.clone(),
-            output: results.clone(),
-            errors: errors.clone(),
-            done: LastOneCloses { remaining: remaining.clone(), queue: results.clone() },
+    let threads = Threads::start(capture, detectors, settings, opts.loop_input, opts.stop.clone(), health.clone())?;
+    let mut frame_loop = FrameLoop { runner, threads, progress, stop: opts.stop, health, live, rss: Vec::with_capacity(2) };
+    let outcome = frame_loop.run();
+    frame_loop.end(outcome, started, settings)
+}
+
+/// The capture and inference threads and the queues between them.
+struct Threads {
+    capture: JoinHandle<Option<CaptureEnd>>,
+    workers: Vec<JoinHandle<Option<Detector>>>,
+    captured: Arc<Queue<Captured>>,
+    results: Arc<Queue<Inferred>>,
+    errors: Arc<ErrorSlot>,
+    pool: mpsc::Sender<Mat>,
+    max_buffers: usize,
+    sessions: usize,
+}
+
+/// Start a named thread whose panic becomes the run's error and stops the
+/// other threads (`on_panic`), instead of leaving them waiting.
+fn spawn_guarded<T: Send + 'static>(
+    name: String,
+    errors: Arc<ErrorSlot>,
+    on_panic: impl FnOnce() + Send + 'static,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<Option<T>>, Failure> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || match crate::panics::guarded(f) {
+            Ok(v) => Some(v),
+            Err(text) => {
+                errors.set(Failure::msg(ExitKind::Internal, text));
+                on_panic();
+                None
+            }
+        })
+        .map_err(|e| Failure::msg(ExitKind::Internal, format!("cannot start a thread: {e}")))
+}
+
+impl Threads {
+    fn start(
+        capture: Capture,
+        detectors: Vec<Detector>,
+        settings: &Settings,
+        loop_input: bool,
+        stop: StopToken,
+        health: Arc<SourceHealth>,
+    ) -> Result<Threads, Failure> {
+        let live = capture.spec().is_live();
+        let sessions = detectors.len();
+        let (policy, depth) = if live { (WhenFull::DropOldest, LIVE_DEPTH) } else { (WhenFull::Block, CAPTURE_DEPTH) };
+        let captured = Arc::new(Queue::new(depth, policy));
+        // Frames in flight: queued, in the sessions, waiting to be re-ordered, in the stages.
+        let max_buffers = depth + 2 * sessions + 2;
+        let results = Arc::new(Queue::new(max_buffers, WhenFull::Block));
+        let errors = Arc::new(ErrorSlot::default());
+        let (pool_tx, pool_rx) = mpsc::channel::<Mat>();
+        let stop_all = {
+            let (c, r) = (captured.clone(), results.clone());
+            move || {
+                c.abort();
+                r.abort();
+            }
         };
-        match std::thread::Builder::new().name(format!("infer-{i}")).spawn(move || worker.run()) {
-            Ok(h) => workers.push(h),
-            Err(e) => {
-                captured.abort();
-                results.abort();
-                return Err(spawn_err(e));
+        let job = CaptureJob {
+            capture,
+            loop_input,
+            max_frames: settings.max_frames,
+            queue: captured.clone(),
+            pool: pool_rx,
+            max_buffers,
+            errors: errors.clone(),
+            stop,
+            retry: settings.source_retry,
+            health,
+        };
+        let capture = spawn_guarded("capture".into(), errors.clone(), stop_all.clone(), move || job.run())?;
+        let remaining = Arc::new(AtomicUsize::new(sessions));
+        let mut workers = Vec::with_capacity(sessions);
+        for (i, detector) in detectors.into_iter().enumerate() {
+            let worker = Worker {
+                detector,
+                input: captured.clone(),
+                output: results.clone(),
+                errors: errors.clone(),
+                done: LastOneCloses { remaining: remaining.clone(), queue: results.clone() },
+            };
+            match spawn_guarded(format!("infer-{i}"), errors.clone(), stop_all.clone(), move || worker.run()) {
+                Ok(h) => workers.push(h),
+                Err(f) => {
+                    stop_all();
+                    return Err(f);
+                }
+            }
+        }
+        Ok(Threads { capture, workers, captured, results, errors, pool: pool_tx, max_buffers, sessions })
+    }
+}
+
+/// Wait for `h` at most `grace`; a thread still blocked then is left behind
+/// (it is reading a source that does not answer) and the run ends without it.
+fn join_within<T>(h: JoinHandle<Option<T>>, grace: Duration) -> Option<T> {
+    let until = Instant::now() + grace;
+    while !h.is_finished() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if h.is_finished() {
+        h.join().ok().flatten()
+    } else {
+        tracing::warn!("capture thread still blocked reading the source; ending without it");
+        None
+    }
+}
+
+/// The stages thread's side of a run: frames in order through the stages
+/// and sinks, the periodic stats line, and the end of the run.
+struct FrameLoop {
+    runner: StageRunner,
+    threads: Threads,
+    progress: Option<Progress>,
+    stop: StopToken,
+    health: Arc<SourceHealth>,
+    live: bool,
+    rss: Vec<(u64, u64)>,
+}
+
+impl FrameLoop {
+    fn run(&mut self) -> Result<Flow, Failure> {
+        let mut reorder: Reorder<Inferred> = Reorder::with_capacity(self.threads.max_buffers);
+        let mut last_report = (Instant::now(), 0u64);
+        let mut stop_seen: Option<Instant> = None;
+        loop {
+            if self.stop.is_requested() {
+                self.on_stop(&mut stop_seen);
+            }
+            let item = match self.threads.results.pop_timeout(IDLE_TICK) {
+                Popped::Item(item) => item,
+                Popped::Closed => return Ok(Flow::Continue),
+                Popped::TimedOut => {
+                    self.runner.between_frames()?;
+                    continue;
+                }
+            };
+            if let Err(dup) = reorder.insert(item.seq, item) {
+                return Err(Failure::msg(ExitKind::Internal, format!("frame sequence {} delivered twice", dup.seq)));
+            }
+            while let Some(item) = reorder.pop() {
+                let flow = self.runner.process_frame(&item);
+                // The buffer goes back to the reader; a reader that has stopped no longer needs it.
+                let _ = self.threads.pool.send(item.frame.mat);
+                if !matches!(flow, Ok(Flow::Continue)) {
+                    return flow;
+                }
+                let done = self.runner.frames();
+                if done == RSS_FIRST_FRAME {
+                    self.rss.push((done, rss_kib().unwrap_or(0)));
+                }
+                if let Some(p) = self.progress.as_mut() {
+                    p.update(done);
+                }
+                if last_report.0.elapsed() >= STATS_EVERY {
+                    self.stats_line(&last_report, reorder.waiting());
+                    last_report = (Instant::now(), done);
+                }
             }
         }
     }
 
-    let mut reorder: Reorder<Inferred> = Reorder::with_capacity(max_buffers);
-    let mut rss = Vec::with_capacity(2);
-    let mut last_report = (Instant::now(), 0u64);
-    let mut outcome: Result<Flow, Failure> = Ok(Flow::Continue);
-    'frames: while let Some(item) = results.pop() {
-        if let Err(dup) = reorder.insert(item.seq, item) {
-            outcome = Err(Failure::msg(ExitKind::Internal, format!("frame sequence {} delivered twice", dup.seq)));
-            break;
-        }
-        while let Some(item) = reorder.pop() {
-            outcome = runner.process_frame(&item);
-            // The buffer goes back to the reader; a reader that has stopped no longer needs it.
-            let _ = pool_tx.send(item.frame.mat);
-            if !matches!(outcome, Ok(Flow::Continue)) {
-                break 'frames;
+    /// A stop was requested: say so once; if capture has not ended within
+    /// [`STOP_GRACE`] (blocked on its source), close its queue under it so
+    /// the frames already decoded still go through.
+    fn on_stop(&mut self, seen: &mut Option<Instant>) {
+        let first = seen.get_or_insert_with(|| {
+            let by = self.stop.signal_name().unwrap_or("a stop request");
+            if let Some(p) = self.progress.as_mut() {
+                p.clear();
             }
-            let done = runner.frames();
-            if done == RSS_FIRST_FRAME {
-                rss.push((done, rss_kib().unwrap_or(0)));
-            }
-            if let Some(p) = progress.as_mut() {
-                p.update(done);
-            }
-            if last_report.0.elapsed() >= STATS_EVERY {
-                if let Some(p) = progress.as_mut() {
-                    p.clear();
-                }
-                let secs = last_report.0.elapsed().as_secs_f64();
-                let fps = (done - last_report.1) as f64 / secs;
-                let medians = runner.timings_mut().medians();
-                tracing::info!(
-                    fps = format_args!("{fps:.2}"),
-                    frames = done,
-                    dropped = captured.dropped(),
-                    queued_capture = captured.len(),
-                    queued_results = results.len(),
-                    reordering = reorder.waiting(),
-                    rss_mib = rss_kib().unwrap_or(0) / 1024,
-                    "ms per frame (median): {}",
-                    format_parts(&medians)
-                );
-                last_report = (Instant::now(), done);
-            }
+            eprintln!("edgepipe: {by} received: finishing the frames in flight, then the stages (again to exit at once)");
+            Instant::now()
+        });
+        if first.elapsed() >= STOP_GRACE && !self.threads.capture.is_finished() && !self.threads.captured.is_closed() {
+            self.threads.captured.close();
         }
     }
-    // Stop the other threads whatever happened here, then wait for them.
-    let stopping_early = !matches!(outcome, Ok(Flow::Continue));
-    if stopping_early {
-        captured.abort();
-        results.abort();
+
+    fn stats_line(&mut self, last: &(Instant, u64), reordering: usize) {
+        if let Some(p) = self.progress.as_mut() {
+            p.clear();
+        }
+        let done = self.runner.frames();
+        let fps = (done - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        let medians = self.runner.timings_mut().medians();
+        let t = &self.threads;
+        tracing::info!(
+            fps = format_args!("{fps:.2}"),
+            frames = done,
+            dropped = t.captured.dropped(),
+            reconnects = self.health.reconnects(),
+            secs_without_frames = format_args!("{:.1}", self.health.seconds_without_frames()),
+            queued_capture = t.captured.len(),
+            queued_results = t.results.len(),
+            reordering,
+            rss_mib = rss_kib().unwrap_or(0) / 1024,
+            "ms per frame (median): {}",
+            format_parts(&medians)
+        );
     }
-    drop(pool_tx);
-    let capture_end = capture_thread.join().unwrap_or(CaptureEnd::Failed);
-    // Kept until the last memory figure is taken.
-    let sessions_done: Vec<Detector> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
-    let elapsed = started.elapsed();
-    drop(progress);
-    let dropped = captured.dropped();
-    let flow = outcome?;
-    if let Some(f) = errors.take() {
-        return Err(f);
+
+    /// Stop the other threads, wait for them, finish the stages and sinks
+    /// (whatever ended the run: what was accepted is still delivered), and
+    /// build the summary.
+    fn end(self, outcome: Result<Flow, Failure>, started: Instant, settings: &Settings) -> Result<Summary, Failure> {
+        let FrameLoop { runner, threads, progress, stop, health, live, mut rss } = self;
+        if !matches!(outcome, Ok(Flow::Continue)) {
+            threads.captured.abort();
+            threads.results.abort();
+        }
+        drop(threads.pool);
+        let capture_end = join_within(threads.capture, STOP_GRACE).unwrap_or(CaptureEnd::Failed);
+        // Kept until the last memory figure is taken.
+        let sessions_done: Vec<Detector> = threads.workers.into_iter().filter_map(|w| w.join().ok().flatten()).collect();
+        let elapsed = started.elapsed();
+        drop(progress);
+        let dropped = threads.captured.dropped();
+        let (flow, failed) = match outcome {
+            Err(f) => (Flow::Continue, Some(f)),
+            Ok(flow) => (flow, threads.errors.take()),
+        };
+        let frames = runner.frames();
+        if frames != RSS_FIRST_FRAME {
+            rss.push((frames, rss_kib().unwrap_or(0)));
+        }
+        drop(sessions_done);
+        if let Some(f) = failed {
+            // Deliver what was accepted before the failure, then report it.
+            let _ = runner.finish();
+            return Err(f);
+        }
+        let mut report = runner.finish()?;
+        let stop = match (flow, capture_end) {
+            (Flow::ReaderGone, _) => StopReason::ReaderGone,
+            (_, CaptureEnd::MaxFrames) => StopReason::MaxFrames,
+            _ if stop.is_requested() => StopReason::Signal(stop.signal_name().unwrap_or("stop request")),
+            _ => StopReason::EndOfInput,
+        };
+        Ok(Summary {
+            frames,
+            elapsed,
+            stop,
+            stage_ms: report.timings.means(),
+            stage_median_ms: report.timings.medians(),
+            mqtt: report.mqtt,
+            faults: report.faults,
+            frames_written: report.frames_written,
+            reloads: report.reloads,
+            rejected_reloads: report.rejected_reloads,
+            dropped,
+            sessions: threads.sessions,
+            threads: settings.threads,
+            rss_kib: rss,
+            source: live.then(|| (health.reconnects(), health.seconds_without_frames())),
+        })
     }
-    let frames = runner.frames();
-    if frames != RSS_FIRST_FRAME {
-        rss.push((frames, rss_kib().unwrap_or(0)));
-    }
-    drop(sessions_done);
-    let mut report = runner.finish()?;
-    let stop = match (flow, capture_end) {
-        (Flow::ReaderGone, _) => StopReason::ReaderGone,
-        (_, CaptureEnd::MaxFrames) => StopReason::MaxFrames,
-        _ => StopReason::EndOfInput,
-    };
-    Ok(Summary {
-        frames,
-        elapsed,
-        stop,
-        stage_ms: report.timings.means(),
-        stage_median_ms: report.timings.medians(),
-        mqtt: report.mqtt,
-        faults: report.faults,
-        frames_written: report.frames_written,
-        reloads: report.reloads,
-        rejected_reloads: report.rejected_reloads,
-        dropped,
-        sessions,
-        threads: settings.threads,
-        rss_kib: rss,
-    })
 }

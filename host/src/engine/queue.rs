@@ -26,6 +26,16 @@ pub enum Pushed<T> {
     Closed(T),
 }
 
+/// Outcome of [`Queue::pop_timeout`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Popped<T> {
+    Item(T),
+    /// Nothing came in time; the queue is still open.
+    TimedOut,
+    /// Closed and empty.
+    Closed,
+}
+
 struct Inner<T> {
     items: VecDeque<T>,
     closed: bool,
@@ -116,6 +126,28 @@ impl<T> Queue<T> {
         }
     }
 
+    /// The next item, waiting at most `wait` for one.
+    pub fn pop_timeout(&self, wait: std::time::Duration) -> Popped<T> {
+        let until = std::time::Instant::now() + wait;
+        let mut g = self.lock();
+        loop {
+            if let Some(item) = g.items.pop_front() {
+                g.next_seq += 1;
+                drop(g);
+                self.not_full.notify_one();
+                return Popped::Item(item);
+            }
+            if g.closed {
+                return Popped::Closed;
+            }
+            let now = std::time::Instant::now();
+            if now >= until {
+                return Popped::TimedOut;
+            }
+            g = self.not_empty.wait_timeout(g, until - now).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
     /// No more items: producers get `Closed`, consumers drain what is queued.
     pub fn close(&self) {
         self.lock().closed = true;
@@ -133,6 +165,10 @@ impl<T> Queue<T> {
         drop(drained);
         self.not_empty.notify_all();
         self.not_full.notify_all();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     pub fn len(&self) -> usize {
@@ -202,6 +238,16 @@ mod tests {
         producer.join().unwrap();
         assert_eq!(got, (0..1000).collect::<Vec<_>>());
         assert_eq!(q.dropped(), 0);
+    }
+
+    #[test]
+    fn a_timed_pop_returns_when_nothing_comes() {
+        let q = Queue::new(2, WhenFull::Block);
+        assert_eq!(q.pop_timeout(std::time::Duration::from_millis(10)), Popped::TimedOut);
+        q.push(7);
+        assert_eq!(q.pop_timeout(std::time::Duration::from_millis(10)), Popped::Item(7));
+        q.close();
+        assert_eq!(q.pop_timeout(std::time::Duration::from_millis(10)), Popped::<i32>::Closed);
     }
 
     #[test]

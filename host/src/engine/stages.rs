@@ -4,12 +4,15 @@
 //! publish -> draw.draw -> record -> stdout), on the one thread that owns the
 //! stages, so a stage can be swapped between two calls of it.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use opencv::prelude::*;
 
+use super::checkpoint::Checkpoints;
 use super::infer::Inferred;
 use super::metrics::{PartId, Timings};
+use super::source_health::{self, SourceHealth};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo, Message, Stat};
@@ -67,6 +70,10 @@ pub struct StageRunner {
     detections: Vec<wit::Detection>,
     stats: Vec<Stat>,
     messages: Vec<Message>,
+    /// Stage state on disk (off: `None`).
+    checkpoints: Option<Checkpoints>,
+    /// A live source's outages, published as they happen: (health, input).
+    source: Option<(Arc<SourceHealth>, String)>,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -111,7 +118,38 @@ impl StageRunner {
             detections: Vec::new(),
             stats: Vec::new(),
             messages: Vec::new(),
+            checkpoints: None,
+            source: None,
         }
+    }
+
+    /// Keep stage state on disk: restore it now, write it while running and at the end.
+    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) {
+        checkpoints.restore(&mut self.stages);
+        self.checkpoints = Some(checkpoints);
+    }
+
+    /// Publish the outages of a live source on `edgepipe/<pipeline>/source`.
+    pub fn watch_source(&mut self, health: Arc<SourceHealth>, input: String) {
+        self.source = Some((health, input));
+    }
+
+    /// Work that does not wait for a frame: source events, checkpoints.
+    /// Called after every frame, and while no frame comes.
+    pub fn between_frames(&mut self) -> Result<(), Failure> {
+        if let Some(cp) = self.checkpoints.as_mut() {
+            cp.tick(&mut self.stages);
+        }
+        let Some((health, input)) = &self.source else { return Ok(()) };
+        let events = health.take_events();
+        if let (Some(p), false) = (self.publisher.as_mut(), events.is_empty()) {
+            let topic = source_health::topic(&self.pipeline);
+            for e in events {
+                let m = Message { topic: topic.clone(), payload: e.to_json(input), qos: wit::Qos::AtLeastOnce, retain: false };
+                p.publish(&m).or_exit(ExitKind::Mqtt)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn frames(&self) -> u64 {
@@ -134,6 +172,7 @@ impl StageRunner {
         self.timings.add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
 
         let frame = &item.frame;
+        crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
         // New plugin versions take over here, between two frames.
         self.stages.apply_reloads(frame.index);
         let info = FrameInfo { index: frame.index, timestamp_ms: frame.timestamp_ms, width: self.width, height: self.height };
@@ -214,12 +253,19 @@ impl StageRunner {
                 return Ok(Flow::ReaderGone);
             }
         }
+        self.between_frames()?;
         Ok(Flow::Continue)
     }
 
     /// End of stream: the stats stages' final word, MQTT acknowledgements,
     /// the record flushed.
     pub fn finish(mut self) -> Result<RunnerReport, Failure> {
+        // The state of the stream's last frame, before the end-of-stream calls.
+        if let Some(mut cp) = self.checkpoints.take() {
+            cp.save(&mut self.stages);
+            tracing::debug!(written = cp.written, "stage state written");
+        }
+        let _ = self.between_frames();
         // Stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
         let mut final_stats = Vec::new();
         for stage in self.stages.of_kind(StageKind::Stats) {

@@ -1,0 +1,357 @@
+//! How a run ends and starts again: signals (graceful stop, second signal),
+//! panics in any thread, stage state across restarts, live sources that go
+//! away and come back.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+const FRAME_BYTES: usize = 768 * 576 * 3;
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+/// Collect a child's stderr on a thread.
+fn stderr_of(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Wait for the child's exit, at most `within` (then kill it and fail).
+fn exit_code(child: &mut Child, within: Duration) -> i32 {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("edgepipe did not exit within {within:?}");
+}
+
+/// Read `frames` whole frames from stdout (the run is under way then).
+fn read_frames(out: &mut std::process::ChildStdout, frames: usize) -> usize {
+    let mut buf = vec![0u8; FRAME_BYTES];
+    for _ in 0..frames {
+        out.read_exact(&mut buf).expect("frames on stdout");
+    }
+    frames * FRAME_BYTES
+}
+
+fn summary_value<'a>(stderr: &'a str, key: &str) -> &'a str {
+    stderr.split(key).nth(1).and_then(|r| r.split([',', ';', '\n', ' ']).next()).unwrap_or_else(|| panic!("no {key:?} in:\n{stderr}"))
+}
+
+#[test]
+fn sigterm_finishes_the_frames_in_flight_and_loses_nothing() {
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["person/#", "edgepipe/#"]);
+    let dir = common::TempDir::new("sigterm");
+    let rec = dir.path().join("r.jsonl");
+    let mut child = common::command()
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--stdout", "--mqtt-url", &broker.url(), "--record"])
+        .arg(&rec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let mut out = child.stdout.take().unwrap();
+    let mut bytes = read_frames(&mut out, 30);
+    signal(&child, "TERM");
+    let mut rest = Vec::new();
+    out.read_to_end(&mut rest).unwrap();
+    bytes += rest.len();
+    let code = exit_code(&mut child, Duration::from_secs(60));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 0, "a graceful stop exits 0:\n{stderr}");
+    assert_eq!(bytes % FRAME_BYTES, 0, "stdout ends on a whole frame ({bytes} bytes)");
+    let frames = bytes / FRAME_BYTES;
+    assert!(frames < 795, "stopped before the end of the clip ({frames} frames)");
+    assert!(stderr.contains("stopped: SIGTERM (graceful stop)"), "{stderr}");
+    let processed: usize = summary_value(&stderr, "summary: ").parse().unwrap();
+    assert_eq!(processed, frames, "every processed frame reached stdout");
+    let written: usize = summary_value(&stderr, "frames written to stdout: ").parse().unwrap();
+    assert_eq!(written, frames);
+    // The record ends on a whole line, one per frame.
+    let text = std::fs::read_to_string(&rec).unwrap();
+    assert!(text.ends_with('\n'), "the record ends on a whole line");
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    assert_eq!(text.lines().count(), frames);
+    // MQTT: every message acknowledged, the stages' final word and `offline` delivered.
+    assert_eq!(summary_value(&stderr, "(unacknowledged: ").trim_end_matches(')'), "0", "{stderr}");
+    assert!(
+        sub.wait_for(Duration::from_secs(10), |m| {
+            m.iter().any(|(t, _)| t == "person/total") && m.last().is_some_and(|(t, p)| t == "edgepipe/default/status" && p == "offline")
+        }),
+        "finish messages and offline expected: {:?}",
+        sub.messages().iter().rev().take(5).collect::<Vec<_>>()
+    );
+    let person = sub.messages().iter().filter(|(t, _)| t == "person").count();
+    assert!(person > 0, "per-frame messages delivered");
+}
+
+#[test]
+fn sigint_stops_gracefully_too() {
+    let mut child = common::command()
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--stdout", "--no-mqtt"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let mut out = child.stdout.take().unwrap();
+    read_frames(&mut out, 5);
+    signal(&child, "INT");
+    let drained = common::count_bytes(out);
+    let code = exit_code(&mut child, Duration::from_secs(60));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(drained.join().unwrap() as usize % FRAME_BYTES, 0);
+    assert!(stderr.contains("stopped: SIGINT (graceful stop)"), "{stderr}");
+}
+
+#[test]
+fn a_second_signal_exits_at_once_with_130() {
+    // Nothing listens on the broker port: the stop would wait for
+    // acknowledgements up to ack_timeout_secs (10 s) if not cut short.
+    let port = common::free_port();
+    let mut child = common::command()
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--stdout", "--mqtt-url", &format!("mqtt://127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let mut out = child.stdout.take().unwrap();
+    read_frames(&mut out, 10);
+    let _drain = common::count_bytes(out);
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    signal(&child, "TERM");
+    let code = exit_code(&mut child, Duration::from_secs(30));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(second.elapsed() < Duration::from_secs(3), "exited at once, not after the ack timeout: {:?}", second.elapsed());
+}
+
+/// A panic injected into one engine thread: exit 1, one error line, no hang.
+fn panics_in(thread: &str, sessions: &str) {
+    let mut child = common::command()
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--no-mqtt", "--sessions", sessions, "--threads", "1", "--max-frames", "200"])
+        .env("EDGEPIPE_FAULT", format!("panic:{thread}:5"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let code = exit_code(&mut child, Duration::from_secs(60));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 1, "a panic in {thread} exits 1:\n{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("edgepipe: error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line:\n{stderr}");
+    assert!(errors[0].contains("internal error (bug)") && errors[0].contains("injected fault"), "{}", errors[0]);
+    assert!(!stderr.contains("panicked at"), "no raw panic message:\n{stderr}");
+}
+
+#[test]
+fn a_panicking_inference_thread_ends_the_run_with_exit_1() {
+    panics_in("infer", "2");
+}
+
+#[test]
+fn a_panicking_capture_thread_ends_the_run_with_exit_1() {
+    panics_in("capture", "2");
+}
+
+#[test]
+fn a_panicking_stages_thread_ends_the_run_with_exit_1() {
+    panics_in("stages", "1");
+}
+
+fn final_total(stderr: &str) -> u64 {
+    let line = stderr.lines().find(|l| l.contains("final stats:") && l.contains("people-counter")).unwrap_or_else(|| panic!("no final stats:\n{stderr}"));
+    line.split("total=").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok()).unwrap()
+}
+
+#[test]
+fn stage_state_survives_a_sigterm_and_a_restart() {
+    let dir = common::TempDir::new("state");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    let mut child = common::command()
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .args(["--stdout", "--no-mqtt", "--state-dir", state_arg])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let mut out = child.stdout.take().unwrap();
+    read_frames(&mut out, 120);
+    signal(&child, "TERM");
+    let _drain = common::count_bytes(out);
+    assert_eq!(exit_code(&mut child, Duration::from_secs(60)), 0);
+    let first = final_total(&err.join().unwrap());
+    assert!(first >= 3, "people were counted in the first run: {first}");
+    assert!(state.join("default/people-counter.state").is_file(), "state written under <dir>/<pipeline>/");
+
+    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", common::clip().to_str().unwrap(), "--no-mqtt", "--max-frames", "3", "--state-dir", state_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("state restored"), "{stderr}");
+    let second = final_total(&stderr);
+    assert!(second >= first, "the total goes on after a restart: {first} then {second}");
+
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run", "--input", common::clip().to_str().unwrap(), "--no-mqtt", "--max-frames", "3", "--state-dir", state_arg, "--fresh-state",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let fresh = final_total(&stderr);
+    assert!(fresh < first, "--fresh-state starts empty: {fresh} vs {first}");
+}
+
+#[test]
+fn damaged_state_is_logged_and_the_stage_starts_empty() {
+    let dir = common::TempDir::new("state-bad");
+    let pipeline = dir.path().join("default");
+    std::fs::create_dir_all(&pipeline).unwrap();
+    std::fs::write(pipeline.join("people-counter.state"), b"\xff\x00 not a state").unwrap();
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run", "--input", common::clip().to_str().unwrap(), "--no-mqtt", "--max-frames", "3", "--state-dir", dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("saved state not restored, the stage starts empty"), "{stderr}");
+}
+
+/// An MJPEG-over-HTTP camera: the first connection serves `first` frames
+/// and drops; for `gap` every connection is closed at once (the camera is
+/// away); after that each connection streams the remaining frames at 10 fps.
+fn flaky_mjpeg_camera(jpegs: Vec<Vec<u8>>, first: usize, gap: Duration) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut served_first = false;
+        let mut away_until: Option<Instant> = None;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            if away_until.is_some_and(|t| Instant::now() < t) {
+                continue; // dropped: connection refused by a camera that is away
+            }
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
+            if conn.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let frames: Vec<&Vec<u8>> = if served_first { jpegs[first..].iter().collect() } else { jpegs[..first].iter().collect() };
+            for j in frames {
+                let part = format!("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", j.len());
+                if conn.write_all(part.as_bytes()).and_then(|_| conn.write_all(j)).and_then(|_| conn.write_all(b"\r\n")).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if !served_first {
+                served_first = true;
+                away_until = Some(Instant::now() + gap);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_live_source_that_drops_is_opened_again_and_the_run_goes_on() {
+    let dir = common::TempDir::new("mjpeg");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", "60", "-q:v", "5"])
+        .arg(dir.path().join("f%03d.jpg"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let jpegs: Vec<Vec<u8>> = (1..=60).map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap()).collect();
+    const FIRST: usize = 15;
+    let port = flaky_mjpeg_camera(jpegs, FIRST, Duration::from_millis(1500));
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["edgepipe/+/source"]);
+    let rec = dir.path().join("r.jsonl");
+    let url = format!("http://127.0.0.1:{port}/video.mjpg");
+    let mut child = common::command()
+        .args(["run", "--input", &url, "--max-frames", "35", "--mqtt-url", &broker.url(), "--record", rec.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let code = exit_code(&mut child, Duration::from_secs(90));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("stopped: max frames reached"), "the run reached --max-frames:\n{stderr}");
+    let last = std::fs::read_to_string(&rec)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["index"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(last >= FIRST as u64 + 5, "frames from the second connection were processed (last index {last})");
+    let reconnects: u64 = summary_value(&stderr, "source reconnects: ").parse().unwrap();
+    assert!(reconnects >= 1, "{stderr}");
+    assert_eq!(stderr.matches("input lost").count(), reconnects as usize, "logged once per outage:\n{stderr}");
+    assert!(
+        sub.wait_for(Duration::from_secs(5), |m| {
+            m.iter().any(|(_, p)| p.contains("\"event\":\"lost\"")) && m.iter().any(|(_, p)| p.contains("\"event\":\"back\""))
+        }),
+        "lost and back published: {:?}",
+        sub.messages()
+    );
+}
+
+#[test]
+fn a_live_source_gives_up_after_source_retry_secs() {
+    // A URL where nothing answers, after it was open once: use a camera that
+    // serves a few frames and then stays away far longer than the retry time.
+    let dir = common::TempDir::new("mjpeg-gone");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", "8", "-q:v", "5"])
+        .arg(dir.path().join("f%03d.jpg"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let jpegs: Vec<Vec<u8>> = (1..=8).map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap()).collect();
+    let port = flaky_mjpeg_camera(jpegs, 5, Duration::from_secs(600));
+    let url = format!("http://127.0.0.1:{port}/video.mjpg");
+    let started = Instant::now();
+    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", &url, "--no-mqtt", "--source-retry-secs", "2"]);
+    assert_eq!(code, 3, "an input that stays away ends the run with the input's exit code:\n{stderr}");
+    common::one_error_line(&stderr, "gave no frames for");
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
