@@ -27,9 +27,28 @@ pub enum Command {
     /// Tools for plugin authors and their CI.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Tools for tenants and their CI.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
     /// Measure MQTT publishing: messages per second and publish -> PUBACK latency.
     #[command(hide = true)]
     BenchMqtt(BenchMqttArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Check every tenant file of a folder and its plugins, offline: one line
+    /// per tenant on stdout; exit 0 when all pass, 1 otherwise.
+    Check {
+        /// The tenants folder (`<id>.toml` files).
+        dir: PathBuf,
+        /// The pipeline file whose `[tenants]` maxima and plugin folder apply.
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Folder of stage components (<name>.wasm).
+        #[arg(long, env = "EDGEPIPE_PLUGIN_DIR")]
+        plugin_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +199,10 @@ pub struct RunArgs {
     /// Start the stages empty instead of restoring their saved state.
     #[arg(long)]
     pub fresh_state: bool,
+    /// Tenants folder: each `<id>.toml` is a tenant with its own chain of
+    /// stages; files added, edited or removed while running take effect.
+    #[arg(long, value_name = "DIR")]
+    pub tenants: Option<PathBuf>,
     /// Fail (exit 6) when the broker cannot be reached at start, instead of queueing.
     #[arg(long)]
     pub mqtt_required: bool,
@@ -317,6 +340,7 @@ impl RunArgs {
             source_retry_secs: self.source_retry_secs,
             state_dir: self.state_dir.clone(),
             fresh_state: self.fresh_state,
+            tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
                 version: self.mqtt_version.clone(),

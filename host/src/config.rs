@@ -63,6 +63,8 @@ pub struct FileConfig {
     pub stages: Option<Vec<StageConfig>>,
     #[serde(default)]
     pub state: crate::state::StateConfig,
+    #[serde(default)]
+    pub tenants: crate::tenants::TenantsConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,6 +196,7 @@ impl FileConfig {
         fix(&mut self.model.ort_lib);
         fix(&mut self.outputs.record);
         fix(&mut self.plugins.dir);
+        fix(&mut self.tenants.dir);
         if self.plugins.cache_dir.as_ref().is_some_and(|d| !d.as_os_str().is_empty()) {
             fix(&mut self.plugins.cache_dir);
         }
@@ -248,6 +251,7 @@ pub struct Overrides {
     pub source_retry_secs: Option<u64>,
     pub state_dir: Option<PathBuf>,
     pub fresh_state: bool,
+    pub tenants_dir: Option<PathBuf>,
     pub mqtt: MqttOverrides,
 }
 
@@ -323,6 +327,13 @@ pub struct Settings {
     pub source_retry: crate::capture::Retry,
     /// Stage state kept across restarts (`None`: off).
     pub state: Option<crate::state::StateSettings>,
+    /// Where `<name>.wasm` is looked up (tenants' stages too).
+    pub plugin_dir: PathBuf,
+    /// The default QoS handed to topics stages.
+    pub default_qos: u8,
+    /// The tenants folder (`None`: no tenants) and the most a tenant may ask for.
+    pub tenants_dir: Option<PathBuf>,
+    pub tenant_maxima: crate::tenants::Maxima,
 }
 
 /// The `[mqtt]` delivery settings, resolved.
@@ -376,7 +387,7 @@ pub fn default_asset(rel: &str) -> PathBuf {
     std::fs::canonicalize(&under_root).unwrap_or(under_root)
 }
 
-fn setting_value(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
+pub(crate) fn setting_value(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
     Ok(match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),
@@ -418,18 +429,25 @@ fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError {
 fn password(o: &MqttOverrides, f: &MqttConfig) -> Result<Option<Secret>, ConfigError> {
     let env = o.password_env.clone().or(f.password_env.clone());
     let file = o.password_file.clone().or(f.password_file.clone());
+    load_password("mqtt", env.as_deref(), file.as_deref())
+}
+
+/// A password from the environment variable `env` or the first line of
+/// `file` (not both); `section` names the settings in errors (`mqtt`).
+pub fn load_password(section: &str, env: Option<&str>, file: Option<&Path>) -> Result<Option<Secret>, ConfigError> {
+    let key = |k: &str| format!("{section}.{k}");
     match (env, file) {
-        (Some(_), Some(_)) => Err(invalid("mqtt.password_env", "give the password through an environment variable or a file, not both")),
-        (Some(var), None) => match std::env::var(&var) {
+        (Some(_), Some(_)) => Err(invalid(&key("password_env"), "give the password through an environment variable or a file, not both")),
+        (Some(var), None) => match std::env::var(var) {
             Ok(p) if !p.is_empty() => Ok(Some(Secret::new(p))),
-            _ => Err(invalid("mqtt.password_env", format!("environment variable {var} is not set or empty"))),
+            _ => Err(invalid(&key("password_env"), format!("environment variable {var} is not set or empty"))),
         },
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| invalid("mqtt.password_file", format!("{}: {}", path.display(), e.kind())))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(&key("password_file"), format!("{}: {}", path.display(), e.kind())))?;
             let first = text.lines().next().unwrap_or("");
             if first.is_empty() {
-                return Err(invalid("mqtt.password_file", format!("{}: the first line is empty", path.display())));
+                return Err(invalid(&key("password_file"), format!("{}: the first line is empty", path.display())));
             }
             Ok(Some(Secret::new(first)))
         }
@@ -504,19 +522,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     if Qos::from_level(default_qos).is_none() {
         return Err(invalid("mqtt.qos", format!("{default_qos} is not 0, 1 or 2")));
     }
-    let mut stages = Vec::with_capacity(stage_cfgs.len());
-    for s in stage_cfgs {
-        let mut settings = Vec::with_capacity(s.settings.len());
-        for (k, v) in &s.settings {
-            settings.push((k.clone(), setting_value(&format!("stages.{}.settings.{k}", s.name), v)?));
-        }
-        // The pipeline's default QoS, unless the stage chose its own.
-        if s.kind == StageKind::Topics && !s.settings.contains_key("qos") {
-            settings.push(("qos".to_string(), default_qos.to_string()));
-        }
-        let path = s.path.clone().unwrap_or_else(|| plugin_dir.join(format!("{}.wasm", s.name)));
-        stages.push(StageSettings { name: s.name, kind: s.kind, path, settings });
-    }
+    let stages = stage_settings(stage_cfgs, &plugin_dir, default_qos)?;
 
     let input = o
         .input
@@ -581,6 +587,8 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     };
     let delivery = delivery(&o.mqtt, &file.mqtt, &pipeline_name, bind)?;
     let source_retry = source_retry(o, &file.source)?;
+    let tenant_maxima = crate::tenants::Maxima::resolve(&file.tenants)?;
+    let tenants_dir = o.tenants_dir.clone().or(file.tenants.dir.clone());
     let state = crate::state::StateSettings::resolve(&file.state, o.state_dir.as_deref(), o.fresh_state, &pipeline_name)
         .map_err(|e| invalid("state", e))?;
     Ok(Settings {
@@ -614,7 +622,44 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         delivery,
         source_retry,
         state,
+        plugin_dir,
+        default_qos,
+        tenants_dir,
+        tenant_maxima,
     })
+}
+
+/// A chain's `[[stages]]`, resolved: settings as strings, the default QoS
+/// handed to topics stages that did not choose one, `<plugin_dir>/<name>.wasm`
+/// where no path is given; names unique.
+pub fn stage_settings(cfgs: Vec<StageConfig>, plugin_dir: &Path, default_qos: u8) -> Result<Vec<StageSettings>, ConfigError> {
+    let mut stages = Vec::with_capacity(cfgs.len());
+    for s in cfgs {
+        let mut settings = Vec::with_capacity(s.settings.len());
+        for (k, v) in &s.settings {
+            settings.push((k.clone(), setting_value(&format!("stages.{}.settings.{k}", s.name), v)?));
+        }
+        // The pipeline's default QoS, unless the stage chose its own.
+        if s.kind == StageKind::Topics && !s.settings.contains_key("qos") {
+            settings.push(("qos".to_string(), default_qos.to_string()));
+        }
+        let path = s.path.clone().unwrap_or_else(|| plugin_dir.join(format!("{}.wasm", s.name)));
+        stages.push(StageSettings { name: s.name, kind: s.kind, path, settings });
+    }
+    unique_stage_names(&stages)?;
+    Ok(stages)
+}
+
+/// Stage names identify a stage in a chain (timings, state, events): two
+/// stages of one chain may not share one.
+pub fn unique_stage_names(stages: &[StageSettings]) -> Result<(), ConfigError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in stages {
+        if !seen.insert(s.name.as_str()) {
+            return Err(invalid("stages.name", format!("two stages are named {:?}; give each its own name (and `path` to share a file)", s.name)));
+        }
+    }
+    Ok(())
 }
 
 /// `~/x` -> `$HOME/x`; anything else unchanged.
@@ -738,6 +783,17 @@ mod tests {
         assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `mqtt.url`"));
         let o = Overrides { sessions: Some(MAX_SESSIONS + 1), ..Default::default() };
         assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `model.sessions`"));
+    }
+
+    #[test]
+    fn stage_names_are_unique_in_a_chain() {
+        let f = FileConfig::parse(
+            "[[stages]]\nname = \"a\"\nkind = \"stats\"\n[[stages]]\nname = \"a\"\nkind = \"topics\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        let e = resolve(Some(f), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("two stages are named \"a\""), "{e}");
     }
 
     #[test]

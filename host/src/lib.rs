@@ -3,8 +3,11 @@
 pub mod bench;
 pub mod broker;
 pub mod capture;
+pub mod chain;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod debounce;
 pub mod detect;
 pub mod engine;
 pub mod error;
@@ -18,3 +21,4 @@ pub mod plugin_tool;
 pub mod sink;
 pub mod state;
 pub mod stop;
+pub mod tenants;

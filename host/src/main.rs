@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use edgepipe::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs};
+use edgepipe::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand};
 use edgepipe::error::{ExitKind, Failure, OrExit};
 
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
@@ -62,7 +62,24 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
+        Command::Tenants(TenantsCommand::Check { dir, config, plugin_dir }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
     }
+}
+
+fn tenants_check(dir: &std::path::Path, config: Option<&std::path::Path>, plugin_dir: Option<std::path::PathBuf>) -> Result<ExitCode, Failure> {
+    use edgepipe::config::{self, FileConfig, Overrides};
+    let file = match config {
+        Some(p) => Some(FileConfig::load(p).or_exit(ExitKind::Config)?),
+        None => None,
+    };
+    let s = config::resolve(file, &Overrides { plugin_dir, no_mqtt: true, ..Default::default() }).or_exit(ExitKind::Config)?;
+    let host = edgepipe::plugin::PluginHost::with_cache(
+        edgepipe::plugin::Limits { call_timeout: s.call_timeout, memory: s.memory_limit },
+        edgepipe::plugin::ComponentCache::new(s.plugin_cache.clone()),
+    )
+    .or_exit(ExitKind::Plugin)?;
+    let ok = edgepipe::tenants::check::run(dir, &host, &s.plugin_dir, s.default_qos, &s.tenant_maxima).map_err(|e| Failure::msg(ExitKind::Config, e))?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {

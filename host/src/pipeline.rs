@@ -32,6 +32,10 @@ pub struct Summary {
     pub stage_median_ms: Vec<(String, f64)>,
     pub mqtt: Option<PublishReport>,
     pub faults: Vec<(String, u64)>,
+    /// Messages the host refused to publish, per stage.
+    pub refusals: Vec<(String, u64)>,
+    /// Per tenant: its numbers (one line) and its own connection's report.
+    pub tenants: Vec<(String, Option<PublishReport>)>,
     pub frames_written: u64,
     /// Plugin versions swapped in while running, and reload attempts rejected.
     pub reloads: u64,
@@ -116,6 +120,14 @@ impl Summary {
         let faults: Vec<String> = self.faults.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s}: {n}")).collect();
         if !faults.is_empty() {
             eprintln!("edgepipe: summary: stage faults: {}", faults.join(", "));
+        }
+        if !self.refusals.is_empty() {
+            let r: Vec<String> = self.refusals.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+            eprintln!("edgepipe: summary: messages refused (invalid, host or $ topics): {}", r.join(", "));
+        }
+        for (line, mqtt) in &self.tenants {
+            let m = mqtt.map(|m| format!("; own MQTT: published {}, acknowledged {}/{}, reconnects {}", m.published, m.acked, m.expected_acks, m.reconnects)).unwrap_or_default();
+            eprintln!("edgepipe: summary: {line}{m}");
         }
         if self.reloads + self.rejected_reloads > 0 {
             eprintln!("edgepipe: summary: plugin reloads: {} applied, {} rejected (old version kept)", self.reloads, self.rejected_reloads);

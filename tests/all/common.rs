@@ -207,6 +207,20 @@ pub fn with_custom_section(bytes: &[u8], tag: &str) -> Vec<u8> {
     out
 }
 
+/// A mosquitto_passwd file in `dir` with these (user, password) pairs.
+pub fn password_file(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    let file = dir.join("passwd");
+    for (i, (u, p)) in users.iter().enumerate() {
+        let mut cmd = Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        sh(cmd.arg(&file).args([u, p]));
+    }
+    file
+}
+
 /// An MQTT subscriber (rumqttc) on a test broker: subscribes, waits for the
 /// SUBACKs, then collects (topic, payload) until dropped.
 pub struct Subscriber {
@@ -216,8 +230,15 @@ pub struct Subscriber {
 }
 impl Subscriber {
     pub fn start(port: u16, topics: &[&str]) -> Subscriber {
+        Subscriber::start_as(port, topics, None)
+    }
+    /// The same with a login (user, password).
+    pub fn start_as(port: u16, topics: &[&str], login: Option<(&str, &str)>) -> Subscriber {
         use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
         let mut opts = MqttOptions::new(format!("test-sub-{}-{port}", std::process::id()), "127.0.0.1", port);
+        if let Some((u, p)) = login {
+            opts.set_credentials(u, p);
+        }
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut connection) = Client::new(opts, 1000);
@@ -300,6 +321,8 @@ pub struct MosquittoOptions {
     pub password_file: Option<PathBuf>,
     /// With `tls`: clients must show a certificate signed by the CA.
     pub require_certificate: bool,
+    /// A mosquitto ACL file (with `password_file`).
+    pub acl_file: Option<PathBuf>,
 }
 
 /// A real mosquitto from a config file in its own folder, on a fixed free
@@ -330,6 +353,9 @@ impl ConfiguredMosquitto {
         match &opts.password_file {
             Some(p) => conf += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
             None => conf += "allow_anonymous true\n",
+        }
+        if let Some(acl) = &opts.acl_file {
+            conf += &format!("acl_file {}\n", acl.display());
         }
         let path = dir.path().join("mosquitto.conf");
         std::fs::write(&path, conf).unwrap();

@@ -15,3 +15,4 @@ mod plugin_cache;
 mod plugin_cli;
 mod reload;
 mod sandbox;
+mod tenants;

@@ -7,7 +7,6 @@
 //! thread stops the others and ends the run with an error.
 
 pub mod capture_thread;
-pub mod checkpoint;
 pub mod infer;
 pub mod metrics;
 pub mod progress;
@@ -25,6 +24,7 @@ use std::time::{Duration, Instant};
 use opencv::core::Mat;
 
 use crate::capture::Capture;
+use crate::chain::{Chain, ChainLimits, TopicPolicy};
 use crate::config::Settings;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::{Detector, DetectorSettings};
@@ -129,6 +129,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     .or_exit(ExitKind::Plugin)?;
     let stages = crate::pipeline::load_stages(&host, settings)?;
     let publisher = crate::pipeline::start_mqtt(settings)?;
+    let mqtt_settings = publisher.as_ref().map(|p| p.settings().clone());
     let stdout = match opts.frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),
         None if settings.stdout => {
@@ -141,16 +142,31 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         Some(p) => Some(Recorder::create(p).or_exit(ExitKind::Output)?),
         None => None,
     };
+    let operator = Chain::new("operator", stages, TopicPolicy::operator(&settings.pipeline_name), ChainLimits::default());
     let mut runner = StageRunner::new(
-        stages,
+        operator,
         Outputs { publisher, stdout, recorder },
         labels,
         (width, height),
         opts.median_window,
         settings.pipeline_name.clone(),
     );
-    if let Some(cp) = settings.state.as_ref().and_then(checkpoint::Checkpoints::open) {
+    if let Some(cp) = settings.state.as_ref().and_then(crate::checkpoint::Checkpoints::open) {
         runner.keep_state(cp);
+    }
+    if let Some(dir) = &settings.tenants_dir {
+        let ctx = crate::tenants::TenantContext {
+            host: host.clone(),
+            plugin_dir: settings.plugin_dir.clone(),
+            default_qos: settings.default_qos,
+            maxima: settings.tenant_maxima,
+            mqtt: mqtt_settings,
+            reload: settings.reload,
+            state: settings.state.clone(),
+        };
+        let set = crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload).map_err(|e| Failure::msg(ExitKind::Config, e))?;
+        tracing::info!(dir = %dir.display(), tenants = set.len(), ids = %set.ids().join(","), "tenants loaded");
+        runner.with_tenants(set);
     }
     let health = Arc::new(SourceHealth::default());
     if live {
@@ -371,6 +387,9 @@ impl FrameLoop {
             "ms per frame (median): {}",
             format_parts(&medians)
         );
+        for line in self.runner.tenant_lines() {
+            tracing::info!("{line}");
+        }
     }
 
     /// Stop the other threads, wait for them, finish the stages and sinks
@@ -418,6 +437,8 @@ impl FrameLoop {
             stage_median_ms: report.timings.medians(),
             mqtt: report.mqtt,
             faults: report.faults,
+            refusals: report.refusals,
+            tenants: report.tenants.into_iter().map(|t| (format!("tenant {}: {}", t.id, t.line), t.mqtt)).collect(),
             frames_written: report.frames_written,
             reloads: report.reloads,
             rejected_reloads: report.rejected_reloads,

@@ -9,14 +9,15 @@ use std::time::Instant;
 
 use opencv::prelude::*;
 
-use super::checkpoint::Checkpoints;
+use crate::checkpoint::Checkpoints;
 use super::infer::Inferred;
 use super::metrics::{PartId, Timings};
 use super::source_health::{self, SourceHealth};
+use crate::chain::Chain;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
-use crate::plugin::bindings::{self as wit, FrameInfo, Message, Stat};
-use crate::plugin::{StageKind, StageSet};
+use crate::plugin::bindings::{self as wit, FrameInfo, Message};
+use crate::tenants::{TenantReport, TenantSet};
 use crate::sink::{RecordDetection, RecordLine, Recorder, StdoutSink, Written};
 
 /// Whether the run goes on after a frame.
@@ -37,6 +38,7 @@ struct PartIds {
     postprocess: PartId,
     stages: Vec<PartId>,
     plugins: PartId,
+    tenants: PartId,
     mqtt: PartId,
     record: PartId,
     stdout: PartId,
@@ -47,14 +49,18 @@ pub struct RunnerReport {
     pub frames: u64,
     pub mqtt: Option<PublishReport>,
     pub faults: Vec<(String, u64)>,
+    /// Messages refused per stage (host topics, `$`, invalid).
+    pub refusals: Vec<(String, u64)>,
     pub frames_written: u64,
     pub timings: Timings,
     pub reloads: u64,
     pub rejected_reloads: u64,
+    pub tenants: Vec<TenantReport>,
 }
 
 pub struct StageRunner {
-    stages: StageSet,
+    /// The operator's chain (the pipeline's `[[stages]]`).
+    operator: Chain,
     /// Plugin events go to `edgepipe/<pipeline>/plugins`.
     pipeline: String,
     publisher: Option<Publisher>,
@@ -68,12 +74,12 @@ pub struct StageRunner {
     frames: u64,
     // Reused from frame to frame.
     detections: Vec<wit::Detection>,
-    stats: Vec<Stat>,
-    messages: Vec<Message>,
     /// Stage state on disk (off: `None`).
     checkpoints: Option<Checkpoints>,
     /// A live source's outages, published as they happen: (health, input).
     source: Option<(Arc<SourceHealth>, String)>,
+    /// The tenants' chains, after the operator's.
+    tenants: Option<TenantSet>,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -86,7 +92,7 @@ pub struct Outputs {
 impl StageRunner {
     /// `window`: how many recent frames the per-part medians cover.
     pub fn new(
-        stages: StageSet,
+        operator: Chain,
         outputs: Outputs,
         labels: Vec<String>,
         size: (u32, u32),
@@ -98,13 +104,14 @@ impl StageRunner {
         let preprocess = timings.part("preprocess");
         let inference = timings.part("inference");
         let postprocess = timings.part("postprocess");
-        let stage_ids = stages.stages().iter().map(|s| timings.part(s.name())).collect();
+        let stage_ids = operator.stages().stages().iter().map(|s| timings.part(s.name())).collect();
         let plugins = timings.part(PLUGINS_PART);
+        let tenants = timings.part("tenants");
         let mqtt = timings.part("mqtt");
         let record = timings.part("record");
         let stdout = timings.part("stdout");
         StageRunner {
-            stages,
+            operator,
             pipeline,
             publisher: outputs.publisher,
             stdout: outputs.stdout,
@@ -113,19 +120,28 @@ impl StageRunner {
             width: size.0,
             height: size.1,
             timings,
-            ids: PartIds { capture, preprocess, inference, postprocess, stages: stage_ids, plugins, mqtt, record, stdout },
+            ids: PartIds { capture, preprocess, inference, postprocess, stages: stage_ids, plugins, tenants, mqtt, record, stdout },
             frames: 0,
             detections: Vec::new(),
-            stats: Vec::new(),
-            messages: Vec::new(),
             checkpoints: None,
             source: None,
+            tenants: None,
         }
+    }
+
+    /// Run these tenants' chains on every frame after the operator's.
+    pub fn with_tenants(&mut self, tenants: TenantSet) {
+        self.tenants = Some(tenants);
+    }
+
+    /// One line per tenant (for the stats line).
+    pub fn tenant_lines(&self) -> Vec<String> {
+        self.tenants.as_ref().map(|t| t.lines()).unwrap_or_default()
     }
 
     /// Keep stage state on disk: restore it now, write it while running and at the end.
     pub fn keep_state(&mut self, mut checkpoints: Checkpoints) {
-        checkpoints.restore(&mut self.stages);
+        checkpoints.restore(self.operator.stages_mut());
         self.checkpoints = Some(checkpoints);
     }
 
@@ -138,7 +154,11 @@ impl StageRunner {
     /// Called after every frame, and while no frame comes.
     pub fn between_frames(&mut self) -> Result<(), Failure> {
         if let Some(cp) = self.checkpoints.as_mut() {
-            cp.tick(&mut self.stages);
+            cp.tick(self.operator.stages_mut());
+        }
+        if let Some(t) = self.tenants.as_mut() {
+            t.tick();
+            t.apply_changes(self.frames, &mut self.publisher.as_mut());
         }
         let Some((health, input)) = &self.source else { return Ok(()) };
         let events = health.take_events();
@@ -173,8 +193,6 @@ impl StageRunner {
 
         let frame = &item.frame;
         crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
-        // New plugin versions take over here, between two frames.
-        self.stages.apply_reloads(frame.index);
         let info = FrameInfo { index: frame.index, timestamp_ms: frame.timestamp_ms, width: self.width, height: self.height };
         let mut wdets = std::mem::take(&mut self.detections);
         wdets.clear();
@@ -185,44 +203,27 @@ impl StageRunner {
             bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
         }));
 
+        let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
+        let out = self.operator.process(info, &wdets, pixels);
         let mut plugins_ms = 0.0;
-        self.stats.clear();
-        for (stage, &id) in self.stages.stages_mut().iter_mut().zip(&self.ids.stages).filter(|(s, _)| s.kind() == StageKind::Stats) {
-            let t = Instant::now();
-            self.stats.extend(stage.update(info, &wdets));
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
-            self.timings.add_ms(id, ms);
-            plugins_ms += ms;
-        }
-        self.messages.clear();
-        for (stage, &id) in self.stages.stages_mut().iter_mut().zip(&self.ids.stages).filter(|(s, _)| s.kind() == StageKind::Topics) {
-            let t = Instant::now();
-            self.messages.extend(stage.route(info, &self.stats));
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
+        for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
             plugins_ms += ms;
         }
         if let Some(p) = self.publisher.as_mut() {
             let t = Instant::now();
-            for m in &self.messages {
+            for m in &out.messages {
                 p.publish(m).or_exit(ExitKind::Mqtt)?;
             }
             self.timings.add(self.ids.mqtt, t.elapsed());
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.stages.take_events(frame.index))?;
-
-        let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let mut drawn: Option<Vec<u8>> = None;
-        for (stage, &id) in self.stages.stages_mut().iter_mut().zip(&self.ids.stages).filter(|(s, _)| s.kind() == StageKind::Draw) {
-            let t = Instant::now();
-            let input = drawn.as_deref().unwrap_or(pixels);
-            if let Some(out) = stage.draw(info, input, &wdets, &self.stats) {
-                drawn = Some(out);
-            }
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
-            self.timings.add_ms(id, ms);
-            plugins_ms += ms;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(frame.index))?;
+        if let Some(t) = self.tenants.as_mut() {
+            let started = Instant::now();
+            t.process(info, &wdets, pixels, &mut self.publisher.as_mut());
+            self.timings.add(self.ids.tenants, started.elapsed());
         }
+        let drawn = out.drawn;
         self.timings.add_ms(self.ids.plugins, plugins_ms);
         self.frames += 1;
 
@@ -262,30 +263,22 @@ impl StageRunner {
     pub fn finish(mut self) -> Result<RunnerReport, Failure> {
         // The state of the stream's last frame, before the end-of-stream calls.
         if let Some(mut cp) = self.checkpoints.take() {
-            cp.save(&mut self.stages);
+            cp.save(self.operator.stages_mut());
             tracing::debug!(written = cp.written, "stage state written");
         }
         let _ = self.between_frames();
         // Stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
-        let mut final_stats = Vec::new();
-        for stage in self.stages.of_kind(StageKind::Stats) {
-            let out = stage.finish();
-            if !out.is_empty() {
-                let text: Vec<String> = out.iter().map(|s| format!("{}={}", s.name, s.value)).collect();
-                tracing::info!(plugin = %stage.name(), "final stats: {}", text.join(" "));
-            }
-            final_stats.extend(out);
-        }
-        let mut final_messages = Vec::new();
-        for stage in self.stages.of_kind(StageKind::Topics) {
-            final_messages.extend(stage.finish_topics(&final_stats));
-        }
+        let final_messages = self.operator.finish(self.frames);
+        let tenants = match self.tenants.take() {
+            Some(t) => t.finish(self.frames, &mut self.publisher.as_mut()),
+            None => Vec::new(),
+        };
         if let Some(p) = self.publisher.as_mut() {
             for m in &final_messages {
                 p.publish(m).or_exit(ExitKind::Mqtt)?;
             }
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.stages.take_events(self.frames))?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(self.frames))?;
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;
@@ -293,9 +286,11 @@ impl StageRunner {
         Ok(RunnerReport {
             frames: self.frames,
             mqtt,
-            faults: self.stages.stages().iter().map(|s| (s.name().to_string(), s.faults())).collect(),
-            reloads: self.stages.reloads(),
-            rejected_reloads: self.stages.rejected_reloads(),
+            faults: self.operator.stages().stages().iter().map(|s| (s.name().to_string(), s.faults())).collect(),
+            refusals: self.operator.refusals_by_stage(),
+            reloads: self.operator.stages().reloads(),
+            rejected_reloads: self.operator.stages().rejected_reloads(),
+            tenants,
             frames_written: self.stdout.as_ref().map(|s| s.frames()).unwrap_or(0),
             timings: self.timings,
         })

@@ -321,6 +321,11 @@ impl Publisher {
         self.shared.lock().outbox.len()
     }
 
+    /// The settings it was connected with.
+    pub fn settings(&self) -> &MqttSettings {
+        &self.settings
+    }
+
     /// Wait until every message was delivered (QoS>=1: acknowledged) or the
     /// ack timeout passed, publish `offline`, disconnect, and report.
     pub fn finish(mut self) -> PublishReport {

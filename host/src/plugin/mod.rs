@@ -317,7 +317,12 @@ impl PluginHost {
 
     /// Compile, instantiate and configure a stage.
     pub fn load(&self, name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>) -> Result<Stage, PluginError> {
+        self.load_limited(name, path, kind, settings, self.inner.limits)
+    }
+
+    /// [`load`](Self::load) with limits of its own (a tenant's).
+    pub fn load_limited(&self, name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>, limits: Limits) -> Result<Stage, PluginError> {
         let compiled = self.compile(name, path, kind)?;
-        Stage::new(name, path, kind, settings, self.inner.engine.clone(), Arc::new(compiled), self.inner.limits)
+        Stage::new(name, path, kind, settings, self.inner.engine.clone(), Arc::new(compiled), limits)
     }
 }

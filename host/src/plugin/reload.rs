@@ -103,11 +103,6 @@ fn is_change(kind: &EventKind) -> bool {
     }
 }
 
-struct Pending {
-    first: Instant,
-    last: Instant,
-}
-
 fn worker(
     host: PluginHost,
     files: Vec<WatchedFile>,
@@ -116,15 +111,12 @@ fn worker(
     out: Sender<ReloadOutcome>,
 ) {
     let mut seen: Vec<String> = files.iter().map(|f| f.hash.clone()).collect();
-    let mut pending: HashMap<usize, Pending> = HashMap::new();
+    let mut pending = crate::debounce::Debouncer::new(RELOAD_DEBOUNCE);
     loop {
-        let now = Instant::now();
-        let wait = pending.values().map(|p| (p.last + RELOAD_DEBOUNCE).saturating_duration_since(now)).min().unwrap_or(Duration::from_secs(3600));
-        match events.recv_timeout(wait) {
+        match events.recv_timeout(pending.wait()) {
             Ok(Ok(ev)) if is_change(&ev.kind) => {
-                let at = Instant::now();
                 for slot in ev.paths.iter().filter_map(|p| by_path.get(p)).flatten() {
-                    pending.entry(*slot).and_modify(|e| e.last = at).or_insert(Pending { first: at, last: at });
+                    pending.touch(*slot);
                 }
             }
             Ok(Ok(_)) => {}
@@ -132,16 +124,13 @@ fn worker(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        let now = Instant::now();
-        let due: Vec<usize> = pending.iter().filter(|(_, p)| now.duration_since(p.last) >= RELOAD_DEBOUNCE).map(|(s, _)| *s).collect();
-        for slot in due {
-            let Some(p) = pending.remove(&slot) else { continue };
+        for (slot, first) in pending.due() {
             let f = &files[slot];
             let bytes = match PluginHost::read(&f.name, &f.path) {
                 Ok(b) => b,
                 Err(PluginError::Missing { .. }) => continue, // removed; its replacement raises another event
                 Err(e) => {
-                    let _ = out.send(ReloadOutcome::Rejected { index: f.index, hash: String::new(), reason: e.to_string(), changed_at: p.first });
+                    let _ = out.send(ReloadOutcome::Rejected { index: f.index, hash: String::new(), reason: e.to_string(), changed_at: first });
                     continue;
                 }
             };
@@ -154,9 +143,9 @@ fn worker(
             let outcome = match host.prepare(&f.name, &f.path, f.kind, &bytes) {
                 Ok((compiled, origin)) => {
                     tracing::debug!(plugin = %f.name, ?origin, ms = t.elapsed().as_secs_f64() * 1000.0, "new version compiled");
-                    ReloadOutcome::Ready { index: f.index, compiled, changed_at: p.first }
+                    ReloadOutcome::Ready { index: f.index, compiled, changed_at: first }
                 }
-                Err(e) => ReloadOutcome::Rejected { index: f.index, hash, reason: e.to_string(), changed_at: p.first },
+                Err(e) => ReloadOutcome::Rejected { index: f.index, hash, reason: e.to_string(), changed_at: first },
             };
             if out.send(outcome).is_err() {
                 return;

@@ -275,6 +275,14 @@ impl Stage {
         }
     }
 
+    /// Stop calling this stage (the chain it is in decided: repeated budget overruns).
+    pub fn disable(&mut self, reason: &str) {
+        self.disabled = true;
+        self.live = None;
+        tracing::error!(plugin = %self.name, version = %self.version(), "stage disabled: {reason}");
+        self.events.push(PluginEvent::disabled(&self.name, self.version(), self.consecutive_faults, reason));
+    }
+
     fn record_fault(&mut self, call: &str, reason: String) {
         self.faults += 1;
         self.consecutive_faults += 1;

@@ -21,10 +21,15 @@ pub struct StageSet {
 impl StageSet {
     /// Compile, instantiate and configure every stage.
     pub fn load(host: &PluginHost, specs: &[StageSettings]) -> Result<StageSet, PluginError> {
+        StageSet::load_limited(host, specs, host.limits())
+    }
+
+    /// [`load`](Self::load) with limits for these stages (a tenant's).
+    pub fn load_limited(host: &PluginHost, specs: &[StageSettings], limits: super::Limits) -> Result<StageSet, PluginError> {
         let mut stages = Vec::with_capacity(specs.len());
         let mut events = Vec::new();
         for s in specs {
-            let stage = host.load(&s.name, &s.path, s.kind, s.settings.clone())?;
+            let stage = host.load_limited(&s.name, &s.path, s.kind, s.settings.clone(), limits)?;
             tracing::info!(plugin = %s.name, kind = s.kind.world(), api = stage.api().as_str(), version = %stage.version(), path = %s.path.display(), "stage loaded");
             events.push(PluginEvent::loaded(&s.name, stage.version()));
             stages.push(stage);

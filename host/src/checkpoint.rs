@@ -1,4 +1,4 @@
-//! Stage state to disk and back, for the stages thread: restored once at
+//! Stage state to disk and back for one chain of stages: restored once at
 //! start, written every few seconds between frames and once at the end.
 
 use std::time::Instant;

@@ -1,0 +1,327 @@
+//! A tenant file (`<dir>/<id>.toml`) and the pipeline's `[tenants]` section:
+//! parsed, checked against the maxima the operator allows, and resolved into
+//! a [`TenantSpec`] ready to load. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::chain::ChainLimits;
+use crate::config::{ConfigError, StageConfig, StageSettings};
+use crate::mqtt::Secret;
+use crate::plugin::Limits;
+
+/// Longest tenant id: `[a-z0-9][a-z0-9-]{0,31}`.
+pub const MAX_ID_LEN: usize = 32;
+
+/// `[tenants]` of the pipeline file: where tenants live and the most each may ask for.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantsConfig {
+    pub dir: Option<PathBuf>,
+    pub max_call_timeout_ms: Option<u64>,
+    pub max_memory_mb: Option<u64>,
+    pub max_frame_budget_ms: Option<u64>,
+    pub max_message_bytes: Option<usize>,
+    pub max_messages_per_frame: Option<usize>,
+}
+
+/// The maxima, resolved; a tenant that asks for nothing gets these.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Maxima {
+    pub call_timeout: Duration,
+    pub memory_mb: u64,
+    pub frame_budget: Duration,
+    pub max_message_bytes: usize,
+    pub max_messages_per_frame: usize,
+}
+
+impl Default for Maxima {
+    fn default() -> Self {
+        Maxima {
+            call_timeout: crate::plugin::DEFAULT_CALL_TIMEOUT,
+            memory_mb: (crate::plugin::DEFAULT_MEMORY_LIMIT >> 20) as u64,
+            frame_budget: Duration::from_millis(50),
+            max_message_bytes: 64 * 1024,
+            max_messages_per_frame: 64,
+        }
+    }
+}
+
+/// Upper bounds of the upper bounds: beyond these a setting is a mistake.
+const CAP_MS: u64 = 60_000;
+const CAP_MEMORY_MB: u64 = 4096;
+const CAP_MESSAGE_BYTES: usize = 256 << 20;
+const CAP_MESSAGES: usize = 1_000_000;
+
+fn bad(key: &str, reason: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), reason: reason.to_string() }
+}
+
+fn within<T: PartialOrd + std::fmt::Display + Copy>(key: &str, v: T, lo: T, hi: T) -> Result<T, ConfigError> {
+    if v < lo || v > hi {
+        return Err(bad(key, format!("{v} is not {lo}..{hi}")));
+    }
+    Ok(v)
+}
+
+impl Maxima {
+    pub fn resolve(c: &TenantsConfig) -> Result<Maxima, ConfigError> {
+        let d = Maxima::default();
+        Ok(Maxima {
+            call_timeout: Duration::from_millis(within(
+                "tenants.max_call_timeout_ms",
+                c.max_call_timeout_ms.unwrap_or(d.call_timeout.as_millis() as u64),
+                1,
+                CAP_MS,
+            )?),
+            memory_mb: within("tenants.max_memory_mb", c.max_memory_mb.unwrap_or(d.memory_mb), 1, CAP_MEMORY_MB)?,
+            frame_budget: Duration::from_millis(within(
+                "tenants.max_frame_budget_ms",
+                c.max_frame_budget_ms.unwrap_or(d.frame_budget.as_millis() as u64),
+                1,
+                CAP_MS,
+            )?),
+            max_message_bytes: within("tenants.max_message_bytes", c.max_message_bytes.unwrap_or(d.max_message_bytes), 1, CAP_MESSAGE_BYTES)?,
+            max_messages_per_frame: within(
+                "tenants.max_messages_per_frame",
+                c.max_messages_per_frame.unwrap_or(d.max_messages_per_frame),
+                1,
+                CAP_MESSAGES,
+            )?,
+        })
+    }
+}
+
+/// One tenant's file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    /// Default `tenants/<id>`.
+    pub topic_prefix: Option<String>,
+    #[serde(default)]
+    pub limits: TenantLimits,
+    pub mqtt: Option<TenantMqtt>,
+    #[serde(default)]
+    pub stages: Vec<StageConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantLimits {
+    pub call_timeout_ms: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub frame_budget_ms: Option<u64>,
+    pub max_message_bytes: Option<usize>,
+    pub max_messages_per_frame: Option<usize>,
+}
+
+/// The tenant's own MQTT login: its messages go over its own connection, so
+/// the broker's ACL draws the same boundary a second time.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantMqtt {
+    pub username: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub client_id: Option<String>,
+}
+
+/// A tenant ready to load.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    pub id: String,
+    pub file: PathBuf,
+    pub prefix: String,
+    pub stages: Vec<StageSettings>,
+    pub stage_limits: Limits,
+    pub chain_limits: ChainLimits,
+    /// (username, password, client id)
+    pub login: Option<(String, Option<Secret>, String)>,
+}
+
+/// `<id>` of `<dir>/<id>.toml`, if the name is a valid tenant id.
+pub fn id_of(path: &Path) -> Option<String> {
+    if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    valid_id(stem).then(|| stem.to_string())
+}
+
+/// `[a-z0-9][a-z0-9-]{0,31}`
+pub fn valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.len() <= MAX_ID_LEN
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A prefix a tenant may publish under: topic levels without wildcards,
+/// `$`, `..`, empty levels, and not the host's own `edgepipe/...`.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() || prefix.len() > 256 {
+        return Err("must be 1 to 256 bytes".into());
+    }
+    if prefix.contains(['+', '#', '\0']) || prefix.starts_with('$') {
+        return Err("must be free of wildcards, NUL and a leading '$'".into());
+    }
+    if prefix.split('/').any(|l| l.is_empty() || l == ".." || l == ".") {
+        return Err("must not have empty, '.' or '..' levels (nor a leading or trailing '/')".into());
+    }
+    if prefix == "edgepipe" || prefix.starts_with("edgepipe/") {
+        return Err("edgepipe/... is the host's own".into());
+    }
+    Ok(())
+}
+
+/// Whether two prefixes share topics (one is the other or lies under it).
+pub fn overlaps(a: &str, b: &str) -> bool {
+    let under = |x: &str, y: &str| x == y || x.starts_with(&format!("{y}/"));
+    under(a, b) || under(b, a)
+}
+
+/// Read, parse and resolve `path`.
+pub fn load(path: &Path, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Result<TenantSpec, ConfigError> {
+    let id = id_of(path).ok_or_else(|| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason: format!("the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,{}}}", MAX_ID_LEN - 1),
+    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
+    let mut f: TenantFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        reason: e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "),
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for s in &mut f.stages {
+        if let Some(p) = s.path.as_mut() {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+    }
+    resolve(id, path, f, plugin_dir, default_qos, max).map_err(|e| match e {
+        ConfigError::Invalid { key, reason } => ConfigError::Parse { path: path.to_path_buf(), reason: format!("`{key}`: {reason}") },
+        other => other,
+    })
+}
+
+fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Result<TenantSpec, ConfigError> {
+    if f.stages.is_empty() {
+        return Err(bad("stages", "a tenant needs at least one [[stages]]"));
+    }
+    let prefix = f.topic_prefix.clone().unwrap_or_else(|| format!("tenants/{id}"));
+    let prefix = prefix.trim_end_matches('/').to_string();
+    check_prefix(&prefix).map_err(|r| bad("topic_prefix", format!("{prefix:?} {r}")))?;
+    let l = &f.limits;
+    let ms = |key: &str, v: Option<u64>, cap: Duration| -> Result<Duration, ConfigError> {
+        let v = v.unwrap_or(cap.as_millis() as u64);
+        Ok(Duration::from_millis(within(key, v, 1, cap.as_millis() as u64).map_err(|_| above(key, v, cap.as_millis()))?))
+    };
+    let call_timeout = ms("limits.call_timeout_ms", l.call_timeout_ms, max.call_timeout)?;
+    let frame_budget = ms("limits.frame_budget_ms", l.frame_budget_ms, max.frame_budget)?;
+    let memory_mb = l.memory_mb.unwrap_or(max.memory_mb);
+    within("limits.memory_mb", memory_mb, 1, max.memory_mb).map_err(|_| above("limits.memory_mb", memory_mb, max.memory_mb))?;
+    let bytes = l.max_message_bytes.unwrap_or(max.max_message_bytes);
+    within("limits.max_message_bytes", bytes, 1, max.max_message_bytes).map_err(|_| above("limits.max_message_bytes", bytes, max.max_message_bytes))?;
+    let count = l.max_messages_per_frame.unwrap_or(max.max_messages_per_frame);
+    within("limits.max_messages_per_frame", count, 1, max.max_messages_per_frame)
+        .map_err(|_| above("limits.max_messages_per_frame", count, max.max_messages_per_frame))?;
+    let stages = crate::config::stage_settings(f.stages, plugin_dir, default_qos)?;
+    let login = match f.mqtt {
+        None => None,
+        Some(m) => {
+            if m.username.is_empty() {
+                return Err(bad("mqtt.username", "must not be empty"));
+            }
+            let password = crate::config::load_password("mqtt", m.password_env.as_deref(), m.password_file.as_deref())?;
+            let client_id = m.client_id.unwrap_or_else(|| format!("edgepipe-tenant-{id}-{}", std::process::id()));
+            Some((m.username, password, client_id))
+        }
+    };
+    Ok(TenantSpec {
+        id,
+        file: path.to_path_buf(),
+        prefix,
+        stages,
+        stage_limits: Limits { call_timeout, memory: (memory_mb as usize) << 20 },
+        chain_limits: ChainLimits { frame_budget: Some(frame_budget), max_message_bytes: bytes, max_messages_per_frame: count },
+        login,
+    })
+}
+
+fn above(key: &str, v: impl std::fmt::Display, max: impl std::fmt::Display) -> ConfigError {
+    bad(key, format!("{v} is outside 1..{max} (the most this pipeline allows a tenant)"))
+}
+
+/// Every `<id>.toml` in `dir`, by id; files with other names are reported.
+pub fn list(dir: &Path) -> Result<(BTreeMap<String, PathBuf>, Vec<PathBuf>), std::io::Error> {
+    let mut ids = BTreeMap::new();
+    let mut odd = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        match id_of(&path) {
+            Some(id) => {
+                ids.insert(id, path);
+            }
+            None => odd.push(path),
+        }
+    }
+    Ok((ids, odd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["acme", "a", "shop-7", "0x", &"a".repeat(32)] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", "-a", "Acme", "a_b", "a.b", &"a".repeat(33), "ä"] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+        assert_eq!(id_of(Path::new("/t/acme.toml")).as_deref(), Some("acme"));
+        assert_eq!(id_of(Path::new("/t/Acme.toml")), None);
+        assert_eq!(id_of(Path::new("/t/acme.txt")), None);
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(check_prefix("tenants/acme").is_ok());
+        for bad in ["", "/x", "x/", "a//b", "a/+/b", "#", "$SYS", "a/../b", "edgepipe/x", "edgepipe"] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+        assert!(overlaps("tenants/a", "tenants/a/b") && overlaps("t/a", "t/a"));
+        assert!(!overlaps("tenants/a", "tenants/ab"));
+    }
+
+    fn spec(text: &str, max: &Maxima) -> Result<TenantSpec, ConfigError> {
+        let f: TenantFile = toml::from_str(text).map_err(|e| bad("parse", e))?;
+        resolve("acme".into(), Path::new("/t/acme.toml"), f, Path::new("/p"), 1, max)
+    }
+
+    #[test]
+    fn limits_default_to_the_maxima_and_may_not_exceed_them() {
+        let max = Maxima::default();
+        let s = spec("[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\n", &max).unwrap();
+        assert_eq!(s.prefix, "tenants/acme");
+        assert_eq!(s.chain_limits.frame_budget, Some(max.frame_budget));
+        assert_eq!(s.stages[0].path, PathBuf::from("/p/people-counter.wasm"));
+        let e = spec("[limits]\nmemory_mb = 100000\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).unwrap_err().to_string();
+        assert!(e.contains("limits.memory_mb") && e.contains("the most this pipeline allows"), "{e}");
+        let e = spec("[limits]\nframe_budget_ms = 0\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).unwrap_err().to_string();
+        assert!(e.contains("frame_budget_ms"), "{e}");
+        assert!(spec("", &max).unwrap_err().to_string().contains("at least one"));
+        assert!(spec("topic_prefix = \"edgepipe/x\"\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).is_err());
+        assert!(spec("bogus = 1\n", &max).is_err(), "unknown keys are errors");
+        let huge = TenantsConfig { max_memory_mb: Some(u64::MAX), ..Default::default() };
+        assert!(Maxima::resolve(&huge).is_err(), "no overflow into bytes");
+    }
+}
