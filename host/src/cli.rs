@@ -394,4 +394,8 @@ pub struct BenchArgs {
     /// Folder of stage components (<name>.wasm).
     #[arg(long, env = "EDGEPIPE_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Instead: the cost of N tenants, each a copy of the default chain
+    /// (runs without and with them, alternating).
+    #[arg(long, value_name = "N")]
+    pub tenants: Option<usize>,
 }

@@ -1,6 +1,7 @@
 //! edgepipe: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout.
 
 pub mod bench;
+pub mod bench_tenants;
 pub mod broker;
 pub mod capture;
 pub mod chain;

@@ -290,3 +290,19 @@ fn the_example_tenants_run() {
         m.iter().any(|(t, _)| t == "tenants/acme/person") && m.iter().any(|(t, _)| t == "sites/globex/person")
     }));
 }
+
+#[test]
+fn bench_tenants_prints_the_cost_of_n_tenants() {
+    let (code, out, stderr) = common::run_edgepipe(&["bench", "--tenants", "2", "--frames", "8"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("fps with 2 tenants:") && text.contains("with / without: "), "{text}");
+    let ms: f64 = text
+        .split("median ms per frame: ")
+        .nth(1)
+        .and_then(|r| r.split("-> ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no tenants ms in:\n{text}"));
+    assert!(ms > 0.0, "the tenants' chains were measured: {text}");
+}

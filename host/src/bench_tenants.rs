@@ -1,0 +1,95 @@
+//! `edgepipe bench --tenants N`: what N tenants, each running a copy of the
+//! default chain (people-counter -> course-topics -> draw-boxes), cost the
+//! pipeline. Runs without and with the tenants alternate (so the machine's
+//! drift hits both alike); the report gives the median fps of each, their
+//! ratio, and the median time of all tenants' chains per frame.
+
+use std::fmt::Write as _;
+use std::fs::File;
+
+use crate::cli::BenchArgs;
+use crate::config::{self, Overrides};
+use crate::engine::{self, EngineOptions};
+use crate::error::{ExitKind, Failure, OrExit};
+
+/// Rounds of (without, with) runs.
+pub const ROUNDS: usize = 2;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Measure and return the report (for stdout).
+pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
+    if args.frames == 0 {
+        return Err(Failure::msg(ExitKind::Config, "bench: --frames must be at least 1"));
+    }
+    let o = Overrides {
+        input: args.input.clone(),
+        max_frames: Some(args.frames),
+        model: args.model.clone(),
+        ort_lib: args.ort_lib.clone(),
+        threads: args.threads,
+        sessions: args.sessions,
+        mqtt_url: args.mqtt_url.clone(),
+        no_mqtt: args.mqtt_url.is_none(),
+        plugin_dir: args.plugin_dir.clone(),
+        no_reload: true,
+        ..Overrides::default()
+    };
+    let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
+    settings.state = None;
+    let dir = std::env::temp_dir().join(format!("edgepipe-bench-tenants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).or_exit(ExitKind::Output)?;
+    let chain = settings
+        .stages
+        .iter()
+        .map(|s| format!("[[stages]]\nname = {:?}\nkind = {:?}\npath = {:?}\n", s.name, s.kind.world(), s.path))
+        .collect::<String>();
+    for i in 0..tenants {
+        std::fs::write(dir.join(format!("t{i:03}.toml")), &chain).or_exit(ExitKind::Output)?;
+    }
+    let (mut without, mut with, mut tenant_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for on in [false, true] {
+            settings.tenants_dir = on.then(|| dir.clone());
+            tracing::info!(round, tenants = if on { tenants } else { 0 }, "bench: pipeline");
+            let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
+            let s = engine::run(
+                &settings,
+                EngineOptions { loop_input: args.loop_input, frames_to: Some(Box::new(devnull)), median_window: args.frames as usize, progress: false, ..Default::default() },
+            )?;
+            if on {
+                with.push(s.fps());
+                tenant_ms.push(s.stage_median_ms.iter().find(|(n, _)| n == "tenants").map(|(_, ms)| *ms).unwrap_or(0.0));
+            } else {
+                without.push(s.fps());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (a, b, ms) = (median(without.clone()), median(with.clone()), median(tenant_ms.clone()));
+    let ratio = if a > 0.0 { b / a } else { 0.0 };
+    let mut o = String::new();
+    let _ = writeln!(o, "edgepipe bench --tenants {tenants}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.sessions, settings.threads);
+    let _ = writeln!(o, "   each tenant: {} ({} stages)", settings.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" -> "), settings.stages.len());
+    let _ = writeln!(o, "   fps without tenants: {} -> median {a:.2}", without.iter().map(|f| format!("{f:.2}")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(o, "   fps with {tenants} tenants: {} -> median {b:.2}", with.iter().map(|f| format!("{f:.2}")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(o, "   with / without: {ratio:.3} (target >= 0.9: {})", if ratio >= 0.9 { "met" } else { "missed" });
+    let _ = writeln!(
+        o,
+        "   all tenants' chains, median ms per frame: {} -> {ms:.3} (target <= 3 ms for 10 tenants x 3 stages: {})",
+        tenant_ms.iter().map(|m| format!("{m:.3}")).collect::<Vec<_>>().join(", "),
+        if ms <= 3.0 { "met" } else { "missed" }
+    );
+    Ok(o)
+}
