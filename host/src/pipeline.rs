@@ -99,6 +99,10 @@ impl Summary {
                 ms(m.latency_p50_us),
                 ms(m.latency_p99_us)
             );
+            let refused: Vec<String> = m.refused_by_stage.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+            if !refused.is_empty() {
+                eprintln!("edgepipe: summary: MQTT messages refused (host topic, invalid topic or too large): {}", refused.join(", "));
+            }
         } else {
             eprintln!("edgepipe: summary: MQTT off");
         }

@@ -289,6 +289,8 @@ pub struct MosquittoOptions {
     pub password_file: Option<PathBuf>,
     /// With `tls`: clients must show a certificate signed by the CA.
     pub require_certificate: bool,
+    /// More configuration lines, as they are.
+    pub extra: String,
 }
 
 /// A real mosquitto from a config file in its own folder, on a fixed free
@@ -316,6 +318,7 @@ impl ConfiguredMosquitto {
                 conf += "require_certificate true\n";
             }
         }
+        conf += &opts.extra;
         match &opts.password_file {
             Some(p) => conf += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
             None => conf += "allow_anonymous true\n",

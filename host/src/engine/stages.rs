@@ -13,7 +13,7 @@ use super::metrics::{PartId, Timings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo, Message, Stat};
-use crate::plugin::{StageKind, StageSet};
+use crate::plugin::{Stage, StageKind, StageSet};
 use crate::sink::{RecordDetection, RecordLine, Recorder, StdoutSink, Written};
 
 /// Whether the run goes on after a frame.
@@ -67,6 +67,8 @@ pub struct StageRunner {
     detections: Vec<wit::Detection>,
     stats: Vec<Stat>,
     messages: Vec<Message>,
+    /// Index of the stage each of `messages` came from.
+    origins: Vec<usize>,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -111,6 +113,7 @@ impl StageRunner {
             detections: Vec::new(),
             stats: Vec::new(),
             messages: Vec::new(),
+            origins: Vec::new(),
         }
     }
 
@@ -156,18 +159,18 @@ impl StageRunner {
             plugins_ms += ms;
         }
         self.messages.clear();
-        for (stage, &id) in self.stages.stages_mut().iter_mut().zip(&self.ids.stages).filter(|(s, _)| s.kind() == StageKind::Topics) {
+        self.origins.clear();
+        for (i, (stage, &id)) in self.stages.stages_mut().iter_mut().zip(&self.ids.stages).enumerate().filter(|(_, (s, _))| s.kind() == StageKind::Topics) {
             let t = Instant::now();
             self.messages.extend(stage.route(info, &self.stats));
+            self.origins.resize(self.messages.len(), i);
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             self.timings.add_ms(id, ms);
             plugins_ms += ms;
         }
         if let Some(p) = self.publisher.as_mut() {
             let t = Instant::now();
-            for m in &self.messages {
-                p.publish(m).or_exit(ExitKind::Mqtt)?;
-            }
+            publish_stage_messages(p, self.stages.stages_mut(), &self.messages, &self.origins, frame.index);
             self.timings.add(self.ids.mqtt, t.elapsed());
         }
         crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.stages.take_events(frame.index))?;
@@ -230,14 +233,13 @@ impl StageRunner {
             }
             final_stats.extend(out);
         }
-        let mut final_messages = Vec::new();
-        for stage in self.stages.of_kind(StageKind::Topics) {
+        let (mut final_messages, mut origins) = (Vec::new(), Vec::new());
+        for (i, stage) in self.stages.stages_mut().iter_mut().enumerate().filter(|(_, s)| s.kind() == StageKind::Topics) {
             final_messages.extend(stage.finish_topics(&final_stats));
+            origins.resize(final_messages.len(), i);
         }
         if let Some(p) = self.publisher.as_mut() {
-            for m in &final_messages {
-                p.publish(m).or_exit(ExitKind::Mqtt)?;
-            }
+            publish_stage_messages(p, self.stages.stages_mut(), &final_messages, &origins, self.frames);
         }
         crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.stages.take_events(self.frames))?;
         let mqtt = self.publisher.take().map(Publisher::finish);
@@ -253,5 +255,17 @@ impl StageRunner {
             frames_written: self.stdout.as_ref().map(|s| s.frames()).unwrap_or(0),
             timings: self.timings,
         })
+    }
+}
+
+/// Publish what topics stages returned (`origins[i]`: the stage of
+/// `messages[i]`); a refused message is counted against its stage and
+/// reported as its event.
+fn publish_stage_messages(p: &mut Publisher, stages: &mut [Stage], messages: &[Message], origins: &[usize], frame: u64) {
+    for (m, &i) in messages.iter().zip(origins) {
+        let Some(stage) = stages.get_mut(i) else { continue };
+        if let Err(why) = p.publish_from(stage.name(), m) {
+            stage.message_refused(&why.to_string(), frame);
+        }
     }
 }

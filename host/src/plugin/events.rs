@@ -20,7 +20,8 @@ impl std::fmt::Display for PluginVersion {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PluginEvent {
-    /// `loaded`, `reloaded`, `reload-failed`, `fault`, `recovered`, `disabled`.
+    /// `loaded`, `reloaded`, `reload-failed`, `fault`, `recovered`, `disabled`,
+    /// `message-refused`.
     pub event: &'static str,
     pub plugin: String,
     /// The version that was running.
@@ -61,6 +62,10 @@ impl PluginEvent {
             reason: Some(format!("{in_a_row} faults in a row; last: {reason}")),
             ..PluginEvent::new("disabled", plugin, version)
         }
+    }
+    /// The first message of a stage that MQTT refused (the rest are counted).
+    pub fn message_refused(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
+        PluginEvent { reason: Some(reason.to_string()), ..PluginEvent::new("message-refused", plugin, version) }
     }
     pub fn with_frame(mut self, frame: u64) -> PluginEvent {
         self.frame.get_or_insert(frame);

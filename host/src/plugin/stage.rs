@@ -61,6 +61,8 @@ pub struct Stage {
     events: Vec<PluginEvent>,
     busy: Duration,
     calls: u64,
+    /// Messages it returned that MQTT refused (host topic, invalid, too large).
+    refused: u64,
 }
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
@@ -108,6 +110,7 @@ impl Stage {
             events: Vec::new(),
             busy: Duration::ZERO,
             calls: 0,
+            refused: 0,
         };
         let live = stage.instantiate(&stage.compiled.clone())?;
         stage.live = Some(live);
@@ -450,6 +453,19 @@ impl Stage {
         self.retry_at = None;
         tracing::info!(plugin = %self.name, %from, %to, "plugin reloaded; state carried over");
         Ok(())
+    }
+
+    /// A message this stage returned was refused: counted, and the first
+    /// one logged and raised as a `message-refused` event.
+    pub fn message_refused(&mut self, reason: &str, frame: u64) {
+        self.refused += 1;
+        if self.refused == 1 {
+            tracing::warn!(plugin = %self.name, version = %self.version(), frame, "message refused: {reason}; further ones are only counted");
+            self.events.push(PluginEvent::message_refused(&self.name, self.version(), reason).with_frame(frame));
+        }
+    }
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     pub(crate) fn push_event(&mut self, e: PluginEvent) {
