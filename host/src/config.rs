@@ -748,6 +748,47 @@ mod tests {
     }
 
     #[test]
+    fn tilde_is_the_home_folder() {
+        let (dir, home) = (Path::new("/etc/edgepipe"), Some(Path::new("/home/cam")));
+        assert_eq!(resolve_path(Path::new("~/.cache/x"), dir, home).unwrap(), Path::new("/home/cam/.cache/x"));
+        assert_eq!(resolve_path(Path::new("~"), dir, home).unwrap(), Path::new("/home/cam"));
+        assert_eq!(resolve_path(Path::new("m/a.onnx"), dir, home).unwrap(), Path::new("/etc/edgepipe/m/a.onnx"));
+        assert_eq!(resolve_path(Path::new("/abs"), dir, home).unwrap(), Path::new("/abs"));
+        assert!(resolve_path(Path::new("~/x"), dir, None).unwrap_err().contains("HOME"));
+        assert!(resolve_path(Path::new("~bob/x"), dir, home).unwrap_err().contains("only `~/`"));
+        let mut f = FileConfig::parse("[plugins]\ncache_dir = \"~/.cache/c\"\n[source]\ninput = \"~/v.avi\"\n", Path::new("p.toml")).unwrap();
+        f.rebase(dir, home).unwrap();
+        assert_eq!(f.plugins.cache_dir.as_deref(), Some(Path::new("/home/cam/.cache/c")));
+        assert_eq!(f.source.input.as_deref(), Some("/home/cam/v.avi"));
+    }
+
+    #[test]
+    fn values_that_would_overflow_are_errors() {
+        let key_of = |toml: &str| {
+            let f = FileConfig::parse(toml, Path::new("p.toml")).unwrap();
+            resolve(Some(f), &Overrides::default()).unwrap_err().to_string()
+        };
+        assert!(key_of("[mqtt]\nack_timeout_secs = 9223372036854775807\n").starts_with("setting `mqtt.ack_timeout_secs`"));
+        assert!(key_of("[mqtt]\nconnect_timeout_secs = 86401\n").starts_with("setting `mqtt.connect_timeout_secs`"));
+        assert!(key_of("[plugins]\ncall_timeout_ms = 60001\n").starts_with("setting `plugins.call_timeout_ms`"));
+        assert!(key_of("[mqtt]\nmax_message_bytes = 100\n").starts_with("setting `mqtt.max_message_bytes`"));
+        // 2^44 + 1 MiB: shifted into bytes it would wrap to 1 MiB.
+        let o = Overrides { plugin_memory_mb: Some((1 << 44) + 1), ..Default::default() };
+        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `plugins.memory_mb`"));
+        let s = resolve(None, &Overrides { plugin_memory_mb: Some(4096), ..Default::default() }).unwrap();
+        assert_eq!(s.memory_limit, 4 << 30);
+    }
+
+    #[test]
+    fn stages_may_not_use_the_host_topics() {
+        let s = resolve(None, &Overrides { name: Some("door".into()), ..Default::default() }).unwrap();
+        assert_eq!(s.mqtt_settings("mqtt://h".into()).host_prefixes, ["edgepipe/door"]);
+        let f = FileConfig::parse("[mqtt]\nstatus_prefix = \"site/cam/\"\n", Path::new("p.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides::default()).unwrap();
+        assert_eq!(s.delivery.host_prefixes, ["edgepipe/default", "site/cam"]);
+    }
+
+    #[test]
     fn sessions_and_threads_share_the_cores() {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let file = resolve(None, &Overrides { input: Some("clip.avi".into()), ..Default::default() }).unwrap();
