@@ -74,7 +74,9 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
             if text.contains("memory") && text.contains("limit") || text.contains("forcing trap when growing memory") {
                 format!("memory limit of {} MiB reached: {text}", limits.memory >> 20)
             } else {
-                text
+                // A host call's own error (e.g. a call that would wait), without
+                // the multi-line wasm backtrace wrapped around it.
+                e.root_cause().to_string()
             }
         }
     }
