@@ -237,6 +237,14 @@ pub fn packet_size(topic: &str, payload: usize, qos: Qos, v5: bool) -> usize {
     1 + len_len + len
 }
 
+/// A topic as logs and events show it: at most 80 characters.
+fn shown_topic(t: &str) -> String {
+    match t.char_indices().nth(80) {
+        Some((at, _)) => format!("{}...", &t[..at]),
+        None => t.to_string(),
+    }
+}
+
 fn qos_of(q: crate::plugin::bindings::Qos) -> Qos {
     use crate::plugin::bindings::Qos as Q;
     match q {
@@ -356,7 +364,7 @@ impl Publisher {
     pub fn publish_from(&mut self, stage: &str, msg: &crate::plugin::bindings::Message) -> Result<(), Refused> {
         let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
         let r = if valid_topic(&msg.topic) && host_topic(&msg.topic, &self.settings.host_prefixes) {
-            Err(self.shared.lock().refuse(Refused::HostTopic(msg.topic.clone())))
+            Err(self.shared.lock().refuse(Refused::HostTopic(shown_topic(&msg.topic))))
         } else {
             self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain)
         };
@@ -374,12 +382,12 @@ impl Publisher {
     pub fn enqueue(&mut self, topic: &str, payload: &[u8], qos: Qos, retain: bool) -> Result<(), Refused> {
         let mut st = self.shared.lock();
         if !valid_topic(topic) {
-            return Err(st.refuse(Refused::InvalidTopic(topic.to_string())));
+            return Err(st.refuse(Refused::InvalidTopic(shown_topic(topic))));
         }
         let size = packet_size(topic, payload.len(), qos, st.v5);
         if size > st.max_packet {
             let limit = st.max_packet;
-            return Err(st.refuse(Refused::TooLarge { topic: topic.to_string(), size, limit }));
+            return Err(st.refuse(Refused::TooLarge { topic: shown_topic(topic), size, limit }));
         }
         let seq = st.report.published;
         st.report.published += 1;
@@ -482,6 +490,7 @@ mod tests {
         let p = ["edgepipe/lobby".to_string()];
         assert!(host_topic("edgepipe/lobby/status", &p) && host_topic("edgepipe/lobby", &p) && host_topic("$SYS/x", &p));
         assert!(!host_topic("edgepipe/lobby2/status", &p) && !host_topic("person", &p) && !host_topic("a/$b", &p));
+        assert_eq!(shown_topic(&"é".repeat(100)), format!("{}...", "é".repeat(80)));
     }
 
     #[test]

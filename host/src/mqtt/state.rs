@@ -93,7 +93,7 @@ impl State {
                     self.report.expected_acks = self.report.expected_acks.saturating_sub(1);
                 }
                 let limit = self.max_packet;
-                self.refuse(Refused::TooLarge { topic: q.topic, size, limit });
+                self.refuse(Refused::TooLarge { topic: super::shown_topic(&q.topic), size, limit });
                 continue;
             }
             match client.try_publish(&q.topic, q.qos, q.retain, q.payload.clone()) {

@@ -61,8 +61,8 @@ pub struct Stage {
     events: Vec<PluginEvent>,
     busy: Duration,
     calls: u64,
-    /// Messages it returned that MQTT refused (host topic, invalid, too large).
-    refused: u64,
+    /// A message it returned was refused by MQTT (counted there) and said so.
+    refusal_reported: bool,
 }
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
@@ -112,7 +112,7 @@ impl Stage {
             events: Vec::new(),
             busy: Duration::ZERO,
             calls: 0,
-            refused: 0,
+            refusal_reported: false,
         };
         let live = stage.instantiate(&stage.compiled.clone())?;
         stage.live = Some(live);
@@ -457,17 +457,14 @@ impl Stage {
         Ok(())
     }
 
-    /// A message this stage returned was refused: counted, and the first
-    /// one logged and raised as a `message-refused` event.
+    /// A message this stage returned was refused (MQTT counts them all):
+    /// the first one is logged and raised as a `message-refused` event.
     pub fn message_refused(&mut self, reason: &str, frame: u64) {
-        self.refused += 1;
-        if self.refused == 1 {
+        if !self.refusal_reported {
+            self.refusal_reported = true;
             tracing::warn!(plugin = %self.name, version = %self.version(), frame, "message refused: {reason}; further ones are only counted");
             self.events.push(PluginEvent::message_refused(&self.name, self.version(), reason).with_frame(frame));
         }
-    }
-    pub fn refused(&self) -> u64 {
-        self.refused
     }
 
     pub(crate) fn push_event(&mut self, e: PluginEvent) {
