@@ -129,10 +129,10 @@ done
 # v0_1_0 feature, so it is built on its own (features of one build unify).
 GUEST_DIR="$ROOT/target/test-guests"
 say "building test guests (wasm32-wasip2)"
-cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p future-version -p noisy-topics
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p hostile-topics -p future-version -p noisy-topics
 cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-topics
 mkdir -p "$GUEST_DIR"
-for p in hostile future-version legacy-topics noisy-topics; do
+for p in hostile hostile-topics future-version legacy-topics noisy-topics; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$GUEST_DIR/$p.wasm" 2>/dev/null || cp "$src" "$GUEST_DIR/$p.wasm"
 done

@@ -40,6 +40,16 @@ pub const DEFAULT_PIPELINE_NAME: &str = "default";
 pub const DEFAULT_FILE_SESSIONS: usize = 2;
 /// More sessions than this is a configuration mistake, not a speed-up.
 pub const MAX_SESSIONS: usize = 16;
+/// Longest MQTT connect and acknowledgement wait: a day.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+/// A stage's memory cap: wasm32 memories address at most 4 GiB.
+pub const MAX_STAGE_MEMORY_MB: usize = 4096;
+/// A per-call deadline longer than a minute would stall the frame loop for as long.
+pub const MAX_CALL_TIMEOUT_MS: u64 = 60_000;
+/// More intra-op threads than this is a mistake, not a speed-up.
+pub const MAX_THREADS: usize = 1024;
+/// `mqtt.max_message_bytes` below this could not carry the host's own events.
+pub const MIN_MESSAGE_BYTES: usize = 1024;
 
 /// The default pipeline: the course app's behaviour.
 pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
@@ -134,6 +144,8 @@ pub struct MqttConfig {
     pub status_prefix: Option<String>,
     /// Topics published retained, so a late subscriber sees the last value.
     pub retain_last: Option<Vec<String>>,
+    /// The largest message (whole PUBLISH packet) sent; larger ones are refused.
+    pub max_message_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,48 +190,62 @@ impl FileConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
         let mut cfg = FileConfig::parse(&text, path)?;
-        cfg.rebase(path.parent().unwrap_or(Path::new(".")));
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        cfg.rebase(path.parent().unwrap_or(Path::new(".")), home.as_deref())
+            .map_err(|reason| ConfigError::Parse { path: path.to_path_buf(), reason })?;
         Ok(cfg)
     }
 
-    /// Relative paths in a file are relative to the file's folder.
-    fn rebase(&mut self, dir: &Path) {
-        let fix = |p: &mut Option<PathBuf>| {
+    /// `~/` is the home folder; other relative paths in a file are relative
+    /// to the file's folder.
+    fn rebase(&mut self, dir: &Path, home: Option<&Path>) -> Result<(), String> {
+        let fix = |p: &mut Option<PathBuf>| -> Result<(), String> {
             if let Some(x) = p.as_mut() {
-                if x.is_relative() {
-                    *x = dir.join(&*x);
-                }
+                *x = resolve_path(x, dir, home)?;
             }
+            Ok(())
         };
-        fix(&mut self.model.path);
-        fix(&mut self.model.labels);
-        fix(&mut self.model.ort_lib);
-        fix(&mut self.outputs.record);
-        fix(&mut self.plugins.dir);
-        fix(&mut self.tenants.dir);
+        fix(&mut self.model.path)?;
+        fix(&mut self.model.labels)?;
+        fix(&mut self.model.ort_lib)?;
+        fix(&mut self.outputs.record)?;
+        fix(&mut self.plugins.dir)?;
+        fix(&mut self.tenants.dir)?;
         if self.plugins.cache_dir.as_ref().is_some_and(|d| !d.as_os_str().is_empty()) {
-            fix(&mut self.plugins.cache_dir);
+            fix(&mut self.plugins.cache_dir)?;
         }
-        fix(&mut self.mqtt.ca_file);
-        fix(&mut self.mqtt.client_cert);
-        fix(&mut self.mqtt.client_key);
-        fix(&mut self.mqtt.password_file);
-        if self.state.dir.as_ref().is_some_and(|d| !d.starts_with("~")) {
-            fix(&mut self.state.dir);
-        }
+        fix(&mut self.mqtt.ca_file)?;
+        fix(&mut self.mqtt.client_cert)?;
+        fix(&mut self.mqtt.client_key)?;
+        fix(&mut self.mqtt.password_file)?;
+        fix(&mut self.state.dir)?;
         if let Some(stages) = self.stages.as_mut() {
             for s in stages {
-                fix(&mut s.path);
+                fix(&mut s.path)?;
             }
         }
         if let Some(input) = self.source.input.as_mut() {
-            let p = Path::new(input.as_str());
             let looks_like_path = !input.contains("://") && input.parse::<i32>().is_err();
-            if looks_like_path && p.is_relative() {
-                *input = dir.join(p).to_string_lossy().into_owned();
+            if looks_like_path {
+                *input = resolve_path(Path::new(input.as_str()), dir, home)?.to_string_lossy().into_owned();
             }
         }
+        Ok(())
     }
+}
+
+/// A path from a pipeline file: `~` and `~/...` under `home`, a relative
+/// one under `dir`, an absolute one as it is.
+fn resolve_path(p: &Path, dir: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
+    let text = p.to_string_lossy();
+    if text == "~" || text.starts_with("~/") {
+        let home = home.ok_or_else(|| format!("{text}: `~` needs the HOME environment variable, which is not set"))?;
+        return Ok(home.join(text.trim_start_matches('~').trim_start_matches('/')));
+    }
+    if text.starts_with('~') {
+        return Err(format!("{text}: only `~/` (your own home folder) is expanded; write the full path"));
+    }
+    Ok(if p.is_relative() { dir.join(p) } else { p.to_path_buf() })
 }
 
 /// Command-line overrides (all optional).
@@ -349,6 +375,10 @@ pub struct Delivery {
     pub retain_last: Vec<String>,
     /// WebSocket listener of the embedded broker.
     pub broker_ws: Option<SocketAddr>,
+    /// `mqtt.max_message_bytes` (`None`: the client's default).
+    pub max_message_bytes: Option<usize>,
+    /// Topic prefixes stages may not publish under.
+    pub host_prefixes: Vec<String>,
 }
 
 impl Settings {
@@ -369,6 +399,7 @@ impl Settings {
             queue: d.queue,
             status_topic: d.status_topic.clone(),
             retain_last: d.retain_last.clone(),
+            max_message_bytes: d.max_message_bytes,
         }
     }
 }
@@ -423,6 +454,13 @@ fn default_client_id() -> String {
 
 fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid { key: key.to_string(), reason: reason.to_string() }
+}
+
+fn bounded_secs(key: &str, secs: u64) -> Result<u64, ConfigError> {
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(invalid(key, format!("{secs} is more than {MAX_TIMEOUT_SECS} (a day)")));
+    }
+    Ok(secs)
 }
 
 /// The password, from an environment variable or a file; never shown.
@@ -484,6 +522,17 @@ fn delivery(o: &MqttOverrides, f: &MqttConfig, pipeline_name: &str, bind: IpAddr
         return Err(invalid("mqtt.status_prefix", format!("{prefix:?} must be free of '+' and '#'")));
     }
     let status_topic = if prefix.is_empty() { None } else { Some(format!("{prefix}/status")) };
+    let mut host_prefixes = vec![format!("edgepipe/{pipeline_name}")];
+    if !prefix.is_empty() && !host_prefixes.contains(&prefix) {
+        host_prefixes.push(prefix.clone());
+    }
+    let max_message_bytes = f.max_message_bytes;
+    if let Some(m) = max_message_bytes.filter(|m| !(MIN_MESSAGE_BYTES..=crate::mqtt::MQTT_MAX_PACKET).contains(m)) {
+        return Err(invalid(
+            "mqtt.max_message_bytes",
+            format!("{m} is not {MIN_MESSAGE_BYTES}..={} (the largest MQTT packet)", crate::mqtt::MQTT_MAX_PACKET),
+        ));
+    }
     let mut retain_last = f.retain_last.clone().unwrap_or_default();
     retain_last.extend(o.retain_last.iter().cloned());
     if let Some(t) = retain_last.iter().find(|t| t.is_empty() || t.contains(['+', '#'])) {
@@ -504,6 +553,8 @@ fn delivery(o: &MqttOverrides, f: &MqttConfig, pipeline_name: &str, bind: IpAddr
         status_topic,
         retain_last,
         broker_ws,
+        max_message_bytes,
+        host_prefixes,
     })
 }
 
@@ -568,15 +619,20 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         });
     }
     let memory_mb = o.plugin_memory_mb.or(file.plugins.memory_mb).unwrap_or(crate::plugin::DEFAULT_MEMORY_LIMIT >> 20);
-    if memory_mb == 0 {
-        return Err(ConfigError::Invalid { key: "plugins.memory_mb".into(), reason: "must be at least 1".into() });
+    if !(1..=MAX_STAGE_MEMORY_MB).contains(&memory_mb) {
+        return Err(invalid("plugins.memory_mb", format!("{memory_mb} is not 1..={MAX_STAGE_MEMORY_MB} (a stage's memory is 32-bit)")));
     }
     let call_timeout_ms = o
         .plugin_timeout_ms
         .or(file.plugins.call_timeout_ms)
         .unwrap_or(crate::plugin::DEFAULT_CALL_TIMEOUT.as_millis() as u64);
-    if call_timeout_ms == 0 {
-        return Err(ConfigError::Invalid { key: "plugins.call_timeout_ms".into(), reason: "must be at least 1".into() });
+    if !(1..=MAX_CALL_TIMEOUT_MS).contains(&call_timeout_ms) {
+        return Err(invalid("plugins.call_timeout_ms", format!("{call_timeout_ms} is not 1..={MAX_CALL_TIMEOUT_MS}")));
+    }
+    let connect_timeout_secs = bounded_secs("mqtt.connect_timeout_secs", file.mqtt.connect_timeout_secs.unwrap_or(5))?.max(1);
+    let ack_timeout_secs = bounded_secs("mqtt.ack_timeout_secs", file.mqtt.ack_timeout_secs.unwrap_or(10))?;
+    if let Some(t) = threads_set.filter(|&t| t > MAX_THREADS) {
+        return Err(invalid("model.threads", format!("{t} is more than {MAX_THREADS}")));
     }
     let plugin_cache = if o.no_plugin_cache {
         None
@@ -610,12 +666,12 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         mqtt,
         client_id: o.client_id.clone().or(file.mqtt.client_id.clone()).unwrap_or_else(default_client_id),
         keepalive: Duration::from_secs(keepalive),
-        connect_timeout: Duration::from_secs(file.mqtt.connect_timeout_secs.unwrap_or(5).max(1)),
-        ack_timeout: Duration::from_secs(file.mqtt.ack_timeout_secs.unwrap_or(10)),
+        connect_timeout: Duration::from_secs(connect_timeout_secs),
+        ack_timeout: Duration::from_secs(ack_timeout_secs),
         stdout: o.stdout || file.outputs.stdout.unwrap_or(false),
         record: o.record.clone().or(file.outputs.record.clone()),
         call_timeout: Duration::from_millis(call_timeout_ms),
-        memory_limit: memory_mb << 20,
+        memory_limit: memory_mb.checked_mul(1 << 20).ok_or_else(|| invalid("plugins.memory_mb", format!("{memory_mb} MiB does not fit in memory")))?,
         stages,
         reload: !o.no_reload && file.plugins.reload.unwrap_or(true),
         plugin_cache,
@@ -660,14 +716,6 @@ pub fn unique_stage_names(stages: &[StageSettings]) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// `~/x` -> `$HOME/x`; anything else unchanged.
-pub fn expand_home(p: &Path) -> PathBuf {
-    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
-        (Ok(rest), Some(home)) if !home.is_empty() => PathBuf::from(home).join(rest),
-        _ => p.to_path_buf(),
-    }
 }
 
 fn source_retry(o: &Overrides, f: &SourceConfig) -> Result<crate::capture::Retry, ConfigError> {
@@ -794,6 +842,47 @@ mod tests {
         .unwrap();
         let e = resolve(Some(f), &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("two stages are named \"a\""), "{e}");
+    }
+
+    #[test]
+    fn tilde_is_the_home_folder() {
+        let (dir, home) = (Path::new("/etc/edgepipe"), Some(Path::new("/home/cam")));
+        assert_eq!(resolve_path(Path::new("~/.cache/x"), dir, home).unwrap(), Path::new("/home/cam/.cache/x"));
+        assert_eq!(resolve_path(Path::new("~"), dir, home).unwrap(), Path::new("/home/cam"));
+        assert_eq!(resolve_path(Path::new("m/a.onnx"), dir, home).unwrap(), Path::new("/etc/edgepipe/m/a.onnx"));
+        assert_eq!(resolve_path(Path::new("/abs"), dir, home).unwrap(), Path::new("/abs"));
+        assert!(resolve_path(Path::new("~/x"), dir, None).unwrap_err().contains("HOME"));
+        assert!(resolve_path(Path::new("~bob/x"), dir, home).unwrap_err().contains("only `~/`"));
+        let mut f = FileConfig::parse("[plugins]\ncache_dir = \"~/.cache/c\"\n[source]\ninput = \"~/v.avi\"\n", Path::new("p.toml")).unwrap();
+        f.rebase(dir, home).unwrap();
+        assert_eq!(f.plugins.cache_dir.as_deref(), Some(Path::new("/home/cam/.cache/c")));
+        assert_eq!(f.source.input.as_deref(), Some("/home/cam/v.avi"));
+    }
+
+    #[test]
+    fn values_that_would_overflow_are_errors() {
+        let key_of = |toml: &str| {
+            let f = FileConfig::parse(toml, Path::new("p.toml")).unwrap();
+            resolve(Some(f), &Overrides::default()).unwrap_err().to_string()
+        };
+        assert!(key_of("[mqtt]\nack_timeout_secs = 9223372036854775807\n").starts_with("setting `mqtt.ack_timeout_secs`"));
+        assert!(key_of("[mqtt]\nconnect_timeout_secs = 86401\n").starts_with("setting `mqtt.connect_timeout_secs`"));
+        assert!(key_of("[plugins]\ncall_timeout_ms = 60001\n").starts_with("setting `plugins.call_timeout_ms`"));
+        assert!(key_of("[mqtt]\nmax_message_bytes = 100\n").starts_with("setting `mqtt.max_message_bytes`"));
+        // 2^44 + 1 MiB: shifted into bytes it would wrap to 1 MiB.
+        let o = Overrides { plugin_memory_mb: Some((1 << 44) + 1), ..Default::default() };
+        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `plugins.memory_mb`"));
+        let s = resolve(None, &Overrides { plugin_memory_mb: Some(4096), ..Default::default() }).unwrap();
+        assert_eq!(s.memory_limit, 4 << 30);
+    }
+
+    #[test]
+    fn stages_may_not_use_the_host_topics() {
+        let s = resolve(None, &Overrides { name: Some("door".into()), ..Default::default() }).unwrap();
+        assert_eq!(s.delivery.host_prefixes, ["edgepipe/door"]);
+        let f = FileConfig::parse("[mqtt]\nstatus_prefix = \"site/cam/\"\n", Path::new("p.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides::default()).unwrap();
+        assert_eq!(s.delivery.host_prefixes, ["edgepipe/default", "site/cam"]);
     }
 
     #[test]

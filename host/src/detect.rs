@@ -233,14 +233,16 @@ pub struct DecodeScratch {
 }
 
 /// Parse the Ultralytics `names` metadata (a Python dict literal such as
-/// `{0: 'person', 1: 'bicycle'}`) into labels indexed by class id.
-pub fn parse_names(text: &str) -> Option<Vec<String>> {
+/// `{0: 'person', 1: 'bicycle'}`) into labels indexed by class id. `None`
+/// unless it parses and every id is below `classes` (the model's class
+/// count), so that metadata never decides how much is allocated.
+pub fn parse_names(text: &str, classes: usize) -> Option<Vec<String>> {
     let body = text.trim().strip_prefix('{')?.strip_suffix('}')?;
     let mut pairs: Vec<(usize, String)> = Vec::new();
     let mut rest = body.trim();
     while !rest.is_empty() {
         let colon = rest.find(':')?;
-        let id: usize = rest[..colon].trim().parse().ok()?;
+        let id: usize = rest[..colon].trim().parse().ok().filter(|&id| id < classes)?;
         let after = rest[colon + 1..].trim_start();
         let quote = after.chars().next()?;
         if quote != '\'' && quote != '"' {
@@ -380,9 +382,13 @@ mod tests {
 
     #[test]
     fn parses_ultralytics_names() {
-        let names = parse_names("{0: 'person', 1: \"bicycle\", 3: 'motorcycle'}").unwrap();
+        let names = parse_names("{0: 'person', 1: \"bicycle\", 3: 'motorcycle'}", 80).unwrap();
         assert_eq!(names, vec!["person", "bicycle", "class2", "motorcycle"]);
-        assert!(parse_names("not a dict").is_none());
-        assert!(parse_names("{}").is_none());
+        assert!(parse_names("not a dict", 80).is_none());
+        assert!(parse_names("{}", 80).is_none());
+        // Ids past the model's classes, up to usize::MAX: rejected, nothing allocated.
+        assert!(parse_names("{0: 'a', 80: 'b'}", 80).is_none());
+        assert!(parse_names("{1000000000000: 'x'}", 80).is_none());
+        assert!(parse_names("{18446744073709551615: 'x'}", 80).is_none());
     }
 }

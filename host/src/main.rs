@@ -88,11 +88,12 @@ fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
     stop.install_signal_handlers().or_exit(ExitKind::Internal)?;
     let summary = edgepipe::engine::run(&settings, edgepipe::engine::EngineOptions { stop, ..Default::default() })?;
     summary.print();
-    let unacked = summary.mqtt.map(|m| m.unacknowledged()).unwrap_or(0);
-    let lost = summary.mqtt.map(|m| m.lost()).unwrap_or(0);
+    let unacked = summary.mqtt.as_ref().map(|m| m.unacknowledged()).unwrap_or(0);
+    let refused: u64 = summary.refusals.iter().map(|(_, n)| n).sum();
+    let lost = summary.mqtt.as_ref().map(|m| m.lost()).unwrap_or(0) + refused;
     if summary.total_faults() > 0 || lost > 0 {
         eprintln!(
-            "edgepipe: error: run degraded: {} stage fault(s), {} unacknowledged message(s), {} message(s) dropped or not sent",
+            "edgepipe: error: run degraded: {} stage fault(s), {} unacknowledged message(s), {} message(s) dropped, refused or not sent",
             summary.total_faults(),
             unacked,
             lost - unacked

@@ -266,9 +266,10 @@ fn load_labels(session: &Session, file: Option<&Path>, classes: usize) -> Result
         }
         return Ok(labels);
     }
-    if let Some(names) = session.metadata().ok().and_then(|m| m.custom("names")).and_then(|t| detect::parse_names(&t)) {
-        if names.len() >= classes {
-            return Ok(names);
+    if let Some(text) = session.metadata().ok().and_then(|m| m.custom("names")) {
+        match detect::parse_names(&text, classes) {
+            Some(names) if names.len() == classes => return Ok(names),
+            _ => tracing::warn!(classes, "the model's `names` metadata does not name its {classes} classes; using other labels"),
         }
     }
     // The repository's COCO list, for 80-class models exported without metadata.

@@ -111,6 +111,10 @@ impl Summary {
                 ms(m.latency_p50_us),
                 ms(m.latency_p99_us)
             );
+            let refused: Vec<String> = m.refused_by_stage.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+            if !refused.is_empty() {
+                eprintln!("edgepipe: summary: MQTT messages refused (host topic, invalid topic or too large): {}", refused.join(", "));
+            }
         } else {
             eprintln!("edgepipe: summary: MQTT off");
         }
@@ -126,7 +130,7 @@ impl Summary {
             eprintln!("edgepipe: summary: messages refused (invalid, host or $ topics): {}", r.join(", "));
         }
         for (line, mqtt) in &self.tenants {
-            let m = mqtt.map(|m| format!("; own MQTT: published {}, acknowledged {}/{}, reconnects {}", m.published, m.acked, m.expected_acks, m.reconnects)).unwrap_or_default();
+            let m = mqtt.as_ref().map(|m| format!("; own MQTT: published {}, acknowledged {}/{}, reconnects {}", m.published, m.acked, m.expected_acks, m.reconnects)).unwrap_or_default();
             eprintln!("edgepipe: summary: {line}{m}");
         }
         if self.reloads + self.rejected_reloads > 0 {

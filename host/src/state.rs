@@ -57,7 +57,7 @@ impl StateSettings {
             return Err(format!("every_secs {every_secs} is more than {MAX_EVERY_SECS}"));
         }
         let parent = match dir_flag.map(Path::to_path_buf).or_else(|| f.dir.clone()) {
-            Some(d) => crate::config::expand_home(&d),
+            Some(d) => d,
             None => default_parent().ok_or("no home folder to keep state in: set [state] dir")?,
         };
         Ok(Some(StateSettings {

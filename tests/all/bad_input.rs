@@ -127,3 +127,28 @@ fn embedded_broker_port_taken_exits_6() {
     assert_eq!(code, 6, "{stderr}");
     one_error_line(&stderr, &format!("embedded MQTT broker: cannot listen on 127.0.0.1:{port}"));
 }
+
+/// Values that would overflow (a deadline past the end of time, a memory cap
+/// shifted out of range, absurd thread counts) are configuration errors,
+/// before anything runs: exit 2, one line naming the setting.
+#[test]
+fn overflowing_settings_are_one_line_errors() {
+    let broker = common::Mosquitto::start();
+    let dir = common::TempDir::new("overflow");
+    let cases = [
+        ("mqtt.ack_timeout_secs", "[mqtt]\nack_timeout_secs = 9223372036854775807\n"),
+        ("mqtt.connect_timeout_secs", "[mqtt]\nconnect_timeout_secs = 9223372036854775807\n"),
+        ("plugins.memory_mb", "[plugins]\nmemory_mb = 17592186044417\n"),
+        ("plugins.call_timeout_ms", "[plugins]\ncall_timeout_ms = 9223372036854775807\n"),
+        ("model.threads", "[model]\nthreads = 9223372036854775807\n"),
+    ];
+    for (key, toml) in cases {
+        let cfg = dir.path().join("pipeline.toml");
+        std::fs::write(&cfg, toml).unwrap();
+        let url = broker.url();
+        let (code, _, stderr) =
+            run_edgepipe(&["run", "--config", cfg.to_str().unwrap(), "--input", &clip(), "--max-frames", "2", "--mqtt-url", &url]);
+        assert_eq!(code, 2, "{key}: {stderr}");
+        one_error_line(&stderr, &format!("setting `{key}`"));
+    }
+}

@@ -323,6 +323,8 @@ pub struct MosquittoOptions {
     pub require_certificate: bool,
     /// A mosquitto ACL file (with `password_file`).
     pub acl_file: Option<PathBuf>,
+    /// More configuration lines, as they are.
+    pub extra: String,
 }
 
 /// A real mosquitto from a config file in its own folder, on a fixed free
@@ -350,6 +352,7 @@ impl ConfiguredMosquitto {
                 conf += "require_certificate true\n";
             }
         }
+        conf += &opts.extra;
         match &opts.password_file {
             Some(p) => conf += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
             None => conf += "allow_anonymous true\n",

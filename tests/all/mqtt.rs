@@ -150,7 +150,7 @@ impl Running {
 }
 
 /// The number after `label` on the first stderr line that has it.
-fn figure(stderr: &str, label: &str) -> u64 {
+pub(crate) fn figure(stderr: &str, label: &str) -> u64 {
     let line = stderr.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no {label:?} in:\n{stderr}"));
     let rest = &line[line.find(label).unwrap() + label.len()..];
     let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();

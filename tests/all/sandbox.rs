@@ -1,8 +1,9 @@
 //! Hostile guests (tests/guests, compiled from the repo): each misbehaviour
 //! ends in the exact outcome the host promises, and the stream goes on.
 
-use std::process::Stdio;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
 use edgepipe::plugin::bindings::{FrameInfo, Stat};
 use edgepipe::plugin::{Limits, PluginError, PluginEvent, PluginHost, Stage, StageKind, MAX_CONSECUTIVE_FAULTS};
@@ -151,18 +152,12 @@ fn a_plugin_built_against_0_1_0_still_loads_and_runs() {
 
 const FRAMES: u64 = 20;
 
-/// The whole pipeline with three hostile stages next to the default ones:
-/// every frame still reaches stdout and MQTT, faults and disabling are
-/// published as events, and the run exits 8 (degraded).
-#[test]
-fn hostile_stages_never_stall_the_stream() {
-    let broker = common::Mosquitto::start();
-    let mut sub = common::Subscriber::start(broker.port, &["person", "legacy/person", "edgepipe/+/plugins"]);
-    let dir = common::TempDir::new("hostile-run");
+/// A pipeline file: one hostile stage per mode, the default stages, and a 0.1.0 topics stage.
+fn hostile_pipeline(dir: &Path, name: &str, modes: &[&str]) -> PathBuf {
     let hostile = common::guest("hostile");
-    let pipeline = dir.path().join("pipeline.toml");
-    let mut toml = String::from("name = \"hostile-test\"\n");
-    for mode in ["loop", "alloc", "panic"] {
+    let pipeline = dir.join("pipeline.toml");
+    let mut toml = format!("name = \"{name}\"\n");
+    for mode in modes {
         toml += &format!("[[stages]]\nname = \"hostile-{mode}\"\nkind = \"stats\"\npath = {:?}\nsettings = {{ mode = \"{mode}\" }}\n", hostile);
     }
     for (name, kind) in [("people-counter", "stats"), ("course-topics", "topics"), ("draw-boxes", "draw")] {
@@ -171,19 +166,36 @@ fn hostile_stages_never_stall_the_stream() {
     // A 0.1.0 plugin in the same pipeline as the 0.2.0 ones.
     toml += &format!("[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n", common::guest("legacy-topics"));
     std::fs::write(&pipeline, toml).unwrap();
-    let mut child = common::command()
+    pipeline
+}
+
+/// `edgepipe run` of `pipeline` over FRAMES frames of the clip, frames on stdout.
+fn spawn_run(pipeline: &Path, mqtt_url: &str) -> Child {
+    common::command()
         .args(["run", "--config"])
-        .arg(&pipeline)
+        .arg(pipeline)
         .arg("--input")
         .arg(common::clip())
-        .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", &broker.url(), "--no-reload", "--no-plugin-cache"])
+        .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", mqtt_url, "--no-reload", "--no-plugin-cache"])
         // One single-thread session: frames come slower than the fault back-off.
         .args(["--sessions", "1", "--threads", "1"])
         .env_remove("ORT_DYLIB_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The whole pipeline with three hostile stages next to the default ones:
+/// every frame still reaches stdout and MQTT, faults and disabling are
+/// published as events, and the run exits 8 (degraded).
+#[test]
+fn hostile_stages_never_stall_the_stream() {
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["person", "legacy/person", "edgepipe/+/plugins"]);
+    let dir = common::TempDir::new("hostile-run");
+    let pipeline = hostile_pipeline(dir.path(), "hostile-test", &["loop", "alloc", "panic"]);
+    let mut child = spawn_run(&pipeline, &broker.url());
     let counted = common::count_bytes(child.stdout.take().unwrap());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -212,4 +224,74 @@ fn hostile_stages_never_stall_the_stream() {
         let of: Vec<&str> = events.iter().filter(|e| e["plugin"] == name.as_str()).map(|e| e["event"].as_str().unwrap()).collect();
         assert_eq!(of, ["loaded", "fault", "recovered", "fault", "recovered", "fault", "disabled"], "{name}: {of:?}");
     }
+}
+
+/// Run `f` on a thread of its own; `None` when it has not returned within
+/// `limit` (a call that blocks is left behind).
+fn returns_within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+/// How long a call that tries to wait may take before the test calls it a
+/// stall: the guests ask for 600 s; a trap comes back in milliseconds.
+const STALL: Duration = Duration::from_secs(30);
+
+/// Every way a guest can block in WASI (sleep = subscribe-duration + block,
+/// poll on a clock, a blocking read of stdin) traps at once: a fault, never a
+/// stalled frame thread.
+#[test]
+fn blocking_wasi_calls_fault_at_once() {
+    for (mode, reason) in [("sleep", "would wait"), ("poll-clock", "would wait"), ("stdin", "reading stdin")] {
+        let events = returns_within(STALL, move || {
+            let (_host, mut stage) = hostile(mode, None);
+            run_until_disabled(&mut stage)
+        });
+        let events = events.unwrap_or_else(|| panic!("mode {mode}: a call blocked for more than {STALL:?}"));
+        // The guest's own trap ("would wait"), not the deadline's.
+        assert_faults_then_disabled(&events, reason);
+    }
+}
+
+/// The same guests in a whole pipeline: every frame still reaches stdout and
+/// MQTT, each blocking stage is counted with its faults, and the run ends
+/// instead of sleeping.
+#[test]
+fn blocking_stages_never_stall_the_stream() {
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["person"]);
+    let dir = common::TempDir::new("blocking-run");
+    let pipeline = hostile_pipeline(dir.path(), "blocking-test", &["sleep", "poll-clock", "stdin"]);
+    let started = Instant::now();
+    let mut child = spawn_run(&pipeline, &broker.url());
+    let counted = common::count_bytes(child.stdout.take().unwrap());
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut s);
+        s
+    });
+    // A stalled run would sleep 600 s per call: give it far less, then kill it.
+    let limit = Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = stderr.join().unwrap();
+    let status = status.unwrap_or_else(|| panic!("the run stalled for {limit:?}: {stderr}"));
+    assert_eq!(counted.join().unwrap(), FRAMES * 768 * 576 * 3, "every frame on stdout");
+    assert_eq!(status.code(), Some(8), "degraded run: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("stage faults: hostile-sleep: 3, hostile-poll-clock: 3, hostile-stdin: 3"), "{stderr}");
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
 }

@@ -132,7 +132,7 @@ fn tenants_stay_inside_their_prefix_and_a_hostile_one_disturbs_nobody() {
     let floods = m.iter().filter(|(t, _)| t == "tenants/evil/flood").count() as u64;
     assert!(floods <= 8 * FRAMES, "at most max_messages_per_frame per frame: {floods}");
     let events: Vec<&String> = m.iter().filter(|(t, _)| t == "tenants/evil/$events").map(|(_, p)| p).collect();
-    for kind in ["\"refused\"", "\"fault\"", "\"budget-overrun\""] {
+    for kind in ["\"message-refused\"", "\"fault\"", "\"budget-overrun\""] {
         assert!(events.iter().any(|e| e.contains(kind)), "the evil tenant sees its own {kind} events: {events:?}");
     }
     assert!(events.iter().any(|e| e.contains("deadline")), "the loop was cut by its deadline: {events:?}");

@@ -7,6 +7,7 @@
 
 pub mod numbers;
 pub mod policy;
+pub mod publish;
 
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,8 @@ pub struct Chain {
 pub struct ChainOutput {
     /// Checked and placed (tenant topics carry the prefix).
     pub messages: Vec<Message>,
+    /// The stage (index) each message came from.
+    pub origins: Vec<usize>,
     /// The frame as the draw stages left it (`None`: not drawn).
     pub drawn: Option<Vec<u8>>,
 }
@@ -114,6 +117,7 @@ impl Chain {
         let mut over = false;
         let mut overrun_at: Option<usize> = None;
         let mut messages = Vec::new();
+        let mut origins = Vec::new();
         let mut drawn: Option<Vec<u8>> = None;
         self.stats.clear();
         self.stage_ms.iter_mut().for_each(|m| *m = 0.0);
@@ -135,6 +139,7 @@ impl Chain {
                         let room = self.limits.max_messages_per_frame.saturating_sub(messages.len());
                         let (ok, refused) = self.policy.apply(out, self.limits.max_message_bytes, room);
                         messages.extend(ok);
+                        origins.resize(messages.len(), i);
                         self.refuse(i, refused, info.index);
                     }
                     StageKind::Draw => {
@@ -154,7 +159,7 @@ impl Chain {
         self.count_overrun(overrun_at, info.index);
         self.numbers.messages += messages.len() as u64;
         self.numbers.add_frame(started.elapsed().as_secs_f64() * 1000.0);
-        ChainOutput { messages, drawn }
+        ChainOutput { messages, origins, drawn }
     }
 
     fn refuse(&mut self, stage: usize, refused: Vec<(String, Refusal)>, frame: u64) {
@@ -163,12 +168,22 @@ impl Chain {
         }
         self.numbers.refusals += refused.len() as u64;
         self.refused[stage] += refused.len() as u64;
-        let s = &self.stages.stages()[stage];
         let (topic, why) = &refused[0];
         let shown: String = topic.chars().take(80).collect();
-        let reason = format!("{} message(s) refused; first: {why} (topic {shown:?})", refused.len());
-        tracing::debug!(chain = %self.id, plugin = %s.name(), "{reason}");
-        self.events.push(PluginEvent::refused(s.name(), s.version(), &reason).with_frame(frame));
+        self.message_refused(stage, &format!("{why} (topic {shown:?})"), frame);
+    }
+
+    /// A message of stage `i` was refused (here or by MQTT): its first
+    /// refusal is logged and raised as its event; all are counted.
+    pub fn message_refused(&mut self, i: usize, reason: &str, frame: u64) {
+        if let Some(s) = self.stages.stages_mut().get_mut(i) {
+            s.message_refused(reason, frame);
+        }
+    }
+
+    /// The name of stage `i`.
+    pub fn stage_name(&self, i: usize) -> &str {
+        self.stages.stages().get(i).map(|s| s.name()).unwrap_or("?")
     }
 
     /// The budget ran out during stage `at` (or was kept: `None`).
@@ -190,7 +205,7 @@ impl Chain {
 
     /// End of stream: the stats stages' `finish`, handed to the topics
     /// stages' `finish`; their messages, checked and placed.
-    pub fn finish(&mut self, frames: u64) -> Vec<Message> {
+    pub fn finish(&mut self, frames: u64) -> ChainOutput {
         let mut final_stats = Vec::new();
         for stage in self.stages.of_kind(StageKind::Stats) {
             let out = stage.finish();
@@ -200,7 +215,7 @@ impl Chain {
             }
             final_stats.extend(out);
         }
-        let mut messages = Vec::new();
+        let (mut messages, mut origins) = (Vec::new(), Vec::new());
         for i in 0..self.stages.stages().len() {
             if self.stages.stages()[i].kind() != StageKind::Topics {
                 continue;
@@ -209,10 +224,11 @@ impl Chain {
             let room = self.limits.max_messages_per_frame.saturating_sub(messages.len());
             let (ok, refused) = self.policy.apply(out, self.limits.max_message_bytes, room);
             messages.extend(ok);
+            origins.resize(messages.len(), i);
             self.refuse(i, refused, frames);
         }
         self.numbers.messages += messages.len() as u64;
-        messages
+        ChainOutput { messages, origins, drawn: None }
     }
 
     /// Events since the last call (plugin events, refusals, overruns).

@@ -15,8 +15,9 @@ pub const TENANT_EVENTS: &str = "$events";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TopicPolicy {
-    /// Any valid topic except under `host_prefix` (with the trailing `/`) and `$` topics.
-    Operator { host_prefix: String },
+    /// Any valid topic except at or under one of `host_prefixes` (the
+    /// host's own: `edgepipe/<name>`, the status prefix) and `$` topics.
+    Operator { host_prefixes: Vec<String> },
     /// Topics are relative to `prefix` (no trailing `/`).
     Tenant { prefix: String },
 }
@@ -48,7 +49,7 @@ impl std::fmt::Display for Refusal {
             Refusal::TopicTooLong(n) => write!(f, "topic of {n} bytes (at most {MAX_TOPIC_BYTES})"),
             Refusal::PayloadTooLarge { bytes, max } => write!(f, "payload of {bytes} bytes (at most {max})"),
             Refusal::TooManyMessages { max } => write!(f, "more than {max} messages in one frame"),
-            Refusal::HostTopic(t) => write!(f, "topic {t:?} is the host's own"),
+            Refusal::HostTopic(t) => write!(f, "topic {t:?} is reserved for the host (its status, plugin and source topics)"),
         }
     }
 }
@@ -74,8 +75,8 @@ fn check_shape(topic: &str) -> Result<(), Refusal> {
 }
 
 impl TopicPolicy {
-    pub fn operator(pipeline: &str) -> TopicPolicy {
-        TopicPolicy::Operator { host_prefix: format!("edgepipe/{pipeline}/") }
+    pub fn operator(host_prefixes: &[String]) -> TopicPolicy {
+        TopicPolicy::Operator { host_prefixes: host_prefixes.iter().map(|p| p.trim_end_matches('/').to_string()).collect() }
     }
 
     pub fn tenant(prefix: &str) -> TopicPolicy {
@@ -93,9 +94,10 @@ impl TopicPolicy {
     /// The topic the message really goes to, or why it may not.
     pub fn place(&self, topic: &str) -> Result<String, Refusal> {
         match self {
-            TopicPolicy::Operator { host_prefix } => {
+            TopicPolicy::Operator { host_prefixes } => {
                 check_shape(topic)?;
-                if topic.starts_with(host_prefix.as_str()) || topic == host_prefix.trim_end_matches('/') {
+                let under = |p: &String| topic.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                if host_prefixes.iter().any(under) {
                     return Err(Refusal::HostTopic(topic.to_string()));
                 }
                 Ok(topic.to_string())
@@ -175,11 +177,14 @@ mod tests {
 
     #[test]
     fn the_operator_cannot_write_the_hosts_topics() {
-        let p = TopicPolicy::operator("door");
+        let p = TopicPolicy::operator(&["edgepipe/door".to_string(), "site/cam/".to_string()]);
         assert_eq!(p.place("person").unwrap(), "person");
         assert_eq!(p.place("edgepipe/door/status"), Err(Refusal::HostTopic("edgepipe/door/status".into())));
         assert_eq!(p.place("edgepipe/door"), Err(Refusal::HostTopic("edgepipe/door".into())));
+        assert_eq!(p.place("site/cam/status"), Err(Refusal::HostTopic("site/cam/status".into())));
+        assert_eq!(p.place("edgepipe/door2/status").unwrap(), "edgepipe/door2/status");
         assert_eq!(p.place("edgepipe/other/status").unwrap(), "edgepipe/other/status");
+        assert_eq!(p.place("a/$b").unwrap(), "a/$b");
         assert_eq!(p.place("$SYS/broker"), Err(Refusal::Dollar));
     }
 

@@ -142,7 +142,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         Some(p) => Some(Recorder::create(p).or_exit(ExitKind::Output)?),
         None => None,
     };
-    let operator = Chain::new("operator", stages, TopicPolicy::operator(&settings.pipeline_name), ChainLimits::default());
+    let operator = Chain::new("operator", stages, TopicPolicy::operator(&settings.delivery.host_prefixes), ChainLimits::default());
     let mut runner = StageRunner::new(
         operator,
         Outputs { publisher, stdout, recorder },

@@ -212,9 +212,7 @@ impl StageRunner {
         }
         if let Some(p) = self.publisher.as_mut() {
             let t = Instant::now();
-            for m in &out.messages {
-                p.publish(m).or_exit(ExitKind::Mqtt)?;
-            }
+            crate::chain::publish::publish_chain_output(p, &mut self.operator, &out, frame.index);
             self.timings.add(self.ids.mqtt, t.elapsed());
         }
         crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(frame.index))?;
@@ -274,9 +272,7 @@ impl StageRunner {
             None => Vec::new(),
         };
         if let Some(p) = self.publisher.as_mut() {
-            for m in &final_messages {
-                p.publish(m).or_exit(ExitKind::Mqtt)?;
-            }
+            crate::chain::publish::publish_chain_output(p, &mut self.operator, &final_messages, self.frames);
         }
         crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(self.frames))?;
         let mqtt = self.publisher.take().map(Publisher::finish);

@@ -14,8 +14,8 @@ use super::{MqttSettings, MqttVersion};
 /// What the event loop did, reduced to what delivery needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkEvent {
-    /// CONNACK received.
-    Connected,
+    /// CONNACK received, with the broker's maximum packet size (MQTT 5).
+    Connected(Option<u32>),
     /// A PUBLISH was written; `0` for QoS 0.
     Published(u16),
     /// The broker acknowledged a QoS>=1 publish (PUBACK, or PUBCOMP for QoS 2).
@@ -111,7 +111,9 @@ pub fn build(
             // our own queue, so the broker-side session is not needed.
             o.set_clean_session(true);
             o.set_inflight(inflight);
-            o.set_max_packet_size(1 << 20, 1 << 20);
+            // Outgoing: our own limit, which `Publisher` applies before the
+            // queue, so rumqttc's check never fails (that would drop the connection).
+            o.set_max_packet_size(super::DEFAULT_MAX_PACKET, settings.client_max_packet());
             if let Some(user) = &settings.username {
                 o.set_credentials(user.clone(), settings.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default());
             }
@@ -133,7 +135,9 @@ pub fn build(
             o.set_keep_alive(settings.keepalive);
             o.set_clean_start(true);
             o.set_outgoing_inflight_upper_limit(inflight);
-            o.set_max_packet_size(Some(1 << 20));
+            // What we accept; what we send is checked against our own limit
+            // and the one the broker announces in CONNACK.
+            o.set_max_packet_size(Some(super::DEFAULT_MAX_PACKET as u32));
             o.set_connection_timeout(connect_secs);
             if let Some(user) = &settings.username {
                 o.set_credentials(user.clone(), settings.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default());
@@ -215,7 +219,7 @@ impl Connection {
                 match c.recv() {
                     Err(_) => Err(LinkError::Closed),
                     Ok(Ok(ev)) => Ok(match ev {
-                        Event::Incoming(Packet::ConnAck(_)) => LinkEvent::Connected,
+                        Event::Incoming(Packet::ConnAck(_)) => LinkEvent::Connected(None),
                         Event::Incoming(Packet::PubAck(a)) => LinkEvent::Acked(a.pkid),
                         Event::Incoming(Packet::PubComp(a)) => LinkEvent::Acked(a.pkid),
                         Event::Outgoing(Outgoing::Publish(pkid)) => LinkEvent::Published(pkid),
@@ -236,7 +240,7 @@ impl Connection {
                 match c.recv() {
                     Err(_) => Err(LinkError::Closed),
                     Ok(Ok(ev)) => Ok(match ev {
-                        Event::Incoming(Packet::ConnAck(_)) => LinkEvent::Connected,
+                        Event::Incoming(Packet::ConnAck(a)) => LinkEvent::Connected(a.properties.and_then(|p| p.max_packet_size)),
                         Event::Incoming(Packet::PubAck(a)) => LinkEvent::Acked(a.pkid),
                         Event::Incoming(Packet::PubComp(a)) => LinkEvent::Acked(a.pkid),
                         Event::Outgoing(Outgoing::Publish(pkid)) => LinkEvent::Published(pkid),

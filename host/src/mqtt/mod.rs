@@ -38,6 +38,21 @@ pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(5);
 pub const AWAY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// How long `finish` waits for the event loop thread after DISCONNECT.
 const JOIN_GRACE: Duration = Duration::from_secs(2);
+/// The client's largest PUBLISH packet unless `mqtt.max_message_bytes` says
+/// otherwise (the broker's own limit, announced by MQTT 5, may be smaller).
+pub const DEFAULT_MAX_PACKET: usize = 1 << 20;
+/// The largest packet MQTT can encode (remaining length 268,435,455 plus the fixed header).
+pub const MQTT_MAX_PACKET: usize = 268_435_460;
+
+/// Why a message was refused before the queue. Counted as `rejected`; the
+/// connection never sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Refused {
+    #[error("invalid topic {0:?} (empty, over 65535 bytes, or with + # NUL)")]
+    InvalidTopic(String),
+    #[error("message on {topic:?} is {size} bytes, over the limit of {limit} bytes (mqtt.max_message_bytes, or the broker's maximum packet size)")]
+    TooLarge { topic: String, size: usize, limit: usize },
+}
 
 #[derive(Debug, Error)]
 pub enum MqttError {
@@ -115,6 +130,9 @@ pub struct MqttSettings {
     pub status_topic: Option<String>,
     /// Topics published retained, so a late subscriber sees the last value.
     pub retain_last: Vec<String>,
+    /// The largest message (whole PUBLISH packet) the client sends; `None`:
+    /// [`DEFAULT_MAX_PACKET`]. The broker's limit (MQTT 5) lowers it.
+    pub max_message_bytes: Option<usize>,
 }
 
 impl MqttSettings {
@@ -134,12 +152,18 @@ impl MqttSettings {
             queue: Limits::default(),
             status_topic: None,
             retain_last: Vec::new(),
+            max_message_bytes: None,
         }
+    }
+
+    /// The client's own packet limit.
+    pub fn client_max_packet(&self) -> usize {
+        self.max_message_bytes.unwrap_or(DEFAULT_MAX_PACKET)
     }
 }
 
 /// What happened to the messages of a run.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PublishReport {
     /// Handed to `publish` by the pipeline (valid topics).
     pub published: u64,
@@ -151,8 +175,10 @@ pub struct PublishReport {
     pub expected_acks: u64,
     /// Dropped by the queue-full policy.
     pub dropped: u64,
-    /// Refused before queueing (invalid topic).
+    /// Refused before queueing or at hand-over (invalid or host topic, too large).
     pub rejected: u64,
+    /// Of those, per stage that returned them: (stage, refused), in first-refusal order.
+    pub refused_by_stage: Vec<(String, u64)>,
     /// QoS 0 messages never written (broker away at the end).
     pub unsent: u64,
     /// Writes repeated after a reconnect.
@@ -186,6 +212,36 @@ fn valid_topic(t: &str) -> bool {
     !t.is_empty() && t.len() <= 65_535 && !t.contains(['+', '#', '\0'])
 }
 
+/// The encoded size of a PUBLISH packet without properties, as rumqttc
+/// computes it for its packet-size check.
+pub fn packet_size(topic: &str, payload: usize, qos: Qos, v5: bool) -> usize {
+    let len = 2 + topic.len() + if qos.acked() { 2 } else { 0 } + usize::from(v5) + payload;
+    let len_len = match len {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    1 + len_len + len
+}
+
+/// A topic as logs and events show it: at most 80 characters.
+fn shown_topic(t: &str) -> String {
+    match t.char_indices().nth(80) {
+        Some((at, _)) => format!("{}...", &t[..at]),
+        None => t.to_string(),
+    }
+}
+
+fn qos_of(q: crate::plugin::bindings::Qos) -> Qos {
+    use crate::plugin::bindings::Qos as Q;
+    match q {
+        Q::AtMostOnce => Qos::AtMostOnce,
+        Q::AtLeastOnce => Qos::AtLeastOnce,
+        Q::ExactlyOnce => Qos::ExactlyOnce,
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;
@@ -217,6 +273,10 @@ impl Publisher {
                 latencies_us: Vec::new(),
                 drop_log: DropLog::default(),
                 when_full: settings.queue.when_full,
+                v5: settings.version == MqttVersion::V5,
+                client_max_packet: settings.client_max_packet(),
+                max_packet: settings.client_max_packet(),
+                refusal_logged: false,
             }),
             changed: Condvar::new(),
         });
@@ -278,28 +338,40 @@ impl Publisher {
         self.thread.take();
     }
 
-    /// Queue a message; never waits. Topics of `retain_last` are retained.
+    /// Queue one of the host's own messages (plugin events); never waits.
+    /// Topics of `retain_last` are retained. A refusal is counted and logged.
     pub fn publish(&mut self, msg: &crate::plugin::bindings::Message) -> Result<(), MqttError> {
-        use crate::plugin::bindings::Qos as Q;
-        let qos = match msg.qos {
-            Q::AtMostOnce => Qos::AtMostOnce,
-            Q::AtLeastOnce => Qos::AtLeastOnce,
-            Q::ExactlyOnce => Qos::ExactlyOnce,
-        };
         let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
-        self.enqueue(&msg.topic, msg.payload.as_bytes(), qos, retain);
+        let _ = self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
         Ok(())
     }
 
+    /// Queue a message a stage returned (its chain already checked where it
+    /// may go, see [`crate::chain::policy`]); never waits. Refused (and
+    /// counted against `stage`) when it is larger than the limit.
+    pub fn publish_from(&mut self, stage: &str, msg: &crate::plugin::bindings::Message) -> Result<(), Refused> {
+        let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
+        let r = self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
+        if r.is_err() {
+            let mut st = self.shared.lock();
+            match st.report.refused_by_stage.iter_mut().find(|(s, _)| s == stage) {
+                Some((_, n)) => *n += 1,
+                None => st.report.refused_by_stage.push((stage.to_string(), 1)),
+            }
+        }
+        r
+    }
+
     /// The queueing behind `publish`, for any payload.
-    pub fn enqueue(&mut self, topic: &str, payload: &[u8], qos: Qos, retain: bool) {
+    pub fn enqueue(&mut self, topic: &str, payload: &[u8], qos: Qos, retain: bool) -> Result<(), Refused> {
         let mut st = self.shared.lock();
         if !valid_topic(topic) {
-            st.report.rejected += 1;
-            if st.report.rejected == 1 {
-                tracing::warn!(topic, "MQTT message with an invalid topic (empty, or with + # NUL) not published; further ones are only counted");
-            }
-            return;
+            return Err(st.refuse(Refused::InvalidTopic(shown_topic(topic))));
+        }
+        let size = packet_size(topic, payload.len(), qos, st.v5);
+        if size > st.max_packet {
+            let limit = st.max_packet;
+            return Err(st.refuse(Refused::TooLarge { topic: shown_topic(topic), size, limit }));
         }
         let seq = st.report.published;
         st.report.published += 1;
@@ -310,6 +382,7 @@ impl Publisher {
         let d = st.outbox.push(q);
         st.account(d);
         st.feed(&self.client);
+        Ok(())
     }
 
     pub fn published(&self) -> u64 {
@@ -353,7 +426,7 @@ impl Publisher {
         lat.sort_unstable();
         st.report.latency_p50_us = percentile(&lat, 0.50);
         st.report.latency_p99_us = percentile(&lat, 0.99);
-        let report = st.report;
+        let report = st.report.clone();
         drop(st);
         self.client.try_disconnect();
         if let Some(t) = self.thread.take() {
@@ -399,5 +472,19 @@ mod tests {
     fn topics() {
         assert!(valid_topic("person/duration"));
         assert!(!valid_topic("") && !valid_topic("a/#") && !valid_topic("a/+/b"));
+    }
+
+    #[test]
+    fn shown_topics_are_short() {
+        assert_eq!(shown_topic(&"é".repeat(100)), format!("{}...", "é".repeat(80)));
+    }
+
+    #[test]
+    fn packet_sizes_match_the_encoding() {
+        // 1 fixed header + 1 remaining length + 2 topic length + 1 topic + 2 packet id + 3 payload.
+        assert_eq!(packet_size("t", 3, Qos::AtLeastOnce, false), 10);
+        assert_eq!(packet_size("t", 3, Qos::AtMostOnce, true), 9);
+        // Remaining length 128 (2 + 1 + 125) takes two bytes.
+        assert_eq!(packet_size("t", 125, Qos::AtMostOnce, false), 1 + 2 + 128);
     }
 }

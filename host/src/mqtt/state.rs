@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::link::Client;
 use super::queue::{Dropped, Outbox, Queued, WhenFull};
-use super::{PublishReport, DROP_LOG_INTERVAL, WINDOW};
+use super::{packet_size, PublishReport, Refused, DROP_LOG_INTERVAL, WINDOW};
 
 /// A message handed to rumqttc, in hand-over order.
 pub(super) enum Handed {
@@ -34,6 +34,12 @@ pub(super) struct State {
     pub(super) latencies_us: Vec<u64>,
     pub(super) drop_log: DropLog,
     pub(super) when_full: WhenFull,
+    pub(super) v5: bool,
+    /// The client's own packet limit.
+    pub(super) client_max_packet: usize,
+    /// The limit now: the client's, lowered by the broker's (MQTT 5 CONNACK).
+    pub(super) max_packet: usize,
+    pub(super) refusal_logged: bool,
 }
 
 impl State {
@@ -58,10 +64,38 @@ impl State {
         }
     }
 
+    /// Count a refused message (logged once per run; every one is in the report).
+    pub(super) fn refuse(&mut self, why: Refused) -> Refused {
+        self.report.rejected += 1;
+        if !self.refusal_logged {
+            self.refusal_logged = true;
+            tracing::warn!("MQTT message refused: {why}; further refusals are only counted");
+        }
+        why
+    }
+
+    /// The broker announced its limit (or none) on connecting.
+    pub(super) fn set_broker_max_packet(&mut self, broker: Option<u32>) {
+        let broker = broker.and_then(|b| usize::try_from(b).ok());
+        self.max_packet = broker.map_or(self.client_max_packet, |b| b.min(self.client_max_packet));
+    }
+
     /// Hand queued messages to rumqttc while connected and inside the window.
+    /// A message over the current limit (the broker's may be lower than it
+    /// was when the message was queued) is refused here: handing it over
+    /// would break the connection.
     pub(super) fn feed(&mut self, client: &Client) {
         while self.connected && !self.stop && self.handed.len() + self.unacked.len() < WINDOW {
             let Some(q) = self.outbox.pop() else { break };
+            let size = packet_size(&q.topic, q.payload.len(), q.qos, self.v5);
+            if size > self.max_packet {
+                if q.qos.acked() {
+                    self.report.expected_acks = self.report.expected_acks.saturating_sub(1);
+                }
+                let limit = self.max_packet;
+                self.refuse(Refused::TooLarge { topic: super::shown_topic(&q.topic), size, limit });
+                continue;
+            }
             match client.try_publish(&q.topic, q.qos, q.retain, q.payload.clone()) {
                 Ok(()) => self.handed.push_back(Handed::Msg(q)),
                 Err(e) => {

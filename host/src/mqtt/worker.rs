@@ -28,9 +28,10 @@ impl Worker {
             let event = self.connection.recv();
             let mut st = self.shared.lock();
             match event {
-                Ok(LinkEvent::Connected) => {
+                Ok(LinkEvent::Connected(broker_max_packet)) => {
                     attempt = 0;
                     st.connected = true;
+                    st.set_broker_max_packet(broker_max_packet);
                     if st.ever_connected {
                         st.report.reconnects += 1;
                         tracing::info!(url = %self.url, queued = st.outbox.len(), "reconnected to MQTT broker; delivering queued messages");

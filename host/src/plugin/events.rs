@@ -21,7 +21,8 @@ impl std::fmt::Display for PluginVersion {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PluginEvent {
     /// `loaded`, `reloaded`, `reload-failed`, `fault`, `recovered`, `disabled`,
-    /// `refused` (messages the host would not publish), `budget-overrun`.
+    /// `message-refused` (the first message of a stage the host would not
+    /// publish; the rest are counted), `budget-overrun`.
     pub event: &'static str,
     pub plugin: String,
     /// The version that was running.
@@ -63,11 +64,12 @@ impl PluginEvent {
             ..PluginEvent::new("disabled", plugin, version)
         }
     }
-    pub fn refused(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
-        PluginEvent { reason: Some(reason.to_string()), ..PluginEvent::new("refused", plugin, version) }
-    }
     pub fn overrun(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
         PluginEvent { reason: Some(reason.to_string()), ..PluginEvent::new("budget-overrun", plugin, version) }
+    }
+    /// The first message of a stage that was refused (the rest are counted).
+    pub fn message_refused(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
+        PluginEvent { reason: Some(reason.to_string()), ..PluginEvent::new("message-refused", plugin, version) }
     }
     pub fn with_frame(mut self, frame: u64) -> PluginEvent {
         self.frame.get_or_insert(frame);

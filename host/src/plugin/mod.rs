@@ -6,6 +6,7 @@
 pub mod bindings;
 pub mod cache;
 mod compat;
+mod no_wait;
 pub mod events;
 pub mod reload;
 mod sandbox;
@@ -167,6 +168,7 @@ impl PluginHost {
         let engine = Engine::new(&config).map_err(engine_err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
+        no_wait::add_to_linker(&mut linker).map_err(engine_err)?;
         v0_2_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s).map_err(engine_err)?;
         v0_1_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s).map_err(engine_err)?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -1,14 +1,16 @@
 //! What a stage's store holds and what a stage can reach: a WASI context with
 //! nothing in it (no files, environment, arguments, sockets or name lookup;
-//! stdin empty, stdout/stderr discarded), clocks frozen at zero and random
-//! numbers from a fixed sequence, so a stage's only view of time and the
-//! world is what the contract passes in. Logging goes through `host.log`.
+//! reading stdin traps, stdout/stderr discarded), clocks frozen at zero and
+//! random numbers from a fixed sequence, so a stage's only view of time and
+//! the world is what the contract passes in; nothing in it waits (see
+//! [`super::no_wait`]). Logging goes through `host.log`.
 
 use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{v0_1_0, v0_2_0, Level};
+use super::no_wait::{NoStdin, FROZEN_NOW, FROZEN_RESOLUTION_NS};
 
 /// A wall clock stopped at the Unix epoch.
 struct FrozenWallClock;
@@ -25,10 +27,10 @@ impl HostWallClock for FrozenWallClock {
 struct FrozenMonotonicClock;
 impl HostMonotonicClock for FrozenMonotonicClock {
     fn resolution(&self) -> u64 {
-        1_000_000_000
+        FROZEN_RESOLUTION_NS
     }
     fn now(&self) -> u64 {
-        0
+        FROZEN_NOW
     }
 }
 
@@ -38,7 +40,8 @@ const RANDOM_PATTERN: [u8; 8] = [0x65, 0x64, 0x67, 0x65, 0x70, 0x69, 0x70, 0x65]
 /// The WASI context every stage gets (see the module docs).
 pub fn wasi_ctx() -> WasiCtx {
     let mut b = WasiCtx::builder();
-    b.wall_clock(FrozenWallClock)
+    b.stdin(NoStdin)
+        .wall_clock(FrozenWallClock)
         .monotonic_clock(FrozenMonotonicClock)
         .secure_random(wasmtime_wasi::Deterministic::new(RANDOM_PATTERN.to_vec()))
         .insecure_random(wasmtime_wasi::Deterministic::new(RANDOM_PATTERN.to_vec()))

@@ -61,6 +61,8 @@ pub struct Stage {
     events: Vec<PluginEvent>,
     busy: Duration,
     calls: u64,
+    /// A message it returned was refused by MQTT (counted there) and said so.
+    refusal_reported: bool,
 }
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
@@ -72,7 +74,9 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
             if text.contains("memory") && text.contains("limit") || text.contains("forcing trap when growing memory") {
                 format!("memory limit of {} MiB reached: {text}", limits.memory >> 20)
             } else {
-                text
+                // A host call's own error (e.g. a call that would wait), without
+                // the multi-line wasm backtrace wrapped around it.
+                e.root_cause().to_string()
             }
         }
     }
@@ -108,6 +112,7 @@ impl Stage {
             events: Vec::new(),
             busy: Duration::ZERO,
             calls: 0,
+            refusal_reported: false,
         };
         let live = stage.instantiate(&stage.compiled.clone())?;
         stage.live = Some(live);
@@ -458,6 +463,16 @@ impl Stage {
         self.retry_at = None;
         tracing::info!(plugin = %self.name, %from, %to, "plugin reloaded; state carried over");
         Ok(())
+    }
+
+    /// A message this stage returned was refused (MQTT counts them all):
+    /// the first one is logged and raised as a `message-refused` event.
+    pub fn message_refused(&mut self, reason: &str, frame: u64) {
+        if !self.refusal_reported {
+            self.refusal_reported = true;
+            tracing::warn!(plugin = %self.name, version = %self.version(), frame, "message refused: {reason}; further ones are only counted");
+            self.events.push(PluginEvent::message_refused(&self.name, self.version(), reason).with_frame(frame));
+        }
     }
 
     pub(crate) fn push_event(&mut self, e: PluginEvent) {

@@ -94,6 +94,14 @@ impl TenantContext {
     }
 }
 
+/// The tenant's own connection, else the operator's.
+fn connection<'a>(own: &'a mut Option<Publisher>, operator: &'a mut Option<&mut Publisher>) -> Option<&'a mut Publisher> {
+    match own.as_mut() {
+        Some(p) => Some(p),
+        None => operator.as_deref_mut(),
+    }
+}
+
 /// Publish `m` on the tenant's own connection, else on the operator's.
 fn send(own: &mut Option<Publisher>, operator: &mut Option<&mut Publisher>, m: &Message) {
     let p = match own.as_mut() {
@@ -123,8 +131,8 @@ impl Tenant {
 
     fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>) -> Option<Vec<u8>> {
         let out = self.chain.process(info, detections, pixels);
-        for m in &out.messages {
-            send(&mut self.publisher, operator, m);
+        if let Some(p) = connection(&mut self.publisher, operator) {
+            crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, info.index);
         }
         let events = self.chain.take_events(info.index);
         self.publish_events(operator, events);
@@ -136,8 +144,9 @@ impl Tenant {
         if let Some(cp) = self.checkpoints.as_mut() {
             cp.save(self.chain.stages_mut());
         }
-        for m in self.chain.finish(frames) {
-            send(&mut self.publisher, operator, &m);
+        let out = self.chain.finish(frames);
+        if let Some(p) = connection(&mut self.publisher, operator) {
+            crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, frames);
         }
         let events = self.chain.take_events(frames);
         self.publish_events(operator, events);

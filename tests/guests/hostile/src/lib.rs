@@ -2,6 +2,11 @@
 
 use edgepipe_sdk::{parse_setting, setting, Detection, FrameInfo, Settings, Stat, Stats};
 
+const MODES: [&str; 8] = ["ok", "loop", "alloc", "panic", "fail-restore", "sleep", "poll-clock", "stdin"];
+
+/// How long the blocking modes ask to wait: far longer than any test runs.
+const WAIT_SECS: u64 = 600;
+
 #[derive(Default)]
 struct Hostile {
     mode: String,
@@ -12,7 +17,7 @@ struct Hostile {
 impl Stats for Hostile {
     fn configure(&mut self, settings: Settings) -> Result<(), String> {
         self.mode = setting(&settings, "mode").unwrap_or("ok").to_string();
-        if !["ok", "loop", "alloc", "panic", "fail-restore"].contains(&self.mode.as_str()) {
+        if !MODES.contains(&self.mode.as_str()) {
             return Err(format!("setting `mode`: unknown mode {:?}", self.mode));
         }
         self.at = match setting(&settings, "at") {
@@ -33,6 +38,21 @@ impl Stats for Hostile {
                     std::hint::black_box(&big);
                 }
                 "panic" => panic!("hostile guest panics on frame {}", info.index),
+                // wasi:clocks subscribe-duration + pollable.block
+                "sleep" => std::thread::sleep(std::time::Duration::from_secs(WAIT_SECS)),
+                // wasi:io/poll.poll on a clock pollable (libc's poll with a timeout)
+                "poll-clock" => {
+                    let timeout_ms = i32::try_from(WAIT_SECS * 1000).unwrap_or(i32::MAX);
+                    // SAFETY: no descriptors (null, 0); only the timeout is used.
+                    let n = unsafe { libc::poll(std::ptr::null_mut(), 0, timeout_ms) };
+                    std::hint::black_box(n);
+                }
+                // wasi:cli/stdin + input-stream.blocking-read
+                "stdin" => {
+                    let mut line = String::new();
+                    let n = std::io::stdin().read_line(&mut line);
+                    std::hint::black_box((n.ok(), &line));
+                }
                 _ => {}
             }
         }
