@@ -293,6 +293,29 @@ impl Drop for Subscriber {
     }
 }
 
+/// Wait for a child's exit, at most `within` (then kill it and fail the test).
+pub fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("edgepipe did not exit within {within:?}");
+}
+
+/// Collect a child's stderr on a thread.
+pub fn stderr_of(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut err = child.stderr.take().expect("stderr piped");
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    })
+}
+
 /// Read a child's stdout to the end on a thread; the byte count comes back.
 pub fn count_bytes(mut from: std::process::ChildStdout) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {

@@ -15,28 +15,7 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok.success());
 }
 
-/// Collect a child's stderr on a thread.
-fn stderr_of(child: &mut Child) -> std::thread::JoinHandle<String> {
-    let mut err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    })
-}
-
-/// Wait for the child's exit, at most `within` (then kill it and fail).
-fn exit_code(child: &mut Child, within: Duration) -> i32 {
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("edgepipe did not exit within {within:?}");
-}
+use common::{stderr_of, wait_exit as exit_code};
 
 /// Read `frames` whole frames from stdout (the run is under way then).
 fn read_frames(out: &mut std::process::ChildStdout, frames: usize) -> usize {
@@ -45,6 +24,27 @@ fn read_frames(out: &mut std::process::ChildStdout, frames: usize) -> usize {
         out.read_exact(&mut buf).expect("frames on stdout");
     }
     frames * FRAME_BYTES
+}
+
+/// `edgepipe run` on the clip with `args` and frames on stdout; after
+/// `frames` whole frames, `sig`. (exit code, stdout bytes in all, stderr).
+fn stop_after(args: &[&str], frames: usize, sig: &str) -> (i32, usize, String) {
+    let mut child = common::command()
+        .args(["run", "--input"])
+        .arg(common::clip())
+        .arg("--stdout")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = stderr_of(&mut child);
+    let mut out = child.stdout.take().unwrap();
+    let before = read_frames(&mut out, frames);
+    signal(&child, sig);
+    let drained = common::count_bytes(out);
+    let code = exit_code(&mut child, Duration::from_secs(60));
+    (code, before + drained.join().unwrap() as usize, err.join().unwrap())
 }
 
 fn summary_value<'a>(stderr: &'a str, key: &str) -> &'a str {
@@ -106,23 +106,9 @@ fn sigterm_finishes_the_frames_in_flight_and_loses_nothing() {
 
 #[test]
 fn sigint_stops_gracefully_too() {
-    let mut child = common::command()
-        .args(["run", "--input"])
-        .arg(common::clip())
-        .args(["--stdout", "--no-mqtt"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = stderr_of(&mut child);
-    let mut out = child.stdout.take().unwrap();
-    read_frames(&mut out, 5);
-    signal(&child, "INT");
-    let drained = common::count_bytes(out);
-    let code = exit_code(&mut child, Duration::from_secs(60));
-    let stderr = err.join().unwrap();
+    let (code, bytes, stderr) = stop_after(&["--no-mqtt"], 5, "INT");
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(drained.join().unwrap() as usize % FRAME_BYTES, 0);
+    assert_eq!(bytes % FRAME_BYTES, 0);
     assert!(stderr.contains("stopped: SIGINT (graceful stop)"), "{stderr}");
 }
 
@@ -199,21 +185,9 @@ fn stage_state_survives_a_sigterm_and_a_restart() {
     let dir = common::TempDir::new("state");
     let state = dir.path().join("state");
     let state_arg = state.to_str().unwrap();
-    let mut child = common::command()
-        .args(["run", "--input"])
-        .arg(common::clip())
-        .args(["--stdout", "--no-mqtt", "--state-dir", state_arg])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = stderr_of(&mut child);
-    let mut out = child.stdout.take().unwrap();
-    read_frames(&mut out, 120);
-    signal(&child, "TERM");
-    let _drain = common::count_bytes(out);
-    assert_eq!(exit_code(&mut child, Duration::from_secs(60)), 0);
-    let first = final_total(&err.join().unwrap());
+    let (code, _, stderr) = stop_after(&["--no-mqtt", "--state-dir", state_arg], 120, "TERM");
+    assert_eq!(code, 0, "{stderr}");
+    let first = final_total(&stderr);
     assert!(first >= 3, "people were counted in the first run: {first}");
     assert!(state.join("default/people-counter.state").is_file(), "state written under <dir>/<pipeline>/");
 
@@ -285,18 +259,23 @@ fn flaky_mjpeg_camera(jpegs: Vec<Vec<u8>>, first: usize, gap: Duration) -> u16 {
     port
 }
 
-#[test]
-fn a_live_source_that_drops_is_opened_again_and_the_run_goes_on() {
-    let dir = common::TempDir::new("mjpeg");
+/// The clip's first `n` frames as JPEGs (made by ffmpeg in `dir`).
+fn jpeg_frames(dir: &std::path::Path, n: usize) -> Vec<Vec<u8>> {
     let ok = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
         .arg(common::clip())
-        .args(["-frames:v", "60", "-q:v", "5"])
-        .arg(dir.path().join("f%03d.jpg"))
+        .args(["-frames:v", &n.to_string(), "-q:v", "5"])
+        .arg(dir.join("f%03d.jpg"))
         .status()
         .unwrap();
     assert!(ok.success());
-    let jpegs: Vec<Vec<u8>> = (1..=60).map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap()).collect();
+    (1..=n).map(|i| std::fs::read(dir.join(format!("f{i:03}.jpg"))).unwrap()).collect()
+}
+
+#[test]
+fn a_live_source_that_drops_is_opened_again_and_the_run_goes_on() {
+    let dir = common::TempDir::new("mjpeg");
+    let jpegs = jpeg_frames(dir.path(), 60);
     const FIRST: usize = 15;
     let port = flaky_mjpeg_camera(jpegs, FIRST, Duration::from_millis(1500));
     let broker = common::Mosquitto::start();
@@ -338,15 +317,7 @@ fn a_live_source_gives_up_after_source_retry_secs() {
     // A URL where nothing answers, after it was open once: use a camera that
     // serves a few frames and then stays away far longer than the retry time.
     let dir = common::TempDir::new("mjpeg-gone");
-    let ok = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
-        .arg(common::clip())
-        .args(["-frames:v", "8", "-q:v", "5"])
-        .arg(dir.path().join("f%03d.jpg"))
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let jpegs: Vec<Vec<u8>> = (1..=8).map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap()).collect();
+    let jpegs = jpeg_frames(dir.path(), 8);
     let port = flaky_mjpeg_camera(jpegs, 5, Duration::from_secs(600));
     let url = format!("http://127.0.0.1:{port}/video.mjpg");
     let started = Instant::now();

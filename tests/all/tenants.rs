@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use crate::common::{self, ConfiguredMosquitto, MosquittoOptions, Subscriber};
 
@@ -50,18 +50,6 @@ fn each_frame_once(messages: &[(String, String)], topic: &str, frames: u64) {
     let got = frames_on(messages, topic);
     let expected: BTreeMap<u64, usize> = (0..frames).map(|f| (f, 1)).collect();
     assert_eq!(got, expected, "{topic}: every frame's message exactly once");
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> i32 {
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("edgepipe did not exit within {within:?}");
 }
 
 #[test]
@@ -173,12 +161,7 @@ fn tenants_come_change_and_go_while_running_with_no_gap_for_the_others() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut s);
-        s
-    });
+    let err = common::stderr_of(&mut child);
     let count = |m: &[(String, String)], t: &str| m.iter().filter(|(x, _)| x == t).count();
     assert!(sub.wait_for(Duration::from_secs(60), |m| count(m, "tenants/acme/person") >= 20), "acme runs");
 
@@ -203,7 +186,7 @@ fn tenants_come_change_and_go_while_running_with_no_gap_for_the_others() {
     // Removed: its finish runs, then it is gone.
     std::fs::remove_file(tenants.join("globex.toml")).unwrap();
     assert!(sub.wait_for(Duration::from_secs(20), |m| m.iter().any(|(t, _)| t == "tenants/globex/person/total")), "removal publishes the chain's finish");
-    let code = wait_exit(&mut child, Duration::from_secs(120));
+    let code = common::wait_exit(&mut child, Duration::from_secs(120));
     let stderr = err.join().unwrap();
     assert_eq!(code, 0, "{stderr}");
     assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().any(|(t, _)| t == "person/total")));
