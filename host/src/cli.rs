@@ -27,6 +27,9 @@ pub enum Command {
     /// Tools for plugin authors and their CI.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Score the tracks of a recorded run against a ground truth (MOTA, IDF1,
+    /// ID switches, identities, count error); prints a report on stdout.
+    Eval(crate::eval::EvalArgs),
     /// Measure MQTT publishing: messages per second and publish -> PUBACK latency.
     #[command(hide = true)]
     BenchMqtt(BenchMqttArgs),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod model;
 pub mod mqtt;
 pub mod pipeline;

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
+        Command::Eval(args) => edgepipe::eval::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

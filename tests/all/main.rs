@@ -4,9 +4,11 @@
 //! and ffmpeg.
 
 mod bad_input;
+mod counting;
 mod common;
 mod detector;
 mod end_to_end;
+mod eval;
 mod mqtt;
 mod engine;
 mod plugins;
