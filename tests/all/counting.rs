@@ -191,7 +191,7 @@ fn class_names_and_speedometer_feed_the_course_topics() {
     let (_h4, mut ct) = load("course-topics", StageKind::Topics, &[]);
     let car = Detection { class_id: 2, label: "car".into(), score: 0.8, bbox: Rect { x: 600.0, y: 50.0, width: 60.0, height: 40.0 } };
     let mut msgs = Vec::new();
-    let mut speed_px = 0.0;
+    let mut speed_px = 0.0f64;
     for i in 0..30u64 {
         // 5 px per frame at 10 frames per second: 50 px/s; 0.02 m/px: 1 m/s = 3.6 km/h.
         let dets = vec![walker(100.0 + 5.0 * i as f32, 200.0), car.clone(), walker(300.0 + 5.0 * i as f32, 300.0)];

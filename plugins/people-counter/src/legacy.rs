@@ -65,6 +65,7 @@ pub fn upgrade(s: StateV1) -> Result<(String, Tracker, u64), String> {
             missed: t.missed,
             age: t.hits.saturating_add(t.missed),
             score: 1.0,
+            last_box: b,
             first_ms: t.first_seen_ms,
             last_ms: t.last_seen_ms,
             det: None,

@@ -41,6 +41,10 @@ pub struct Track {
     pub age: u32,
     /// Score of the last matched detection.
     pub score: f32,
+    /// The last matched detection's box: a lost track is also looked for
+    /// there (someone who stopped while hidden is not where the motion
+    /// model expects them).
+    pub last_box: BBox,
     pub first_ms: u64,
     pub last_ms: u64,
     /// Index of the detection matched this frame.
@@ -104,7 +108,14 @@ impl Tracker {
     fn associate(&self, pool: &[usize], dets: &[Det], cand: &[usize], min_iou: f32) -> Vec<(usize, usize)> {
         let tb: Vec<BBox> = pool.iter().map(|&t| self.tracks[t].bbox()).collect();
         let db: Vec<BBox> = cand.iter().map(|&d| dets[d].bbox).collect();
-        let cost = iou_cost(&tb, &db);
+        let mut cost = iou_cost(&tb, &db);
+        for (r, &t) in pool.iter().enumerate().filter(|(_, &t)| self.tracks[t].state == TrackState::Lost) {
+            let last = self.tracks[t].last_box;
+            for (c, d) in db.iter().enumerate() {
+                let k = r * db.len() + c;
+                cost[k] = cost[k].min(1.0 - last.iou(d));
+            }
+        }
         // The tiny margin keeps an IoU exactly at the threshold matched.
         let max_cost = 1.0 - min_iou as f64 + 1e-9;
         assign(&cost, tb.len(), db.len(), max_cost).into_iter().map(|(r, c)| (pool[r], cand[c])).collect()
@@ -116,6 +127,7 @@ impl Tracker {
         tr.hits = tr.hits.saturating_add(1);
         tr.missed = 0;
         tr.score = det.score;
+        tr.last_box = det.bbox;
         tr.last_ms = now_ms;
         tr.det = Some(d);
         if tr.state == TrackState::Lost {
@@ -202,6 +214,7 @@ impl Tracker {
                 missed: 0,
                 age: 0,
                 score: dets[d].score,
+                last_box: dets[d].bbox,
                 first_ms: now_ms,
                 last_ms: now_ms,
                 det: Some(d),
@@ -287,6 +300,25 @@ mod tests {
         }
         assert_eq!(confirmed, 1, "one person, one track");
         assert_eq!(t.finish().len(), 1);
+    }
+
+    #[test]
+    fn someone_who_stops_while_hidden_is_found_where_last_seen() {
+        let mut t = Tracker::new(TrackConfig::default());
+        let mut confirmed = 0;
+        for i in 0..20u64 {
+            confirmed += t.step(i * 100, &[det(100.0 + 6.0 * i as f64, 50.0, 0.9)]).confirmed;
+        }
+        // Hidden for 15 frames, during which they stopped: the motion model
+        // expects them 90 px further on.
+        for i in 20..35u64 {
+            t.step(i * 100, &[]);
+        }
+        for i in 35..40u64 {
+            confirmed += t.step(i * 100, &[det(100.0 + 6.0 * 19.0, 50.0, 0.9)]).confirmed;
+        }
+        assert_eq!(confirmed, 1, "the same person, not a new one");
+        assert_eq!(t.tracked().next().map(|tr| tr.id), Some(1));
     }
 
     #[test]
