@@ -120,6 +120,14 @@ fn sixty_frames_to_mosquitto_and_ffmpeg() {
     let tracks: serde_json::Value = serde_json::from_str(&last.stats.iter().find(|s| s.name == "tracks").unwrap().value).unwrap();
     let count: usize = last.stats.iter().find(|s| s.name == "count").unwrap().value.parse().unwrap();
     assert_eq!(tracks.as_array().unwrap().len(), count, "one track per person in view");
+    // The recorded tracks against the hand-made truth of the same frames.
+    let gt = common::root().join("tests/data/vtest-gt.txt");
+    let (code, out, err) = common::run_edgepipe(&["eval", "--record", record.to_str().unwrap(), "--gt", gt.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let m: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(m["frames"], FRAMES);
+    // Measured 0.77 / 0.71 with 3 switches among the group at the lamp post.
+    assert!(m["mota"].as_f64().unwrap() > 0.7 && m["idf1"].as_f64().unwrap() > 0.6, "{m}");
 
     assert!(stderr.contains("ffmpeg -f rawvideo -pixel_format bgr24 -video_size 768x576"), "{stderr}");
     assert!(stderr.contains("MQTT messages published: "), "{stderr}");
@@ -182,4 +190,12 @@ fn a_still_image_is_one_frame() {
     let tracks: serde_json::Value = serde_json::from_str(&last.stats.iter().find(|s| s.name == "tracks").unwrap().value).unwrap();
     let count: usize = last.stats.iter().find(|s| s.name == "count").unwrap().value.parse().unwrap();
     assert_eq!(tracks.as_array().unwrap().len(), count, "one track per person in view");
+    // The recorded tracks against the hand-made truth of the same frames.
+    let gt = common::root().join("tests/data/vtest-gt.txt");
+    let (code, out, err) = common::run_edgepipe(&["eval", "--record", record.to_str().unwrap(), "--gt", gt.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let m: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(m["frames"], FRAMES);
+    // Measured 0.77 / 0.71 with 3 switches among the group at the lamp post.
+    assert!(m["mota"].as_f64().unwrap() > 0.7 && m["idf1"].as_f64().unwrap() > 0.6, "{m}");
 }

@@ -152,3 +152,21 @@ fn eval_refuses_a_record_without_tracks_and_a_bad_ground_truth() {
     assert_eq!(code, 3);
     common::one_error_line(&err, "gt.txt line 1");
 }
+
+#[test]
+fn the_vtest_ground_truth_is_what_the_hand_identities_make() {
+    let data = common::root().join("tests/data");
+    let out = Command::new("python3")
+        .arg(data.join("make_vtest_gt.py"))
+        .arg(data.join("vtest-gt-source.jsonl.gz"))
+        .arg(data.join("vtest-identities.txt"))
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed = std::fs::read(data.join("vtest-gt.txt")).unwrap();
+    assert!(out.stdout == committed, "tests/data/vtest-gt.txt differs from what make_vtest_gt.py makes: regenerate it");
+    // 11 people, each box inside the frame give or take the edge.
+    let ids: std::collections::BTreeSet<&str> =
+        std::str::from_utf8(&committed).unwrap().lines().map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!(ids.len(), 11);
+}

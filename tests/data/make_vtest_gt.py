@@ -7,9 +7,10 @@ boxes of each frame are the detector's boxes of the track fragments that were
 assigned by hand to that person, linearly interpolated across frames where
 the person is there but was not detected, and held at the ends.
 
-Usage: make_vtest_gt.py RECORD.jsonl IDENTITIES.txt > vtest-gt.txt
-(RECORD: `edgepipe run --no-mqtt --confidence 0.1 --record RECORD.jsonl`)
+Usage: make_vtest_gt.py vtest-gt-source.jsonl.gz vtest-identities.txt > vtest-gt.txt
+(the source record is kept next to this script: the identities name its tracks)
 """
+import gzip
 import json
 import sys
 
@@ -17,7 +18,7 @@ import sys
 def load_record(path):
     """frame -> {track id: detection box [x, y, w, h]}"""
     out = {}
-    with open(path) as f:
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
         for line in f:
             r = json.loads(line)
             stats = {s["name"]: s["value"] for s in r.get("stats", [])}
@@ -34,15 +35,22 @@ def load_record(path):
 
 
 def load_identities(path):
-    """[(gt id, first, last, [track ids])]; frames 0-based, inclusive."""
+    """[(gt id, first, last, [(track id, from, to)])]: one line per time a
+    person is in view; frames 0-based, inclusive. A track is given as
+    `id:from-to` (the frames where that track follows this person)."""
     out = []
     with open(path) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
-            gid, first, last, tracks = line.split(None, 3)
-            out.append((int(gid), int(first), int(last), [int(t) for t in tracks.split(",") if t.strip()]))
+            gid, first, last, *tracks = line.split()
+            spans = []
+            for t in tracks:
+                tid, rng = t.split(":")
+                a, b = rng.split("-")
+                spans.append((int(tid), int(a), int(b)))
+            out.append((int(gid), int(first), int(last), spans))
     return out
 
 
@@ -51,11 +59,10 @@ def main():
     rows = []
     for gid, first, last, tracks in load_identities(sys.argv[2]):
         known = {}
-        for f in range(first, last + 1):
-            for t in tracks:
-                if t in record.get(f, {}):
-                    known[f] = record[f][t]
-                    break
+        for tid, a, b in tracks:
+            for f in range(max(a, first), min(b, last) + 1):
+                if tid in record.get(f, {}):
+                    known.setdefault(f, record[f][tid])
         if not known:
             sys.exit(f"identity {gid}: none of its tracks {tracks} is seen in frames {first}..{last}")
         frames = sorted(known)
