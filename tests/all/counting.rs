@@ -206,3 +206,18 @@ fn class_names_and_speedometer_feed_the_course_topics() {
     let speed: serde_json::Value = serde_json::from_str(&find("speedometer")).unwrap();
     assert!((speed["speed"].as_f64().unwrap() - 3.6).abs() < 0.2, "km/h: {speed}");
 }
+
+#[test]
+fn the_lines_and_zones_example_loads_and_configures() {
+    let path = common::root().join("examples/lines-and-zones.toml");
+    let file = edgepipe::config::FileConfig::load(&path).unwrap();
+    let s = edgepipe::config::resolve(Some(file), &edgepipe::config::Overrides::default()).unwrap();
+    let names: Vec<&str> = s.stages.iter().map(|st| st.name.as_str()).collect();
+    assert_eq!(names, ["people-counter", "line-counter", "course-topics", "draw-boxes"]);
+    let lc = s.stages.iter().find(|st| st.name == "line-counter").unwrap();
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let mut stage = host.load("line-counter", &common::plugin("line-counter"), StageKind::Stats, lc.settings.clone()).unwrap();
+    let stats = stage.update(info(0), &[walker(100.0, 100.0)]);
+    let lines: serde_json::Value = serde_json::from_str(stat(&stats, "lines").unwrap()).unwrap();
+    assert_eq!(lines[0]["name"], "path");
+}

@@ -45,11 +45,24 @@ struct DrawBoxes {
     text: String,
     layout: Layout,
     track_of: Vec<Option<u64>>,
+    /// Tags of this frame (anchor, text, colour), drawn after every box and
+    /// shape so that no outline crosses a tag.
+    tags: Vec<(Rect, String, Bgr)>,
+    used_tags: usize,
 }
 
 impl Default for DrawBoxes {
     fn default() -> Self {
-        DrawBoxes { thickness: 2, scale: 1, warned: false, text: String::new(), layout: Layout::default(), track_of: Vec::new() }
+        DrawBoxes {
+            thickness: 2,
+            scale: 1,
+            warned: false,
+            text: String::new(),
+            layout: Layout::default(),
+            track_of: Vec::new(),
+            tags: Vec::new(),
+            used_tags: 0,
+        }
     }
 }
 
@@ -86,14 +99,30 @@ fn point(v: &Value, w: i64, h: i64) -> Option<(i64, i64)> {
 }
 
 impl DrawBoxes {
-    /// A tag: filled background, text in the ink that reads on it.
-    fn tag(&mut self, cv: &mut Canvas, anchor: Rect, bg: Bgr) {
+    /// Queue `self.text` as a tag for `anchor` (its strings are reused).
+    fn tag(&mut self, anchor: Rect, bg: Bgr) {
+        if self.used_tags == self.tags.len() {
+            self.tags.push((anchor, String::new(), bg));
+        }
+        let t = &mut self.tags[self.used_tags];
+        t.0 = anchor;
+        t.1.clear();
+        t.1.push_str(&self.text);
+        t.2 = bg;
+        self.used_tags += 1;
+    }
+
+    /// Every queued tag: filled background, text in the ink that reads on it,
+    /// placed where it covers no tag placed before it.
+    fn draw_tags(&mut self, cv: &mut Canvas) {
         let s = self.scale;
         let pad = 2 * s;
-        let (w, h) = (text_width(&self.text, s) + 2 * pad, 8 * s + 2 * pad);
-        let r = self.layout.place(anchor, w, h, cv.w, cv.h);
-        cv.fill(r.x0, r.y0, r.x1, r.y1, bg);
-        cv.text(r.x0 + pad, r.y0 + pad, &self.text, s, ink(bg));
+        for (anchor, text, bg) in &self.tags[..self.used_tags] {
+            let (w, h) = (text_width(text, s) + 2 * pad, 8 * s + 2 * pad);
+            let r = self.layout.place(*anchor, w, h, cv.w, cv.h);
+            cv.fill(r.x0, r.y0, r.x1, r.y1, *bg);
+            cv.text(r.x0 + pad, r.y0 + pad, text, s, ink(*bg));
+        }
     }
 
     fn tracks(&mut self, stats: &[Stat], n: usize) {
@@ -126,7 +155,7 @@ impl DrawBoxes {
                 Some(id) => write!(self.text, "{} #{id} {:.0}%", d.label, d.score * 100.0),
                 None => write!(self.text, "{} {:.0}%", d.label, d.score * 100.0),
             };
-            self.tag(cv, Rect { x0, y0, x1, y1 }, colour);
+            self.tag(Rect { x0, y0, x1, y1 }, colour);
         }
     }
 
@@ -144,7 +173,7 @@ impl DrawBoxes {
             self.text.clear();
             let _ = write!(self.text, "{}: {}", z.get("name").and_then(Value::as_str).unwrap_or("zone"), z.get("count").and_then(Value::as_u64).unwrap_or(0));
             let (x, y) = pts.iter().fold((i64::MAX, i64::MAX), |a, p| (a.0.min(p.0), a.1.min(p.1)));
-            self.tag(cv, Rect { x0: x, y0: y, x1: x + 1, y1: y + 1 }, ZONE);
+            self.tag(Rect { x0: x, y0: y, x1: x + 1, y1: y + 1 }, ZONE);
         }
         for l in json_items(stats, "lines") {
             let (Some(a), Some(b)) = (l.get("a").and_then(|p| point(p, w, h)), l.get("b").and_then(|p| point(p, w, h))) else { continue };
@@ -153,7 +182,7 @@ impl DrawBoxes {
             let n = |k: &str| l.get(k).and_then(Value::as_u64).unwrap_or(0);
             let _ = write!(self.text, "{}: in {} out {}", l.get("name").and_then(Value::as_str).unwrap_or("line"), n("in"), n("out"));
             let (mx, my) = ((a.0 + b.0) / 2, (a.1 + b.1) / 2);
-            self.tag(cv, Rect { x0: mx, y0: my, x1: mx + 1, y1: my + 1 }, LINE);
+            self.tag(Rect { x0: mx, y0: my, x1: mx + 1, y1: my + 1 }, LINE);
         }
     }
 
@@ -231,10 +260,12 @@ impl Draw for DrawBoxes {
         }
         let mut cv = Canvas { px: pixels, w: info.width as i64, h: info.height as i64 };
         self.layout.clear();
+        self.used_tags = 0;
         self.tracks(&stats, detections.len());
         self.panel(&mut cv, &stats, false);
         self.lines_and_zones(&mut cv, &stats);
         self.detections(&mut cv, &detections);
+        self.draw_tags(&mut cv);
         self.panel(&mut cv, &stats, true);
     }
 }
