@@ -221,3 +221,14 @@ fn the_lines_and_zones_example_loads_and_configures() {
     let lines: serde_json::Value = serde_json::from_str(stat(&stats, "lines").unwrap()).unwrap();
     assert_eq!(lines[0]["name"], "path");
 }
+
+#[test]
+fn course_topics_passes_on_only_well_formed_class_and_speed_values() {
+    let (_h, mut ct) = load("course-topics", StageKind::Topics, &[]);
+    let st = |n: &str, v: &str| Stat { name: n.into(), value: v.into() };
+    let msgs = ct.route(info(0), &[st("class_names", "not json"), st("speed", "inf")]);
+    assert!(msgs.is_empty(), "{msgs:?}");
+    let msgs = ct.route(info(1), &[st("class_names", r#"["dog"]"#), st("speed", "1.5")]);
+    let topics: Vec<(&str, &str)> = msgs.iter().map(|m| (m.topic.as_str(), m.payload.as_str())).collect();
+    assert_eq!(topics, [("class", r#"{"class_names":["dog"]}"#), ("speedometer", r#"{"speed":1.5}"#)]);
+}

@@ -99,10 +99,12 @@ impl Topics for CourseTopics {
             out.push(self.msg("person", format!("{{\"count\":{count},\"total\":{total}{frame}}}")));
         }
         self.durations(&stats, &frame, &mut out);
-        if let Some(names) = find("class_names") {
+        // Values are JSON documents from other stages: passed on only when
+        // they are what the topic promises.
+        if let Some(names) = find("class_names").filter(|v| matches!(serde_json::from_str(v), Ok(Value::Array(_)))) {
             out.push(self.msg("class", format!("{{\"class_names\":{names}}}")));
         }
-        if let Some(speed) = find("speed") {
+        if let Some(speed) = find("speed").filter(|v| v.parse::<f64>().is_ok_and(f64::is_finite)) {
             out.push(self.msg("speedometer", format!("{{\"speed\":{speed}}}")));
         }
         self.lines_and_zones(&stats, &mut out);
