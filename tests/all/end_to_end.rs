@@ -179,23 +179,4 @@ fn a_still_image_is_one_frame() {
         std::fs::read_to_string(&record).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1);
     assert!(lines[0].detections.iter().filter(|d| d.label == "person").count() >= 3);
-    // ... and every stats stage's stats of that frame, the tracks included.
-    for l in &lines {
-        let names: Vec<&str> = l.stats.iter().map(|s| s.name.as_str()).collect();
-        for n in ["count", "total", "tracks", "class_names", "speed"] {
-            assert!(names.contains(&n), "frame {} lacks stat {n}: {names:?}", l.index);
-        }
-    }
-    let last = lines.last().unwrap();
-    let tracks: serde_json::Value = serde_json::from_str(&last.stats.iter().find(|s| s.name == "tracks").unwrap().value).unwrap();
-    let count: usize = last.stats.iter().find(|s| s.name == "count").unwrap().value.parse().unwrap();
-    assert_eq!(tracks.as_array().unwrap().len(), count, "one track per person in view");
-    // The recorded tracks against the hand-made truth of the same frames.
-    let gt = common::root().join("tests/data/vtest-gt.txt");
-    let (code, out, err) = common::run_edgepipe(&["eval", "--record", record.to_str().unwrap(), "--gt", gt.to_str().unwrap(), "--json"]);
-    assert_eq!(code, 0, "{err}");
-    let m: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(m["frames"], FRAMES);
-    // Measured 0.77 / 0.71 with 3 switches among the group at the lamp post.
-    assert!(m["mota"].as_f64().unwrap() > 0.7 && m["idf1"].as_f64().unwrap() > 0.6, "{m}");
 }

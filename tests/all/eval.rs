@@ -31,7 +31,10 @@ print(json.dumps({k: float(s[k].iloc[0]) for k in names}))
 /// A small scene: 4 people over 40 frames, with a detector that misses,
 /// adds false boxes, jitters, and a tracker that swaps two identities and
 /// breaks one track in two. Deterministic (a fixed LCG).
-fn scene() -> (Vec<String>, Vec<(u64, Vec<(u64, [f64; 4])>)>) {
+/// Per frame: (index, [(track id, box)]).
+type Hypotheses = Vec<(u64, Vec<(u64, [f64; 4])>)>;
+
+fn scene() -> (Vec<String>, Hypotheses) {
     let mut seed: u64 = 12345;
     let mut rnd = move || {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
