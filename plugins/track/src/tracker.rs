@@ -185,25 +185,7 @@ impl Tracker {
                 out.confirmed += 1;
             }
         }
-        // Unmatched: tentative tracks end, tracked ones become lost.
-        for (_, tr) in self.tracks.iter_mut().enumerate().filter(|(t, _)| !matched[*t]) {
-            tr.missed = tr.missed.saturating_add(1);
-            if tr.state == TrackState::Tracked {
-                tr.state = TrackState::Lost;
-            }
-        }
-        let max_missed = cfg.max_missed;
-        let mut keep = Vec::with_capacity(self.tracks.len());
-        for (t, tr) in std::mem::take(&mut self.tracks).into_iter().enumerate() {
-            match tr.state {
-                TrackState::Tentative if !matched[t] => {}
-                TrackState::Lost if tr.missed > max_missed => {
-                    out.ended.push(Ended { id: tr.id, first_ms: tr.first_ms, last_ms: tr.last_ms })
-                }
-                _ => keep.push(tr),
-            }
-        }
-        self.tracks = keep;
+        self.retire(&matched, &mut out.ended);
         // 4. New tentative tracks from confident detections nobody took.
         for &d in high.iter().filter(|&&d| !det_used[d] && dets[d].score >= cfg.new_track_score) {
             self.tracks.push(Track {
@@ -226,6 +208,27 @@ impl Tracker {
             }
         }
         out
+    }
+
+    /// Unmatched tracks: tentative ones end, tracked ones become lost, lost
+    /// ones past `max_missed` end (confirmed ones into `ended`).
+    fn retire(&mut self, matched: &[bool], ended: &mut Vec<Ended>) {
+        for (_, tr) in self.tracks.iter_mut().enumerate().filter(|(t, _)| !matched[*t]) {
+            tr.missed = tr.missed.saturating_add(1);
+            if tr.state == TrackState::Tracked {
+                tr.state = TrackState::Lost;
+            }
+        }
+        let max_missed = self.config.max_missed;
+        let mut keep = Vec::with_capacity(self.tracks.len());
+        for (t, tr) in std::mem::take(&mut self.tracks).into_iter().enumerate() {
+            match tr.state {
+                TrackState::Tentative if !matched[t] => {}
+                TrackState::Lost if tr.missed > max_missed => ended.push(Ended { id: tr.id, first_ms: tr.first_ms, last_ms: tr.last_ms }),
+                _ => keep.push(tr),
+            }
+        }
+        self.tracks = keep;
     }
 
     /// End of stream: every confirmed track still alive ends now (tentative
