@@ -108,7 +108,7 @@ fn draw_boxes_draws_the_box_and_leaves_the_rest() {
     let det = Detection { class_id: 0, label: "person".into(), score: 0.87, bbox: Rect { x: 100.0, y: 80.0, width: 50.0, height: 100.0 } };
     let stats = vec![Stat { name: "count".into(), value: "1".into() }, Stat { name: "total".into(), value: "4".into() }];
     let out = draw
-        .draw(FrameInfo { index: 0, timestamp_ms: 0, width: w, height: h }, &pixels, &[det.clone()], &stats)
+        .draw(FrameInfo { index: 0, timestamp_ms: 0, width: w, height: h }, &pixels, std::slice::from_ref(&det), &stats)
         .expect("draw returns a frame");
     assert_eq!(out.len(), pixels.len());
     let px = |x: u32, y: u32| {
