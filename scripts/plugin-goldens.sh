@@ -13,4 +13,11 @@ IN=tests/data/vtest-100.jsonl
 "$BIN" plugin test "$P/people-counter.wasm" --input "$IN" -o plugins/people-counter/golden.jsonl
 "$BIN" plugin test "$P/course-topics.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/course-topics/golden.jsonl
 "$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi -o plugins/draw-boxes/golden.jsonl
+"$BIN" plugin test "$P/class-names.wasm" --input "$IN" -o plugins/class-names/golden.jsonl
+"$BIN" plugin test "$P/speedometer.wasm" --input "$IN" -o plugins/speedometer/golden.jsonl
+# A line across the path right of the lamp post, a zone around the post
+# (the same settings as tests/all/plugin_cli.rs).
+"$BIN" plugin test "$P/line-counter.wasm" --input "$IN" \
+  --set "lines=path: 0.65,0.30 0.65,0.80" --set "zones=lamp-post: 0.45,0.38 0.60,0.38 0.60,0.56 0.45,0.56" \
+  -o plugins/line-counter/golden.jsonl
 wc -l plugins/*/golden.jsonl

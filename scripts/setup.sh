@@ -16,7 +16,7 @@ MODEL_SHA256="e548ab3a406227202334bf5a6623c9814ac6286ff04e68aeb4dc2357732d1a4f"
 EASY_YOLO_VERSION="0.1.3"
 CLIP="$VENDOR/data/vtest.avi"
 PLUGIN_DIR="$ROOT/target/plugins"
-PLUGINS=(people-counter course-topics draw-boxes)
+PLUGINS=(people-counter course-topics draw-boxes class-names speedometer line-counter)
 APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -111,6 +111,15 @@ if [ ! -f "$CLIP" ]; then
   mkdir -p "$(dirname "$CLIP")"
   cp "$scratch/x/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$CLIP"
   rm -rf "$scratch"
+fi
+
+# 5b. py-motmetrics, only for the test that cross-checks `edgepipe eval` ----
+MM_VENV="$VENDOR/motmetrics-venv"
+MM_PINS=(motmetrics==1.4.0 numpy==1.26.4 pandas==2.2.3 scipy==1.13.1)   # motmetrics 1.4 needs numpy < 2
+if ! "$MM_VENV/bin/python" -c "import motmetrics" 2>/dev/null; then
+  say "installing py-motmetrics into $MM_VENV (for the eval cross-check test)"
+  python3 -m venv "$MM_VENV"
+  "$MM_VENV/bin/pip" install --quiet "${MM_PINS[@]}" >&2
 fi
 
 # 6. Build the host and the plugins ------------------------------------------

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The tests: set up what is missing (packages, wasm target, ORT, model, clip,
 # host and plugin builds), then run every test of the workspace's host crate
-# (unit tests and the integration tests in tests/all).
+# (unit tests and the integration tests in tests/all) and of the tracker library.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
-cargo test --release -p edgepipe "$@"
+cargo test --release -p edgepipe -p edgepipe-track "$@"

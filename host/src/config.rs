@@ -746,7 +746,7 @@ mod tests {
     fn embedded_default_pipeline_parses() {
         let s = resolve(None, &Overrides::default()).unwrap();
         let names: Vec<&str> = s.stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["people-counter", "course-topics", "draw-boxes"]);
+        assert_eq!(names, ["people-counter", "class-names", "speedometer", "course-topics", "draw-boxes"]);
         assert_eq!(s.keepalive, Duration::from_secs(60));
         assert!(matches!(s.mqtt, MqttTarget::Embedded(a) if a.port() == 1883 && a.ip().is_loopback()));
     }

@@ -62,6 +62,7 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
+        Command::Eval(args) => edgepipe::eval::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tenants(TenantsCommand::Check { dir, config, plugin_dir }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
     }
 }

@@ -1,5 +1,5 @@
 //! Outputs of the frame loop: raw BGR24 frames on stdout and the JSONL record
-//! of what the detector saw.
+//! of what the detector saw and what the stats stages made of it.
 
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write};
@@ -72,6 +72,16 @@ pub struct RecordLine {
     pub width: u32,
     pub height: u32,
     pub detections: Vec<RecordDetection>,
+    /// Every stats stage's stats of this frame (`value` a JSON document, as
+    /// the stage returned it); absent in records made before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stats: Vec<RecordStat>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RecordStat {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]

@@ -4,10 +4,12 @@
 //! and ffmpeg.
 
 mod bad_input;
+mod counting;
 mod common;
 mod detector;
 mod end_to_end;
 mod examples;
+mod eval;
 mod mqtt;
 mod mqtt_limits;
 mod engine;

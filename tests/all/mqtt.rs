@@ -292,9 +292,15 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     assert_eq!(published - dropped, QUEUE, "{stderr}");
 
     // The newest QUEUE messages: the last frames' and the end-of-stream `person/total`.
-    let got = sub.collect(Duration::from_secs(10), |got| got.iter().collect::<HashSet<_>>().len() as u64 >= QUEUE);
+    // (people still in view at the end each get a `person/duration`, and two
+    // who came into view together have the same payload: count messages, and
+    // bound the distinct ones, since QoS 1 may also deliver one twice.)
+    let got = sub.collect(Duration::from_secs(10), |got| got.len() as u64 >= QUEUE);
     let distinct: HashSet<&(String, Vec<u8>)> = got.iter().collect();
-    assert_eq!(distinct.len() as u64, published - dropped, "the subscriber misses exactly the dropped ones: {got:?}");
+    assert!(
+        got.len() as u64 >= published - dropped && distinct.len() as u64 <= published - dropped,
+        "the subscriber misses exactly the dropped ones: {got:?}"
+    );
     for (topic, payload) in &got {
         if topic == "person" {
             assert!(frame_of(payload) >= FRAMES - QUEUE, "drop-oldest keeps the newest: {}", String::from_utf8_lossy(payload));

@@ -63,6 +63,20 @@ fn default_plugins_match_their_goldens() {
     let (code, _, err) =
         run_edgepipe(&["plugin", "test", &db, "--input", &record(), "--video", &s(&common::clip()), "--expect", &golden("draw-boxes")]);
     assert_eq!(code, 0, "{err}");
+
+    for name in ["class-names", "speedometer"] {
+        let (code, _, err) = run_edgepipe(&["plugin", "test", &s(&common::plugin(name)), "--input", &record(), "--expect", &golden(name)]);
+        assert_eq!(code, 0, "{name}: {err}");
+    }
+    // The settings scripts/plugin-goldens.sh uses.
+    let lc = s(&common::plugin("line-counter"));
+    let (code, _, err) = run_edgepipe(&[
+        "plugin", "test", &lc, "--input", &record(),
+        "--set", "lines=path: 0.65,0.30 0.65,0.80",
+        "--set", "zones=lamp-post: 0.45,0.38 0.60,0.38 0.60,0.56 0.45,0.56",
+        "--expect", &golden("line-counter"),
+    ]);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]

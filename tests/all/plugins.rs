@@ -108,19 +108,37 @@ fn draw_boxes_draws_the_box_and_leaves_the_rest() {
     let det = Detection { class_id: 0, label: "person".into(), score: 0.87, bbox: Rect { x: 100.0, y: 80.0, width: 50.0, height: 100.0 } };
     let stats = vec![Stat { name: "count".into(), value: "1".into() }, Stat { name: "total".into(), value: "4".into() }];
     let out = draw
-        .draw(FrameInfo { index: 0, timestamp_ms: 0, width: w, height: h }, &pixels, &[det], &stats)
+        .draw(FrameInfo { index: 0, timestamp_ms: 0, width: w, height: h }, &pixels, std::slice::from_ref(&det), &stats)
         .expect("draw returns a frame");
     assert_eq!(out.len(), pixels.len());
     let px = |x: u32, y: u32| {
         let o = ((y * w + x) * 3) as usize;
         [out[o], out[o + 1], out[o + 2]]
     };
-    assert_eq!(px(100, 130), [0, 255, 0], "left edge of the box is green (BGR)");
-    assert_eq!(px(149, 130), [0, 255, 0], "right edge of the box is green");
+    // Class 0's colour (BGR); a detection without a track gets a thin outline.
+    const PERSON: [u8; 3] = [14, 127, 255];
+    assert_eq!(px(100, 130), PERSON, "left edge of the box in the class colour");
+    assert_eq!(px(149, 130), PERSON, "right edge of the box");
+    assert_eq!(px(101, 130), [0, 0, 0], "untracked: one pixel thick");
     assert_eq!(px(125, 130), [0, 0, 0], "inside of the box untouched");
     assert_eq!(px(300, 230), [0, 0, 0], "far corner untouched");
     let changed_top_left = (0..40).flat_map(|y| (0..150).map(move |x| (x, y))).filter(|&(x, y)| px(x, y) != [0, 0, 0]).count();
     assert!(changed_top_left > 100, "the count panel is drawn top-left");
+    // A tracked detection (people-counter's `tracks`, `det` its index): thick
+    // outline; another class: another colour.
+    let car = Detection { class_id: 2, label: "car".into(), score: 0.9, bbox: Rect { x: 200.0, y: 150.0, width: 60.0, height: 40.0 } };
+    let mut tracked = stats.clone();
+    tracked.push(Stat { name: "tracks".into(), value: r#"[{"id":7,"box":[100,80,50,100],"score":0.87,"age":3,"det":0}]"#.into() });
+    let out = draw
+        .draw(FrameInfo { index: 1, timestamp_ms: 0, width: w, height: h }, &pixels, &[det.clone(), car], &tracked)
+        .expect("draw returns a frame");
+    let px = |x: u32, y: u32| {
+        let o = ((y * w + x) * 3) as usize;
+        [out[o], out[o + 1], out[o + 2]]
+    };
+    assert_eq!((px(100, 130), px(101, 130)), (PERSON, PERSON), "tracked: two pixels thick");
+    let car_colour = px(200, 170);
+    assert!(car_colour != PERSON && car_colour != [0, 0, 0], "a colour per class: {car_colour:?}");
     // A frame of the wrong size is left alone, not a crash.
     let wrong = draw.draw(FrameInfo { index: 1, timestamp_ms: 0, width: w, height: h }, &pixels[..300], &[], &stats);
     assert!(wrong.is_none() || wrong.as_deref() == Some(&pixels[..300]));

@@ -17,8 +17,8 @@ use crate::chain::Chain;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo, Message};
+use crate::sink::{RecordDetection, RecordLine, RecordStat, Recorder, StdoutSink, Written};
 use crate::tenants::{TenantReport, TenantSet};
-use crate::sink::{RecordDetection, RecordLine, Recorder, StdoutSink, Written};
 
 /// Whether the run goes on after a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +238,7 @@ impl StageRunner {
                     .zip(&wdets)
                     .map(|(d, w)| RecordDetection { class_id: d.class_id, label: w.label.clone(), score: d.score, bbox: d.bbox })
                     .collect(),
+                stats: self.operator.stats().iter().map(|s| RecordStat { name: s.name.clone(), value: s.value.clone() }).collect(),
             };
             r.write(&line).or_exit(ExitKind::Output)?;
             self.timings.add(self.ids.record, t.elapsed());
