@@ -13,5 +13,8 @@ pub mod mqtt;
 pub mod pipeline;
 pub mod plugin;
 pub mod plugin_bench;
+pub mod plugin_bench_stage;
+pub mod plugin_build;
+pub mod plugin_new;
 pub mod plugin_tool;
 pub mod sink;

@@ -12,5 +12,7 @@ mod engine;
 mod plugins;
 mod plugin_cache;
 mod plugin_cli;
+mod plugin_langs;
 mod reload;
 mod sandbox;
+mod sandbox_langs;
