@@ -217,7 +217,8 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
     std::fs::write(sdk.join("edgepipe_sdk.py"), PYTHON_SDK).map_err(io(sdk.display().to_string()))?;
     let world = format!("edgepipe:plugin/{}@{CONTRACT}", m.world.world());
     let mut cmd = Command::new(tool);
-    cmd.arg("-q").arg("-d").arg(scratch.join("wit")).args(["-w", &world, "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
+    // No __pycache__ left in the plugin's folder.
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1").arg("-q").arg("-d").arg(scratch.join("wit")).args(["-w", &world, "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
     cmd.args(["app", "-o"]).arg(out);
     run("componentize-py", &mut cmd, dir)
 }
