@@ -13,4 +13,6 @@ IN=tests/data/vtest-100.jsonl
 "$BIN" plugin test "$P/people-counter.wasm" --input "$IN" -o plugins/people-counter/golden.jsonl
 "$BIN" plugin test "$P/course-topics.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/course-topics/golden.jsonl
 "$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi -o plugins/draw-boxes/golden.jsonl
+"$BIN" plugin test "$P/occupancy-alert.wasm" --input "$IN" -o plugins/occupancy-alert/golden.jsonl
+"$BIN" plugin test "$P/hub-formatter.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/hub-formatter/golden.jsonl
 wc -l plugins/*/golden.jsonl

@@ -166,7 +166,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-fn run(tool: &'static str, cmd: &mut Command, dir: &Path) -> Result<(), BuildError> {
+fn run_tool(tool: &'static str, cmd: &mut Command, dir: &Path) -> Result<(), BuildError> {
     tracing::debug!(?cmd, "building");
     let out = cmd.output().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => BuildError::ToolMissing { tool, install: install_hint(tool) },
@@ -220,7 +220,7 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
     // No __pycache__ left in the plugin's folder.
     cmd.env("PYTHONDONTWRITEBYTECODE", "1").arg("-q").arg("-d").arg(scratch.join("wit")).args(["-w", &world, "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
     cmd.args(["app", "-o"]).arg(out);
-    run("componentize-py", &mut cmd, dir)
+    run_tool("componentize-py", &mut cmd, dir)
 }
 
 fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), BuildError> {
@@ -244,7 +244,7 @@ fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), 
     let mut cmd = Command::new(tool);
     cmd.arg(src.join(JS_ENTRY)).arg("-w").arg(scratch.join("wit")).args(["-n", m.world.world(), "-d"]);
     cmd.args(JS_DISABLED_FEATURES).arg("-o").arg(out);
-    run("componentize-js", &mut cmd, dir)
+    run_tool("componentize-js", &mut cmd, dir)
 }
 
 fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> Result<(), BuildError> {
@@ -255,7 +255,7 @@ fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> Result<(), BuildError> {
     let target = dir.join("target");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir).args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target);
-    run("cargo", &mut cmd, dir)?;
+    run_tool("cargo", &mut cmd, dir)?;
     let built = target.join("wasm32-wasip2/plugin").join(format!("{}.wasm", m.name.replace('-', "_")));
     std::fs::copy(&built, out).map_err(io(built.display().to_string()))?;
     Ok(())
