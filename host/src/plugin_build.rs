@@ -167,6 +167,8 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 fn run_tool(tool: &'static str, cmd: &mut Command, dir: &Path) -> Result<(), BuildError> {
+    // A tool's error, not its Rust backtrace (cargo test exports RUST_BACKTRACE).
+    cmd.env("RUST_BACKTRACE", "0");
     tracing::debug!(?cmd, "building");
     let out = cmd.output().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => BuildError::ToolMissing { tool, install: install_hint(tool) },

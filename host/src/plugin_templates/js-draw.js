@@ -4,6 +4,11 @@
 //   edgepipe plugin build {{name}}
 //   edgepipe plugin check {{name}}/{{name}}.wasm
 //   edgepipe plugin test {{name}}/{{name}}.wasm --input frames.jsonl --video clip.avi
+//
+// Known limit (componentize-js 0.23.0): frame buffers are not reclaimed before
+// the 64 MiB memory cap is hit (about 40 frames at 768x576; the stage is then
+// re-created from its state). Write draw stages that must run for long in Rust
+// for now.
 import { Draw, exportDraw } from "./edgepipe-sdk.js";
 
 class {{Class}} extends Draw {

@@ -4,6 +4,11 @@ Build, check, test (from this folder's parent):
   edgepipe plugin build {{name}}
   edgepipe plugin check {{name}}/{{name}}.wasm
   edgepipe plugin test {{name}}/{{name}}.wasm --input frames.jsonl --video clip.avi
+
+Known limit (componentize-py 0.25.1): the frame passed to each call is not
+given back to the allocator, so at 768x576 the stage reaches the 64 MiB
+memory cap after about 40 frames and is re-created from its state. Write
+draw stages that must run for long in Rust for now.
 """
 
 from edgepipe_sdk import Draw, export_draw
