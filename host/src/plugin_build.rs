@@ -68,7 +68,8 @@ pub enum BuildError {
     ToolMissing { tool: &'static str, install: String },
     #[error("{tool} failed ({status}) building {dir}:\n{output}")]
     ToolFailed { tool: &'static str, status: String, dir: PathBuf, output: String },
-    #[error("{what}: {source}")]
+    /// Shown as "what: source" (the source is chained by `{:#}`).
+    #[error("{what}")]
     Io { what: String, source: std::io::Error },
     #[error("{tool} finished but {path} is not there")]
     NoOutput { tool: &'static str, path: PathBuf },
@@ -95,6 +96,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BuildError> {
 /// Build the plugin in `dir`; returns the path of the component.
 pub fn build(dir: &Path) -> Result<PathBuf, BuildError> {
     let m = read_manifest(dir)?;
+    // Absolute: cargo runs inside the folder.
+    let dir = &std::fs::canonicalize(dir).map_err(io(dir.display().to_string()))?;
     let out = dir.join(format!("{}.wasm", m.name));
     let scratch = Scratch::new(&m.name)?;
     match m.lang {
@@ -149,16 +152,13 @@ impl Drop for Scratch {
 }
 
 /// A tool: the environment variable if set, then the copy scripts/setup.sh
-/// installs under vendor/, then PATH.
-fn find_tool(env: &str, vendored: &str, on_path: &str) -> Option<PathBuf> {
+/// installs under vendor/ (if any), then PATH.
+fn find_tool(env: &str, vendored: Option<&str>, on_path: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let v = Path::new(crate::config::BUILD_ROOT).join(vendored);
-    if v.is_file() {
-        return Some(v);
-    }
-    self::on_path(on_path)
+    let v = vendored.map(|v| Path::new(crate::config::BUILD_ROOT).join(v)).filter(|v| v.is_file());
+    v.or_else(|| self::on_path(on_path))
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -212,7 +212,7 @@ fn need_entry(dir: &Path, entry: &'static str, lang: &'static str) -> Result<(),
 
 fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), BuildError> {
     need_entry(dir, PYTHON_ENTRY, "Python")?;
-    let tool = find_tool("EDGEPIPE_COMPONENTIZE_PY", "vendor/componentize-py/bin/componentize-py", "componentize-py")
+    let tool = find_tool("EDGEPIPE_COMPONENTIZE_PY", Some("vendor/componentize-py/bin/componentize-py"), "componentize-py")
         .ok_or_else(|| missing("componentize-py"))?;
     let sdk = scratch.join("sdk");
     std::fs::create_dir_all(&sdk).map_err(io(sdk.display().to_string()))?;
@@ -227,7 +227,7 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
 
 fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), BuildError> {
     need_entry(dir, JS_ENTRY, "JavaScript")?;
-    let tool = find_tool("EDGEPIPE_COMPONENTIZE_JS", "vendor/componentize-js/node_modules/.bin/componentize-js", "componentize-js")
+    let tool = find_tool("EDGEPIPE_COMPONENTIZE_JS", Some("vendor/componentize-js/node_modules/.bin/componentize-js"), "componentize-js")
         .ok_or_else(|| missing("componentize-js"))?;
     if on_path("node").is_none() {
         return Err(missing("node"));
@@ -253,7 +253,8 @@ fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> Result<(), BuildError> {
     if !dir.join("Cargo.toml").is_file() {
         return Err(BuildError::NoEntry { path: dir.join("Cargo.toml"), lang: "Rust", entry: "Cargo.toml" });
     }
-    let cargo = find_tool("CARGO", ".cargo/bin/cargo", "cargo").ok_or_else(|| missing("cargo"))?;
+    // CARGO: set when edgepipe itself runs under cargo.
+    let cargo = find_tool("CARGO", None, "cargo").ok_or_else(|| missing("cargo"))?;
     let target = dir.join("target");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir).args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target);

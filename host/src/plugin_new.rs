@@ -36,7 +36,8 @@ pub enum NewError {
     BadName { name: String, reason: String },
     #[error("{0} already exists; choose another name or --dir")]
     Exists(PathBuf),
-    #[error("cannot write {path}: {source}")]
+    /// Shown as "cannot write PATH: source" (the source is chained by `{:#}`).
+    #[error("cannot write {path}")]
     Write { path: PathBuf, source: std::io::Error },
 }
 
