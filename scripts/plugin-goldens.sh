@@ -20,4 +20,6 @@ IN=tests/data/vtest-100.jsonl
 "$BIN" plugin test "$P/line-counter.wasm" --input "$IN" \
   --set "lines=path: 0.65,0.30 0.65,0.80" --set "zones=lamp-post: 0.45,0.38 0.60,0.38 0.60,0.56 0.45,0.56" \
   -o plugins/line-counter/golden.jsonl
+"$BIN" plugin test "$P/occupancy-alert.wasm" --input "$IN" -o plugins/occupancy-alert/golden.jsonl
+"$BIN" plugin test "$P/hub-formatter.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/hub-formatter/golden.jsonl
 wc -l plugins/*/golden.jsonl

@@ -122,7 +122,12 @@ if ! "$MM_VENV/bin/python" -c "import motmetrics" 2>/dev/null; then
   "$MM_VENV/bin/pip" install --quiet "${MM_PINS[@]}" >&2
 fi
 
-# 6. Build the host and the plugins ------------------------------------------
+# 6. Python and JavaScript plugin toolchains (plugins/sdk-python, sdk-js) ------
+# shellcheck source=scripts/setup-plugin-langs.sh
+source "$ROOT/scripts/setup-plugin-langs.sh"
+install_plugin_toolchains
+
+# 7. Build the host and the plugins ------------------------------------------
 if [ "${EDGEPIPE_SETUP_NO_BUILD:-0}" = 1 ]; then say "assets ready (build skipped)"; exit 0; fi
 say "building host (release)"
 cargo build --release -p edgepipe --quiet
@@ -145,4 +150,5 @@ for p in hostile hostile-topics future-version legacy-topics noisy-topics; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$GUEST_DIR/$p.wasm" 2>/dev/null || cp "$src" "$GUEST_DIR/$p.wasm"
 done
+build_plugin_langs
 say "ready: ORT $ORT_LIB, model $MODEL, clip $CLIP, plugins $PLUGIN_DIR"

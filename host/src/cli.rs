@@ -68,6 +68,28 @@ pub enum PluginCommand {
     /// Measure stage start-up (cold vs cached), per-frame cost of the default
     /// stages, and hot-reload latency; prints a report on stdout.
     Bench(PluginBenchArgs),
+    /// Make a plugin folder NAME/ (Rust, Python or JavaScript) that `plugin build` builds offline.
+    New(PluginNewArgs),
+    /// Build a plugin folder (its plugin.toml names language and world) into DIR/<name>.wasm.
+    Build {
+        /// The plugin folder.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PluginNewArgs {
+    /// The plugin's name: lowercase letters, digits and `-` (e.g. car-counter).
+    pub name: String,
+    /// Its language.
+    #[arg(long, value_parser = ["rust", "python", "js"])]
+    pub lang: String,
+    /// The world it implements.
+    #[arg(long, value_parser = ["stats", "topics", "draw"])]
+    pub world: String,
+    /// Where to make the folder NAME/ (default: the current folder).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +109,9 @@ pub struct PluginBenchArgs {
     /// Start-up rounds.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+    /// Bench this stage (any language) beside the Rust default of its world instead (repeatable).
+    #[arg(long, value_name = "FILE.wasm")]
+    pub stage: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

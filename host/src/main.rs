@@ -60,6 +60,8 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
+        Command::Plugin(PluginCommand::New(args)) => edgepipe::plugin_new::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Plugin(PluginCommand::Build { dir }) => edgepipe::plugin_build::run(dir).map(|()| ExitCode::SUCCESS),
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
         Command::Eval(args) => edgepipe::eval::run(args).map(|()| ExitCode::SUCCESS),
@@ -157,7 +159,11 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
         reloads: a.reloads,
         rounds: a.rounds,
     };
-    edgepipe::plugin_bench::bench(&o)?;
+    if a.stage.is_empty() {
+        edgepipe::plugin_bench::bench(&o)?;
+    } else {
+        edgepipe::plugin_bench_stage::bench(&o, &a.stage)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

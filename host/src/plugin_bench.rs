@@ -25,7 +25,7 @@ pub struct BenchOptions {
     pub rounds: usize,
 }
 
-const DEFAULTS: [(&str, StageKind); 3] =
+pub(crate) const DEFAULTS: [(&str, StageKind); 3] =
     [("people-counter", StageKind::Stats), ("course-topics", StageKind::Topics), ("draw-boxes", StageKind::Draw)];
 
 fn specs(dir: &Path) -> Vec<StageSettings> {
@@ -35,12 +35,12 @@ fn specs(dir: &Path) -> Vec<StageSettings> {
         .collect()
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// The q-quantile (0..=1) of `v`, nearest rank.
-fn quantile(v: &mut [f64], q: f64) -> f64 {
+pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
@@ -49,13 +49,25 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[i]
 }
 
-struct Frame {
-    info: FrameInfo,
-    dets: Vec<wit::Detection>,
-    pixels: Vec<u8>,
+pub(crate) struct Frame {
+    pub(crate) info: FrameInfo,
+    pub(crate) dets: Vec<wit::Detection>,
+    pub(crate) pixels: Vec<u8>,
 }
 
-fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
+/// `bytes` with a custom section named `name` appended: new bytes (and
+/// hash), same behaviour.
+pub(crate) fn with_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name.as_bytes());
+    out.push(0);
+    out.push(section.len() as u8);
+    out.extend_from_slice(&section);
+    out
+}
+
+pub(crate) fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
     let file = std::fs::File::open(&o.record)
         .map_err(|e| Failure::msg(ExitKind::Input, format!("cannot open {}: {e}", o.record.display())))?;
     let mut cap = Capture::open(&o.video.to_string_lossy()).or_exit(ExitKind::Input)?;
@@ -164,14 +176,7 @@ pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         std::thread::sleep(Duration::from_millis(300));
         for i in 0..reloads {
-            let mut bytes = original.clone();
-            // A custom section: new bytes (and hash), same behaviour.
-            let name = format!("bench-{i}");
-            let mut section = vec![name.len() as u8];
-            section.extend_from_slice(name.as_bytes());
-            bytes.push(0);
-            bytes.push(section.len() as u8);
-            bytes.extend_from_slice(&section);
+            let bytes = with_custom_section(&original, &format!("bench-{i}"));
             let tmp = counter2.with_extension("tmp");
             std::fs::write(&tmp, &bytes)?;
             if let Ok(mut w) = writes2.lock() {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::capture::Capture;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::plugin::bindings::{self as wit, FrameInfo, Qos};
-use crate::plugin::{cache, Limits, PluginHost, Stage, StageKind};
+use crate::plugin::{cache, ComponentCache, Limits, PluginHost, Stage, StageKind};
 use crate::sink::RecordLine;
 
 /// A line of `--input`: a record line from `edgepipe run --record`, and for
@@ -64,10 +64,18 @@ fn message_json(m: &wit::Message) -> MessageJson {
     MessageJson { topic: m.topic.clone(), payload: m.payload.clone(), qos, retain: m.retain }
 }
 
+/// The host of `check` and `test`: compiled components are cached like a
+/// run's (`EDGEPIPE_CACHE_DIR`, else the default folder), so testing an 18 MB
+/// Python or JavaScript stage again does not compile it again.
+fn tool_host() -> Result<PluginHost, Failure> {
+    let dir = std::env::var_os("EDGEPIPE_CACHE_DIR").filter(|d| !d.is_empty()).map(PathBuf::from).or_else(cache::default_dir);
+    PluginHost::with_cache(Limits::default(), ComponentCache::new(dir)).or_exit(ExitKind::Plugin)
+}
+
 /// `edgepipe plugin check FILE`: prints what the component is; `Ok(true)` if
 /// this host can load it.
 pub fn check(file: &Path) -> Result<bool, Failure> {
-    let host = PluginHost::new(Limits::default()).or_exit(ExitKind::Plugin)?;
+    let host = tool_host()?;
     let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
     let mut out = std::io::stdout().lock();
     let bytes = match PluginHost::read(&name, file) {
@@ -147,7 +155,7 @@ fn frame_of(line: &str) -> Option<u64> {
 /// `edgepipe plugin test`: run the stage over recorded frames, print its
 /// outputs as JSON lines, compare with `expect` when given.
 pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
-    let host = PluginHost::new(Limits::default()).or_exit(ExitKind::Plugin)?;
+    let host = tool_host()?;
     let mut stage = load_stage(&host, &o.file, o.settings.clone())?;
     let mut feeder = match &o.stats_plugin {
         Some(p) => Some(load_stage(&host, p, Vec::new())?),

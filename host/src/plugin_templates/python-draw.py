@@ -1,0 +1,30 @@
+"""{{name}}: a draw stage (BGR24 pixels -> BGR24 pixels, same size).
+
+Build, check, test (from this folder's parent):
+  edgepipe plugin build {{name}}
+  edgepipe plugin check {{name}}/{{name}}.wasm
+  edgepipe plugin test {{name}}/{{name}}.wasm --input frames.jsonl --video clip.avi
+
+Known limit (componentize-py 0.25.1): the frame passed to each call is not
+given back to the allocator, so at 768x576 the stage reaches the 64 MiB
+memory cap after about 40 frames and is re-created from its state. Write
+draw stages that must run for long in Rust for now.
+"""
+
+from edgepipe_sdk import Draw, export_draw
+
+
+class {{Class}}(Draw):
+    def configure(self, settings):
+        self.thickness = settings.number("thickness", 2)
+
+    def draw(self, info, pixels, detections, stats):
+        # A red bar across the top, as tall as `thickness` (keep per-frame work
+        # small: a call has a deadline, 50 ms by default).
+        out = bytearray(pixels)
+        row = info.width * 3
+        out[: row * self.thickness] = bytes((0, 0, 255)) * (info.width * self.thickness)
+        return bytes(out)
+
+
+WitWorld = export_draw({{Class}})

@@ -1,0 +1,181 @@
+// edgepipe SDK for JavaScript stages (componentize-js, edgepipe:plugin@0.2.0).
+//
+// Extend `Stats`, `Topics` or `Draw`, override what you need (every method has
+// a default), keep what must survive a hot reload in `this.state` (an object
+// saved as JSON), and end the module with
+//   export const { configure, update, finish, save, restore } = exportStats(MyStage);
+// (or exportTopics / exportDraw). The SDK turns the contract's BigInt u64
+// fields (frame index, timestamp) into plain numbers and back.
+
+import { log as hostLog } from "edgepipe:plugin/host@0.2.0";
+
+const QOS = ["at-most-once", "at-least-once", "exactly-once"];
+const LEVELS = ["trace", "debug", "info", "warn", "error"];
+
+/** JSON with BigInt written as a number. */
+export function toJson(value) {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? Number(v) : v));
+}
+
+/** Write a line to the host's log (stderr), tagged with the stage's name. */
+export function log(level, message) {
+  if (!LEVELS.includes(level)) throw new Error(`log level ${level}: not one of ${LEVELS.join(", ")}`);
+  hostLog(level, String(message));
+}
+
+/** A stat whose value is `value` encoded as JSON. */
+export function stat(name, value) {
+  return { name, value: toJson(value) };
+}
+
+/** The stats a topics or draw stage receives, as {name: decoded JSON value}. */
+export function statsObject(stats) {
+  const out = {};
+  for (const s of stats) {
+    try {
+      out[s.name] = JSON.parse(s.value);
+    } catch {
+      out[s.name] = s.value;
+    }
+  }
+  return out;
+}
+
+/** An MQTT message; a payload that is not a string is encoded as JSON. */
+export function message(topic, payload, qos = 1, retain = false) {
+  if (!(qos in QOS)) throw new Error(`qos ${qos}: not 0, 1 or 2`);
+  return { topic, payload: typeof payload === "string" ? payload : toJson(payload), qos: QOS[qos], retain };
+}
+
+/** The stage's settings (all strings), with typed getters and defaults. */
+export class Settings {
+  constructor(pairs) {
+    this.map = new Map(pairs);
+  }
+  has(key) {
+    return this.map.has(key);
+  }
+  text(key, fallback = "") {
+    return this.map.has(key) ? this.map.get(key) : fallback;
+  }
+  number(key, fallback) {
+    if (!this.map.has(key)) return fallback;
+    const v = Number(this.map.get(key));
+    if (!Number.isFinite(v)) throw new Error(`setting ${key} = ${JSON.stringify(this.map.get(key))}: not a number`);
+    return v;
+  }
+  flag(key, fallback = false) {
+    if (!this.map.has(key)) return fallback;
+    const v = this.map.get(key).trim().toLowerCase();
+    if (["true", "1", "yes", "on"].includes(v)) return true;
+    if (["false", "0", "no", "off"].includes(v)) return false;
+    throw new Error(`setting ${key} = ${JSON.stringify(this.map.get(key))}: not true or false`);
+  }
+}
+
+/** What every world shares: settings, and `state` carried over reloads. */
+export class Stage {
+  constructor() {
+    this.settings = new Settings([]);
+    // Saved as JSON by `save` and given back by `restore`.
+    this.state = {};
+  }
+  configure(_settings) {}
+  save() {
+    return new TextEncoder().encode(toJson(this.state));
+  }
+  restore(bytes) {
+    if (bytes.length > 0) this.state = JSON.parse(new TextDecoder().decode(bytes));
+  }
+}
+
+export class Stats extends Stage {
+  update(_info, _detections) {
+    return [];
+  }
+  finish() {
+    return [];
+  }
+}
+
+export class Topics extends Stage {
+  route(_info, _stats) {
+    return [];
+  }
+  finish(_stats) {
+    return [];
+  }
+}
+
+export class Draw extends Stage {
+  draw(_info, pixels, _detections, _stats) {
+    return pixels;
+  }
+}
+
+function frameInfo(info) {
+  return { index: Number(info.index), timestampMs: Number(info.timestampMs), width: info.width, height: info.height };
+}
+
+// A thrown error becomes the `err` string of a result<_, string> export.
+function asResult(f) {
+  try {
+    f();
+  } catch (e) {
+    throw e instanceof Error ? e.message : String(e);
+  }
+}
+
+function common(Class) {
+  const stage = new Class();
+  return {
+    stage,
+    configure(settings) {
+      asResult(() => {
+        stage.settings = new Settings(settings);
+        stage.configure(stage.settings);
+      });
+    },
+    save() {
+      return stage.save();
+    },
+    restore(state) {
+      asResult(() => stage.restore(state));
+    },
+  };
+}
+
+/** The exports of the `stats` world for a `Stats` subclass. */
+export function exportStats(Class) {
+  const c = common(Class);
+  return {
+    configure: c.configure,
+    save: c.save,
+    restore: c.restore,
+    update: (info, detections) => c.stage.update(frameInfo(info), detections),
+    finish: () => c.stage.finish(),
+  };
+}
+
+/** The exports of the `topics` world for a `Topics` subclass. */
+export function exportTopics(Class) {
+  const c = common(Class);
+  return {
+    configure: c.configure,
+    save: c.save,
+    restore: c.restore,
+    route: (info, stats) => c.stage.route(frameInfo(info), stats),
+    finish: (stats) => c.stage.finish(stats),
+  };
+}
+
+/** The exports of the `draw` world for a `Draw` subclass. */
+export function exportDraw(Class) {
+  const c = common(Class);
+  return {
+    configure: c.configure,
+    save: c.save,
+    restore: c.restore,
+    draw: (info, pixels, detections, stats) => c.stage.draw(frameInfo(info), pixels, detections, stats),
+  };
+}

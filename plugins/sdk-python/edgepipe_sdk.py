@@ -1,0 +1,194 @@
+"""edgepipe SDK for Python stages (componentize-py, edgepipe:plugin@0.2.0).
+
+Subclass `Stats`, `Topics` or `Draw`, override what you need (every method
+has a default), keep what must survive a hot reload in `self.state` (a dict
+saved as JSON), and end the module with `WitWorld = export_stats(MyStage)`
+(or `export_topics`, `export_draw`).
+
+Why the export helpers: componentize-py makes a new `WitWorld` object for each
+exported function, so state kept on that object in `update` would not be seen
+by `save`. The helpers keep ONE instance of your class at module level and
+forward every export to it.
+"""
+
+import json
+
+from componentize_py_types import Err
+from wit_world.imports import types
+from wit_world.imports.host import Level, log as _host_log
+
+FrameInfo = types.FrameInfo
+Detection = types.Detection
+Rect = types.Rect
+Stat = types.Stat
+Message = types.Message
+Qos = types.Qos
+
+QOS_BY_LEVEL = {0: Qos.AT_MOST_ONCE, 1: Qos.AT_LEAST_ONCE, 2: Qos.EXACTLY_ONCE}
+
+
+def log(level, message):
+    """Write a line to the host's log (stderr), tagged with the stage's name.
+    `level`: "trace", "debug", "info", "warn", "error" or a `Level`."""
+    if isinstance(level, str):
+        level = Level[level.upper()]
+    _host_log(level, str(message))
+
+
+def stat(name, value):
+    """A stat whose value is `value` encoded as JSON (numbers, dicts, lists...)."""
+    return Stat(name=name, value=json.dumps(value, separators=(",", ":")))
+
+
+def stats_dict(stats):
+    """The stats a topics or draw stage receives, as {name: decoded JSON value}."""
+    out = {}
+    for s in stats:
+        try:
+            out[s.name] = json.loads(s.value)
+        except ValueError:
+            out[s.name] = s.value
+    return out
+
+
+def message(topic, payload, qos=1, retain=False):
+    """An MQTT message; a payload that is not a str is encoded as JSON."""
+    if not isinstance(payload, str):
+        payload = json.dumps(payload, separators=(",", ":"))
+    if qos not in QOS_BY_LEVEL:
+        raise ValueError(f"qos {qos!r}: not 0, 1 or 2")
+    return Message(topic=topic, payload=payload, qos=QOS_BY_LEVEL[qos], retain=retain)
+
+
+class Settings(dict):
+    """The stage's settings (all strings), with typed getters and defaults."""
+
+    def text(self, key, default=""):
+        return self.get(key, default)
+
+    def number(self, key, default):
+        if key not in self:
+            return default
+        try:
+            v = float(self[key])
+        except ValueError:
+            raise ValueError(f"setting {key} = {self[key]!r}: not a number")
+        return int(v) if isinstance(default, int) and v.is_integer() else v
+
+    def flag(self, key, default=False):
+        if key not in self:
+            return default
+        v = self[key].strip().lower()
+        if v in ("true", "1", "yes", "on"):
+            return True
+        if v in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"setting {key} = {self[key]!r}: not true or false")
+
+
+class Stage:
+    """What every world shares: settings, and `state` carried over reloads."""
+
+    def __init__(self):
+        self.settings = Settings()
+        # Saved as JSON by `save` and given back by `restore`: keep here what a
+        # new version of the stage must carry on with (counters, totals...).
+        self.state = {}
+
+    def configure(self, settings):
+        """Read `settings` (a `Settings`); raise ValueError to refuse them."""
+
+    def save(self):
+        return json.dumps(self.state, separators=(",", ":")).encode()
+
+    def restore(self, state):
+        if state:
+            self.state = json.loads(bytes(state).decode())
+
+
+class Stats(Stage):
+    def update(self, info, detections):
+        return []
+
+    def finish(self):
+        return []
+
+
+class Topics(Stage):
+    def route(self, info, stats):
+        return []
+
+    def finish(self, stats):
+        return []
+
+
+class Draw(Stage):
+    def draw(self, info, pixels, detections, stats):
+        return pixels
+
+
+def _err(e):
+    return Err(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e))
+
+
+def _common(cls):
+    """The exports every world has, forwarding to one module-level instance."""
+    stage = cls()
+
+    class Base:
+        def configure(self, settings):
+            try:
+                stage.settings = Settings(settings)
+                stage.configure(stage.settings)
+            except Exception as e:
+                raise _err(e)
+
+        def save(self):
+            return stage.save()
+
+        def restore(self, state):
+            try:
+                stage.restore(state)
+            except Exception as e:
+                raise _err(e)
+
+    return stage, Base
+
+
+def export_stats(cls):
+    """The `WitWorld` class componentize-py needs for a `Stats` subclass."""
+    stage, Base = _common(cls)
+
+    class WitWorld(Base):
+        def update(self, info, detections):
+            return stage.update(info, detections)
+
+        def finish(self):
+            return stage.finish()
+
+    return WitWorld
+
+
+def export_topics(cls):
+    """The `WitWorld` class componentize-py needs for a `Topics` subclass."""
+    stage, Base = _common(cls)
+
+    class WitWorld(Base):
+        def route(self, info, stats):
+            return stage.route(info, stats)
+
+        def finish(self, stats):
+            return stage.finish(stats)
+
+    return WitWorld
+
+
+def export_draw(cls):
+    """The `WitWorld` class componentize-py needs for a `Draw` subclass."""
+    stage, Base = _common(cls)
+
+    class WitWorld(Base):
+        def draw(self, info, pixels, detections, stats):
+            return stage.draw(info, pixels, detections, stats)
+
+    return WitWorld
