@@ -5,7 +5,6 @@
 //! language, with clear messages when something is missing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common;
 
