@@ -12,6 +12,7 @@ pub mod debounce;
 pub mod detect;
 pub mod engine;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod mqtt;
 pub mod panics;
