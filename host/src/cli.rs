@@ -249,7 +249,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
     /// No live view.
-    #[arg(long, conflicts_with = "http")]
+    #[arg(long, env = "EDGEPIPE_NO_HTTP", conflicts_with = "http")]
     pub no_http: bool,
     /// Environment variable holding the live view's token (required off loopback).
     #[arg(long, value_name = "VAR", conflicts_with = "http_token_file")]

@@ -173,7 +173,10 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         runner.with_tenants(set);
     }
     let view = match &settings.live {
-        Some(ls) => crate::live::start(ls, width, height, tenant_frames).map_err(|e| Failure::new(ExitKind::Output, e))?,
+        Some(ls) => crate::live::start(ls, width, height, tenant_frames).map_err(|e| {
+            let kind = if matches!(e, crate::live::LiveError::Token(_)) { ExitKind::Config } else { ExitKind::Output };
+            Failure::new(kind, e)
+        })?,
         None => None,
     };
     if let Some(v) = &view {
@@ -337,7 +340,9 @@ impl FrameLoop {
                 Popped::Item(item) => item,
                 Popped::Closed => return Ok(Flow::Continue),
                 Popped::TimedOut => {
-                    self.refresh_live(&mut live_mark, reorder.waiting());
+                    if live_mark.0.elapsed() >= LIVE_STATUS_EVERY {
+                        self.refresh_live(&mut live_mark, reorder.waiting());
+                    }
                     self.runner.between_frames()?;
                     continue;
                 }

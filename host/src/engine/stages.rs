@@ -320,7 +320,11 @@ impl StageRunner {
         if let Some(p) = self.publisher.as_mut() {
             crate::chain::publish::publish_chain_output(p, &mut self.operator, &final_messages, self.frames);
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(self.frames))?;
+        let events = self.operator.take_events(self.frames);
+        if let Some(l) = &self.live {
+            l.chain_output(&final_messages.messages, &crate::plugin::events::topic(&self.pipeline), &events);
+        }
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;

@@ -25,8 +25,13 @@ pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Re
     s.flush()?;
     let mut next = hub.bus.position();
     let mut out = String::new();
-    while !hub.frames.is_closed() {
-        let batch = hub.bus.read(next, KEEPALIVE);
+    loop {
+        // After the run ends, what was published last still goes out.
+        let closed = hub.frames.is_closed();
+        let batch = hub.bus.read(next, if closed { Duration::ZERO } else { KEEPALIVE });
+        if closed && batch.items.is_empty() {
+            return Ok(());
+        }
         out.clear();
         if batch.missed > 0 {
             out.push_str(&format!("event: missed\ndata: {}\n\n", batch.missed));
@@ -45,7 +50,6 @@ pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Re
         s.write_all(out.as_bytes())?;
         s.flush()?;
     }
-    Ok(())
 }
 
 #[cfg(test)]
