@@ -107,7 +107,7 @@ pub fn command() -> Command {
     let mut c = Command::new(bin());
     c.env_remove("ORT_DYLIB_PATH").env_remove("EDGEPIPE_MQTT_URL").env("EDGEPIPE_STATE_DIR", fresh_state_dir());
     // Tests run in parallel: only the live view's own tests serve HTTP.
-    c.env("EDGEPIPE_NO_HTTP", "1");
+    c.env("EDGEPIPE_NO_HTTP", "true");
     c
 }
 

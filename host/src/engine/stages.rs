@@ -138,6 +138,8 @@ impl StageRunner {
             t.set_live(tap.clone());
         }
         self.live = Some(tap);
+        // The tenants' pages exist from the start.
+        self.refresh_live(crate::live::status::EngineFigures::default());
     }
 
     /// Refresh the live view's status (the frame loop calls this about once a second).
