@@ -416,4 +416,8 @@ pub struct BenchArgs {
     /// (runs without and with them, alternating).
     #[arg(long, value_name = "N")]
     pub tenants: Option<usize>,
+    /// Instead: the cost of N viewers of the live view's MJPEG stream
+    /// (runs without and with them, alternating), and the JPEG encode time.
+    #[arg(long, value_name = "N", conflicts_with = "tenants")]
+    pub viewers: Option<usize>,
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_tenants;
+pub mod bench_viewers;
 pub mod broker;
 pub mod capture;
 pub mod chain;

@@ -55,6 +55,14 @@ function showStatus(s) {
   const live = s.secs_since_frame >= 0 && s.secs_since_frame < 2;
   $("live-dot").className = "dot " + (live ? "on" : "stalled");
   $("caption").textContent = live ? `${s.width}×${s.height} · frame ${s.frames}` : "waiting for frames";
+  $("stages").replaceChildren(...s.stages.map((st) => {
+    const li = document.createElement("li");
+    const t = document.createElement("span");
+    t.className = "t"; t.textContent = st.name;
+    const extra = (st.faults ? ` · ${st.faults} faults` : "") + (st.disabled ? " · disabled" : "");
+    li.append(t, document.createTextNode(`${st.kind} v${st.generation} ${st.hash.slice(0, 12)}${extra}`));
+    return li;
+  }));
   const t = $("parts");
   t.replaceChildren(...s.stage_ms.map(([name, ms]) => {
     const tr = document.createElement("tr");
