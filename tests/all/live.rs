@@ -386,3 +386,39 @@ fn live_page_in_headless_chromium() {
     assert!(v["errors"].as_array().unwrap().is_empty(), "no script errors: {v}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot is kept at {}", shot.display());
 }
+
+#[test]
+fn live_tenant_token_opens_only_its_own_pages() {
+    let dir = TempDir::new("live-tenant-token");
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    let (op, acme) = ("operator-token-1", "acme-token-22");
+    std::fs::write(dir.path().join("op.token"), op).unwrap();
+    std::fs::write(dir.path().join("acme.token"), acme).unwrap();
+    let chain = format!("[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\npath = {:?}\n", common::plugin("people-counter").display().to_string());
+    std::fs::write(tenants.join("acme.toml"), format!("[http]\ntoken_file = \"../acme.token\"\n\n{chain}")).unwrap();
+    std::fs::write(tenants.join("globex.toml"), &chain).unwrap();
+    let port = free_port();
+    let tok = dir.path().join("op.token");
+    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "30", "--tenants", tenants.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}"), "--http-token-file", tok.to_str().unwrap()]);
+    for path in ["/tenants/acme/", "/tenants/acme/api/status", "/tenants/acme/api/events", "/tenants/acme/snapshot.jpg"] {
+        if path.ends_with("events") {
+            let (head, _) = open_stream(port, &format!("{path}?token={acme}"));
+            assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+            continue;
+        }
+        let code = get(port, path, Some(acme)).0;
+        assert!(code == 200 || (path.ends_with(".jpg") && code == 503), "{path} with acme's token: {code}");
+    }
+    for path in ["/", "/metrics", "/api/status", "/stream.mjpeg", "/tenants/globex/", "/tenants/globex/api/status"] {
+        assert_eq!(get(port, path, Some(acme)).0, 401, "{path} is not acme's");
+    }
+    for path in ["/", "/metrics", "/tenants/acme/", "/tenants/globex/"] {
+        assert_eq!(get(port, path, Some(op)).0, 200, "{path} with the operator's token");
+    }
+    let (_, _, body) = get(port, "/tenants/acme/api/status", Some(acme));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["tenants"].as_array().unwrap().len(), 1, "a tenant sees only itself: {v}");
+    assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
+    assert!(!stderr(&dir).contains(acme) && !stderr(&dir).contains(op), "tokens are never logged");
+}

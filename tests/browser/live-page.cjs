@@ -34,7 +34,7 @@ async function main() {
     const video = page.locator("#video");
     const grab0 = await video.screenshot();
     const first = await read();
-    await page.waitForTimeout(3000);
+    await page.waitForTimeout(Number(process.env.LIVE_PAGE_WAIT_MS || 3000));
     const grab1 = await video.screenshot();
     const second = await read();
     await page.screenshot({ path: shot });

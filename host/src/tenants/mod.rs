@@ -238,6 +238,9 @@ impl TenantSet {
         self.tenants.keys().cloned().collect()
     }
     pub fn set_live(&mut self, tap: crate::live::Tap) {
+        for t in self.tenants.values() {
+            tap.hub.tokens.set_tenant(&t.spec.id, t.spec.http_token.as_ref().map(|s| s.expose().to_string()));
+        }
         self.live = Some(tap);
     }
     /// (id, topic prefix) of each running tenant.
@@ -278,6 +281,9 @@ impl TenantSet {
                         self.event("added", &id, frame, None);
                     }
                 }
+                if let Some(l) = &self.live {
+                    l.hub.tokens.set_tenant(&id, next.spec.http_token.as_ref().map(|s| s.expose().to_string()));
+                }
                 self.tenants.insert(id, *next);
             }
             Change::Refused { id, reason } => {
@@ -296,6 +302,9 @@ impl TenantSet {
                     tracing::info!(tenant = %id, "tenant removed");
                     self.event("removed", &id, frame, None);
                     self.frames.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+                    if let Some(l) = &self.live {
+                        l.hub.tokens.set_tenant(&id, None);
+                    }
                     retire(old);
                 }
             }
