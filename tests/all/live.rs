@@ -422,3 +422,70 @@ fn live_tenant_token_opens_only_its_own_pages() {
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
     assert!(!stderr(&dir).contains(acme) && !stderr(&dir).contains(op), "tokens are never logged");
 }
+
+/// A camera that serves `jpegs` as MJPEG over HTTP, then keeps the
+/// connection open and sends nothing more (a stalled source).
+fn stalling_camera(jpegs: Vec<Vec<u8>>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n\r\n";
+            let _ = conn.write_all(head.as_bytes());
+            for j in &jpegs {
+                let part = format!("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", j.len());
+                let _ = conn.write_all(part.as_bytes()).and_then(|_| conn.write_all(j)).and_then(|_| conn.write_all(b"\r\n"));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[test]
+fn live_stalled_pipeline_resends_the_last_jpeg_about_once_a_second() {
+    let dir = TempDir::new("live-stall");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(common::clip())
+        .args(["-frames:v", "30", "-q:v", "5"])
+        .arg(dir.path().join("f%03d.jpg"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let jpegs: Vec<Vec<u8>> = (1..=30).map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap()).collect();
+    let cam = stalling_camera(jpegs);
+    let port = free_port();
+    let mut child = start(port, &dir, &["--no-mqtt", "--input", &format!("http://127.0.0.1:{cam}/video.mjpg"), "--max-frames", "1000"]);
+    // Wait until the frames that came went through, then watch the stalled pipeline.
+    let until = Instant::now() + Duration::from_secs(90);
+    let mut last_frames = 0;
+    loop {
+        let (_, _, body) = get(port, "/api/status", None);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let frames = v["frames"].as_u64().unwrap();
+        if frames > 0 && frames == last_frames && v["secs_since_frame"].as_f64().unwrap() > 1.5 {
+            break;
+        }
+        assert!(Instant::now() < until, "frames never stopped coming: {v}");
+        last_frames = frames;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (_, mut r) = open_stream(port, "/stream.mjpeg");
+    let started = Instant::now();
+    let parts: Vec<(Duration, Vec<u8>)> = (0..4).map_while(|_| next_part(&mut r).map(|p| (started.elapsed(), p))).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(parts.len(), 4, "parts keep coming while no frame does");
+    assert!(parts.iter().all(|(_, p)| p == &parts[0].1), "the same (last) frame each time");
+    let span = parts[3].0 - parts[0].0;
+    assert!(span >= Duration::from_millis(2500) && span <= Duration::from_secs(6), "about once a second: 3 gaps took {span:?}");
+}
