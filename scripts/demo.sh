@@ -15,6 +15,7 @@ mkdir -p "$OUT"
 args=(run --input vendor/data/vtest.avi --stdout --broker-port "${BROKER_PORT:-1883}" --record "$OUT/demo.jsonl")
 [ -n "${MAX_FRAMES:-}" ] && args+=(--max-frames "$MAX_FRAMES")
 
+echo "demo: watch it live at http://127.0.0.1:8080/ (edgepipe's live view) while it runs" >&2
 # Frame geometry for ffmpeg comes from the clip: 768x576 at 10 fps.
 set +e
 ./target/release/edgepipe "${args[@]}" 2> >(tee "$OUT/demo.log" >&2) \

@@ -17,7 +17,10 @@ EASY_YOLO_VERSION="0.1.3"
 CLIP="$VENDOR/data/vtest.avi"
 PLUGIN_DIR="$ROOT/target/plugins"
 PLUGINS=(people-counter course-topics draw-boxes class-names speedometer line-counter)
-APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl)
+APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium)
+# The live view's browser test: Debian's chromium driven by playwright-core (no browser download).
+PLAYWRIGHT_VERSION="1.65.1"
+NODE_DIR="$VENDOR/node"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -34,6 +37,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Node.js for the browser test (any recent one already installed will do).
+if ! command -v npm >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || die "npm is missing; run: sudo apt-get install -y nodejs npm"
+  say "installing nodejs and npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -f "$NODE_DIR/node_modules/playwright-core/package.json" ] \
+   || ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$NODE_DIR/node_modules/playwright-core/package.json"; then
+  say "installing playwright-core $PLAYWRIGHT_VERSION into vendor/node"
+  mkdir -p "$NODE_DIR"
+  [ -f "$NODE_DIR/package.json" ] || echo '{"private": true}' > "$NODE_DIR/package.json"
+  (cd "$NODE_DIR" && npm install --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION" >&2)
 fi
 
 # 2. The wasm target ---------------------------------------------------------

@@ -15,7 +15,7 @@ use crate::error::{ExitKind, Failure, OrExit};
 /// Rounds of (without, with) runs.
 pub const ROUNDS: usize = 2;
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
     }

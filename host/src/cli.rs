@@ -273,6 +273,18 @@ pub struct RunArgs {
     /// WebSocket port of the embedded broker, for browser MQTT clients.
     #[arg(long)]
     pub broker_ws_port: Option<u16>,
+    /// Serve the live view here (default 127.0.0.1:8080; a port taken is then an error).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// No live view.
+    #[arg(long, env = "EDGEPIPE_NO_HTTP", conflicts_with = "http")]
+    pub no_http: bool,
+    /// Environment variable holding the live view's token (required off loopback).
+    #[arg(long, value_name = "VAR", conflicts_with = "http_token_file")]
+    pub http_token_env: Option<String>,
+    /// File whose first line is the live view's token.
+    #[arg(long, value_name = "FILE")]
+    pub http_token_file: Option<PathBuf>,
 }
 
 /// `edgepipe bench-mqtt`.
@@ -385,6 +397,12 @@ impl RunArgs {
                 retain_last: self.mqtt_retain_last.clone(),
                 broker_ws_port: self.broker_ws_port,
             },
+            http: Some(crate::live::config::HttpOverrides {
+                listen: self.http.clone(),
+                off: self.no_http,
+                token_env: self.http_token_env.clone(),
+                token_file: self.http_token_file.clone(),
+            }),
         };
         config::resolve(file, &o).or_exit(ExitKind::Config)
     }
@@ -426,4 +444,8 @@ pub struct BenchArgs {
     /// (runs without and with them, alternating).
     #[arg(long, value_name = "N")]
     pub tenants: Option<usize>,
+    /// Instead: the cost of N viewers of the live view's MJPEG stream
+    /// (runs without and with them, alternating), and the JPEG encode time.
+    #[arg(long, value_name = "N", conflicts_with = "tenants")]
+    pub viewers: Option<usize>,
 }

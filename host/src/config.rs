@@ -75,6 +75,8 @@ pub struct FileConfig {
     pub state: crate::state::StateConfig,
     #[serde(default)]
     pub tenants: crate::tenants::TenantsConfig,
+    #[serde(default)]
+    pub http: crate::live::config::HttpConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -219,6 +221,7 @@ impl FileConfig {
         fix(&mut self.mqtt.client_key)?;
         fix(&mut self.mqtt.password_file)?;
         fix(&mut self.state.dir)?;
+        fix(&mut self.http.token_file)?;
         if let Some(stages) = self.stages.as_mut() {
             for s in stages {
                 fix(&mut s.path)?;
@@ -279,6 +282,8 @@ pub struct Overrides {
     pub fresh_state: bool,
     pub tenants_dir: Option<PathBuf>,
     pub mqtt: MqttOverrides,
+    /// The live view's flags; `None`: this command serves no live view.
+    pub http: Option<crate::live::config::HttpOverrides>,
 }
 
 /// Command-line overrides of the `[mqtt]` delivery settings.
@@ -360,6 +365,8 @@ pub struct Settings {
     /// The tenants folder (`None`: no tenants) and the most a tenant may ask for.
     pub tenants_dir: Option<PathBuf>,
     pub tenant_maxima: crate::tenants::Maxima,
+    /// The live view (`None`: off).
+    pub live: Option<crate::live::LiveSettings>,
 }
 
 /// The `[mqtt]` delivery settings, resolved.
@@ -645,6 +652,10 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let source_retry = source_retry(o, &file.source)?;
     let tenant_maxima = crate::tenants::Maxima::resolve(&file.tenants)?;
     let tenants_dir = o.tenants_dir.clone().or(file.tenants.dir.clone());
+    let live = match &o.http {
+        Some(h) => crate::live::config::resolve(h, &file.http)?,
+        None => None,
+    };
     let state = crate::state::StateSettings::resolve(&file.state, o.state_dir.as_deref(), o.fresh_state, &pipeline_name)
         .map_err(|e| invalid("state", e))?;
     Ok(Settings {
@@ -682,6 +693,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         default_qos,
         tenants_dir,
         tenant_maxima,
+        live,
     })
 }
 

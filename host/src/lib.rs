@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_tenants;
+pub mod bench_viewers;
 pub mod broker;
 pub mod capture;
 pub mod chain;
@@ -13,6 +14,7 @@ pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod live;
 pub mod model;
 pub mod mqtt;
 pub mod panics;

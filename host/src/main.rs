@@ -169,6 +169,11 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
 
 fn bench(args: &edgepipe::cli::BenchArgs) -> Result<ExitCode, Failure> {
     use std::io::Write;
+    if let Some(n) = args.viewers {
+        let text = edgepipe::bench_viewers::run(args, n)?;
+        std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(n) = args.tenants {
         let text = edgepipe::bench_tenants::run(args, n)?;
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;

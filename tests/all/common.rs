@@ -106,12 +106,20 @@ pub fn fresh_state_dir() -> PathBuf {
 pub fn command() -> Command {
     let mut c = Command::new(bin());
     c.env_remove("ORT_DYLIB_PATH").env_remove("EDGEPIPE_MQTT_URL").env("EDGEPIPE_STATE_DIR", fresh_state_dir());
+    // Tests run in parallel: only the live view's own tests serve HTTP.
+    c.env("EDGEPIPE_NO_HTTP", "true");
     c
 }
 
 /// Run the binary to completion; (exit code, stdout, stderr).
 pub fn run_edgepipe(args: &[&str]) -> (i32, Vec<u8>, String) {
     let out = command().args(args).output().expect("edgepipe runs");
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// As [`run_edgepipe`], with the live view allowed to serve.
+pub fn run_edgepipe_with_http(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out = command().env_remove("EDGEPIPE_NO_HTTP").args(args).output().expect("edgepipe runs");
     (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

@@ -14,6 +14,7 @@ mod mqtt;
 mod mqtt_limits;
 mod engine;
 mod lifecycle;
+mod live;
 mod plugins;
 mod plugin_cache;
 mod plugin_cli;

@@ -54,6 +54,8 @@ pub const RSS_FIRST_FRAME: u64 = 100;
 /// The stages thread waits this long for a frame before doing the work that
 /// needs none (source events, checkpoints, a pending stop).
 pub const IDLE_TICK: Duration = Duration::from_millis(200);
+/// How often the live view's status is refreshed.
+pub const LIVE_STATUS_EVERY: Duration = Duration::from_secs(1);
 /// After a stop request, capture gets this long to notice (it may be blocked
 /// reading the source) before its queue is closed under it.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -154,6 +156,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     if let Some(cp) = settings.state.as_ref().and_then(crate::checkpoint::Checkpoints::open) {
         runner.keep_state(cp);
     }
+    let mut tenant_frames = None;
     if let Some(dir) = &settings.tenants_dir {
         let ctx = crate::tenants::TenantContext {
             host: host.clone(),
@@ -166,7 +169,19 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         };
         let set = crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload).map_err(|e| Failure::msg(ExitKind::Config, e))?;
         tracing::info!(dir = %dir.display(), tenants = set.len(), ids = %set.ids().join(","), "tenants loaded");
+        tenant_frames = Some(set.frames());
         runner.with_tenants(set);
+    }
+    let view = match &settings.live {
+        Some(ls) => crate::live::start(ls, width, height, tenant_frames).map_err(|e| {
+            let kind = if matches!(e, crate::live::LiveError::Token(_)) { ExitKind::Config } else { ExitKind::Output };
+            Failure::new(kind, e)
+        })?,
+        None => None,
+    };
+    if let Some(v) = &view {
+        eprintln!("edgepipe: live view on http://{}/", v.addr);
+        runner.with_live(v.tap.clone());
     }
     let health = Arc::new(SourceHealth::default());
     if live {
@@ -184,7 +199,11 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     let threads = Threads::start(capture, detectors, settings, opts.loop_input, opts.stop.clone(), health.clone())?;
     let mut frame_loop = FrameLoop { runner, threads, progress, stop: opts.stop, health, live, rss: Vec::with_capacity(2) };
     let outcome = frame_loop.run();
-    frame_loop.end(outcome, started, settings)
+    let summary = frame_loop.end(outcome, started, settings);
+    if let Some(v) = view {
+        v.close();
+    }
+    summary
 }
 
 /// The capture and inference threads and the queues between them.
@@ -311,6 +330,7 @@ impl FrameLoop {
     fn run(&mut self) -> Result<Flow, Failure> {
         let mut reorder: Reorder<Inferred> = Reorder::with_capacity(self.threads.max_buffers);
         let mut last_report = (Instant::now(), 0u64);
+        let mut live_mark = (Instant::now(), 0u64);
         let mut stop_seen: Option<Instant> = None;
         loop {
             if self.stop.is_requested() {
@@ -320,6 +340,9 @@ impl FrameLoop {
                 Popped::Item(item) => item,
                 Popped::Closed => return Ok(Flow::Continue),
                 Popped::TimedOut => {
+                    if live_mark.0.elapsed() >= LIVE_STATUS_EVERY {
+                        self.refresh_live(&mut live_mark, reorder.waiting());
+                    }
                     self.runner.between_frames()?;
                     continue;
                 }
@@ -340,6 +363,9 @@ impl FrameLoop {
                 }
                 if let Some(p) = self.progress.as_mut() {
                     p.update(done);
+                }
+                if live_mark.0.elapsed() >= LIVE_STATUS_EVERY {
+                    self.refresh_live(&mut live_mark, reorder.waiting());
                 }
                 if last_report.0.elapsed() >= STATS_EVERY {
                     self.stats_line(&last_report, reorder.waiting());
@@ -364,6 +390,21 @@ impl FrameLoop {
         if first.elapsed() >= STOP_GRACE && !self.threads.capture.is_finished() && !self.threads.captured.is_closed() {
             self.threads.captured.close();
         }
+    }
+
+    /// The live view's status: fps since the last refresh, drops, queues.
+    fn refresh_live(&mut self, mark: &mut (Instant, u64), _reordering: usize) {
+        let done = self.runner.frames();
+        let secs = mark.0.elapsed().as_secs_f64();
+        let t = &self.threads;
+        let fps = if secs > 0.0 { (done - mark.1) as f64 / secs } else { 0.0 };
+        self.runner.refresh_live(crate::live::status::EngineFigures {
+            fps,
+            dropped: t.captured.dropped(),
+            queue_capture: t.captured.len(),
+            queue_results: t.results.len(),
+        });
+        *mark = (Instant::now(), done);
     }
 
     fn stats_line(&mut self, last: &(Instant, u64), reordering: usize) {

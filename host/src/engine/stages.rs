@@ -80,6 +80,8 @@ pub struct StageRunner {
     source: Option<(Arc<SourceHealth>, String)>,
     /// The tenants' chains, after the operator's.
     tenants: Option<TenantSet>,
+    /// The live view: newest frame, messages, status (never waits).
+    live: Option<crate::live::Tap>,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -126,7 +128,41 @@ impl StageRunner {
             checkpoints: None,
             source: None,
             tenants: None,
+            live: None,
         }
+    }
+
+    /// Hand the live view every frame, message and event from now on.
+    pub fn with_live(&mut self, tap: crate::live::Tap) {
+        if let Some(t) = self.tenants.as_mut() {
+            t.set_live(tap.clone());
+        }
+        self.live = Some(tap);
+        // The tenants' pages exist from the start.
+        self.refresh_live(crate::live::status::EngineFigures::default());
+    }
+
+    /// Refresh the live view's status (the frame loop calls this about once a second).
+    pub fn refresh_live(&mut self, engine: crate::live::status::EngineFigures) {
+        let Some(tap) = self.live.clone() else { return };
+        let stage_ms = self.timings.medians();
+        tap.refresh(crate::live::status::Snapshot {
+            pipeline: self.pipeline.clone(),
+            width: self.width,
+            height: self.height,
+            fps: engine.fps,
+            dropped: engine.dropped,
+            queue_capture: engine.queue_capture,
+            queue_results: engine.queue_results,
+            faults: self.operator.faults(),
+            reloads: self.operator.stages().reloads(),
+            mqtt_published: self.publisher.as_ref().map_or(0, |p| p.published()),
+            mqtt_queued: self.publisher.as_ref().map_or(0, |p| p.queued()),
+            stage_ms,
+            stages: crate::live::status::stage_infos(self.operator.stages().stages()),
+            tenants: self.tenants.as_ref().map(|t| t.prefixes()).unwrap_or_default(),
+            ..Default::default()
+        });
     }
 
     /// Run these tenants' chains on every frame after the operator's.
@@ -166,6 +202,9 @@ impl StageRunner {
             let topic = source_health::topic(&self.pipeline);
             for e in events {
                 let m = Message { topic: topic.clone(), payload: e.to_json(input), qos: wit::Qos::AtLeastOnce, retain: false };
+                if let Some(l) = &self.live {
+                    l.message(&m.topic, &m.payload);
+                }
                 p.publish(&m).or_exit(ExitKind::Mqtt)?;
             }
         }
@@ -215,11 +254,17 @@ impl StageRunner {
             crate::chain::publish::publish_chain_output(p, &mut self.operator, &out, frame.index);
             self.timings.add(self.ids.mqtt, t.elapsed());
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(frame.index))?;
+        let events = self.operator.take_events(frame.index);
+        if let Some(l) = &self.live {
+            l.chain_output(&out.messages, &crate::plugin::events::topic(&self.pipeline), &events);
+        }
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
             t.process(info, &wdets, pixels, &mut self.publisher.as_mut());
             self.timings.add(self.ids.tenants, started.elapsed());
+            tenants_ms = started.elapsed().as_secs_f64() * 1000.0;
         }
         let drawn = out.drawn;
         self.timings.add_ms(self.ids.plugins, plugins_ms);
@@ -253,6 +298,9 @@ impl StageRunner {
                 return Ok(Flow::ReaderGone);
             }
         }
+        if let Some(l) = &self.live {
+            l.frame_done(frame.index, drawn, pixels, plugins_ms + tenants_ms);
+        }
         self.between_frames()?;
         Ok(Flow::Continue)
     }
@@ -275,7 +323,11 @@ impl StageRunner {
         if let Some(p) = self.publisher.as_mut() {
             crate::chain::publish::publish_chain_output(p, &mut self.operator, &final_messages, self.frames);
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, self.operator.take_events(self.frames))?;
+        let events = self.operator.take_events(self.frames);
+        if let Some(l) = &self.live {
+            l.chain_output(&final_messages.messages, &crate::plugin::events::topic(&self.pipeline), &events);
+        }
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;

@@ -104,8 +104,17 @@ pub struct TenantFile {
     #[serde(default)]
     pub limits: TenantLimits,
     pub mqtt: Option<TenantMqtt>,
+    /// The tenant's token for its pages of the live view (`/tenants/<id>/`).
+    pub http: Option<TenantHttp>,
     #[serde(default)]
     pub stages: Vec<StageConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantHttp {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +149,8 @@ pub struct TenantSpec {
     pub chain_limits: ChainLimits,
     /// (username, password, client id)
     pub login: Option<(String, Option<Secret>, String)>,
+    /// Opens this tenant's pages of the live view.
+    pub http_token: Option<Secret>,
 }
 
 /// `<id>` of `<dir>/<id>.toml`, if the name is a valid tenant id.
@@ -202,6 +213,11 @@ pub fn load(path: &Path, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Re
             }
         }
     }
+    if let Some(p) = f.http.as_mut().and_then(|h| h.token_file.as_mut()) {
+        if p.is_relative() {
+            *p = dir.join(&*p);
+        }
+    }
     resolve(id, path, f, plugin_dir, default_qos, max).map_err(|e| match e {
         ConfigError::Invalid { key, reason } => ConfigError::Parse { path: path.to_path_buf(), reason: format!("`{key}`: {reason}") },
         other => other,
@@ -230,6 +246,10 @@ fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qo
     within("limits.max_messages_per_frame", count, 1, max.max_messages_per_frame)
         .map_err(|_| above("limits.max_messages_per_frame", count, max.max_messages_per_frame))?;
     let stages = crate::config::stage_settings(f.stages, plugin_dir, default_qos)?;
+    let http_token = match &f.http {
+        None => None,
+        Some(h) => crate::live::auth::read_token(h.token_env.as_deref(), h.token_file.as_deref()).map_err(|e| bad("http", e))?.map(Secret::new),
+    };
     let login = match f.mqtt {
         None => None,
         Some(m) => {
@@ -249,6 +269,7 @@ fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qo
         stage_limits: Limits { call_timeout, memory: (memory_mb as usize) << 20 },
         chain_limits: ChainLimits { frame_budget: Some(frame_budget), max_message_bytes: bytes, max_messages_per_frame: count },
         login,
+        http_token,
     })
 }
 

@@ -129,12 +129,15 @@ impl Tenant {
         }
     }
 
-    fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>) -> Option<Vec<u8>> {
+    fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>, live: Option<&crate::live::Tap>) -> Option<Vec<u8>> {
         let out = self.chain.process(info, detections, pixels);
         if let Some(p) = connection(&mut self.publisher, operator) {
             crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, info.index);
         }
         let events = self.chain.take_events(info.index);
+        if let (Some(l), Some(topic)) = (live, self.chain.policy().events_topic()) {
+            l.chain_output(&out.messages, &topic, &events);
+        }
         self.publish_events(operator, events);
         out.drawn
     }
@@ -187,6 +190,8 @@ pub struct TenantSet {
     /// Host events about tenants, for `edgepipe/<pipeline>/tenants`.
     events: Vec<String>,
     topic: String,
+    /// The live view, handed every tenant message and event.
+    live: Option<crate::live::Tap>,
 }
 
 impl TenantSet {
@@ -204,6 +209,7 @@ impl TenantSet {
             frames: TenantFrames::default(),
             events: Vec::new(),
             topic: format!("edgepipe/{pipeline}/tenants"),
+            live: None,
         };
         let mut hashes = BTreeMap::new();
         for (id, path) in ids {
@@ -230,6 +236,16 @@ impl TenantSet {
     }
     pub fn ids(&self) -> Vec<String> {
         self.tenants.keys().cloned().collect()
+    }
+    pub fn set_live(&mut self, tap: crate::live::Tap) {
+        for t in self.tenants.values() {
+            tap.hub.tokens.set_tenant(&t.spec.id, t.spec.http_token.as_ref().map(|s| s.expose().to_string()));
+        }
+        self.live = Some(tap);
+    }
+    /// (id, topic prefix) of each running tenant.
+    pub fn prefixes(&self) -> Vec<crate::live::status::TenantInfo> {
+        self.tenants.values().map(|t| crate::live::status::TenantInfo { id: t.spec.id.clone(), prefix: t.spec.prefix.clone() }).collect()
     }
     /// The newest annotated frame of each tenant with draw stages.
     pub fn frames(&self) -> TenantFrames {
@@ -265,6 +281,9 @@ impl TenantSet {
                         self.event("added", &id, frame, None);
                     }
                 }
+                if let Some(l) = &self.live {
+                    l.hub.tokens.set_tenant(&id, next.spec.http_token.as_ref().map(|s| s.expose().to_string()));
+                }
                 self.tenants.insert(id, *next);
             }
             Change::Refused { id, reason } => {
@@ -283,6 +302,9 @@ impl TenantSet {
                     tracing::info!(tenant = %id, "tenant removed");
                     self.event("removed", &id, frame, None);
                     self.frames.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+                    if let Some(l) = &self.live {
+                        l.hub.tokens.set_tenant(&id, None);
+                    }
                     retire(old);
                 }
             }
@@ -303,7 +325,7 @@ impl TenantSet {
     /// One frame through every tenant's chain.
     pub fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>) {
         for (id, t) in self.tenants.iter_mut() {
-            if let Some(drawn) = t.process(info, detections, pixels, operator) {
+            if let Some(drawn) = t.process(info, detections, pixels, operator, self.live.as_ref()) {
                 self.frames.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), Arc::new(drawn));
             }
         }
@@ -312,6 +334,9 @@ impl TenantSet {
 
     fn flush_events(&mut self, operator: &mut Option<&mut Publisher>) {
         for payload in std::mem::take(&mut self.events) {
+            if let Some(l) = &self.live {
+                l.message(&self.topic, &payload);
+            }
             if let Some(p) = operator.as_deref_mut() {
                 let m = Message { topic: self.topic.clone(), payload, qos: Qos::AtLeastOnce, retain: false };
                 if let Err(e) = p.publish(&m) {
