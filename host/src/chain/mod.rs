@@ -109,8 +109,9 @@ impl Chain {
     }
 
     /// Everything one frame goes through in this chain: stats, then topics,
-    /// then draw stages, each kind in configured order, within the budget.
-    pub fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8]) -> ChainOutput {
+    /// then draw stages (unless `draw` is off: nobody looks at this chain's
+    /// frames), each kind in configured order, within the budget.
+    pub fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], draw: bool) -> ChainOutput {
         self.stages.apply_reloads(info.index);
         let started = Instant::now();
         let budget = self.limits.frame_budget;
@@ -122,6 +123,9 @@ impl Chain {
         self.stats.clear();
         self.stage_ms.iter_mut().for_each(|m| *m = 0.0);
         for kind in StageKind::ALL {
+            if kind == StageKind::Draw && !draw {
+                continue;
+            }
             for i in 0..self.stages.stages().len() {
                 if self.stages.stages()[i].kind() != kind {
                     continue;

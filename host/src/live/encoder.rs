@@ -13,6 +13,10 @@ use opencv::prelude::*;
 
 use crate::tenants::TenantFrames;
 
+/// A tenant's draw stages run this long after its frame was last asked for
+/// outside a stream.
+pub const TENANT_ASKED_FOR: Duration = Duration::from_secs(5);
+
 /// Default JPEG quality (Frigate's MJPEG uses 70 too).
 pub const DEFAULT_QUALITY: u8 = 70;
 /// How long the encoder waits for a frame before looking again.
@@ -62,6 +66,8 @@ pub struct Frames {
     jpeg_cv: Condvar,
     operator_viewers: AtomicUsize,
     snapshot_wanted: AtomicBool,
+    /// When each tenant's frame was last asked for outside a stream (snapshots).
+    tenant_asked: Mutex<BTreeMap<String, Instant>>,
     closed: AtomicBool,
     /// Encodings done and their total time (microseconds), for the status.
     pub encoded: AtomicU64,
@@ -131,6 +137,7 @@ impl Frames {
             jpeg_cv: Condvar::new(),
             operator_viewers: AtomicUsize::new(0),
             snapshot_wanted: AtomicBool::new(false),
+            tenant_asked: Mutex::new(BTreeMap::new()),
             closed: AtomicBool::new(false),
             encoded: AtomicU64::new(0),
             encode_us: AtomicU64::new(0),
@@ -172,9 +179,32 @@ impl Frames {
         s.frame.clone()
     }
 
-    /// A tenant's newest drawn frame.
+    /// A tenant's newest drawn frame (asking for it makes the tenant's draw
+    /// stages run for [`TENANT_ASKED_FOR`]).
     pub fn tenant_frame(&self, id: &str) -> Option<Arc<Vec<u8>>> {
+        self.tenant_asked.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_string(), Instant::now());
         self.source_frame(&Source::Tenant(id.to_string()), &None)
+    }
+
+    /// The same, waiting at most `wait` for one to be drawn.
+    pub fn tenant_fresh(&self, id: &str, wait: Duration) -> Option<Arc<Vec<u8>>> {
+        let until = Instant::now() + wait;
+        loop {
+            if let Some(f) = self.tenant_frame(id) {
+                return Some(f);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Someone watches tenant `id`'s frames (or asked for one lately): only
+    /// then do its draw stages run.
+    pub fn tenant_wanted(&self, id: &str) -> bool {
+        let asked = self.tenant_asked.lock().unwrap_or_else(PoisonError::into_inner).get(id).is_some_and(|t| t.elapsed() < TENANT_ASKED_FOR);
+        asked || self.variants.lock().unwrap_or_else(PoisonError::into_inner).values().any(|v| v.viewers > 0 && v.key.source == Source::Tenant(id.to_string()))
     }
 
     pub fn tenant_ids(&self) -> Vec<String> {

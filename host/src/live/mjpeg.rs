@@ -56,7 +56,7 @@ pub fn snapshot(s: &TcpStream, hub: &Hub, req: &Request, tenant: Option<&str>) -
     let k = key(req, tenant);
     let frame = match tenant {
         None => hub.frames.latest().or_else(|| hub.frames.fresh(Duration::from_secs(2))),
-        Some(id) => hub.frames.tenant_frame(id),
+        Some(id) => hub.frames.tenant_fresh(id, Duration::from_secs(2)),
     };
     let Some(frame) = frame else {
         return respond(s, "503 Service Unavailable", "text/plain", "Retry-After: 1\r\n", b"no frame yet\n");

@@ -71,6 +71,10 @@ impl Tap {
     pub fn wants_frame(&self) -> bool {
         self.hub.frames.wanted()
     }
+    /// Tenant `id`'s frames are watched: its draw stages should run.
+    pub fn wants_tenant_frame(&self, id: &str) -> bool {
+        self.hub.frames.tenant_wanted(id)
+    }
     /// The operator's newest drawn frame; wakes the encoder.
     pub fn frame(&self, index: u64, bgr: Option<Arc<Vec<u8>>>) {
         self.hub.frames.put(index, bgr);

@@ -130,7 +130,9 @@ impl Tenant {
     }
 
     fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>, live: Option<&crate::live::Tap>) -> Option<Vec<u8>> {
-        let out = self.chain.process(info, detections, pixels);
+        // A tenant's frames are only for its live view: drawn while watched.
+        let draw = live.is_some_and(|l| l.wants_tenant_frame(&self.spec.id));
+        let out = self.chain.process(info, detections, pixels, draw);
         if let Some(p) = connection(&mut self.publisher, operator) {
             crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, info.index);
         }
@@ -325,9 +327,15 @@ impl TenantSet {
     /// One frame through every tenant's chain.
     pub fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>) {
         for (id, t) in self.tenants.iter_mut() {
-            if let Some(drawn) = t.process(info, detections, pixels, operator, self.live.as_ref()) {
-                self.frames.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), Arc::new(drawn));
-            }
+            let mut frames = match t.process(info, detections, pixels, operator, self.live.as_ref()) {
+                Some(drawn) => {
+                    self.frames.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), Arc::new(drawn));
+                    continue;
+                }
+                None => self.frames.lock().unwrap_or_else(PoisonError::into_inner),
+            };
+            // Not drawn (nobody watches): no stale frame stays behind.
+            frames.remove(id);
         }
         self.flush_events(operator);
     }
