@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod engine;
+pub mod ep;
 pub mod error;
 pub mod model;
 pub mod mqtt;

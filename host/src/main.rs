@@ -146,7 +146,9 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
 
 fn bench(args: &edgepipe::cli::BenchArgs) -> Result<ExitCode, Failure> {
     let report = edgepipe::bench::run(args)?;
-    report.pipeline.print();
+    for r in &report.runs {
+        r.pipeline.print();
+    }
     // The report is what `bench` is for: it goes to stdout (no frames do here).
     use std::io::Write;
     std::io::stdout().lock().write_all(report.render().as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;

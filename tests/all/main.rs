@@ -10,6 +10,7 @@ mod end_to_end;
 mod mqtt;
 mod engine;
 mod plugins;
+mod providers;
 mod plugin_cache;
 mod plugin_cli;
 mod reload;

@@ -11,7 +11,8 @@ use super::ErrorSlot;
 use crate::capture::Frame;
 use crate::detect::Detection;
 use crate::error::{ExitKind, OrExit};
-use crate::model::{DetectTimings, Detector};
+use crate::error::Failure;
+use crate::model::{DetectTimings, Detector, DetectorSettings};
 
 /// A frame with what the detector found in it.
 pub struct Inferred {
@@ -76,4 +77,32 @@ impl Worker {
             }
         }
     }
+}
+
+/// Sessions being loaded in the background.
+pub type Loading = std::thread::JoinHandle<Result<Vec<Detector>, Failure>>;
+
+/// Load `n` sessions of `settings`, each on its own thread, in the
+/// background: start-up costs about one session load, and overlaps the
+/// plugins' and the broker's start. Join the handle for the sessions.
+pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, Failure> {
+    let spawn_err = |e: std::io::Error| Failure::msg(ExitKind::Internal, format!("cannot start a thread: {e}"));
+    std::thread::Builder::new()
+        .name("load-model".into())
+        .spawn(move || {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> =
+                    (0..n.max(1)).map(|_| scope.spawn(|| Detector::load(settings.clone()).or_exit(ExitKind::Model))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(Failure::msg(ExitKind::Internal, "a model-loading thread panicked"))))
+                    .collect()
+            })
+        })
+        .map_err(spawn_err)
+}
+
+/// Wait for [`load_detectors`].
+pub fn join_loading(loading: Loading) -> Result<Vec<Detector>, Failure> {
+    loading.join().unwrap_or_else(|_| Err(Failure::msg(ExitKind::Internal, "the model-loading thread panicked")))
 }

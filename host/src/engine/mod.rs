@@ -88,6 +88,7 @@ pub fn detector_settings(settings: &Settings) -> DetectorSettings {
         iou: settings.iou,
         intra_threads: settings.threads,
         max_detections: settings.max_detections,
+        ep: settings.ep.clone(),
     }
 }
 
@@ -98,21 +99,20 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     let live = capture.spec().is_live();
     tracing::info!(input = %settings.input, width, height, fps, live, "input opened");
 
-    let mut detectors = Vec::with_capacity(settings.sessions);
-    for _ in 0..settings.sessions.max(1) {
-        detectors.push(Detector::load(detector_settings(settings)).or_exit(ExitKind::Model)?);
-    }
-    let labels = detectors[0].labels().to_vec();
-    let (iw, ih) = detectors[0].input_size();
-    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = detectors[0].classes(),
-        sessions = settings.sessions, threads = settings.threads, "model loaded");
-
+    // Sessions load in the background while the plugins compile or load.
+    let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
     let host = PluginHost::with_cache(
         Limits { call_timeout: settings.call_timeout, memory: settings.memory_limit },
         ComponentCache::new(settings.plugin_cache.clone()),
     )
     .or_exit(ExitKind::Plugin)?;
     let stages = crate::pipeline::load_stages(&host, settings)?;
+    let detectors = infer::join_loading(loading)?;
+    let labels = detectors[0].labels().to_vec();
+    let (iw, ih) = detectors[0].input_size();
+    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = detectors[0].classes(),
+        sessions = settings.sessions, threads = settings.threads, provider = %detectors[0].provider(),
+        "model loaded (execution provider {})", settings.ep.describe());
     let publisher = crate::pipeline::start_mqtt(settings)?;
     let stdout = match opts.frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),

@@ -1,0 +1,233 @@
+//! Execution providers: which ONNX Runtime provider runs the model (`--ep`),
+//! its options (`--ep-option key=value`), how `auto` chooses, and how many
+//! sessions each provider gets by default.
+//!
+//! One library serves both providers: the `onnxruntime-openvino` wheel's
+//! `libonnxruntime.so` has the CPU provider built in and loads the OpenVINO
+//! provider (`libonnxruntime_providers_openvino.so`, found through its
+//! `$ORIGIN` run path) from the same folder. `auto` picks OpenVINO when that
+//! file lies beside the library, because it measured fastest on this machine
+//! kind (README, "Throughput"), else the CPU provider.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// The OpenVINO provider's library, looked up beside `libonnxruntime.so`.
+pub const OPENVINO_PROVIDER_LIB: &str = "libonnxruntime_providers_openvino.so";
+
+#[derive(Debug, Error, PartialEq)]
+pub enum EpError {
+    #[error("unknown execution provider {0:?} (expected cpu, openvino or auto)")]
+    Unknown(String),
+    #[error("execution provider option {0:?} is not key=value")]
+    Option(String),
+    #[error("the cpu execution provider takes no options (given: {0})")]
+    CpuOptions(String),
+}
+
+/// What the settings ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EpChoice {
+    #[default]
+    Auto,
+    Cpu,
+    OpenVino,
+}
+
+impl FromStr for EpChoice {
+    type Err = EpError;
+    fn from_str(s: &str) -> Result<Self, EpError> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(EpChoice::Auto),
+            "cpu" => Ok(EpChoice::Cpu),
+            "openvino" => Ok(EpChoice::OpenVino),
+            _ => Err(EpError::Unknown(s.to_string())),
+        }
+    }
+}
+
+/// A provider that runs sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Cpu,
+    OpenVino,
+}
+
+impl Provider {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::OpenVino => "openvino",
+        }
+    }
+
+    /// Sessions for a run when none are set. The CPU provider: 2 for a file
+    /// (two single-thread sessions beat one two-thread session on 2 cores),
+    /// 1 for a live source (lowest latency). OpenVINO: always 1; it spreads
+    /// one inference over the cores itself, and that beat two single-thread
+    /// sessions (README, "Throughput").
+    pub fn default_sessions(self, live: bool, cores: usize, threads_set: Option<usize>) -> usize {
+        match self {
+            Provider::OpenVino => 1,
+            Provider::Cpu if live => 1,
+            Provider::Cpu => (cores / threads_set.unwrap_or(1)).clamp(1, crate::config::DEFAULT_FILE_SESSIONS.max(1)),
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The provider a run uses, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ep {
+    pub provider: Provider,
+    /// Provider options, passed to ONNX Runtime as given.
+    pub options: Vec<(String, String)>,
+    /// Chosen by `auto`: a provider that fails to load falls back to the CPU one.
+    pub auto: bool,
+}
+
+impl Ep {
+    pub fn cpu() -> Ep {
+        Ep { provider: Provider::Cpu, options: Vec::new(), auto: false }
+    }
+
+    /// The provider's name and options, for logs: `openvino (device_type=GPU)`.
+    pub fn describe(&self) -> String {
+        let mut s = self.provider.name().to_string();
+        if !self.options.is_empty() {
+            let opts: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            s.push_str(&format!(" ({})", opts.join(", ")));
+        }
+        if self.auto {
+            s.push_str(", chosen by auto");
+        }
+        s
+    }
+
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `key=value` into its parts.
+pub fn parse_option(s: &str) -> Result<(String, String), EpError> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(EpError::Option(s.to_string())),
+    }
+}
+
+/// The OpenVINO provider's library for the ONNX Runtime library `ort_lib`.
+pub fn openvino_lib(ort_lib: &Path) -> PathBuf {
+    ort_lib.parent().unwrap_or(Path::new(".")).join(OPENVINO_PROVIDER_LIB)
+}
+
+/// Providers installed for `ort_lib`, fastest first.
+pub fn installed(ort_lib: &Path) -> Vec<Provider> {
+    let mut v = Vec::with_capacity(2);
+    if openvino_lib(ort_lib).is_file() {
+        v.push(Provider::OpenVino);
+    }
+    v.push(Provider::Cpu);
+    v
+}
+
+/// Resolve `choice` for the library `ort_lib`. `auto` takes the first of
+/// [`installed`]; options given with `auto` go to OpenVINO and are dropped
+/// (with a warning) when the CPU provider is chosen.
+pub fn resolve(choice: EpChoice, options: Vec<(String, String)>, ort_lib: &Path) -> Result<Ep, EpError> {
+    let provider = match choice {
+        EpChoice::Cpu => Provider::Cpu,
+        EpChoice::OpenVino => Provider::OpenVino,
+        EpChoice::Auto => installed(ort_lib)[0],
+    };
+    let auto = choice == EpChoice::Auto;
+    if provider == Provider::Cpu && !options.is_empty() {
+        let given: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !auto {
+            return Err(EpError::CpuOptions(given.join(", ")));
+        }
+        tracing::warn!(options = %given.join(", "), "execution provider auto chose cpu: its options are ignored");
+        return Ok(Ep { provider, options: Vec::new(), auto });
+    }
+    Ok(Ep { provider, options, auto })
+}
+
+/// Where OpenVINO keeps compiled models unless `cache_dir` is given
+/// (`$XDG_CACHE_HOME/edgepipe/openvino` or `~/.cache/edgepipe/openvino`): a
+/// restart loads the compiled model instead of compiling it again.
+pub fn default_openvino_cache() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("edgepipe/openvino"));
+    }
+    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache/edgepipe/openvino"))
+}
+
+/// The OpenVINO provider with `ep`'s options; `threads` (when set) becomes
+/// `num_of_threads` unless the options give it; the compiled-model cache is
+/// on by default (`cache_dir=` with no value turns it off).
+pub fn openvino(ep: &Ep, threads: Option<usize>) -> ort::ep::ExecutionProviderDispatch {
+    use ort::ep::ArbitrarilyConfigurableExecutionProvider as _;
+    let mut ov = ort::ep::OpenVINO::default();
+    if ep.option("cache_dir").is_none() {
+        if let Some(dir) = default_openvino_cache() {
+            if std::fs::create_dir_all(&dir).is_ok() {
+                ov = ov.with_cache_dir(dir.to_string_lossy());
+            }
+        }
+    }
+    if let (Some(t), None) = (threads, ep.option("num_of_threads")) {
+        ov = ov.with_num_threads(t);
+    }
+    for (k, v) in &ep.options {
+        if !(k == "cache_dir" && v.is_empty()) {
+            ov = ov.with_arbitrary_config(k, v);
+        }
+    }
+    ov.build().error_on_failure()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_and_options_parse() {
+        assert_eq!("OpenVINO".parse::<EpChoice>(), Ok(EpChoice::OpenVino));
+        assert_eq!("cuda".parse::<EpChoice>(), Err(EpError::Unknown("cuda".into())));
+        assert_eq!(parse_option("device_type = GPU"), Ok(("device_type".into(), "GPU".into())));
+        assert!(parse_option("device_type").is_err());
+        assert!(parse_option("=GPU").is_err());
+    }
+
+    #[test]
+    fn auto_picks_openvino_only_when_its_library_is_beside_ort() {
+        let dir = std::env::temp_dir().join(format!("edgepipe-ep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lib = dir.join("libonnxruntime.so");
+        let opts = vec![("device_type".to_string(), "CPU".to_string())];
+        let ep = resolve(EpChoice::Auto, opts.clone(), &lib).unwrap();
+        assert_eq!((ep.provider, ep.options.len(), ep.auto), (Provider::Cpu, 0, true));
+        std::fs::write(dir.join(OPENVINO_PROVIDER_LIB), b"").unwrap();
+        let ep = resolve(EpChoice::Auto, opts.clone(), &lib).unwrap();
+        assert_eq!((ep.provider, ep.options, ep.auto), (Provider::OpenVino, opts.clone(), true));
+        assert!(matches!(resolve(EpChoice::Cpu, opts, &lib), Err(EpError::CpuOptions(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn openvino_runs_one_session_cpu_fills_the_cores() {
+        assert_eq!(Provider::OpenVino.default_sessions(false, 2, None), 1);
+        assert_eq!(Provider::Cpu.default_sessions(false, 2, None), 2);
+        assert_eq!(Provider::Cpu.default_sessions(true, 2, None), 1);
+        assert_eq!(Provider::Cpu.default_sessions(false, 2, Some(2)), 1);
+    }
+}
