@@ -295,8 +295,13 @@ fn shapes(provider: Provider, cores: usize) -> Vec<(usize, usize)> {
     v
 }
 
-/// Settings of the pipeline for `provider` (sessions and threads as `run` would choose them, unless given).
-fn settings_for(args: &BenchArgs, provider: Option<Provider>, broker_port: Option<u16>) -> Result<Settings, Failure> {
+/// Settings of the pipeline for `provider` (sessions and threads as `run`
+/// would choose them, unless given); each gets its own embedded broker port.
+fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings, Failure> {
+    let broker_port = match args.mqtt_url {
+        Some(_) => None,
+        None => Some(free_loopback_port()?),
+    };
     let o = Overrides {
         input: args.input.clone(),
         max_frames: Some(args.frames),
@@ -315,11 +320,7 @@ fn settings_for(args: &BenchArgs, provider: Option<Provider>, broker_port: Optio
 
 /// Run the benchmark described by `args`.
 pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
-    let broker_port = match args.mqtt_url {
-        Some(_) => None,
-        None => Some(free_loopback_port()?),
-    };
-    let default = settings_for(args, None, broker_port)?;
+    let default = settings_for(args, None)?;
     if crate::capture::SourceSpec::parse(&default.input).is_live() {
         return Err(Failure::msg(ExitKind::Config, format!("bench --input {}: a video file is needed, not a live source", default.input)));
     }
@@ -346,7 +347,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
             providers.push(p);
         }
     }
-    let settings: Vec<Settings> = providers.iter().map(|&p| settings_for(args, Some(p), broker_port)).collect::<Result<_, _>>()?;
+    let settings: Vec<Settings> = providers.iter().map(|&p| settings_for(args, Some(p))).collect::<Result<_, _>>()?;
 
     let (tensors, (width, height)) = prepare_tensors(&settings[0])?;
     let mut raws = Vec::with_capacity(settings.len());
@@ -363,7 +364,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
 
     let mqtt = match &default.mqtt {
         config::MqttTarget::External(url) => url.clone(),
-        config::MqttTarget::Embedded(addr) => format!("the embedded broker on {addr}"),
+        config::MqttTarget::Embedded(addr) => format!("the embedded broker on {} (a free port for each)", addr.ip()),
         config::MqttTarget::Off => "nowhere (off)".into(),
     };
     let mut pipelines = Vec::with_capacity(settings.len());

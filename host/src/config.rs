@@ -728,6 +728,9 @@ mod tests {
         let f = FileConfig::parse("[model]\nep = \"openvino\"\nep_options = { device_type = \"GPU\" }\n", Path::new("p.toml")).unwrap();
         let s = resolve(Some(f), &Overrides::default()).unwrap();
         assert_eq!((s.ep.provider, s.ep.option("device_type")), (crate::ep::Provider::OpenVino, Some("GPU")));
+        let f = FileConfig::load(&Path::new(BUILD_ROOT).join("examples/openvino-gpu.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides::default()).unwrap();
+        assert_eq!((s.ep.provider, s.ep.option("device_type"), s.sessions), (crate::ep::Provider::OpenVino, Some("GPU"), 1));
         let e = resolve(None, &Overrides { ep: Some("tpu".into()), ..Default::default() }).unwrap_err();
         assert!(e.to_string().starts_with("setting `model.ep`: unknown execution provider"), "{e}");
     }
