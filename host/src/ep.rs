@@ -161,36 +161,19 @@ pub fn resolve(choice: EpChoice, options: Vec<(String, String)>, ort_lib: &Path)
     Ok(Ep { provider, options, auto })
 }
 
-/// Where OpenVINO keeps compiled models unless `cache_dir` is given
-/// (`$XDG_CACHE_HOME/edgepipe/openvino` or `~/.cache/edgepipe/openvino`): a
-/// restart loads the compiled model instead of compiling it again.
-pub fn default_openvino_cache() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("edgepipe/openvino"));
-    }
-    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache/edgepipe/openvino"))
-}
-
 /// The OpenVINO provider with `ep`'s options; `threads` (when set) becomes
-/// `num_of_threads` unless the options give it; the compiled-model cache is
-/// on by default (`cache_dir=` with no value turns it off).
+/// `num_of_threads` unless the options give it. No compiled-model cache by
+/// default: with this wheel on this machine kind OpenVINO writes its blob
+/// (`cache_dir=DIR`) but fails to import it at the next start and compiles
+/// again, so a cache only costs an 11 MB write per start.
 pub fn openvino(ep: &Ep, threads: Option<usize>) -> ort::ep::ExecutionProviderDispatch {
     use ort::ep::ArbitrarilyConfigurableExecutionProvider as _;
     let mut ov = ort::ep::OpenVINO::default();
-    if ep.option("cache_dir").is_none() {
-        if let Some(dir) = default_openvino_cache() {
-            if std::fs::create_dir_all(&dir).is_ok() {
-                ov = ov.with_cache_dir(dir.to_string_lossy());
-            }
-        }
-    }
     if let (Some(t), None) = (threads, ep.option("num_of_threads")) {
         ov = ov.with_num_threads(t);
     }
     for (k, v) in &ep.options {
-        if !(k == "cache_dir" && v.is_empty()) {
-            ov = ov.with_arbitrary_config(k, v);
-        }
+        ov = ov.with_arbitrary_config(k, v);
     }
     ov.build().error_on_failure()
 }
