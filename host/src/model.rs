@@ -263,19 +263,20 @@ fn shared_prepacked() -> &'static PrepackedWeights {
 }
 
 fn builder_for(env: &ort::environment::Environment, settings: &DetectorSettings, provider: Provider) -> Result<SessionBuilder, String> {
+    let text = |e: ort::Error<SessionBuilder>| e.to_string();
     let b = Session::builder(env).map_err(|e| e.to_string())?;
-    let b = b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(|e| e.to_string())?;
+    let b = b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(text)?;
     match provider {
-        Provider::Cpu => b
-            .with_intra_threads(settings.intra_threads.max(1))
-            .and_then(|b| b.with_prepacked_weights(shared_prepacked()))
-            .map_err(|e| e.to_string()),
+        Provider::Cpu => {
+            let b = b.with_intra_threads(settings.intra_threads.max(1)).map_err(text)?;
+            b.with_prepacked_weights(shared_prepacked()).map_err(text)
+        }
         // OpenVINO runs the whole graph with its own threads; ONNX Runtime's
         // pool would only spin beside them.
-        Provider::OpenVino => b
-            .with_intra_threads(1)
-            .and_then(|b| b.with_execution_providers([ep::openvino(&settings.ep, Some(settings.intra_threads.max(1)))]))
-            .map_err(|e| e.to_string()),
+        Provider::OpenVino => {
+            let b = b.with_intra_threads(1).map_err(text)?;
+            b.with_execution_providers([ep::openvino(&settings.ep, Some(settings.intra_threads.max(1)))]).map_err(text)
+        }
     }
 }
 
