@@ -310,6 +310,7 @@ fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings
         threads: args.threads,
         sessions: args.sessions,
         ep: provider.map(|p| p.name().to_string()),
+        ep_options: if provider == Some(Provider::Cpu) { Vec::new() } else { args.ep_option.clone() },
         mqtt_url: args.mqtt_url.clone(),
         broker_port,
         plugin_dir: args.plugin_dir.clone(),

@@ -355,6 +355,9 @@ pub struct BenchArgs {
     /// Execution provider to measure (repeatable: cpu, openvino, auto); default: every one installed, `run`'s choice first.
     #[arg(long)]
     pub ep: Vec<String>,
+    /// Option KEY=VALUE of the non-CPU providers measured (repeatable).
+    #[arg(long = "ep-option", value_name = "KEY=VALUE")]
+    pub ep_option: Vec<String>,
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,

@@ -48,7 +48,7 @@ pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError>
     let (loaded_from, env) = ENV.get_or_init(|| {
         let env = ort::init_from(lib)
             .map_err(|e| e.to_string())
-            .and_then(|b| b.with_name("edgepipe").build().map_err(|e| e.to_string()));
+            .and_then(|b| b.with_name("edgepipe").with_logger(std::sync::Arc::new(ort_log)).build().map_err(|e| e.to_string()));
         (lib.to_path_buf(), env)
     });
     if loaded_from != lib {
@@ -58,6 +58,29 @@ pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError>
         });
     }
     env.clone().map_err(|reason| ModelError::OrtLibLoad { path: lib.to_path_buf(), reason })
+}
+
+/// The last error ONNX Runtime logged: a provider that fails to load says
+/// why only there ("Failed to load provider" is all its error returns).
+static LAST_ORT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// ONNX Runtime's log into tracing (its own logger would print coloured
+/// lines on stderr beside edgepipe's one error line).
+fn ort_log(level: ort::logging::LogLevel, _category: &str, _id: &str, location: &str, message: &str) {
+    use ort::logging::LogLevel;
+    match level {
+        LogLevel::Error | LogLevel::Fatal => {
+            tracing::debug!(target: "onnxruntime", %location, "{message}");
+            *LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.to_string());
+        }
+        LogLevel::Warning => tracing::warn!(target: "onnxruntime", "{message}"),
+        LogLevel::Info | LogLevel::Verbose => tracing::trace!(target: "onnxruntime", "{message}"),
+    }
+}
+
+/// The last error ONNX Runtime logged, taken.
+fn take_ort_error() -> Option<String> {
+    LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
 }
 
 /// Settings of the detector.
@@ -292,7 +315,11 @@ fn open_session(env: &ort::environment::Environment, settings: &DetectorSettings
                 return Err(format!("{} does not exist (scripts/setup.sh installs it from the onnxruntime-openvino wheel)", lib.display()));
             }
         }
-        builder_for(env, settings, provider)?.commit_from_file(path).map_err(|e| e.to_string())
+        let opened = builder_for(env, settings, provider).and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+        opened.map_err(|e| match take_ort_error() {
+            Some(detail) if provider != Provider::Cpu && !e.contains(&detail) => format!("{e}: {detail}"),
+            _ => e,
+        })
     };
     match attempt(provider) {
         Ok(s) => Ok((s, provider)),
