@@ -717,7 +717,7 @@ mod tests {
         assert_eq!(file.sessions, DEFAULT_FILE_SESSIONS.min(cores).max(1));
         assert_eq!(file.threads, (cores / file.sessions).max(1));
         let ov = resolve(None, &Overrides { input: Some("clip.avi".into()), ep: Some("openvino".into()), ..Default::default() }).unwrap();
-        assert_eq!((ov.sessions, ov.threads), (1, cores), "openvino: one session, every core");
+        assert_eq!((ov.sessions, ov.threads), (file.sessions, file.threads), "openvino: the same shape as cpu");
         let live = resolve(None, &Overrides { input: Some("rtsp://cam/s".into()), ..cpu() }).unwrap();
         assert_eq!((live.sessions, live.threads), (1, cores), "a live source: one session, every core");
         let f = FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
@@ -730,7 +730,7 @@ mod tests {
         assert_eq!((s.ep.provider, s.ep.option("device_type")), (crate::ep::Provider::OpenVino, Some("GPU")));
         let f = FileConfig::load(&Path::new(BUILD_ROOT).join("examples/openvino-gpu.toml")).unwrap();
         let s = resolve(Some(f), &Overrides::default()).unwrap();
-        assert_eq!((s.ep.provider, s.ep.option("device_type"), s.sessions), (crate::ep::Provider::OpenVino, Some("GPU"), 1));
+        assert_eq!((s.ep.provider, s.ep.option("device_type"), s.sessions), (crate::ep::Provider::OpenVino, Some("GPU"), file.sessions));
         let e = resolve(None, &Overrides { ep: Some("tpu".into()), ..Default::default() }).unwrap_err();
         assert!(e.to_string().starts_with("setting `model.ep`: unknown execution provider"), "{e}");
     }

@@ -71,7 +71,7 @@ fn ort_log(level: ort::logging::LogLevel, _category: &str, _id: &str, location: 
     match level {
         LogLevel::Error | LogLevel::Fatal => {
             tracing::debug!(target: "onnxruntime", %location, "{message}");
-            *LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.to_string());
+            *LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.trim().to_string());
         }
         LogLevel::Warning => tracing::warn!(target: "onnxruntime", "{message}"),
         LogLevel::Info | LogLevel::Verbose => tracing::trace!(target: "onnxruntime", "{message}"),
