@@ -37,7 +37,8 @@ def main():
     if code != 0:
         sys.stderr.write(open(a.log, errors="replace").read())
         sys.exit(f"measure: {a.cmd[0]} exited with {code}")
-    print(json.dumps({"first_frame_s": first, "wall_s": wall, "frames": total // a.frame_bytes, "maxrss_kib": usage.ru_maxrss}))
+    out = {"first_frame_s": first, "wall_s": wall, "frames": total // a.frame_bytes, "maxrss_kib": usage.ru_maxrss}
+    print(json.dumps(out, separators=(",", ":")))
 
 
 if __name__ == "__main__":
