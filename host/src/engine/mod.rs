@@ -94,25 +94,27 @@ pub fn detector_settings(settings: &Settings) -> DetectorSettings {
 
 /// Run the pipeline described by `settings` to the end of its input.
 pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure> {
+    // Sessions load in the background while the input opens and the plugins load.
+    let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
     let capture = Capture::open(&settings.input).or_exit(ExitKind::Input)?;
     let (width, height, fps) = (capture.width(), capture.height(), capture.fps());
     let live = capture.spec().is_live();
     tracing::info!(input = %settings.input, width, height, fps, live, "input opened");
 
-    // Sessions load in the background while the plugins compile or load.
-    let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
     let host = PluginHost::with_cache(
         Limits { call_timeout: settings.call_timeout, memory: settings.memory_limit },
         ComponentCache::new(settings.plugin_cache.clone()),
     )
     .or_exit(ExitKind::Plugin)?;
     let stages = crate::pipeline::load_stages(&host, settings)?;
-    let detectors = infer::join_loading(loading)?;
-    let labels = detectors[0].labels().to_vec();
-    let (iw, ih) = detectors[0].input_size();
-    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = detectors[0].classes(),
-        sessions = settings.sessions, threads = settings.threads, provider = %detectors[0].provider(),
+    // The first session; the others join the workers as they finish loading.
+    let (first, later) = infer::first_loaded(loading)?;
+    let labels = first.labels().to_vec();
+    let (iw, ih) = first.input_size();
+    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
+        sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
         "model loaded (execution provider {})", settings.ep.describe());
+    let detectors: Vec<infer::LazyDetector> = std::iter::once(infer::LazyDetector::Ready(first)).chain(later).collect();
     let publisher = crate::pipeline::start_mqtt(settings)?;
     let stdout = match opts.frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),
@@ -239,7 +241,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     drop(pool_tx);
     let capture_end = capture_thread.join().unwrap_or(CaptureEnd::Failed);
     // Kept until the last memory figure is taken.
-    let sessions_done: Vec<Detector> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
+    let sessions_done: Vec<Detector> = workers.into_iter().filter_map(|w| w.join().ok().flatten()).collect();
     let elapsed = started.elapsed();
     drop(progress);
     let dropped = captured.dropped();
