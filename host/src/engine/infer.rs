@@ -55,7 +55,7 @@ impl Worker {
     pub fn run(self) -> Option<Detector> {
         let Worker { detector, input, output, errors, done } = self;
         let mut detector = match detector {
-            LazyDetector::Ready(d) => d,
+            LazyDetector::Ready(d) => *d,
             LazyDetector::Pending(next) => match next_detector(&next) {
                 Ok(d) => d,
                 Err(f) => {
@@ -100,7 +100,7 @@ pub struct Loading {
 
 /// A worker's session: loaded, or the next one the loader finishes.
 pub enum LazyDetector {
-    Ready(Detector),
+    Ready(Box<Detector>),
     Pending(Arc<Mutex<mpsc::Receiver<Result<Detector, Failure>>>>),
 }
 

@@ -114,7 +114,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
         sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
         "model loaded (execution provider {})", settings.ep.describe());
-    let detectors: Vec<infer::LazyDetector> = std::iter::once(infer::LazyDetector::Ready(first)).chain(later).collect();
+    let detectors: Vec<infer::LazyDetector> = std::iter::once(infer::LazyDetector::Ready(Box::new(first))).chain(later).collect();
     let publisher = crate::pipeline::start_mqtt(settings)?;
     let stdout = match opts.frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),
