@@ -163,7 +163,7 @@ pub fn resolve(choice: EpChoice, options: Vec<(String, String)>, ort_lib: &Path)
 /// (AVX512-BF16, AMX; elsewhere OpenVINO keeps f32): about twice as fast as
 /// f32 here, and its boxes still match the CPU provider's (tests/all/providers.rs).
 /// `--ep-option load_config=...` replaces it.
-pub const OPENVINO_LOAD_CONFIG: &str = r#"{"CPU":{"INFERENCE_PRECISION_HINT":"bf16"}}"#;
+pub const OPENVINO_LOAD_CONFIG: &str = r#"{"CPU":{"INFERENCE_PRECISION_HINT":"bf16","ENABLE_CPU_PINNING":"NO"}}"#;
 
 /// The OpenVINO provider with `ep`'s options; `threads` (when set) becomes
 /// `num_of_threads` unless the options give it. No compiled-model cache by
