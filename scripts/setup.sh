@@ -8,9 +8,13 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 VENDOR="$ROOT/vendor"
-ORT_VERSION="1.32.0"
+# onnxruntime-openvino: one libonnxruntime serves both execution providers
+# (cpu built in, openvino loaded from the libraries beside it; README, "Execution providers").
+ORT_VERSION="1.24.1"
+ORT_WHEEL="onnxruntime-openvino"
 ORT_DIR="$VENDOR/onnxruntime"
 ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+ORT_OPENVINO="$ORT_DIR/libonnxruntime_providers_openvino.so"
 MODEL="$ROOT/models/yolov12n.onnx"
 MODEL_SHA256="e548ab3a406227202334bf5a6623c9814ac6286ff04e68aeb4dc2357732d1a4f"
 EASY_YOLO_VERSION="0.1.3"
@@ -59,22 +63,36 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-# 3. ONNX Runtime shared library, from the PyPI wheel -----------------------
-if [ ! -f "$ORT_LIB" ]; then
-  say "fetching libonnxruntime $ORT_VERSION from the onnxruntime wheel"
+# 3. ONNX Runtime shared library and the OpenVINO provider, from the PyPI wheel
+if [ ! -f "$ORT_LIB" ] || [ ! -f "$ORT_OPENVINO" ]; then
+  say "fetching libonnxruntime $ORT_VERSION and the OpenVINO libraries from the $ORT_WHEEL wheel"
   tmp="$(mktemp -d)"
   python3 -m pip download --quiet --no-deps --only-binary=:all: \
-    "onnxruntime==$ORT_VERSION" -d "$tmp" >&2
+    "$ORT_WHEEL==$ORT_VERSION" -d "$tmp" >&2
   mkdir -p "$ORT_DIR"
-  python3 - "$tmp" "$ORT_DIR" "$ORT_VERSION" <<'PY'
-import glob, sys, zipfile, os
-tmp, out, ver = sys.argv[1:4]
-wheel = glob.glob(os.path.join(tmp, "onnxruntime-*.whl"))[0]
-name = f"onnxruntime/capi/libonnxruntime.so.{ver}"
+  # Every shared library of onnxruntime/capi/ (not the Python module); the
+  # wheel stores some three times under their link names: those become
+  # symbolic links. They find each other through their RPATH/RUNPATH $ORIGIN.
+  python3 - "$tmp" "$ORT_DIR" <<'PY'
+import glob, hashlib, os, sys, zipfile
+tmp, out = sys.argv[1:3]
+wheel = glob.glob(os.path.join(tmp, "onnxruntime_openvino-*.whl"))[0]
+written = {}
 with zipfile.ZipFile(wheel) as z:
-    data = z.read(name)
-with open(os.path.join(out, f"libonnxruntime.so.{ver}"), "wb") as f:
-    f.write(data)
+    names = sorted((n for n in z.namelist() if n.startswith("onnxruntime/capi/lib") and ".so" in n), key=len, reverse=True)
+    for n in names:
+        data, base = z.read(n), os.path.basename(n)
+        dst = os.path.join(out, base)
+        if os.path.lexists(dst):
+            os.remove(dst)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in written:
+            os.symlink(written[digest], dst)
+            continue
+        with open(dst + ".part", "wb") as f:
+            f.write(data)
+        os.rename(dst + ".part", dst)
+        written[digest] = base
 PY
   rm -rf "$tmp"
 fi

@@ -1,8 +1,9 @@
-//! `edgepipe bench`: in one run, on the same clip and the same model, the
-//! model alone on pre-processed tensors (raw ONNX Runtime, thread settings
-//! tried) against the full pipeline with the default plugins, frames to
-//! /dev/null and MQTT to a local broker. The report goes to stdout: in bench
-//! mode no frames do.
+//! `edgepipe bench`: in one run, on the same clip and the same model, for
+//! each execution provider: the model alone on pre-processed tensors (raw
+//! ONNX Runtime, every session/thread shape tried) before and after the full
+//! pipeline with the default plugins (frames to /dev/null, MQTT to a local
+//! broker). The reference of a provider's pipeline is its best raw shape.
+//! The report goes to stdout: in bench mode no frames do.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -14,6 +15,7 @@ use crate::config::{self, Overrides, Settings};
 use crate::engine::metrics::{format_parts, median};
 use crate::engine::stages::PLUGINS_PART;
 use crate::engine::{self, EngineOptions, RSS_FIRST_FRAME};
+use crate::ep::Provider;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::Detector;
 use crate::pipeline::Summary;
@@ -22,8 +24,11 @@ use crate::pipeline::Summary;
 pub const RAW_TENSORS: usize = 8;
 /// Runs before timing starts (ONNX Runtime allocates its arenas on the first).
 pub const RAW_WARMUP: usize = 2;
+/// Targets of issue 12 (README, "Throughput").
+pub const TARGET_PIPELINE_OVER_RAW: f64 = 0.97;
+pub const TARGET_DEFAULT_OVER_CPU: f64 = 1.25;
 
-/// One raw ONNX Runtime setting and what it did.
+/// One raw ONNX Runtime shape and what it did.
 #[derive(Debug, Clone)]
 pub struct RawResult {
     pub sessions: usize,
@@ -39,6 +44,30 @@ impl RawResult {
     }
 }
 
+/// What one provider did: raw shapes before, the pipeline, the best shape after.
+pub struct ProviderRun {
+    pub provider: Provider,
+    pub raw: Vec<RawResult>,
+    /// The best raw shape measured again after the pipelines.
+    pub raw_after: Option<RawResult>,
+    pub pipeline: Summary,
+}
+
+impl ProviderRun {
+    /// The best raw shape, any number of sessions.
+    pub fn best_raw(&self) -> Option<&RawResult> {
+        self.raw.iter().max_by(|a, b| a.fps.total_cmp(&b.fps))
+    }
+    /// The best raw shape's fps: the mean of its figures before and after the pipelines.
+    pub fn reference_fps(&self) -> f64 {
+        match (self.best_raw(), &self.raw_after) {
+            (Some(b), Some(a)) => (b.fps + a.fps) / 2.0,
+            (Some(b), None) => b.fps,
+            _ => 0.0,
+        }
+    }
+}
+
 /// Everything the benchmark measured.
 pub struct BenchReport {
     pub input: String,
@@ -46,93 +75,137 @@ pub struct BenchReport {
     pub height: u32,
     pub model: String,
     pub cores: usize,
-    pub raw: Vec<RawResult>,
-    /// The best single-session setting measured again after the pipeline.
-    pub raw_after: Option<RawResult>,
     pub mqtt: String,
-    pub pipeline: Summary,
+    /// The default provider (what `run` uses) first.
+    pub runs: Vec<ProviderRun>,
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "missed"
+    }
 }
 
 impl BenchReport {
-    /// The best single-session raw result.
-    pub fn best_raw(&self) -> Option<&RawResult> {
-        self.raw.iter().filter(|r| r.sessions == 1).max_by(|a, b| a.fps.total_cmp(&b.fps))
+    /// The default provider's pipeline (what `run` does).
+    pub fn pipeline(&self) -> Option<&Summary> {
+        self.runs.first().map(|r| &r.pipeline)
     }
 
     pub fn render(&self) -> String {
         let mut o = String::new();
-        let p = &self.pipeline;
         let _ = writeln!(o, "edgepipe bench: {} ({}x{}), model {}, {} core(s)", self.input, self.width, self.height, self.model, self.cores);
         let _ = writeln!(o, "1. raw ONNX Runtime: the model alone on pre-processed tensors of the clip's first {RAW_TENSORS} frames");
-        for r in &self.raw {
-            let _ = writeln!(o, "   {:<28} {:>7.2} fps  (median {:.1} ms per run, {} runs)", r.label(), r.fps, r.median_ms, r.runs);
-        }
-        let best = self.best_raw();
-        if let Some(b) = best {
-            let _ = writeln!(o, "   best single session: {} at {:.2} fps", b.label(), b.fps);
-        }
-        let _ = writeln!(
-            o,
-            "2. full pipeline: {} session(s) x {} thread(s), default plugins, frames to /dev/null, MQTT to {}: {} frames in {:.2} s = {:.2} fps",
-            p.sessions,
-            p.threads,
-            self.mqtt,
-            p.frames,
-            p.elapsed.as_secs_f64(),
-            p.fps()
-        );
-        if let Some(b) = best {
-            let ratio = if b.fps > 0.0 { p.fps() / b.fps } else { 0.0 };
-            let _ = writeln!(o, "3. pipeline / raw single-session ORT: {ratio:.3} (target >= 1.0: {})", if ratio >= 1.0 { "met" } else { "missed" });
-            if let Some(a) = &self.raw_after {
-                let again = if a.fps > 0.0 { p.fps() / a.fps } else { 0.0 };
-                let _ = writeln!(
-                    o,
-                    "   raw {} again after the pipeline: {:.2} fps; pipeline / that: {again:.3} (the spread shows the machine's load drift)",
-                    a.label(),
-                    a.fps
-                );
+        for r in &self.runs {
+            for x in &r.raw {
+                let _ = writeln!(o, "   {:<9}{:<28} {:>7.2} fps  (median {:.1} ms per run, {} runs)", r.provider.name(), x.label(), x.fps, x.median_ms, x.runs);
+            }
+            if let Some(b) = r.best_raw() {
+                let after = r.raw_after.as_ref().map(|a| format!(", {:.2} fps again after the pipelines", a.fps)).unwrap_or_default();
+                let _ = writeln!(o, "   {:<9}best: {} at {:.2} fps{after}", r.provider.name(), b.label(), b.fps);
             }
         }
-        let _ = writeln!(o, "4. median ms per frame: {}", format_parts(&p.stage_median_ms));
-        let plugins: Vec<(String, f64)> = p
-            .stage_median_ms
-            .iter()
-            .filter(|(n, _)| p.faults.iter().any(|(s, _)| s == n))
-            .cloned()
-            .collect();
-        let sum = p.stage_median_ms.iter().find(|(n, _)| n == PLUGINS_PART).map(|(_, ms)| *ms).unwrap_or(0.0);
-        let _ = writeln!(
-            o,
-            "   default plugins: {}; together (median of the per-frame sum): {sum:.3} ms per {}x{} frame (target <= 0.5: {})",
-            plugins.iter().map(|(n, ms)| format!("{n} {ms:.3}")).collect::<Vec<_>>().join(", "),
-            self.width,
-            self.height,
-            if sum <= 0.5 { "met" } else { "missed" }
-        );
-        let mib = |k: u64| k as f64 / 1024.0;
-        let at = |f: u64| p.rss_kib.iter().find(|(n, _)| *n == f).map(|(_, k)| *k);
-        let first = at(RSS_FIRST_FRAME);
-        let last = p.rss_kib.last().copied();
-        match (first, last) {
-            (Some(a), Some((n, b))) if n > RSS_FIRST_FRAME => {
-                let _ = writeln!(
-                    o,
-                    "5. resident memory: {:.1} MiB at frame {RSS_FIRST_FRAME}, {:.1} MiB at frame {n}: {:+.1} MiB",
-                    mib(a),
-                    mib(b),
-                    mib(b) - mib(a)
-                );
-            }
-            (_, Some((n, b))) => {
-                let _ = writeln!(o, "5. resident memory: {:.1} MiB at frame {n} (run more than {RSS_FIRST_FRAME} frames for the growth)", mib(b));
-            }
-            _ => {}
+        let _ = writeln!(o, "2. full pipeline: default plugins, frames to /dev/null, MQTT to {}", self.mqtt);
+        for r in &self.runs {
+            let p = &r.pipeline;
+            let _ = writeln!(
+                o,
+                "   {:<9}{} session(s) x {} thread(s): {} frames in {:.2} s = {:.2} fps",
+                r.provider.name(),
+                p.sessions,
+                p.threads,
+                p.frames,
+                p.elapsed.as_secs_f64(),
+                p.fps()
+            );
         }
-        if let Some(m) = &p.mqtt {
-            let _ = writeln!(o, "   MQTT: {} published, {} acknowledged of {}", m.published, m.acked, m.expected_acks);
+        let _ = writeln!(o, "3. pipeline / best raw shape of the same provider (mean of before and after):");
+        for r in &self.runs {
+            let x = ratio(r.pipeline.fps(), r.reference_fps());
+            let _ = writeln!(
+                o,
+                "   {:<9}{:.2} / {:.2} = {x:.3} (target >= {TARGET_PIPELINE_OVER_RAW}: {})",
+                r.provider.name(),
+                r.pipeline.fps(),
+                r.reference_fps(),
+                verdict(x >= TARGET_PIPELINE_OVER_RAW)
+            );
+        }
+        self.render_providers(&mut o);
+        if let Some(p) = self.pipeline() {
+            render_parts(&mut o, p, self.runs[0].provider, (self.width, self.height));
         }
         o
+    }
+
+    /// Best provider / CPU provider, and the default pipeline / best raw CPU.
+    fn render_providers(&self, o: &mut String) {
+        let Some(cpu) = self.runs.iter().find(|r| r.provider == Provider::Cpu) else { return };
+        let best = self.runs.iter().max_by(|a, b| a.reference_fps().total_cmp(&b.reference_fps()));
+        if let Some(best) = best {
+            let _ = writeln!(
+                o,
+                "   best provider / cpu provider (best raw shapes): {} {:.2} / cpu {:.2} = {:.3}",
+                best.provider.name(),
+                best.reference_fps(),
+                cpu.reference_fps(),
+                ratio(best.reference_fps(), cpu.reference_fps())
+            );
+        }
+        let def = &self.runs[0];
+        let x = ratio(def.pipeline.fps(), cpu.reference_fps());
+        let _ = writeln!(
+            o,
+            "   default pipeline ({}) / best raw cpu: {:.2} / {:.2} = {x:.3} (target >= {TARGET_DEFAULT_OVER_CPU}: {})",
+            def.provider.name(),
+            def.pipeline.fps(),
+            cpu.reference_fps(),
+            verdict(x >= TARGET_DEFAULT_OVER_CPU)
+        );
+    }
+}
+
+/// Sections 4 and 5: parts, plugins and memory of one pipeline run.
+fn render_parts(o: &mut String, p: &Summary, provider: Provider, (width, height): (u32, u32)) {
+    let _ = writeln!(o, "4. median ms per frame ({provider} pipeline): {}", format_parts(&p.stage_median_ms));
+    let plugins: Vec<(String, f64)> =
+        p.stage_median_ms.iter().filter(|(n, _)| p.faults.iter().any(|(s, _)| s == n)).cloned().collect();
+    let sum = p.stage_median_ms.iter().find(|(n, _)| n == PLUGINS_PART).map(|(_, ms)| *ms).unwrap_or(0.0);
+    let _ = writeln!(
+        o,
+        "   default plugins: {}; together (median of the per-frame sum): {sum:.3} ms per {width}x{height} frame (target <= 0.5: {})",
+        plugins.iter().map(|(n, ms)| format!("{n} {ms:.3}")).collect::<Vec<_>>().join(", "),
+        verdict(sum <= 0.5)
+    );
+    let mib = |k: u64| k as f64 / 1024.0;
+    let first = p.rss_kib.iter().find(|(n, _)| *n == RSS_FIRST_FRAME).map(|(_, k)| *k);
+    match (first, p.rss_kib.last().copied()) {
+        (Some(a), Some((n, b))) if n > RSS_FIRST_FRAME => {
+            let _ = writeln!(
+                o,
+                "5. resident memory ({provider} pipeline): {:.1} MiB at frame {RSS_FIRST_FRAME}, {:.1} MiB at frame {n}: {:+.1} MiB",
+                mib(a),
+                mib(b),
+                mib(b) - mib(a)
+            );
+        }
+        (_, Some((n, b))) => {
+            let _ = writeln!(o, "5. resident memory ({provider} pipeline): {:.1} MiB at frame {n} (run more than {RSS_FIRST_FRAME} frames for the growth)", mib(b));
+        }
+        _ => {}
+    }
+    if let Some(m) = &p.mqtt {
+        let _ = writeln!(o, "   MQTT: {} published, {} acknowledged of {}", m.published, m.acked, m.expected_acks);
     }
 }
 
@@ -210,8 +283,21 @@ fn prepare_tensors(settings: &Settings) -> Result<(Tensors, (u32, u32)), Failure
     Ok((tensors, size))
 }
 
-/// Run the benchmark described by `args`.
-pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
+/// Raw shapes tried for `provider` on `cores` cores.
+fn shapes(provider: Provider, cores: usize) -> Vec<(usize, usize)> {
+    let mut v = vec![(1, cores)];
+    if cores > 1 {
+        v.push((cores, 1));
+        if provider == Provider::Cpu {
+            v.push((1, 1));
+        }
+    }
+    v
+}
+
+/// Settings of the pipeline for `provider` (sessions and threads as `run`
+/// would choose them, unless given); each gets its own embedded broker port.
+fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings, Failure> {
     let broker_port = match args.mqtt_url {
         Some(_) => None,
         None => Some(free_loopback_port()?),
@@ -223,6 +309,8 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
         ort_lib: args.ort_lib.clone(),
         threads: args.threads,
         sessions: args.sessions,
+        ep: provider.map(|p| p.name().to_string()),
+        ep_options: if provider == Some(Provider::Cpu) { Vec::new() } else { args.ep_option.clone() },
         mqtt_url: args.mqtt_url.clone(),
         broker_port,
         plugin_dir: args.plugin_dir.clone(),
@@ -231,63 +319,82 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
     // A measurement starts from nothing and leaves nothing behind.
     settings.state = None;
-    if crate::capture::SourceSpec::parse(&settings.input).is_live() {
-        return Err(Failure::msg(ExitKind::Config, format!("bench --input {}: a video file is needed, not a live source", settings.input)));
+    Ok(settings)
+}
+
+/// One provider: every raw shape, the pipeline, the best shape again.
+fn provider_block(args: &BenchArgs, s: &Settings, cores: usize) -> Result<(ProviderRun, (u32, u32)), Failure> {
+    let (tensors, size) = prepare_tensors(s)?;
+    let mut raw_results = Vec::new();
+    for (sessions, threads) in shapes(s.ep.provider, cores) {
+        tracing::info!(provider = %s.ep.provider, sessions, threads, runs = args.raw_runs, "bench: raw ONNX Runtime");
+        raw_results.push(raw(s, sessions, threads, &tensors, args.raw_runs)?);
+    }
+    // The tensors (about 5 MB each) stay out of the pipeline's memory figures.
+    drop(tensors);
+    tracing::info!(provider = %s.ep.provider, frames = args.frames, sessions = s.sessions, threads = s.threads, "bench: full pipeline");
+    let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
+    let opts = EngineOptions { loop_input: args.loop_input, frames_to: Some(Box::new(devnull)), median_window: args.frames as usize, progress: false, ..Default::default() };
+    let pipeline = engine::run(s, opts)?;
+    // The best shape once more: how much the machine's load moved.
+    let (tensors, _) = prepare_tensors(s)?;
+    let best = raw_results.iter().max_by(|a, b| a.fps.total_cmp(&b.fps)).map(|b| (b.sessions, b.threads));
+    let raw_after = match best {
+        Some((sessions, threads)) => Some(raw(s, sessions, threads, &tensors, args.raw_runs)?),
+        None => None,
+    };
+    Ok((ProviderRun { provider: s.ep.provider, raw: raw_results, raw_after, pipeline }, size))
+}
+
+/// Run the benchmark described by `args`.
+pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
+    let default = settings_for(args, None)?;
+    if crate::capture::SourceSpec::parse(&default.input).is_live() {
+        return Err(Failure::msg(ExitKind::Config, format!("bench --input {}: a video file is needed, not a live source", default.input)));
     }
     if args.frames == 0 || args.raw_runs == 0 {
         return Err(Failure::msg(ExitKind::Config, "bench: --frames and --raw-runs must be at least 1"));
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-
-    let (tensors, (width, height)) = prepare_tensors(&settings)?;
-
-    let mut settings_tried: Vec<(usize, usize)> = vec![(1, 1)];
-    if cores > 1 {
-        settings_tried.push((1, cores));
-        settings_tried.push((cores, 1));
+    // The default provider first, then the others installed (or those asked for).
+    let mut providers: Vec<Provider> = Vec::new();
+    let wanted = if args.ep.is_empty() {
+        let mut v = vec![default.ep.provider];
+        v.extend(crate::ep::installed(&default.ort_lib));
+        v
+    } else {
+        let mut v = Vec::new();
+        for e in &args.ep {
+            let choice = e.parse().or_exit(ExitKind::Config)?;
+            v.push(crate::ep::resolve(choice, Vec::new(), &default.ort_lib).or_exit(ExitKind::Config)?.provider);
+        }
+        v
+    };
+    for p in wanted {
+        if !providers.contains(&p) {
+            providers.push(p);
+        }
     }
-    let mut raw_results = Vec::with_capacity(settings_tried.len());
-    for (sessions, threads) in settings_tried {
-        tracing::info!(sessions, threads, runs = args.raw_runs, "bench: raw ONNX Runtime");
-        raw_results.push(raw(&settings, sessions, threads, &tensors, args.raw_runs)?);
-    }
-    drop(tensors);
-
-    let mqtt = match &settings.mqtt {
+    // The CPU provider is measured first, each provider in one block (raw
+    // shapes, pipeline, best shape again): once OpenVINO has run in a
+    // process, the CPU provider's sessions there get about one core.
+    let mut order = providers.clone();
+    order.sort_by_key(|p| *p != Provider::Cpu);
+    let mqtt = match &default.mqtt {
         config::MqttTarget::External(url) => url.clone(),
-        config::MqttTarget::Embedded(addr) => format!("the embedded broker on {addr}"),
+        config::MqttTarget::Embedded(addr) => format!("the embedded broker on {} (a free port for each)", addr.ip()),
         config::MqttTarget::Off => "nowhere (off)".into(),
     };
-    tracing::info!(frames = args.frames, sessions = settings.sessions, threads = settings.threads, "bench: full pipeline");
-    let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
-    let summary = engine::run(
-        &settings,
-        EngineOptions {
-            loop_input: args.loop_input,
-            frames_to: Some(Box::new(devnull)),
-            median_window: args.frames as usize,
-            progress: false,
-            ..Default::default()
-        },
-    )?;
-    // The best single-session setting once more: how much the machine's
-    // load moved while the pipeline ran.
-    let raw_after = match raw_results.iter().filter(|r| r.sessions == 1).max_by(|a, b| a.fps.total_cmp(&b.fps)) {
-        Some(best) => {
-            let (tensors, _) = prepare_tensors(&settings)?;
-            Some(raw(&settings, best.sessions, best.threads, &tensors, args.raw_runs)?)
-        }
-        None => None,
-    };
-    Ok(BenchReport {
-        raw_after,
-        input: settings.input.clone(),
-        width,
-        height,
-        model: settings.model.display().to_string(),
-        cores,
-        raw: raw_results,
-        mqtt,
-        pipeline: summary,
-    })
+    let mut runs = Vec::with_capacity(order.len());
+    let mut size = (0, 0);
+    for p in order {
+        let s = settings_for(args, Some(p))?;
+        let (run, frame) = provider_block(args, &s, cores)?;
+        size = frame;
+        runs.push(run);
+    }
+    // The default provider first in the report.
+    runs.sort_by_key(|r| r.provider != providers[0]);
+    let (width, height) = size;
+    Ok(BenchReport { input: default.input.clone(), width, height, model: default.model.display().to_string(), cores, mqtt, runs })
 }

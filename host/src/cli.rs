@@ -174,6 +174,12 @@ pub struct RunArgs {
     /// Inference sessions working on consecutive frames, order kept (0: 2 for a file on 2+ cores or cores / --threads, 1 for a live source).
     #[arg(long)]
     pub sessions: Option<usize>,
+    /// Execution provider: cpu, openvino, or auto (the fastest installed: openvino when its library lies beside libonnxruntime.so, else cpu).
+    #[arg(long)]
+    pub ep: Option<String>,
+    /// Execution provider option KEY=VALUE (repeatable), e.g. device_type=GPU.
+    #[arg(long = "ep-option", value_name = "KEY=VALUE")]
+    pub ep_option: Vec<String>,
     /// MQTT broker (mqtt://host:port); without it an embedded broker is started.
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
@@ -364,6 +370,8 @@ impl RunArgs {
             iou: self.iou,
             threads: self.threads,
             sessions: self.sessions,
+            ep: self.ep.clone(),
+            ep_options: self.ep_option.clone(),
             mqtt_url: self.mqtt_url.clone(),
             no_mqtt: self.no_mqtt,
             client_id: self.mqtt_client_id.clone(),
@@ -428,6 +436,12 @@ pub struct BenchArgs {
     /// Intra-op threads per session of the pipeline (default: as `run` would choose).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Execution provider to measure (repeatable: cpu, openvino, auto); default: every one installed, `run`'s choice first.
+    #[arg(long)]
+    pub ep: Vec<String>,
+    /// Option KEY=VALUE of the non-CPU providers measured (repeatable).
+    #[arg(long = "ep-option", value_name = "KEY=VALUE")]
+    pub ep_option: Vec<String>,
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,

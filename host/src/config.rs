@@ -105,6 +105,10 @@ pub struct ModelConfig {
     /// Concurrent inference sessions (0: automatic).
     pub sessions: Option<usize>,
     pub max_detections: Option<usize>,
+    /// Execution provider: `cpu`, `openvino` or `auto` (default).
+    pub ep: Option<String>,
+    /// Provider options, e.g. `{ device_type = "GPU" }`.
+    pub ep_options: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -264,6 +268,9 @@ pub struct Overrides {
     pub iou: Option<f32>,
     pub threads: Option<usize>,
     pub sessions: Option<usize>,
+    /// `--ep` and `--ep-option key=value` (these replace the file's options).
+    pub ep: Option<String>,
+    pub ep_options: Vec<String>,
     pub mqtt_url: Option<String>,
     pub no_mqtt: bool,
     pub client_id: Option<String>,
@@ -337,6 +344,8 @@ pub struct Settings {
     pub threads: usize,
     /// Inference sessions working on consecutive frames.
     pub sessions: usize,
+    /// The execution provider and its options.
+    pub ep: crate::ep::Ep,
     pub max_detections: usize,
     pub mqtt: MqttTarget,
     pub client_id: String,
@@ -591,10 +600,10 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let iou = check_unit("iou", o.iou.or(file.model.iou).unwrap_or(0.45))?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let threads_set = o.threads.or(file.model.threads).filter(|&t| t > 0);
+    let ort_lib = o.ort_lib.clone().or(file.model.ort_lib.clone()).unwrap_or_else(|| default_asset(DEFAULT_ORT_LIB));
+    let ep = resolve_ep(o, &file.model, &ort_lib)?;
     let sessions = match o.sessions.or(file.model.sessions).unwrap_or(0) {
-        0 if crate::capture::SourceSpec::parse(&input).is_live() => 1,
-        // Threads given, sessions not: fill the cores without oversubscribing them.
-        0 => (cores / threads_set.unwrap_or(1)).clamp(1, DEFAULT_FILE_SESSIONS.max(1)),
+        0 => ep.provider.default_sessions(crate::capture::SourceSpec::parse(&input).is_live(), cores, threads_set),
         n if n > MAX_SESSIONS => {
             return Err(ConfigError::Invalid { key: "model.sessions".into(), reason: format!("{n} is more than {MAX_SESSIONS}") })
         }
@@ -664,11 +673,8 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         max_frames: o.max_frames.or(file.source.max_frames),
         model: o.model.clone().or(file.model.path.clone()).unwrap_or_else(|| default_asset(DEFAULT_MODEL)),
         labels: o.labels.clone().or(file.model.labels.clone()),
-        ort_lib: o
-            .ort_lib
-            .clone()
-            .or(file.model.ort_lib.clone())
-            .unwrap_or_else(|| default_asset(DEFAULT_ORT_LIB)),
+        ort_lib,
+        ep,
         confidence,
         iou,
         threads,
@@ -748,6 +754,21 @@ fn source_retry(o: &Overrides, f: &SourceConfig) -> Result<crate::capture::Retry
         None => None,
     };
     Ok(Retry { initial: Duration::from_millis(initial), max: Duration::from_millis(max), give_up_after: give_up })
+}
+
+/// `--ep`/`[model] ep` and the provider options (flags replace the file's).
+fn resolve_ep(o: &Overrides, model: &ModelConfig, ort_lib: &Path) -> Result<crate::ep::Ep, ConfigError> {
+    let bad = |e: crate::ep::EpError| ConfigError::Invalid { key: "model.ep".into(), reason: e.to_string() };
+    let choice = match o.ep.as_deref().or(model.ep.as_deref()) {
+        Some(s) => s.parse().map_err(bad)?,
+        None => crate::ep::EpChoice::Auto,
+    };
+    let options = if o.ep_options.is_empty() {
+        model.ep_options.clone().unwrap_or_default().into_iter().collect()
+    } else {
+        o.ep_options.iter().map(|s| crate::ep::parse_option(s)).collect::<Result<Vec<_>, _>>().map_err(bad)?
+    };
+    crate::ep::resolve(choice, options, ort_lib).map_err(bad)
 }
 
 #[cfg(test)]
@@ -900,15 +921,26 @@ mod tests {
     #[test]
     fn sessions_and_threads_share_the_cores() {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let file = resolve(None, &Overrides { input: Some("clip.avi".into()), ..Default::default() }).unwrap();
+        let cpu = || Overrides { ep: Some("cpu".into()), ..Default::default() };
+        let file = resolve(None, &Overrides { input: Some("clip.avi".into()), ..cpu() }).unwrap();
         assert_eq!(file.sessions, DEFAULT_FILE_SESSIONS.min(cores).max(1));
         assert_eq!(file.threads, (cores / file.sessions).max(1));
-        let live = resolve(None, &Overrides { input: Some("rtsp://cam/s".into()), ..Default::default() }).unwrap();
+        let ov = resolve(None, &Overrides { input: Some("clip.avi".into()), ep: Some("openvino".into()), ..Default::default() }).unwrap();
+        assert_eq!((ov.sessions, ov.threads), (file.sessions, file.threads), "openvino: the same shape as cpu");
+        let live = resolve(None, &Overrides { input: Some("rtsp://cam/s".into()), ..cpu() }).unwrap();
         assert_eq!((live.sessions, live.threads), (1, cores), "a live source: one session, every core");
         let f = FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
-        let s = resolve(Some(f), &Overrides { sessions: Some(2), ..Default::default() }).unwrap();
+        let s = resolve(Some(f), &Overrides { sessions: Some(2), ..cpu() }).unwrap();
         assert_eq!((s.sessions, s.threads), (2, 1), "the flag wins over the file");
-        let s = resolve(None, &Overrides { threads: Some(cores), ..Default::default() }).unwrap();
+        let s = resolve(None, &Overrides { threads: Some(cores), ..cpu() }).unwrap();
         assert_eq!((s.sessions, s.threads), (1, cores), "threads for every core: one session");
+        let f = FileConfig::parse("[model]\nep = \"openvino\"\nep_options = { device_type = \"GPU\" }\n", Path::new("p.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides::default()).unwrap();
+        assert_eq!((s.ep.provider, s.ep.option("device_type")), (crate::ep::Provider::OpenVino, Some("GPU")));
+        let f = FileConfig::load(&Path::new(BUILD_ROOT).join("examples/openvino-gpu.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides::default()).unwrap();
+        assert_eq!((s.ep.provider, s.ep.option("device_type"), s.sessions), (crate::ep::Provider::OpenVino, Some("GPU"), file.sessions));
+        let e = resolve(None, &Overrides { ep: Some("tpu".into()), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().starts_with("setting `model.ep`: unknown execution provider"), "{e}");
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod debounce;
 pub mod detect;
 pub mod engine;
+pub mod ep;
 pub mod error;
 pub mod eval;
 pub mod live;

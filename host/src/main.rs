@@ -180,7 +180,9 @@ fn bench(args: &edgepipe::cli::BenchArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let report = edgepipe::bench::run(args)?;
-    report.pipeline.print();
+    for r in &report.runs {
+        r.pipeline.print();
+    }
     // The report is what `bench` is for: it goes to stdout (no frames do here).
     std::io::stdout().lock().write_all(report.render().as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
     Ok(ExitCode::SUCCESS)

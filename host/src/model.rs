@@ -1,16 +1,18 @@
 //! The detector: ONNX Runtime (through `ort`, library loaded at run time) on
-//! CPU, with letterbox pre-processing and YOLOv8-family decoding.
+//! the chosen execution provider, with letterbox pre-processing and
+//! YOLOv8-family decoding.
 
 use std::path::{Path, PathBuf};
 
 use opencv::core::{Mat, Size};
 use opencv::prelude::*;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights, SessionBuilder};
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 use thiserror::Error;
 
 use crate::detect::{self, DecodeScratch, Detection, Letterbox, YoloLayout};
+use crate::ep::{self, Ep, Provider};
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -26,6 +28,8 @@ pub enum ModelError {
     Layout { path: PathBuf, reason: String },
     #[error("labels file {path}: {reason}")]
     Labels { path: PathBuf, reason: String },
+    #[error("execution provider {what} cannot load: {reason}")]
+    Provider { what: String, reason: String },
     #[error("inference failed: {0}")]
     Run(String),
     #[error("pre-processing failed: {0}")]
@@ -44,7 +48,7 @@ pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError>
     let (loaded_from, env) = ENV.get_or_init(|| {
         let env = ort::init_from(lib)
             .map_err(|e| e.to_string())
-            .and_then(|b| b.with_name("edgepipe").build().map_err(|e| e.to_string()));
+            .and_then(|b| b.with_name("edgepipe").with_logger(std::sync::Arc::new(ort_log)).build().map_err(|e| e.to_string()));
         (lib.to_path_buf(), env)
     });
     if loaded_from != lib {
@@ -54,6 +58,29 @@ pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError>
         });
     }
     env.clone().map_err(|reason| ModelError::OrtLibLoad { path: lib.to_path_buf(), reason })
+}
+
+/// The last error ONNX Runtime logged: a provider that fails to load says
+/// why only there ("Failed to load provider" is all its error returns).
+static LAST_ORT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// ONNX Runtime's log into tracing (its own logger would print coloured
+/// lines on stderr beside edgepipe's one error line).
+fn ort_log(level: ort::logging::LogLevel, _category: &str, _id: &str, location: &str, message: &str) {
+    use ort::logging::LogLevel;
+    match level {
+        LogLevel::Error | LogLevel::Fatal => {
+            tracing::debug!(target: "onnxruntime", %location, "{message}");
+            *LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.trim().to_string());
+        }
+        LogLevel::Warning => tracing::warn!(target: "onnxruntime", "{message}"),
+        LogLevel::Info | LogLevel::Verbose => tracing::trace!(target: "onnxruntime", "{message}"),
+    }
+}
+
+/// The last error ONNX Runtime logged, taken.
+fn take_ort_error() -> Option<String> {
+    LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
 }
 
 /// Settings of the detector.
@@ -66,11 +93,13 @@ pub struct DetectorSettings {
     pub iou: f32,
     pub intra_threads: usize,
     pub max_detections: usize,
+    pub ep: Ep,
 }
 
 /// A loaded model with its buffers; `detect` runs one frame.
 pub struct Detector {
     session: Session,
+    provider: Provider,
     input_name: String,
     output_name: String,
     input_w: u32,
@@ -106,15 +135,7 @@ impl Detector {
         if !path.is_file() {
             return Err(ModelError::ModelMissing(path));
         }
-        let load_err = |e: String| ModelError::ModelLoad { path: path.clone(), reason: e };
-        let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
-        builder = builder
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| load_err(e.to_string()))?;
-        builder = builder
-            .with_intra_threads(settings.intra_threads.max(1))
-            .map_err(|e| load_err(e.to_string()))?;
-        let session = builder.commit_from_file(&path).map_err(|e| load_err(e.to_string()))?;
+        let (session, provider) = open_session(&env, &settings)?;
 
         let layout_err = |reason: String| ModelError::Layout { path: path.clone(), reason };
         if session.inputs().len() != 1 || session.outputs().is_empty() {
@@ -150,6 +171,7 @@ impl Detector {
             input_name: input.name().to_string(),
             output_name: output.name().to_string(),
             session,
+            provider,
             input_w,
             input_h,
             layout,
@@ -160,6 +182,11 @@ impl Detector {
             scratch: DecodeScratch::default(),
             settings,
         })
+    }
+
+    /// The provider that runs this session (the CPU one after an `auto` fallback).
+    pub fn provider(&self) -> Provider {
+        self.provider
     }
 
     pub fn input_size(&self) -> (u32, u32) {
@@ -247,6 +274,63 @@ impl Detector {
         timings.inference += (t2 - t1).as_secs_f64();
         timings.postprocess += (t3 - t2).as_secs_f64();
         Ok(dets)
+    }
+}
+
+/// Pre-packed weights shared by every CPU-provider session of the process:
+/// a second session of the same model reuses the first one's packed
+/// convolution weights instead of packing its own copy.
+fn shared_prepacked() -> &'static PrepackedWeights {
+    static SHARED: std::sync::OnceLock<PrepackedWeights> = std::sync::OnceLock::new();
+    SHARED.get_or_init(PrepackedWeights::new)
+}
+
+fn builder_for(env: &ort::environment::Environment, settings: &DetectorSettings, provider: Provider) -> Result<SessionBuilder, String> {
+    let text = |e: ort::Error<SessionBuilder>| e.to_string();
+    let b = Session::builder(env).map_err(|e| e.to_string())?;
+    let b = b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(text)?;
+    match provider {
+        Provider::Cpu => {
+            let b = b.with_intra_threads(settings.intra_threads.max(1)).map_err(text)?;
+            b.with_prepacked_weights(shared_prepacked()).map_err(text)
+        }
+        // OpenVINO runs the whole graph with its own threads; ONNX Runtime's
+        // pool would only spin beside them.
+        Provider::OpenVino => {
+            let b = b.with_intra_threads(1).map_err(text)?;
+            b.with_execution_providers([ep::openvino(&settings.ep, Some(settings.intra_threads.max(1)))]).map_err(text)
+        }
+    }
+}
+
+/// A session of `settings.model` on the chosen provider; with `auto`, a
+/// provider that fails falls back to the CPU one, saying so.
+fn open_session(env: &ort::environment::Environment, settings: &DetectorSettings) -> Result<(Session, Provider), ModelError> {
+    let path = &settings.model;
+    let provider = settings.ep.provider;
+    let attempt = |provider: Provider| -> Result<Session, String> {
+        if provider == Provider::OpenVino {
+            let lib = ep::openvino_lib(&settings.ort_lib);
+            if !lib.is_file() {
+                return Err(format!("{} does not exist (scripts/setup.sh installs it from the onnxruntime-openvino wheel)", lib.display()));
+            }
+        }
+        let opened = builder_for(env, settings, provider).and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+        opened.map_err(|e| match take_ort_error() {
+            Some(detail) if provider != Provider::Cpu && !e.contains(&detail) => format!("{e}: {detail}"),
+            _ => e,
+        })
+    };
+    match attempt(provider) {
+        Ok(s) => Ok((s, provider)),
+        Err(reason) if provider == Provider::Cpu => Err(ModelError::ModelLoad { path: path.clone(), reason }),
+        Err(reason) if settings.ep.auto => {
+            tracing::warn!(provider = %provider, %reason, "execution provider auto: falling back to cpu");
+            eprintln!("edgepipe: execution provider {provider} cannot load ({reason}); auto falls back to cpu");
+            let s = attempt(Provider::Cpu).map_err(|reason| ModelError::ModelLoad { path: path.clone(), reason })?;
+            Ok((s, Provider::Cpu))
+        }
+        Err(reason) => Err(ModelError::Provider { what: settings.ep.describe(), reason }),
     }
 }
 

@@ -14,6 +14,7 @@ fn settings() -> DetectorSettings {
         iou: 0.45,
         intra_threads: 2,
         max_detections: 300,
+        ep: edgepipe::ep::Ep::cpu(),
     }
 }
 

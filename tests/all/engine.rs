@@ -87,9 +87,21 @@ fn bench_prints_its_report_on_stdout() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let text = String::from_utf8(stdout).expect("a text report, no frames");
-    for section in ["1. raw ONNX Runtime", "best single session:", "2. full pipeline:", "3. pipeline / raw single-session ORT:",
-        "4. median ms per frame:", "default plugins: people-counter", "5. resident memory:"] {
+    for section in ["1. raw ONNX Runtime", "2. full pipeline:", "3. pipeline / best raw shape of the same provider",
+        "best provider / cpu provider", "default pipeline (openvino) / best raw cpu", "4. median ms per frame (openvino pipeline):",
+        "default plugins: people-counter", "5. resident memory"] {
         assert!(text.contains(section), "{section:?} missing from:\n{text}");
+    }
+    for provider in ["cpu", "openvino"] {
+        // Every shape, then the best of any shape (two sessions included) as the reference.
+        // The figure just before the first " fps".
+        let fps = |l: &str| l.split_once(" fps").and_then(|(h, _)| h.split_whitespace().last()).and_then(|w| w.parse::<f64>().ok());
+        let shapes: Vec<f64> = text.lines().filter(|l| l.trim_start().starts_with(provider) && l.contains("session(s) x") && l.contains("runs)"))
+            .filter_map(fps).collect();
+        assert!(shapes.len() >= 2, "{provider}: shapes with one and two sessions:\n{text}");
+        let best = text.lines().find(|l| l.trim_start().starts_with(provider) && l.contains("best:")).and_then(fps)
+            .unwrap_or_else(|| panic!("no best line for {provider}:\n{text}"));
+        assert_eq!(best, shapes.iter().cloned().fold(0.0, f64::max), "{provider}: the best of every shape:\n{text}");
     }
     assert!(text.contains("1 session(s) x 1 thread(s)"), "{text}");
     assert!(text.contains(": 6 frames in "), "{text}");

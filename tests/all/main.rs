@@ -16,6 +16,7 @@ mod engine;
 mod lifecycle;
 mod live;
 mod plugins;
+mod providers;
 mod plugin_cache;
 mod plugin_cli;
 mod plugin_langs;

@@ -3,7 +3,7 @@
 //! numbered so the stages thread can restore the order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 use super::capture_thread::Captured;
 use super::queue::{Pushed, Queue};
@@ -11,7 +11,8 @@ use super::ErrorSlot;
 use crate::capture::Frame;
 use crate::detect::Detection;
 use crate::error::{ExitKind, OrExit};
-use crate::model::{DetectTimings, Detector};
+use crate::error::Failure;
+use crate::model::{DetectTimings, Detector, DetectorSettings};
 
 /// A frame with what the detector found in it.
 pub struct Inferred {
@@ -39,7 +40,7 @@ impl Drop for LastOneCloses {
 }
 
 pub struct Worker {
-    pub detector: Detector,
+    pub detector: LazyDetector,
     pub input: Arc<Queue<Captured>>,
     pub output: Arc<Queue<Inferred>>,
     pub errors: Arc<ErrorSlot>,
@@ -48,33 +49,92 @@ pub struct Worker {
 
 impl Worker {
     /// Work until the input ends; hands the detector back so that it is
-    /// freed after the run's last memory figure is taken, not before.
-    pub fn run(mut self) -> Detector {
-        self.work();
-        let Worker { detector, done, .. } = self;
-        drop(done);
-        detector
-    }
-
-    fn work(&mut self) {
-        while let Some((seq, captured)) = self.input.pop_numbered() {
-            crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
-            let mut timings = DetectTimings::default();
-            match self.detector.detect(&captured.frame.mat, &mut timings).or_exit(ExitKind::Model) {
-                Ok(detections) => {
-                    let item = Inferred { seq, frame: captured.frame, detections, capture_ms: captured.capture_ms, timings };
-                    if let Pushed::Closed(_) = self.output.push(item) {
-                        break;
-                    }
-                }
+    /// freed after the run's last memory figure is taken, not before. A
+    /// session still loading is waited for first; one that fails to load
+    /// ends the run with its error.
+    pub fn run(self) -> Option<Detector> {
+        let Worker { detector, input, output, errors, done } = self;
+        let mut detector = match detector {
+            LazyDetector::Ready(d) => *d,
+            LazyDetector::Pending(next) => match next_detector(&next) {
+                Ok(d) => d,
                 Err(f) => {
-                    self.errors.set(f);
-                    // Frames after this one cannot be delivered in order: stop
-                    // taking new ones; those before it still reach the sinks.
-                    self.input.abort();
+                    errors.set(f);
+                    input.abort();
+                    return None;
+                }
+            },
+        };
+        work(&mut detector, &input, &output, &errors);
+        drop(done);
+        Some(detector)
+    }
+}
+
+fn work(detector: &mut Detector, input: &Queue<Captured>, output: &Queue<Inferred>, errors: &ErrorSlot) {
+    while let Some((seq, captured)) = input.pop_numbered() {
+        crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
+        let mut timings = DetectTimings::default();
+        match detector.detect(&captured.frame.mat, &mut timings).or_exit(ExitKind::Model) {
+            Ok(detections) => {
+                let item = Inferred { seq, frame: captured.frame, detections, capture_ms: captured.capture_ms, timings };
+                if let Pushed::Closed(_) = output.push(item) {
                     break;
                 }
             }
+            Err(f) => {
+                errors.set(f);
+                // Frames after this one cannot be delivered in order: stop
+                // taking new ones; those before it still reach the sinks.
+                input.abort();
+                break;
+            }
         }
     }
+}
+
+/// Sessions being loaded, one after the other, on a background thread.
+pub struct Loading {
+    sessions: usize,
+    next: Arc<Mutex<mpsc::Receiver<Result<Detector, Failure>>>>,
+}
+
+/// A worker's session: loaded, or the next one the loader finishes.
+pub enum LazyDetector {
+    Ready(Box<Detector>),
+    Pending(Arc<Mutex<mpsc::Receiver<Result<Detector, Failure>>>>),
+}
+
+/// Load `n` sessions of `settings` on a background thread, one after the
+/// other: the first frame waits for one session load only (loads at once
+/// would share the cores and all finish late), and the start overlaps the
+/// input's opening and the plugins' loading. The later sessions join the
+/// workers as they come.
+pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, Failure> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("load-model".into())
+        .spawn(move || {
+            for _ in 0..n.max(1) {
+                let loaded = Detector::load(settings.clone()).or_exit(ExitKind::Model);
+                let failed = loaded.is_err();
+                if tx.send(loaded).is_err() || failed {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| Failure::msg(ExitKind::Internal, format!("cannot start a thread: {e}")))?;
+    Ok(Loading { sessions: n.max(1), next: Arc::new(Mutex::new(rx)) })
+}
+
+/// Wait for the first session; the others as [`LazyDetector::Pending`].
+pub fn first_loaded(loading: Loading) -> Result<(Detector, Vec<LazyDetector>), Failure> {
+    let first = next_detector(&loading.next)?;
+    let later = (1..loading.sessions).map(|_| LazyDetector::Pending(loading.next.clone())).collect();
+    Ok((first, later))
+}
+
+fn next_detector(next: &Mutex<mpsc::Receiver<Result<Detector, Failure>>>) -> Result<Detector, Failure> {
+    let rx = next.lock().unwrap_or_else(PoisonError::into_inner);
+    rx.recv().unwrap_or_else(|_| Err(Failure::msg(ExitKind::Internal, "the model-loading thread ended early")))
 }

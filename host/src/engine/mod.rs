@@ -105,24 +105,18 @@ pub fn detector_settings(settings: &Settings) -> DetectorSettings {
         iou: settings.iou,
         intra_threads: settings.threads,
         max_detections: settings.max_detections,
+        ep: settings.ep.clone(),
     }
 }
 
 /// Run the pipeline described by `settings` to the end of its input.
 pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure> {
+    // Sessions load in the background while the input opens and the plugins load.
+    let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
     let capture = Capture::open(&settings.input).or_exit(ExitKind::Input)?;
     let (width, height, fps) = (capture.width(), capture.height(), capture.fps());
     let live = capture.spec().is_live();
     tracing::info!(input = %settings.input, width, height, fps, live, "input opened");
-
-    let mut detectors = Vec::with_capacity(settings.sessions);
-    for _ in 0..settings.sessions.max(1) {
-        detectors.push(Detector::load(detector_settings(settings)).or_exit(ExitKind::Model)?);
-    }
-    let labels = detectors[0].labels().to_vec();
-    let (iw, ih) = detectors[0].input_size();
-    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = detectors[0].classes(),
-        sessions = settings.sessions, threads = settings.threads, "model loaded");
 
     let host = PluginHost::with_cache(
         Limits { call_timeout: settings.call_timeout, memory: settings.memory_limit },
@@ -130,6 +124,14 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     )
     .or_exit(ExitKind::Plugin)?;
     let stages = crate::pipeline::load_stages(&host, settings)?;
+    // The first session; the others join the workers as they finish loading.
+    let (first, later) = infer::first_loaded(loading)?;
+    let labels = first.labels().to_vec();
+    let (iw, ih) = first.input_size();
+    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
+        sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
+        "model loaded (execution provider {})", settings.ep.describe());
+    let detectors: Vec<infer::LazyDetector> = std::iter::once(infer::LazyDetector::Ready(Box::new(first))).chain(later).collect();
     let publisher = crate::pipeline::start_mqtt(settings)?;
     let mqtt_settings = publisher.as_ref().map(|p| p.settings().clone());
     let stdout = match opts.frames_to {
@@ -209,7 +211,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
 /// The capture and inference threads and the queues between them.
 struct Threads {
     capture: JoinHandle<Option<CaptureEnd>>,
-    workers: Vec<JoinHandle<Option<Detector>>>,
+    workers: Vec<JoinHandle<Option<Option<Detector>>>>,
     captured: Arc<Queue<Captured>>,
     results: Arc<Queue<Inferred>>,
     errors: Arc<ErrorSlot>,
@@ -242,7 +244,7 @@ fn spawn_guarded<T: Send + 'static>(
 impl Threads {
     fn start(
         capture: Capture,
-        detectors: Vec<Detector>,
+        detectors: Vec<infer::LazyDetector>,
         settings: &Settings,
         loop_input: bool,
         stop: StopToken,
@@ -445,7 +447,7 @@ impl FrameLoop {
         drop(threads.pool);
         let capture_end = join_within(threads.capture, STOP_GRACE).unwrap_or(CaptureEnd::Failed);
         // Kept until the last memory figure is taken.
-        let sessions_done: Vec<Detector> = threads.workers.into_iter().filter_map(|w| w.join().ok().flatten()).collect();
+        let sessions_done: Vec<Detector> = threads.workers.into_iter().filter_map(|w| w.join().ok().flatten().flatten()).collect();
         let elapsed = started.elapsed();
         drop(progress);
         let dropped = threads.captured.dropped();

@@ -1,0 +1,121 @@
+//! Execution providers: OpenVINO finds what the CPU provider finds on the
+//! clip; a provider that cannot load is one error line (exit 4), or with
+//! `auto` a fallback to the CPU provider that says so.
+
+use edgepipe::capture::Capture;
+use edgepipe::detect::{iou, Detection};
+use edgepipe::ep::{self, Ep, Provider};
+use edgepipe::model::{DetectTimings, Detector, DetectorSettings};
+
+use crate::common;
+
+/// Frames of the clip compared (every `STEP`-th of the first `FRAMES`).
+const FRAMES: u64 = 160;
+const STEP: u64 = 2;
+/// Boxes at or above this score must have a match.
+const MATCH_SCORE: f32 = 0.4;
+const MATCH_IOU: f32 = 0.9;
+
+fn detections(provider: Provider) -> Vec<Vec<Detection>> {
+    let settings = DetectorSettings {
+        model: common::model(),
+        labels: None,
+        ort_lib: common::ort_lib(),
+        confidence: 0.25,
+        iou: 0.45,
+        intra_threads: 2,
+        max_detections: 300,
+        ep: Ep { provider, ..Ep::cpu() },
+    };
+    let mut det = Detector::load(settings).unwrap();
+    assert_eq!(det.provider(), provider, "no silent fallback");
+    let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
+    let mut out = Vec::new();
+    let mut timings = DetectTimings::default();
+    while let Some(frame) = cap.next_frame().unwrap() {
+        if frame.index >= FRAMES {
+            break;
+        }
+        if frame.index % STEP == 0 {
+            out.push(det.detect(&frame.mat, &mut timings).unwrap());
+        }
+    }
+    out
+}
+
+/// (boxes of `a` scoring >= MATCH_SCORE, those with a box of `b` of the same class at IoU >= MATCH_IOU).
+fn matched(a: &[Vec<Detection>], b: &[Vec<Detection>]) -> (usize, usize) {
+    let (mut total, mut hits) = (0, 0);
+    for (fa, fb) in a.iter().zip(b) {
+        for d in fa.iter().filter(|d| d.score >= MATCH_SCORE) {
+            total += 1;
+            if fb.iter().any(|e| e.class_id == d.class_id && iou(&d.bbox, &e.bbox) >= MATCH_IOU) {
+                hits += 1;
+            }
+        }
+    }
+    (total, hits)
+}
+
+#[test]
+fn every_installed_provider_finds_what_the_cpu_provider_finds() {
+    let installed = ep::installed(&common::ort_lib());
+    assert!(installed.contains(&Provider::OpenVino), "scripts/setup.sh installs the OpenVINO provider beside {}", common::ort_lib().display());
+    let cpu = detections(Provider::Cpu);
+    for provider in installed.into_iter().filter(|p| *p != Provider::Cpu) {
+        let other = detections(provider);
+        for (what, (total, hits)) in [("cpu boxes found by", matched(&cpu, &other)), ("boxes of", matched(&other, &cpu))] {
+            assert!(total > 100, "{what} {provider}: only {total} boxes scored >= {MATCH_SCORE}");
+            assert!(hits as f64 >= 0.99 * total as f64, "{what} {provider}: {hits} of {total} matched (need 99%)");
+        }
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let clip = common::clip();
+    let mut all = vec!["run", "--input", clip.to_str().unwrap(), "--max-frames", "2", "--no-mqtt"];
+    all.extend_from_slice(args);
+    let (code, _, stderr) = common::run_edgepipe(&all);
+    (code, stderr)
+}
+
+#[test]
+fn auto_chooses_openvino_and_says_so() {
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("execution provider openvino, chosen by auto"), "{stderr}");
+}
+
+#[test]
+fn a_provider_that_cannot_load_is_one_error_line_naming_it() {
+    // No NPU here: OpenVINO refuses the device.
+    let (code, stderr) = run(&["--ep", "openvino", "--ep-option", "device_type=NPU"]);
+    assert_eq!(code, 4, "{stderr}");
+    common::one_error_line(&stderr, "execution provider openvino (device_type=NPU) cannot load");
+    // The provider's library missing beside the ONNX Runtime library.
+    let dir = common::TempDir::new("ep-missing");
+    let lib = dir.path().join("libonnxruntime.so");
+    std::os::unix::fs::symlink(std::fs::canonicalize(common::ort_lib()).unwrap(), &lib).unwrap();
+    let (code, stderr) = run(&["--ep", "openvino", "--ort-lib", lib.to_str().unwrap()]);
+    assert_eq!(code, 4, "{stderr}");
+    let line = common::one_error_line(&stderr, "execution provider openvino cannot load");
+    assert!(line.contains(ep::OPENVINO_PROVIDER_LIB), "{line}");
+    // auto without the provider's library: the CPU provider, said so.
+    let (code, stderr) = run(&["--ort-lib", lib.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("execution provider cpu, chosen by auto"), "{stderr}");
+}
+
+#[test]
+fn auto_falls_back_to_cpu_when_openvino_fails_and_says_so() {
+    let (code, stderr) = run(&["--ep", "auto", "--ep-option", "device_type=NPU"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("execution provider openvino cannot load") && stderr.contains("auto falls back to cpu"), "{stderr}");
+}
+
+#[test]
+fn the_cpu_provider_takes_no_options() {
+    let (code, stderr) = run(&["--ep", "cpu", "--ep-option", "device_type=GPU"]);
+    assert_eq!(code, 2, "{stderr}");
+    common::one_error_line(&stderr, "the cpu execution provider takes no options");
+}
