@@ -68,6 +68,12 @@ fn every_example_loads_and_runs() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
+        // An example for a device this machine may lack runs where the device
+        // is, and elsewhere ends with the provider's one-line error (exit 4).
+        if text.contains("device_type") && out.status.code() == Some(4) {
+            common::one_error_line(&stderr, "cannot load");
+            continue;
+        }
         assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
         assert_eq!(std::fs::read_to_string(&record).unwrap().lines().count(), 3, "{}", path.display());
         if text.contains("\nstdout = true") {

@@ -400,7 +400,7 @@ fn live_tenant_token_opens_only_its_own_pages() {
     std::fs::write(tenants.join("globex.toml"), &chain).unwrap();
     let port = free_port();
     let tok = dir.path().join("op.token");
-    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "30", "--tenants", tenants.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}"), "--http-token-file", tok.to_str().unwrap()]);
+    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "200", "--tenants", tenants.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}"), "--http-token-file", tok.to_str().unwrap()]);
     for path in ["/tenants/acme/", "/tenants/acme/api/status", "/tenants/acme/api/events", "/tenants/acme/snapshot.jpg"] {
         if path.ends_with("events") {
             let (head, _) = open_stream(port, &format!("{path}?token={acme}"));

@@ -2,7 +2,7 @@
 //! the next captured frame and passing on the frame with its detections,
 //! numbered so the stages thread can restore the order.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 use super::capture_thread::Captured;
@@ -96,13 +96,31 @@ fn work(detector: &mut Detector, input: &Queue<Captured>, output: &Queue<Inferre
 /// Sessions being loaded, one after the other, on a background thread.
 pub struct Loading {
     sessions: usize,
-    next: Arc<Mutex<mpsc::Receiver<Result<Detector, Failure>>>>,
+    next: Arc<Next>,
+}
+
+/// Where the loader hands over sessions. When the last holder is gone (the
+/// run ended, perhaps early), the loader is told to stop and is waited for:
+/// a process must not exit while a thread is inside ONNX Runtime.
+pub struct Next {
+    rx: Mutex<mpsc::Receiver<Result<Detector, Failure>>>,
+    cancel: Arc<AtomicBool>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Next {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A worker's session: loaded, or the next one the loader finishes.
 pub enum LazyDetector {
     Ready(Box<Detector>),
-    Pending(Arc<Mutex<mpsc::Receiver<Result<Detector, Failure>>>>),
+    Pending(Arc<Next>),
 }
 
 /// Load `n` sessions of `settings` on a background thread, one after the
@@ -112,10 +130,15 @@ pub enum LazyDetector {
 /// workers as they come.
 pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, Failure> {
     let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
+    let cancel = Arc::new(AtomicBool::new(false));
+    let stop = cancel.clone();
+    let thread = std::thread::Builder::new()
         .name("load-model".into())
         .spawn(move || {
             for _ in 0..n.max(1) {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 let loaded = Detector::load(settings.clone()).or_exit(ExitKind::Model);
                 let failed = loaded.is_err();
                 if tx.send(loaded).is_err() || failed {
@@ -124,7 +147,8 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
             }
         })
         .map_err(|e| Failure::msg(ExitKind::Internal, format!("cannot start a thread: {e}")))?;
-    Ok(Loading { sessions: n.max(1), next: Arc::new(Mutex::new(rx)) })
+    let next = Next { rx: Mutex::new(rx), cancel, thread: Mutex::new(Some(thread)) };
+    Ok(Loading { sessions: n.max(1), next: Arc::new(next) })
 }
 
 /// Wait for the first session; the others as [`LazyDetector::Pending`].
@@ -134,7 +158,7 @@ pub fn first_loaded(loading: Loading) -> Result<(Detector, Vec<LazyDetector>), F
     Ok((first, later))
 }
 
-fn next_detector(next: &Mutex<mpsc::Receiver<Result<Detector, Failure>>>) -> Result<Detector, Failure> {
-    let rx = next.lock().unwrap_or_else(PoisonError::into_inner);
+fn next_detector(next: &Next) -> Result<Detector, Failure> {
+    let rx = next.rx.lock().unwrap_or_else(PoisonError::into_inner);
     rx.recv().unwrap_or_else(|_| Err(Failure::msg(ExitKind::Internal, "the model-loading thread ended early")))
 }
