@@ -186,12 +186,13 @@ fn three_broker_outages_lose_nothing() {
     let clip = common::clip();
     let max = FRAMES.to_string();
     let url = broker.url();
-    // One single-thread session: about 10 fps on 2 quiet cores, so the run
-    // outlasts three outages and the reconnects between them.
+    // One single-thread session of the CPU provider: about 10 fps on 2
+    // quiet cores, so the run outlasts three outages and the reconnects
+    // between them (OpenVINO would run through the clip first).
     let run = Running::spawn(
         &[
             "run", "--config", &cfg, "--input", clip.to_str().unwrap(), "--max-frames", &max, "--stdout", "--mqtt-url", &url,
-            "--sessions", "1", "--threads", "1",
+            "--sessions", "1", "--threads", "1", "--ep", "cpu",
         ],
         &[],
     );
