@@ -7,49 +7,14 @@
 //! nobody watches a tenant.
 
 use std::fmt::Write as _;
-use std::fs::File;
 
+use crate::bench_compare::{self, median, ROUNDS};
 use crate::cli::BenchArgs;
-use crate::config::{self, Overrides};
-use crate::engine::{self, EngineOptions};
 use crate::error::{ExitKind, Failure, OrExit};
-
-/// Rounds of (without, with) runs.
-pub const ROUNDS: usize = 2;
-
-pub fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// Measure and return the report (for stdout).
 pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
-    if args.frames == 0 {
-        return Err(Failure::msg(ExitKind::Config, "bench: --frames must be at least 1"));
-    }
-    let o = Overrides {
-        input: args.input.clone(),
-        max_frames: Some(args.frames),
-        model: args.model.clone(),
-        ort_lib: args.ort_lib.clone(),
-        threads: args.threads,
-        sessions: args.sessions,
-        mqtt_url: args.mqtt_url.clone(),
-        no_mqtt: args.mqtt_url.is_none(),
-        plugin_dir: args.plugin_dir.clone(),
-        no_reload: true,
-        ..Overrides::default()
-    };
-    let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
-    settings.state = None;
+    let mut settings = bench_compare::settings(args)?;
     let dir = std::env::temp_dir().join(format!("edgepipe-bench-tenants-{}", std::process::id()));
     std::fs::create_dir_all(&dir).or_exit(ExitKind::Output)?;
     let chain = settings
@@ -65,11 +30,7 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
         for on in [false, true] {
             settings.tenants_dir = on.then(|| dir.clone());
             tracing::info!(round, tenants = if on { tenants } else { 0 }, "bench: pipeline");
-            let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
-            let s = engine::run(
-                &settings,
-                EngineOptions { loop_input: args.loop_input, frames_to: Some(Box::new(devnull)), median_window: args.frames as usize, progress: false, ..Default::default() },
-            )?;
+            let s = bench_compare::run(args, &settings)?;
             if on {
                 with.push(s.fps());
                 tenant_ms.push(s.stage_median_ms.iter().find(|(n, _)| n == "tenants").map(|(_, ms)| *ms).unwrap_or(0.0));

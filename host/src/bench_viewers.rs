@@ -7,22 +7,17 @@
 use std::fmt::Write as _;
 
 use opencv::prelude::*;
-use std::fs::File;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bench_tenants::median;
+use crate::bench_compare::{self, median, ROUNDS};
 use crate::cli::BenchArgs;
-use crate::config::{self, Overrides};
-use crate::engine::{self, EngineOptions};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::live::{LiveSettings, Tokens};
 
-/// Rounds of (without, with) runs.
-pub const ROUNDS: usize = 2;
 /// Frames of the clip whose JPEG encoding is timed.
 pub const ENCODE_FRAMES: usize = 100;
 
@@ -71,21 +66,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
     if args.frames == 0 || viewers == 0 {
         return Err(Failure::msg(ExitKind::Config, "bench: --frames and --viewers must be at least 1"));
     }
-    let o = Overrides {
-        input: args.input.clone(),
-        max_frames: Some(args.frames),
-        model: args.model.clone(),
-        ort_lib: args.ort_lib.clone(),
-        threads: args.threads,
-        sessions: args.sessions,
-        mqtt_url: args.mqtt_url.clone(),
-        no_mqtt: args.mqtt_url.is_none(),
-        plugin_dir: args.plugin_dir.clone(),
-        no_reload: true,
-        ..Overrides::default()
-    };
-    let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
-    settings.state = None;
+    let mut settings = bench_compare::settings(args)?;
     let (mut without, mut with, mut got) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         for on in [false, true] {
@@ -94,11 +75,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
             let stop = Arc::new(AtomicBool::new(false));
             let handles: Vec<_> = if on { (0..viewers).map(|_| viewer(port, stop.clone())).collect() } else { Vec::new() };
             tracing::info!(round, viewers = if on { viewers } else { 0 }, "bench: pipeline");
-            let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
-            let s = engine::run(
-                &settings,
-                EngineOptions { loop_input: args.loop_input, frames_to: Some(Box::new(devnull)), median_window: args.frames as usize, progress: false, ..Default::default() },
-            );
+            let s = bench_compare::run(args, &settings);
             stop.store(true, Ordering::Relaxed);
             let parts: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
             let s = s?;

@@ -1,6 +1,7 @@
 //! edgepipe: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout.
 
 pub mod bench;
+pub mod bench_compare;
 pub mod bench_tenants;
 pub mod bench_viewers;
 pub mod broker;
