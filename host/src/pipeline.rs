@@ -1,6 +1,7 @@
 //! A run of the pipeline: capture -> detect -> stages (stats, topics, draw) ->
 //! sinks (MQTT, stdout, record), the parts it is built from, and the summary
-//! printed at the end. The threads live in [`crate::engine`].
+//! printed at the end. The threads live in `crate::engine`, which uses
+//! this module (not the other way round).
 
 use std::time::Duration;
 
@@ -65,7 +66,6 @@ impl Summary {
     }
 
     pub fn print(&self) {
-        let parts: Vec<String> = self.stage_ms.iter().map(|(n, ms)| format!("{n} {ms:.2}")).collect();
         eprintln!(
             "edgepipe: summary: {} frames in {:.2} s ({:.2} fps), stopped: {}",
             self.frames,
@@ -81,8 +81,8 @@ impl Summary {
         if let Some((reconnects, secs)) = self.source {
             eprintln!("edgepipe: summary: source reconnects: {reconnects}, seconds without frames: {secs:.1}");
         }
-        eprintln!("edgepipe: summary: mean ms per frame: {}", parts.join(", "));
-        eprintln!("edgepipe: summary: median ms per frame: {}", crate::engine::metrics::format_parts(&self.stage_median_ms));
+        eprintln!("edgepipe: summary: mean ms per frame: {}", format_parts(&self.stage_ms));
+        eprintln!("edgepipe: summary: median ms per frame: {}", format_parts(&self.stage_median_ms));
         let rss: Vec<String> = self.rss_kib.iter().map(|(f, k)| format!("{:.1} MiB at frame {f}", *k as f64 / 1024.0)).collect();
         eprintln!(
             "edgepipe: summary: {} session(s) x {} thread(s); frames dropped: {}; resident memory: {}",
@@ -189,8 +189,7 @@ pub(crate) fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failu
     Ok(Some(publisher))
 }
 
-/// Run the pipeline described by `settings` to the end of its input (the
-/// threaded engine, see [`crate::engine`]).
-pub fn run(settings: &Settings) -> Result<Summary, Failure> {
-    crate::engine::run(settings, crate::engine::EngineOptions::default())
+/// "name 1.23, name 4.56"
+pub fn format_parts(parts: &[(String, f64)]) -> String {
+    parts.iter().map(|(n, ms)| format!("{n} {ms:.2}")).collect::<Vec<_>>().join(", ")
 }

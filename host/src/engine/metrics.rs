@@ -109,10 +109,7 @@ fn parse_vmrss(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// "name 1.23, name 4.56"
-pub fn format_parts(parts: &[(String, f64)]) -> String {
-    parts.iter().map(|(n, ms)| format!("{n} {ms:.2}")).collect::<Vec<_>>().join(", ")
-}
+pub use crate::pipeline::format_parts;
 
 #[cfg(test)]
 mod tests {

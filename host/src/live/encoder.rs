@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use opencv::core::{Mat, Size, Vector};
 use opencv::prelude::*;
 
-use crate::tenants::TenantFrames;
 
 /// A tenant's draw stages run this long after its frame was last asked for
 /// outside a stream.
@@ -21,6 +20,10 @@ pub const TENANT_ASKED_FOR: Duration = Duration::from_secs(5);
 pub const DEFAULT_QUALITY: u8 = 70;
 /// How long the encoder waits for a frame before looking again.
 const IDLE: Duration = Duration::from_millis(500);
+
+/// The newest frame each tenant's draw stages produced, by tenant id
+/// (written by the tenants' chains, read here).
+pub type TenantFrames = Arc<Mutex<BTreeMap<String, Arc<Vec<u8>>>>>;
 
 /// Whose frames a viewer watches.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -126,7 +126,7 @@ impl Live {
 
 /// Bind and start serving. `Ok(None)`: the default port was taken (warned,
 /// the run goes on without the view).
-pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<crate::tenants::TenantFrames>) -> Result<Option<Live>, LiveError> {
+pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<encoder::TenantFrames>) -> Result<Option<Live>, LiveError> {
     if !s.listen.ip().is_loopback() && !s.tokens.has_operator() {
         return Err(LiveError::Token(format!(
             "{} is not a loopback address: a token is required (--http-token-env VAR or --http-token-file FILE)",

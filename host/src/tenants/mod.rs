@@ -10,7 +10,7 @@ pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 use crate::chain::{Chain, TopicPolicy};
 use crate::checkpoint::Checkpoints;
@@ -44,7 +44,7 @@ pub struct Tenant {
 }
 
 /// The newest frame each tenant's draw stages produced (for the live view).
-pub type TenantFrames = Arc<Mutex<BTreeMap<String, Arc<Vec<u8>>>>>;
+pub use crate::live::encoder::TenantFrames;
 
 /// How a tenant did, for the summary.
 pub struct TenantReport {
