@@ -207,3 +207,52 @@ fn every_stage_sharing_a_file_is_reloaded() {
     let b = set.stages_mut()[1].update(info(10), &[]);
     assert_eq!((a[0].value.as_str(), b[0].value.as_str()), ("4", "2"), "each kept its own count");
 }
+
+/// A new version is instantiated and configured by the reload worker, not
+/// between two frames: here its `configure` never returns, and the frame
+/// loop never waits for it (before, `apply_reloads` sat out the whole call
+/// deadline on the frame thread, then rejected it).
+#[test]
+fn a_version_slow_to_start_never_holds_up_a_frame() {
+    use edgepipe::config::StageSettings;
+    use edgepipe::plugin::bindings::FrameInfo;
+    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet};
+    use std::time::Instant;
+
+    const DEADLINE: Duration = Duration::from_millis(1500);
+    let dir = common::TempDir::new("reload-slow-start");
+    let path = dir.path().join("stage.wasm");
+    // Running: class-names (ignores the `mode` setting); next: hostile, whose
+    // `configure` loops with that setting until the call deadline stops it.
+    std::fs::write(&path, std::fs::read(common::plugin("class-names")).unwrap()).unwrap();
+    let host = PluginHost::new(Limits { call_timeout: DEADLINE, ..Limits::default() }).unwrap();
+    let spec = StageSettings {
+        name: "slow".into(),
+        kind: StageKind::Stats,
+        path: path.clone(),
+        settings: vec![("mode".into(), "loop-configure".into())],
+    };
+    let mut set = StageSet::load(&host, &[spec]).unwrap();
+    set.watch(&host).unwrap();
+    let info = |i| FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 };
+    let before = set.stages()[0].version();
+    std::fs::write(&path, std::fs::read(common::guest("hostile")).unwrap()).unwrap();
+    let (mut events, mut longest) = (Vec::new(), Duration::ZERO);
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let mut i = 0;
+    while Instant::now() < give_up && !events.iter().any(|e: &edgepipe::plugin::PluginEvent| e.event == "reload-failed") {
+        let t = Instant::now();
+        set.apply_reloads(i);
+        longest = longest.max(t.elapsed());
+        set.stages_mut()[0].update(info(i), &[]);
+        events.extend(set.take_events(i));
+        i += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let failed = events.iter().find(|e| e.event == "reload-failed").expect("a reload-failed event");
+    let reason = failed.reason.as_deref().unwrap();
+    assert!(reason.contains("configure failed") && reason.contains("deadline of 1500 ms exceeded"), "{reason}");
+    assert_eq!(set.stages()[0].version(), before, "the running version stays");
+    assert!(longest < DEADLINE / 3, "a frame waited {longest:?} for the new version's configure (deadline {DEADLINE:?})");
+    assert_eq!(set.stages()[0].faults(), 0);
+}

@@ -1,7 +1,8 @@
 //! The WebAssembly stage runtime: one engine, one `Store` per stage, limits
 //! per call (epoch deadline) and per store (memory), traps contained, every
 //! contract version in `wit/` served, compiled components cached on disk, and
-//! hot reload of changed `.wasm` files between two frames.
+//! hot reload of changed `.wasm` files (compiled and instantiated off the
+//! frame path, switched between two frames).
 
 pub mod bindings;
 pub mod cache;
@@ -26,7 +27,7 @@ use bindings::{v0_1_0, v0_2_0, ApiVersion};
 pub use cache::{ComponentCache, Origin};
 pub use events::{PluginEvent, PluginVersion};
 pub use sandbox::StageState;
-pub use stage::{Compiled, Stage};
+pub use stage::{Candidate, Compiled, Recipe, Stage};
 pub use stages::StageSet;
 
 /// How often the epoch ticker advances; call deadlines are rounded up to it.
@@ -325,6 +326,6 @@ impl PluginHost {
     /// [`load`](Self::load) with limits of its own (a tenant's).
     pub fn load_limited(&self, name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>, limits: Limits) -> Result<Stage, PluginError> {
         let compiled = self.compile(name, path, kind)?;
-        Stage::new(name, path, kind, settings, self.inner.engine.clone(), Arc::new(compiled), limits)
+        Stage::new(Recipe::new(name, path, kind, settings, self.inner.engine.clone(), limits), Arc::new(compiled))
     }
 }

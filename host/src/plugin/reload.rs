@@ -1,7 +1,8 @@
 //! Hot reload: `notify` watches the folder of every stage file -> changes are
-//! mapped to their stage and debounced -> the new bytes are read, validated
-//! and compiled on this module's worker thread, off the frame path -> the
-//! frame loop picks up ready candidates between two frames
+//! mapped to their stage and debounced -> the new bytes are read, validated,
+//! compiled, instantiated and configured on this module's worker thread, off
+//! the frame path -> the frame loop picks up ready candidates between two
+//! frames and only hands them the running state
 //! ([`super::StageSet::apply_reloads`]).
 //!
 //! Folders are watched, not files: cargo and most editors replace a file
@@ -17,26 +18,26 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
-use super::{cache, Compiled, PluginError, PluginHost, StageKind};
+use super::{cache, Candidate, PluginError, PluginHost, Recipe};
 
 /// Quiet time after the last change to a file before it is read: a file
 /// written slowly is not caught half-way through every few milliseconds.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// A stage file the reloader watches.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WatchedFile {
     pub index: usize,
-    pub name: String,
-    pub path: PathBuf,
-    pub kind: StageKind,
+    /// How the stage is instantiated and configured (name, file, settings, limits).
+    pub recipe: Recipe,
     /// Hash of the bytes now running.
     pub hash: String,
 }
 
 /// What the worker hands the frame loop.
 pub enum ReloadOutcome {
-    Ready { index: usize, compiled: Compiled, changed_at: Instant },
+    /// The new version, instantiated and configured, waiting for the running state.
+    Ready { index: usize, candidate: Candidate, changed_at: Instant },
     Rejected { index: usize, hash: String, reason: String, changed_at: Instant },
 }
 
@@ -50,7 +51,7 @@ impl Reloader {
     pub fn start(host: &PluginHost, files: Vec<WatchedFile>) -> Result<Reloader, PluginError> {
         let (ev_tx, ev_rx) = mpsc::channel::<notify::Result<notify::Event>>();
         let mut watcher = notify::recommended_watcher(ev_tx).map_err(|e| PluginError::Watch {
-            name: files.first().map(|f| f.name.clone()).unwrap_or_default(),
+            name: files.first().map(|f| f.recipe.name.clone()).unwrap_or_default(),
             path: PathBuf::new(),
             reason: e.to_string(),
         })?;
@@ -58,6 +59,7 @@ impl Reloader {
         // One file may serve several stages (the same component with other settings).
         let mut by_path: HashMap<PathBuf, Vec<usize>> = HashMap::new();
         for (slot, f) in files.iter().enumerate() {
+            let f = &f.recipe;
             let dir = f.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let dir = std::fs::canonicalize(dir).map_err(|e| PluginError::Watch {
                 name: f.name.clone(),
@@ -125,12 +127,12 @@ fn worker(
             Err(RecvTimeoutError::Disconnected) => return,
         }
         for (slot, first) in pending.due() {
-            let f = &files[slot];
+            let (index, f) = (files[slot].index, &files[slot].recipe);
             let bytes = match PluginHost::read(&f.name, &f.path) {
                 Ok(b) => b,
                 Err(PluginError::Missing { .. }) => continue, // removed; its replacement raises another event
                 Err(e) => {
-                    let _ = out.send(ReloadOutcome::Rejected { index: f.index, hash: String::new(), reason: e.to_string(), changed_at: first });
+                    let _ = out.send(ReloadOutcome::Rejected { index, hash: String::new(), reason: e.to_string(), changed_at: first });
                     continue;
                 }
             };
@@ -140,12 +142,15 @@ fn worker(
             }
             seen[slot] = hash.clone();
             let t = Instant::now();
-            let outcome = match host.prepare(&f.name, &f.path, f.kind, &bytes) {
-                Ok((compiled, origin)) => {
-                    tracing::debug!(plugin = %f.name, ?origin, ms = t.elapsed().as_secs_f64() * 1000.0, "new version compiled");
-                    ReloadOutcome::Ready { index: f.index, compiled, changed_at: first }
+            let outcome = match host.prepare(&f.name, &f.path, f.kind, &bytes).and_then(|(compiled, origin)| {
+                tracing::debug!(plugin = %f.name, ?origin, ms = t.elapsed().as_secs_f64() * 1000.0, "new version compiled");
+                f.candidate(compiled)
+            }) {
+                Ok(candidate) => {
+                    tracing::debug!(plugin = %f.name, ms = t.elapsed().as_secs_f64() * 1000.0, "new version instantiated and configured");
+                    ReloadOutcome::Ready { index, candidate, changed_at: first }
                 }
-                Err(e) => ReloadOutcome::Rejected { index: f.index, hash, reason: e.to_string(), changed_at: first },
+                Err(e) => ReloadOutcome::Rejected { index, hash, reason: e.to_string(), changed_at: first },
             };
             if out.send(outcome).is_err() {
                 return;

@@ -1,7 +1,9 @@
 //! One loaded stage: its compiled component, its live instance, its limits,
 //! and how it survives faults (checkpoint after every good call, re-create
 //! from that checkpoint with back-off, disable after repeated faults) and
-//! hot reloads (`save` of the old instance into `restore` of the new one).
+//! hot reloads (a [`Candidate`] instantiated and configured off the frame
+//! path; between two frames only `save` of the old instance into `restore`
+//! of the new one, and the switch).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,17 +40,39 @@ struct Live {
     bindings: Bindings,
 }
 
+/// Everything needed to make a configured instance of a stage, on any thread:
+/// the reload worker makes the next version's instance with it, the frame
+/// loop re-creates a faulted one.
+#[derive(Clone)]
+pub struct Recipe {
+    pub name: String,
+    pub path: PathBuf,
+    pub kind: StageKind,
+    pub settings: Vec<(String, String)>,
+    pub limits: Limits,
+    engine: Engine,
+}
+
+/// A new version of a stage, instantiated and configured (off the frame
+/// path), waiting for [`Stage::swap`] to hand it the running state.
+pub struct Candidate {
+    compiled: Arc<Compiled>,
+    live: Live,
+}
+
+impl Candidate {
+    /// sha256 of the new version's `.wasm` bytes.
+    pub fn hash(&self) -> &str {
+        &self.compiled.hash
+    }
+}
+
 /// A loaded stage. Calls never fail: a fault is logged, counted and turned
 /// into an event; the frame goes on without this stage's output.
 pub struct Stage {
-    name: String,
-    path: PathBuf,
-    kind: StageKind,
-    settings: Vec<(String, String)>,
-    engine: Engine,
+    recipe: Recipe,
     compiled: Arc<Compiled>,
     generation: u32,
-    limits: Limits,
     live: Option<Live>,
     /// `save` after the last good call: what a re-created instance restores.
     checkpoint: Vec<u8>,
@@ -82,83 +106,9 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
     }
 }
 
-impl Stage {
-    pub(crate) fn new(
-        name: &str,
-        path: &Path,
-        kind: StageKind,
-        settings: Vec<(String, String)>,
-        engine: Engine,
-        compiled: Arc<Compiled>,
-        limits: Limits,
-    ) -> Result<Stage, PluginError> {
-        let mut stage = Stage {
-            name: name.to_string(),
-            path: path.to_path_buf(),
-            kind,
-            settings,
-            engine,
-            compiled,
-            generation: 1,
-            limits,
-            live: None,
-            checkpoint: Vec::new(),
-            faults: 0,
-            consecutive_faults: 0,
-            retry_at: None,
-            skipped: 0,
-            disabled: false,
-            reloads: 0,
-            events: Vec::new(),
-            busy: Duration::ZERO,
-            calls: 0,
-            refusal_reported: false,
-        };
-        let live = stage.instantiate(&stage.compiled.clone())?;
-        stage.live = Some(live);
-        Ok(stage)
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn kind(&self) -> StageKind {
-        self.kind
-    }
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-    pub fn faults(&self) -> u64 {
-        self.faults
-    }
-    pub fn is_disabled(&self) -> bool {
-        self.disabled
-    }
-    pub fn api(&self) -> ApiVersion {
-        self.compiled.api
-    }
-    /// Frames this stage sat out while waiting to be re-created.
-    pub fn skipped(&self) -> u64 {
-        self.skipped
-    }
-    pub fn reloads(&self) -> u64 {
-        self.reloads
-    }
-    /// Which version of the plugin is running: a generation counted from 1
-    /// at start, and the content hash.
-    pub fn version(&self) -> PluginVersion {
-        PluginVersion { generation: self.generation, hash: self.compiled.hash.clone() }
-    }
-    pub fn take_events(&mut self) -> Vec<PluginEvent> {
-        std::mem::take(&mut self.events)
-    }
-    /// Mean wall time of a call, in milliseconds.
-    pub fn mean_ms(&self) -> f64 {
-        if self.calls == 0 {
-            0.0
-        } else {
-            self.busy.as_secs_f64() * 1000.0 / self.calls as f64
-        }
+impl Recipe {
+    pub(crate) fn new(name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>, engine: Engine, limits: Limits) -> Recipe {
+        Recipe { name: name.to_string(), path: path.to_path_buf(), kind, settings, limits, engine }
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -198,21 +148,27 @@ impl Stage {
             (StageKind::Draw, ApiVersion::V0_1_0) => Bindings::DrawV1(v0_1_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?),
         };
         let mut live = Live { store, bindings };
-        live.store.set_epoch_deadline(self.deadline_ticks());
         let s = &self.settings;
-        let res = match &live.bindings {
-            Bindings::StatsV2(b) => b.call_configure(&mut live.store, s),
-            Bindings::TopicsV2(b) => b.call_configure(&mut live.store, s),
-            Bindings::DrawV2(b) => b.call_configure(&mut live.store, s),
-            Bindings::StatsV1(b) => b.call_configure(&mut live.store, s),
-            Bindings::TopicsV1(b) => b.call_configure(&mut live.store, s),
-            Bindings::DrawV1(b) => b.call_configure(&mut live.store, s),
-        };
+        let res = self.call_live(&mut live, |b, store| match b {
+            Bindings::StatsV2(b) => b.call_configure(store, s),
+            Bindings::TopicsV2(b) => b.call_configure(store, s),
+            Bindings::DrawV2(b) => b.call_configure(store, s),
+            Bindings::StatsV1(b) => b.call_configure(store, s),
+            Bindings::TopicsV1(b) => b.call_configure(store, s),
+            Bindings::DrawV1(b) => b.call_configure(store, s),
+        });
         match res {
             Ok(Ok(())) => Ok(live),
             Ok(Err(reason)) => Err(PluginError::Configure { name: self.name.clone(), reason }),
             Err(e) => Err(PluginError::Configure { name: self.name.clone(), reason: format!("trapped: {}", trap_text(&e, &self.limits)) }),
         }
+    }
+
+    /// The next version of this stage, instantiated and configured: what the
+    /// reload worker does off the frame path.
+    pub fn candidate(&self, compiled: Compiled) -> Result<Candidate, PluginError> {
+        let live = self.instantiate(&compiled)?;
+        Ok(Candidate { compiled: Arc::new(compiled), live })
     }
 
     fn call_live<R>(&self, live: &mut Live, f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>) -> wasmtime::Result<R> {
@@ -245,6 +201,75 @@ impl Stage {
             Err(e) => Err(format!("restore trapped: {}", trap_text(&e, &self.limits))),
         }
     }
+}
+
+impl Stage {
+    pub(crate) fn new(recipe: Recipe, compiled: Arc<Compiled>) -> Result<Stage, PluginError> {
+        let live = recipe.instantiate(&compiled)?;
+        Ok(Stage {
+            recipe,
+            compiled,
+            generation: 1,
+            live: Some(live),
+            checkpoint: Vec::new(),
+            faults: 0,
+            consecutive_faults: 0,
+            retry_at: None,
+            skipped: 0,
+            disabled: false,
+            reloads: 0,
+            events: Vec::new(),
+            busy: Duration::ZERO,
+            calls: 0,
+            refusal_reported: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.recipe.name
+    }
+    pub fn kind(&self) -> StageKind {
+        self.recipe.kind
+    }
+    pub fn path(&self) -> &Path {
+        &self.recipe.path
+    }
+    /// How to make another instance of this stage (for the reload worker).
+    pub fn recipe(&self) -> &Recipe {
+        &self.recipe
+    }
+    pub fn faults(&self) -> u64 {
+        self.faults
+    }
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+    pub fn api(&self) -> ApiVersion {
+        self.compiled.api
+    }
+    /// Frames this stage sat out while waiting to be re-created.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+    pub fn reloads(&self) -> u64 {
+        self.reloads
+    }
+    /// Which version of the plugin is running: a generation counted from 1
+    /// at start, and the content hash.
+    pub fn version(&self) -> PluginVersion {
+        PluginVersion { generation: self.generation, hash: self.compiled.hash.clone() }
+    }
+    pub fn take_events(&mut self) -> Vec<PluginEvent> {
+        std::mem::take(&mut self.events)
+    }
+    /// Mean wall time of a call, in milliseconds.
+    pub fn mean_ms(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.busy.as_secs_f64() * 1000.0 / self.calls as f64
+        }
+    }
 
     /// Make sure an instance is live: re-create it from the last checkpoint
     /// once the back-off after a fault has passed. `false`: sit this call out.
@@ -260,16 +285,16 @@ impl Stage {
             return false;
         }
         let compiled = self.compiled.clone();
-        let result = self.instantiate(&compiled).and_then(|mut live| {
+        let result = self.recipe.instantiate(&compiled).and_then(|mut live| {
             let checkpoint = std::mem::take(&mut self.checkpoint);
-            let r = self.restore_live(&mut live, &checkpoint);
+            let r = self.recipe.restore_live(&mut live, &checkpoint);
             self.checkpoint = checkpoint;
-            r.map(|()| live).map_err(|reason| PluginError::Restore { name: self.name.clone(), reason })
+            r.map(|()| live).map_err(|reason| PluginError::Restore { name: self.recipe.name.clone(), reason })
         });
         match result {
             Ok(live) => {
-                tracing::info!(plugin = %self.name, version = %self.version(), "stage re-created from its last checkpoint");
-                self.events.push(PluginEvent::recovered(&self.name, self.version()));
+                tracing::info!(plugin = %self.name(), version = %self.version(), "stage re-created from its last checkpoint");
+                self.events.push(PluginEvent::recovered(self.name(), self.version()));
                 self.live = Some(live);
                 true
             }
@@ -284,20 +309,20 @@ impl Stage {
     pub fn disable(&mut self, reason: &str) {
         self.disabled = true;
         self.live = None;
-        tracing::error!(plugin = %self.name, version = %self.version(), "stage disabled: {reason}");
-        self.events.push(PluginEvent::disabled(&self.name, self.version(), self.consecutive_faults, reason));
+        tracing::error!(plugin = %self.name(), version = %self.version(), "stage disabled: {reason}");
+        self.events.push(PluginEvent::disabled(self.name(), self.version(), self.consecutive_faults, reason));
     }
 
     fn record_fault(&mut self, call: &str, reason: String) {
         self.faults += 1;
         self.consecutive_faults += 1;
         self.live = None;
-        tracing::error!(plugin = %self.name, version = %self.version(), call, faults = self.faults, "stage faulted: {reason}");
-        self.events.push(PluginEvent::fault(&self.name, self.version(), call, &reason));
+        tracing::error!(plugin = %self.name(), version = %self.version(), call, faults = self.faults, "stage faulted: {reason}");
+        self.events.push(PluginEvent::fault(self.name(), self.version(), call, &reason));
         if self.consecutive_faults >= MAX_CONSECUTIVE_FAULTS {
             self.disabled = true;
-            tracing::error!(plugin = %self.name, version = %self.version(), faults = self.faults, "stage disabled after {} faults in a row", self.consecutive_faults);
-            self.events.push(PluginEvent::disabled(&self.name, self.version(), self.consecutive_faults, &reason));
+            tracing::error!(plugin = %self.name(), version = %self.version(), faults = self.faults, "stage disabled after {} faults in a row", self.consecutive_faults);
+            self.events.push(PluginEvent::disabled(self.name(), self.version(), self.consecutive_faults, &reason));
         } else {
             let backoff = FAULT_BACKOFF_BASE.saturating_mul(1 << (self.consecutive_faults - 1).min(16)).min(FAULT_BACKOFF_MAX);
             self.retry_at = Some(Instant::now() + backoff);
@@ -312,10 +337,10 @@ impl Stage {
         }
         let mut live = self.live.take()?;
         let t0 = Instant::now();
-        let mut res = self.call_live(&mut live, f);
+        let mut res = self.recipe.call_live(&mut live, f);
         if checkpoint {
             if let Ok(r) = res {
-                res = self.save_live(&mut live).map(|state| {
+                res = self.recipe.save_live(&mut live).map(|state| {
                     self.checkpoint = state;
                     r
                 });
@@ -332,7 +357,7 @@ impl Stage {
             }
             Err(e) => {
                 // After a trap the instance is unusable; it is re-created on a later call.
-                let reason = trap_text(&e, &self.limits);
+                let reason = trap_text(&e, &self.recipe.limits);
                 self.record_fault(what, reason);
                 None
             }
@@ -400,14 +425,14 @@ impl Stage {
     pub fn save(&mut self) -> Option<Vec<u8>> {
         match self.live.take() {
             Some(mut live) => {
-                let r = self.save_live(&mut live);
+                let r = self.recipe.save_live(&mut live);
                 match r {
                     Ok(state) => {
                         self.live = Some(live);
                         Some(state)
                     }
                     Err(e) => {
-                        let reason = trap_text(&e, &self.limits);
+                        let reason = trap_text(&e, &self.recipe.limits);
                         self.record_fault("save", reason);
                         None
                     }
@@ -423,7 +448,7 @@ impl Stage {
             return Err("stage is not running".into());
         }
         let mut live = self.live.take().ok_or("stage is not running")?;
-        let r = self.restore_live(&mut live, state);
+        let r = self.recipe.restore_live(&mut live, state);
         self.live = Some(live);
         if r.is_ok() {
             self.checkpoint = state.to_vec();
@@ -431,37 +456,37 @@ impl Stage {
         r
     }
 
-    /// Hot reload: instantiate `next`, hand it the running instance's state
-    /// (`save` -> `restore`), and switch to it. On any failure the running
-    /// version stays and the reason is returned.
-    pub(crate) fn swap(&mut self, next: Arc<Compiled>) -> Result<(), String> {
+    /// Hot reload, between two frames: hand the running instance's state to
+    /// `next` (made off the frame path: `save` -> `restore`) and switch to it.
+    /// On any failure the running version stays and the reason is returned.
+    pub(crate) fn swap(&mut self, next: Candidate) -> Result<(), String> {
         let from = self.version();
-        let to = PluginVersion { generation: self.generation + 1, hash: next.hash.clone() };
+        let to = PluginVersion { generation: self.generation + 1, hash: next.compiled.hash.clone() };
         let state = match self.live.take() {
-            Some(mut live) => match self.save_live(&mut live) {
+            Some(mut live) => match self.recipe.save_live(&mut live) {
                 Ok(s) => {
                     self.live = Some(live);
                     s
                 }
                 Err(e) => {
                     // The old instance is gone after a trap: carry its last checkpoint instead.
-                    tracing::warn!(plugin = %self.name, "save before reload trapped ({}); carrying the last checkpoint", trap_text(&e, &self.limits));
+                    tracing::warn!(plugin = %self.name(), "save before reload trapped ({}); carrying the last checkpoint", trap_text(&e, &self.recipe.limits));
                     self.checkpoint.clone()
                 }
             },
             None => self.checkpoint.clone(),
         };
-        let mut live = self.instantiate(&next).map_err(|e| e.to_string())?;
-        self.restore_live(&mut live, &state).map_err(|r| format!("restore failed: {r}"))?;
+        let Candidate { compiled, mut live } = next;
+        self.recipe.restore_live(&mut live, &state).map_err(|r| format!("restore failed: {r}"))?;
         self.live = Some(live);
-        self.compiled = next;
+        self.compiled = compiled;
         self.generation = to.generation;
         self.checkpoint = state;
         self.reloads += 1;
         self.disabled = false;
         self.consecutive_faults = 0;
         self.retry_at = None;
-        tracing::info!(plugin = %self.name, %from, %to, "plugin reloaded; state carried over");
+        tracing::info!(plugin = %self.name(), %from, %to, "plugin reloaded; state carried over");
         Ok(())
     }
 
@@ -470,8 +495,8 @@ impl Stage {
     pub fn message_refused(&mut self, reason: &str, frame: u64) {
         if !self.refusal_reported {
             self.refusal_reported = true;
-            tracing::warn!(plugin = %self.name, version = %self.version(), frame, "message refused: {reason}; further ones are only counted");
-            self.events.push(PluginEvent::message_refused(&self.name, self.version(), reason).with_frame(frame));
+            tracing::warn!(plugin = %self.name(), version = %self.version(), frame, "message refused: {reason}; further ones are only counted");
+            self.events.push(PluginEvent::message_refused(self.name(), self.version(), reason).with_frame(frame));
         }
     }
 

@@ -1,7 +1,6 @@
 //! The stages of one pipeline, in configured order, with their hot reloads
 //! applied between frames and their events collected for the status topic.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::events::{PluginEvent, PluginVersion};
@@ -43,24 +42,26 @@ impl StageSet {
             .stages
             .iter()
             .enumerate()
-            .map(|(index, s)| WatchedFile { index, name: s.name().to_string(), path: s.path().to_path_buf(), kind: s.kind(), hash: s.version().hash })
+            .map(|(index, s)| WatchedFile { index, recipe: s.recipe().clone(), hash: s.version().hash })
             .collect();
         self.reloader = Some(Reloader::start(host, files)?);
         Ok(())
     }
 
-    /// Swap in every new version compiled since the last frame; `next_frame`
-    /// is the first frame the new versions will see. Call between frames.
+    /// Swap in every new version made ready since the last frame (compiled,
+    /// instantiated and configured by the reload worker; here only the state
+    /// moves over); `next_frame` is the first frame the new versions will
+    /// see. Call between frames.
     pub fn apply_reloads(&mut self, next_frame: u64) -> usize {
         let Some(reloader) = &self.reloader else { return 0 };
         let mut swapped = 0;
         for outcome in reloader.ready() {
             match outcome {
-                ReloadOutcome::Ready { index, compiled, changed_at } => {
+                ReloadOutcome::Ready { index, candidate, changed_at } => {
                     let Some(stage) = self.stages.get_mut(index) else { continue };
                     let from = stage.version();
-                    let to = PluginVersion { generation: from.generation + 1, hash: compiled.hash.clone() };
-                    match stage.swap(Arc::new(compiled)) {
+                    let to = PluginVersion { generation: from.generation + 1, hash: candidate.hash().to_string() };
+                    match stage.swap(candidate) {
                         Ok(()) => {
                             self.reload_latencies.push(changed_at.elapsed());
                             stage.push_event(PluginEvent::reloaded(stage.name(), from, stage.version(), next_frame));

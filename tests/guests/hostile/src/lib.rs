@@ -2,7 +2,7 @@
 
 use edgepipe_sdk::{parse_setting, setting, Detection, FrameInfo, Settings, Stat, Stats};
 
-const MODES: [&str; 8] = ["ok", "loop", "alloc", "panic", "fail-restore", "sleep", "poll-clock", "stdin"];
+const MODES: [&str; 9] = ["ok", "loop", "alloc", "panic", "fail-restore", "sleep", "poll-clock", "stdin", "loop-configure"];
 
 /// How long the blocking modes ask to wait: far longer than any test runs.
 const WAIT_SECS: u64 = 600;
@@ -24,6 +24,11 @@ impl Stats for Hostile {
             Some(_) => Some(parse_setting(&settings, "at", 0u64)?),
             None => None,
         };
+        if self.mode == "loop-configure" {
+            loop {
+                std::hint::black_box(&mut self.seen);
+            }
+        }
         Ok(())
     }
 
