@@ -122,7 +122,7 @@ fn reload(o: &BenchOptions, file: &Path, bytes: &[u8], kind: StageKind, frames: 
     let spec = StageSettings { name: name.clone(), kind, path: path.clone(), settings: Vec::new() };
     let mut set = StageSet::load(&host, &[spec]).or_exit(ExitKind::Plugin)?;
     set.watch(&host).or_exit(ExitKind::Plugin)?;
-    let (mut written, mut active, mut loop_ms, mut swap_ms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut written, mut active, mut loop_ms, mut swap_ms, mut apply_ms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut generation = set.stages()[0].version().generation;
     let mut index = 0u64;
     let deadline = Instant::now() + Duration::from_secs(60 * o.reloads.max(1) as u64);
@@ -137,6 +137,7 @@ fn reload(o: &BenchOptions, file: &Path, bytes: &[u8], kind: StageKind, frames: 
         }
         let t = Instant::now();
         set.apply_reloads(index);
+        let applied = ms(t.elapsed());
         let swapped = set.stages()[0].version().generation != generation;
         let i = index as usize % frames.len();
         let f = &frames[i];
@@ -146,6 +147,7 @@ fn reload(o: &BenchOptions, file: &Path, bytes: &[u8], kind: StageKind, frames: 
             generation = set.stages()[0].version().generation;
             active.push(Instant::now());
             swap_ms.push(took);
+            apply_ms.push(applied);
         } else {
             loop_ms.push(took);
         }
@@ -156,13 +158,14 @@ fn reload(o: &BenchOptions, file: &Path, bytes: &[u8], kind: StageKind, frames: 
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "  hot reload ({} of {} applied, {} frames at ~30 fps): file -> active median {:.0} ms (compile off the frame path); frame with the swap median {:.1} ms, max {:.1} ms; other frames median {:.2} ms, max {:.1} ms; faults {}",
+        "  hot reload ({} of {} applied, {} frames at ~30 fps): file -> active median {:.0} ms (compile off the frame path); frame with the swap median {:.1} ms, max {:.1} ms (the swap itself, save -> restore, median {:.1} ms); other frames median {:.2} ms, max {:.1} ms; faults {}",
         active.len(),
         o.reloads,
         index,
         quantile(&mut lat, 0.5),
         quantile(&mut swap_ms.clone(), 0.5),
         swap_ms.iter().copied().fold(f64::NAN, f64::max),
+        quantile(&mut apply_ms, 0.5),
         quantile(&mut loop_ms.clone(), 0.5),
         loop_ms.iter().copied().fold(f64::NAN, f64::max),
         set.stages()[0].faults()

@@ -106,6 +106,15 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
     }
 }
 
+/// Drop a replaced instance and its compiled code on a thread of their own.
+fn retire(live: Option<Live>, compiled: Arc<Compiled>) {
+    let spawned = std::thread::Builder::new().name("plugin-retire".into()).spawn(move || drop((live, compiled)));
+    if let Err(e) = spawned {
+        // The closure (and what it owns) is dropped right here instead.
+        tracing::debug!("no thread to free a replaced plugin version ({e}); freed between frames");
+    }
+}
+
 impl Recipe {
     pub(crate) fn new(name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>, engine: Engine, limits: Limits) -> Recipe {
         Recipe { name: name.to_string(), path: path.to_path_buf(), kind, settings, limits, engine }
@@ -478,8 +487,9 @@ impl Stage {
         };
         let Candidate { compiled, mut live } = next;
         self.recipe.restore_live(&mut live, &state).map_err(|r| format!("restore failed: {r}"))?;
-        self.live = Some(live);
-        self.compiled = compiled;
+        // Freeing the old instance and its compiled code (unmapping tens of
+        // MB for a Python or JavaScript guest) takes milliseconds: not here.
+        retire(self.live.replace(live), std::mem::replace(&mut self.compiled, compiled));
         self.generation = to.generation;
         self.checkpoint = state;
         self.reloads += 1;
