@@ -295,3 +295,37 @@ fn blocking_stages_never_stall_the_stream() {
     assert!(stderr.contains("stage faults: hostile-sleep: 3, hostile-poll-clock: 3, hostile-stdin: 3"), "{stderr}");
     assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
 }
+
+/// After a fault the fresh instance is made (instantiate + `configure`) on a
+/// thread of its own while the stage sits frames out; only the `restore` of
+/// the checkpoint is between two frames. Before, the first call after the
+/// back-off made it inline and held that frame for the whole `configure`.
+#[test]
+fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
+    let limits = Limits { call_timeout: Duration::from_secs(20), ..Limits::default() };
+    let host = PluginHost::new(limits).unwrap();
+    let settings = vec![("mode".into(), "panic".into()), ("at".into(), "3".into()), ("configure_spin".into(), "400000000".into())];
+    let t = Instant::now();
+    let mut stage = host.load("slow", &common::guest("hostile"), StageKind::Stats, settings).unwrap();
+    let start = t.elapsed();
+    assert!(start > Duration::from_millis(150), "the busy configure should take a while: {start:?}");
+    let mut longest = Duration::ZERO;
+    let give_up = Instant::now() + start * 20 + Duration::from_secs(10);
+    let mut i = 0;
+    let mut kinds: Vec<&str> = Vec::new();
+    while !kinds.contains(&"recovered") && Instant::now() < give_up {
+        let t = Instant::now();
+        stage.update(info(i), &[]);
+        if i != 3 {
+            longest = longest.max(t.elapsed());
+        }
+        kinds.extend(stage.take_events().iter().map(|e| e.event));
+        i += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(kinds, ["fault", "recovered"]);
+    assert!(longest < start / 3, "a frame waited {longest:?} while the stage was re-created (its configure takes {start:?})");
+    // Re-created from the checkpoint after frame 2 (3 frames seen), then the
+    // frame it came back on, then this one.
+    assert_eq!(seen(&stage.update(info(i), &[])), Some(5));
+}

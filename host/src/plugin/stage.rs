@@ -79,6 +79,8 @@ pub struct Stage {
     faults: u64,
     consecutive_faults: u32,
     retry_at: Option<Instant>,
+    /// The instance being re-created after a fault, on a thread of its own.
+    recreating: Option<std::thread::JoinHandle<Result<Live, PluginError>>>,
     skipped: u64,
     disabled: bool,
     reloads: u64,
@@ -224,6 +226,7 @@ impl Stage {
             faults: 0,
             consecutive_faults: 0,
             retry_at: None,
+            recreating: None,
             skipped: 0,
             disabled: false,
             reloads: 0,
@@ -280,8 +283,9 @@ impl Stage {
         }
     }
 
-    /// Make sure an instance is live: re-create it from the last checkpoint
-    /// once the back-off after a fault has passed. `false`: sit this call out.
+    /// Make sure an instance is live: once the back-off after a fault has
+    /// passed and the instance made meanwhile off the frame path is ready,
+    /// restore the last checkpoint into it. `false`: sit this call out.
     fn ensure_live(&mut self) -> bool {
         if self.disabled {
             return false;
@@ -289,15 +293,18 @@ impl Stage {
         if self.live.is_some() {
             return true;
         }
-        if self.retry_at.is_some_and(|t| Instant::now() < t) {
+        if self.retry_at.is_some_and(|t| Instant::now() < t) || self.recreating.as_ref().is_some_and(|h| !h.is_finished()) {
             self.skipped += 1;
             return false;
         }
-        let compiled = self.compiled.clone();
-        let result = self.recipe.instantiate(&compiled).and_then(|mut live| {
-            let checkpoint = std::mem::take(&mut self.checkpoint);
-            let r = self.recipe.restore_live(&mut live, &checkpoint);
-            self.checkpoint = checkpoint;
+        let made = match self.recreating.take() {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                Err(PluginError::Instantiate { name: self.recipe.name.clone(), reason: "the thread re-creating it panicked".into() })
+            }),
+            None => self.recipe.instantiate(&self.compiled),
+        };
+        let result = made.and_then(|mut live| {
+            let r = self.recipe.restore_live(&mut live, &self.checkpoint);
             r.map(|()| live).map_err(|reason| PluginError::Restore { name: self.recipe.name.clone(), reason })
         });
         match result {
@@ -314,10 +321,26 @@ impl Stage {
         }
     }
 
+    /// Instantiate and configure a fresh instance on a thread of its own
+    /// while the back-off runs (a Python or JavaScript guest takes ~100 ms).
+    /// Without a thread, [`ensure_live`](Self::ensure_live) makes it inline.
+    fn start_recreate(&mut self) {
+        let (recipe, compiled) = (self.recipe.clone(), self.compiled.clone());
+        let spawned = std::thread::Builder::new().name("plugin-recreate".into()).spawn(move || recipe.instantiate(&compiled));
+        self.recreating = match spawned {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::debug!(plugin = %self.name(), "no thread to re-create the stage ({e}); it is re-created between frames");
+                None
+            }
+        };
+    }
+
     /// Stop calling this stage (the chain it is in decided: repeated budget overruns).
     pub fn disable(&mut self, reason: &str) {
         self.disabled = true;
         self.live = None;
+        self.recreating = None;
         tracing::error!(plugin = %self.name(), version = %self.version(), "stage disabled: {reason}");
         self.events.push(PluginEvent::disabled(self.name(), self.version(), self.consecutive_faults, reason));
     }
@@ -330,11 +353,13 @@ impl Stage {
         self.events.push(PluginEvent::fault(self.name(), self.version(), call, &reason));
         if self.consecutive_faults >= MAX_CONSECUTIVE_FAULTS {
             self.disabled = true;
+            self.recreating = None;
             tracing::error!(plugin = %self.name(), version = %self.version(), faults = self.faults, "stage disabled after {} faults in a row", self.consecutive_faults);
             self.events.push(PluginEvent::disabled(self.name(), self.version(), self.consecutive_faults, &reason));
         } else {
             let backoff = FAULT_BACKOFF_BASE.saturating_mul(1 << (self.consecutive_faults - 1).min(16)).min(FAULT_BACKOFF_MAX);
             self.retry_at = Some(Instant::now() + backoff);
+            self.start_recreate();
         }
     }
 
@@ -496,6 +521,7 @@ impl Stage {
         self.disabled = false;
         self.consecutive_faults = 0;
         self.retry_at = None;
+        self.recreating = None;
         tracing::info!(plugin = %self.name(), %from, %to, "plugin reloaded; state carried over");
         Ok(())
     }

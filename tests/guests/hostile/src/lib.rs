@@ -24,6 +24,13 @@ impl Stats for Hostile {
             Some(_) => Some(parse_setting(&settings, "at", 0u64)?),
             None => None,
         };
+        // Busy work in every `configure` (a guest slow to start, like a large
+        // Python or JavaScript runtime, but measurable from a Rust guest).
+        let spin: u64 = parse_setting(&settings, "configure_spin", 0u64)?;
+        let mut acc = 0u64;
+        for i in 0..spin {
+            acc = std::hint::black_box(acc.wrapping_add(i));
+        }
         if self.mode == "loop-configure" {
             loop {
                 std::hint::black_box(&mut self.seen);
