@@ -329,3 +329,18 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
     // frame it came back on, then this one.
     assert_eq!(seen(&stage.update(info(i), &[])), Some(5));
 }
+
+/// Making an instance is not a frame: `configure` has the start deadline
+/// (`START_TIMEOUT`), not the 50 ms call deadline, which a large Python or
+/// JavaScript guest's first run overshoots on a busy machine (before, such a
+/// stage failed to load: "configure failed: trapped: deadline of 50 ms exceeded").
+#[test]
+fn a_configure_slower_than_a_frame_deadline_still_loads() {
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let settings = vec![("mode".into(), "ok".into()), ("configure_spin".into(), "400000000".into())];
+    let t = Instant::now();
+    let mut stage = host.load("slow", &common::guest("hostile"), StageKind::Stats, settings).unwrap();
+    assert!(t.elapsed() > Limits::default().call_timeout * 2, "the busy configure should outlast a call deadline: {:?}", t.elapsed());
+    assert_eq!(seen(&stage.update(info(0), &[])), Some(1));
+    assert_eq!(stage.faults(), 0);
+}

@@ -34,6 +34,11 @@ pub use stages::StageSet;
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Default wall-clock budget of one call into a stage.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_millis(50);
+/// Deadline for making an instance (instantiate + `configure`), or the call
+/// deadline if that is longer. It is never on the frame path (start, the
+/// reload worker, the re-create thread), and a 12-18 MB Python or JavaScript
+/// guest's first run takes longer than a frame's 50 ms on a busy machine.
+pub const START_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on a stage's linear memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 /// A stage that faults this many times in a row is disabled.

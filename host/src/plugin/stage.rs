@@ -15,7 +15,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use super::bindings::{v0_1_0, v0_2_0, ApiVersion, Detection, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
 use super::sandbox::{wasi_ctx, StageState};
-use super::{compat, Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX, MAX_CONSECUTIVE_FAULTS};
+use super::{compat, Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX, MAX_CONSECUTIVE_FAULTS, START_TIMEOUT};
 
 /// A validated, compiled component, ready to instantiate.
 pub struct Compiled {
@@ -108,6 +108,12 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
     }
 }
 
+/// Epoch ticks for a deadline (rounded up, plus the tick already running).
+fn ticks(deadline: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_micros().max(1);
+    (deadline.as_micros().div_ceil(tick) as u64).max(1) + 1
+}
+
 /// Drop a replaced instance and its compiled code on a thread of their own.
 fn retire(live: Option<Live>, compiled: Arc<Compiled>) {
     let spawned = std::thread::Builder::new().name("plugin-retire".into()).spawn(move || drop((live, compiled)));
@@ -123,8 +129,13 @@ impl Recipe {
     }
 
     fn deadline_ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_micros().max(1);
-        (self.limits.call_timeout.as_micros().div_ceil(tick) as u64).max(1) + 1
+        ticks(self.limits.call_timeout)
+    }
+
+    /// Limits while an instance is made (instantiate + `configure`): off the
+    /// frame path, with the longer [`START_TIMEOUT`] as its deadline.
+    fn start_limits(&self) -> Limits {
+        Limits { call_timeout: self.limits.call_timeout.max(START_TIMEOUT), ..self.limits }
     }
 
     /// A new instance of `compiled`, configured with the stage's settings.
@@ -137,7 +148,8 @@ impl Recipe {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.deadline_ticks());
+        let start = self.start_limits();
+        store.set_epoch_deadline(ticks(start.call_timeout));
         let world = self.kind.world();
         let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
             name: self.name.clone(),
@@ -148,7 +160,7 @@ impl Recipe {
         };
         let instance = compiled.pre.instantiate(&mut store).map_err(|e| PluginError::Instantiate {
             name: self.name.clone(),
-            reason: trap_text(&e, &self.limits),
+            reason: trap_text(&e, &start),
         })?;
         let bindings = match (self.kind, compiled.api) {
             (StageKind::Stats, ApiVersion::V0_2_0) => Bindings::StatsV2(v0_2_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?),
@@ -160,18 +172,19 @@ impl Recipe {
         };
         let mut live = Live { store, bindings };
         let s = &self.settings;
-        let res = self.call_live(&mut live, |b, store| match b {
-            Bindings::StatsV2(b) => b.call_configure(store, s),
-            Bindings::TopicsV2(b) => b.call_configure(store, s),
-            Bindings::DrawV2(b) => b.call_configure(store, s),
-            Bindings::StatsV1(b) => b.call_configure(store, s),
-            Bindings::TopicsV1(b) => b.call_configure(store, s),
-            Bindings::DrawV1(b) => b.call_configure(store, s),
-        });
+        live.store.set_epoch_deadline(ticks(start.call_timeout));
+        let res = match &live.bindings {
+            Bindings::StatsV2(b) => b.call_configure(&mut live.store, s),
+            Bindings::TopicsV2(b) => b.call_configure(&mut live.store, s),
+            Bindings::DrawV2(b) => b.call_configure(&mut live.store, s),
+            Bindings::StatsV1(b) => b.call_configure(&mut live.store, s),
+            Bindings::TopicsV1(b) => b.call_configure(&mut live.store, s),
+            Bindings::DrawV1(b) => b.call_configure(&mut live.store, s),
+        };
         match res {
             Ok(Ok(())) => Ok(live),
             Ok(Err(reason)) => Err(PluginError::Configure { name: self.name.clone(), reason }),
-            Err(e) => Err(PluginError::Configure { name: self.name.clone(), reason: format!("trapped: {}", trap_text(&e, &self.limits)) }),
+            Err(e) => Err(PluginError::Configure { name: self.name.clone(), reason: format!("trapped: {}", trap_text(&e, &start)) }),
         }
     }
 
