@@ -52,7 +52,7 @@ pub const MAX_THREADS: usize = 1024;
 pub const MIN_MESSAGE_BYTES: usize = 1024;
 
 /// The default pipeline: the course app's behaviour.
-pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
+pub const DEFAULT_PIPELINE: &str = include_str!("../default-pipeline.toml");
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
