@@ -1,5 +1,5 @@
 //! The `[http]` table of a pipeline file and the `--http*` flags, resolved
-//! into [`LiveSettings`] (what the live view in `crate::live` serves), and
+//! into [`LiveSettings`] (what the live view in `live/` serves), and
 //! how a token is read (the operator's here, a tenant's from its file).
 
 use std::net::SocketAddr;

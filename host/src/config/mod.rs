@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+/// Inference sessions of a file when not set (the providers' default).
+pub use crate::ep::DEFAULT_FILE_SESSIONS;
 pub use file::{FileConfig, ModelConfig, MqttConfig, OutputsConfig, PluginsConfig, SourceConfig, StageConfig};
 pub(crate) use file::{parse_error, read_text};
 pub use http::{read_token, HttpConfig, HttpOverrides, LiveSettings};
@@ -46,11 +48,6 @@ pub const DEFAULT_PLUGIN_DIR: &str = "target/plugins";
 pub const DEFAULT_BROKER_PORT: u16 = 1883;
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 60;
 pub const DEFAULT_PIPELINE_NAME: &str = "default";
-/// Inference sessions working on consecutive frames of a file when not set
-/// (capped at the number of cores). Measured on 2 cores with `edgepipe bench`:
-/// see README.md, "Throughput". A live source defaults to one session, which
-/// gives each frame all the threads and so the lowest latency.
-pub const DEFAULT_FILE_SESSIONS: usize = 2;
 /// More sessions than this is a configuration mistake, not a speed-up.
 pub const MAX_SESSIONS: usize = 16;
 /// Longest MQTT connect and acknowledgement wait: a day.

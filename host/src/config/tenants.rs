@@ -1,6 +1,6 @@
 //! The pipeline's `[tenants]` section: where tenants live and the most each
 //! may ask for, resolved into [`Maxima`]. (A tenant's own file is read by
-//! `crate::tenants::file`.)
+//! `tenants/file.rs`.)
 
 use std::path::PathBuf;
 use std::time::Duration;
