@@ -60,20 +60,13 @@ pub(crate) fn within<T: PartialOrd + std::fmt::Display + Copy>(key: &str, v: T, 
 impl Maxima {
     pub fn resolve(c: &TenantsConfig) -> Result<Maxima, ConfigError> {
         let d = Maxima::default();
+        let ms = |key: &str, v: Option<u64>, default: Duration| {
+            within(key, v.unwrap_or(default.as_millis() as u64), 1, CAP_MS).map(Duration::from_millis)
+        };
         Ok(Maxima {
-            call_timeout: Duration::from_millis(within(
-                "tenants.max_call_timeout_ms",
-                c.max_call_timeout_ms.unwrap_or(d.call_timeout.as_millis() as u64),
-                1,
-                CAP_MS,
-            )?),
+            call_timeout: ms("tenants.max_call_timeout_ms", c.max_call_timeout_ms, d.call_timeout)?,
             memory_mb: within("tenants.max_memory_mb", c.max_memory_mb.unwrap_or(d.memory_mb), 1, CAP_MEMORY_MB)?,
-            frame_budget: Duration::from_millis(within(
-                "tenants.max_frame_budget_ms",
-                c.max_frame_budget_ms.unwrap_or(d.frame_budget.as_millis() as u64),
-                1,
-                CAP_MS,
-            )?),
+            frame_budget: ms("tenants.max_frame_budget_ms", c.max_frame_budget_ms, d.frame_budget)?,
             max_message_bytes: within("tenants.max_message_bytes", c.max_message_bytes.unwrap_or(d.max_message_bytes), 1, CAP_MESSAGE_BYTES)?,
             max_messages_per_frame: within(
                 "tenants.max_messages_per_frame",
@@ -93,5 +86,15 @@ mod tests {
     fn maxima_may_not_overflow_into_bytes() {
         let huge = TenantsConfig { max_memory_mb: Some(u64::MAX), ..Default::default() };
         assert!(Maxima::resolve(&huge).is_err(), "no overflow into bytes");
+    }
+
+    #[test]
+    fn maxima_default_and_bounds() {
+        assert_eq!(Maxima::resolve(&TenantsConfig::default()).unwrap(), Maxima::default());
+        let c = TenantsConfig { max_call_timeout_ms: Some(250), max_frame_budget_ms: Some(20), ..Default::default() };
+        let m = Maxima::resolve(&c).unwrap();
+        assert_eq!((m.call_timeout, m.frame_budget), (Duration::from_millis(250), Duration::from_millis(20)));
+        let e = Maxima::resolve(&TenantsConfig { max_frame_budget_ms: Some(CAP_MS + 1), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().starts_with("setting `tenants.max_frame_budget_ms`"), "{e}");
     }
 }
