@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::bench_compare::{self, median, ROUNDS};
 use crate::cli::BenchArgs;
 use crate::error::{ExitKind, Failure, OrExit};
-use crate::live::{LiveSettings, Tokens};
+use crate::live::LiveSettings;
 
 /// Frames of the clip whose JPEG encoding is timed.
 pub const ENCODE_FRAMES: usize = 100;
@@ -71,7 +71,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
     for round in 0..ROUNDS {
         for on in [false, true] {
             let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).or_exit(ExitKind::Output)?;
-            settings.live = Some(LiveSettings { listen: port, explicit: true, max_viewers: viewers.max(1), tokens: Tokens::new(None) });
+            settings.live = Some(LiveSettings { listen: port, explicit: true, max_viewers: viewers.max(1), token: None });
             let stop = Arc::new(AtomicBool::new(false));
             let handles: Vec<_> = if on { (0..viewers).map(|_| viewer(port, stop.clone())).collect() } else { Vec::new() };
             tracing::info!(round, viewers = if on { viewers } else { 0 }, "bench: pipeline");

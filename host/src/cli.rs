@@ -405,7 +405,7 @@ impl RunArgs {
                 retain_last: self.mqtt_retain_last.clone(),
                 broker_ws_port: self.broker_ws_port,
             },
-            http: Some(crate::live::config::HttpOverrides {
+            http: Some(crate::config::HttpOverrides {
                 listen: self.http.clone(),
                 off: self.no_http,
                 token_env: self.http_token_env.clone(),

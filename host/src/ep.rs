@@ -56,6 +56,12 @@ pub enum Provider {
     OpenVino,
 }
 
+/// Inference sessions working on consecutive frames of a file when not set
+/// (capped at the number of cores). Measured on 2 cores with `edgepipe bench`:
+/// see README.md, "Throughput". A live source defaults to one session, which
+/// gives each frame all the threads and so the lowest latency.
+pub const DEFAULT_FILE_SESSIONS: usize = 2;
+
 impl Provider {
     pub const fn name(self) -> &'static str {
         match self {
@@ -71,7 +77,7 @@ impl Provider {
         if live {
             1
         } else {
-            (cores / threads_set.unwrap_or(1)).clamp(1, crate::config::DEFAULT_FILE_SESSIONS.max(1))
+            (cores / threads_set.unwrap_or(1)).clamp(1, DEFAULT_FILE_SESSIONS.max(1))
         }
     }
 }

@@ -70,26 +70,6 @@ impl Tokens {
     }
 }
 
-/// Read a token: from the environment variable `var`, or the first line of `file`.
-pub fn read_token(var: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, String> {
-    let tok = match (var, file) {
-        (Some(v), _) => std::env::var(v).map_err(|_| format!("the environment variable {v} (HTTP token) is not set"))?,
-        (None, Some(f)) => {
-            let text = std::fs::read_to_string(f).map_err(|e| format!("HTTP token file {}: {e}", f.display()))?;
-            text.lines().next().unwrap_or("").to_string()
-        }
-        (None, None) => return Ok(None),
-    };
-    let tok = tok.trim().to_string();
-    if tok.len() < 8 {
-        return Err("the HTTP token is shorter than 8 characters".into());
-    }
-    if !tok.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b'&' && b != b'%') {
-        return Err("the HTTP token must be printable ASCII without ';', '&', '%' or spaces".into());
-    }
-    Ok(Some(tok))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

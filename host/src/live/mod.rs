@@ -6,7 +6,6 @@
 
 pub mod auth;
 pub mod bus;
-pub mod config;
 pub mod encoder;
 pub mod http;
 pub mod metrics;
@@ -24,10 +23,8 @@ pub use bus::Bus;
 pub use encoder::Frames;
 pub use status::Status;
 
-/// Default address of the live view.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// Viewers (MJPEG + SSE connections) served at once; more get 503.
-pub const DEFAULT_MAX_VIEWERS: usize = 16;
+/// The live view's settings (from `[http]` and the `--http*` flags).
+pub use crate::config::LiveSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -37,17 +34,6 @@ pub enum LiveError {
     Token(String),
     #[error("live view: cannot start a thread: {0}")]
     Thread(std::io::Error),
-}
-
-/// The live view's settings, resolved.
-#[derive(Debug, Clone)]
-pub struct LiveSettings {
-    pub listen: SocketAddr,
-    /// The address was asked for (`--http`): a port taken is an error, not a warning.
-    pub explicit: bool,
-    pub max_viewers: usize,
-    /// Operator token (required off loopback); tenants' tokens are added at start.
-    pub tokens: Tokens,
 }
 
 /// Everything the server and the engine share.
@@ -127,7 +113,7 @@ impl Live {
 /// Bind and start serving. `Ok(None)`: the default port was taken (warned,
 /// the run goes on without the view).
 pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<encoder::TenantFrames>) -> Result<Option<Live>, LiveError> {
-    if !s.listen.ip().is_loopback() && !s.tokens.has_operator() {
+    if !s.listen.ip().is_loopback() && s.token.is_none() {
         return Err(LiveError::Token(format!(
             "{} is not a loopback address: a token is required (--http-token-env VAR or --http-token-file FILE)",
             s.listen
@@ -146,7 +132,7 @@ pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<en
         frames: Frames::new(width, height, tenant_frames),
         bus: Bus::new(bus::CAPACITY),
         status: Status::default(),
-        tokens: s.tokens.clone(),
+        tokens: Tokens::new(s.token.as_ref().map(|t| t.expose().to_string())),
         max_viewers: s.max_viewers,
         viewers: Default::default(),
     });

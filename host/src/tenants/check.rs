@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::file::{self, Maxima};
+use super::{file, Maxima};
 use crate::plugin::{PluginHost, StageSet};
 
 /// Check every tenant in `dir`; `Ok(true)` when all pass.

@@ -1,6 +1,6 @@
-//! A tenant file (`<dir>/<id>.toml`) and the pipeline's `[tenants]` section:
-//! parsed, checked against the maxima the operator allows, and resolved into
-//! a [`TenantSpec`] ready to load. Unknown keys are errors.
+//! A tenant file (`<dir>/<id>.toml`): parsed, checked against the maxima the
+//! operator allows (the pipeline's `[tenants]`, see [`crate::config::tenants`]),
+//! and resolved into a [`TenantSpec`] ready to load. Unknown keys are errors.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,91 +9,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::chain::ChainLimits;
-use crate::config::{ConfigError, StageConfig, StageSettings};
+use crate::config::invalid as bad;
+use crate::config::tenants::within;
+use crate::config::{ConfigError, Maxima, StageConfig, StageSettings};
 use crate::mqtt::Secret;
 use crate::plugin::Limits;
 
 /// Longest tenant id: `[a-z0-9][a-z0-9-]{0,31}`.
 pub const MAX_ID_LEN: usize = 32;
-
-/// `[tenants]` of the pipeline file: where tenants live and the most each may ask for.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantsConfig {
-    pub dir: Option<PathBuf>,
-    pub max_call_timeout_ms: Option<u64>,
-    pub max_memory_mb: Option<u64>,
-    pub max_frame_budget_ms: Option<u64>,
-    pub max_message_bytes: Option<usize>,
-    pub max_messages_per_frame: Option<usize>,
-}
-
-/// The maxima, resolved; a tenant that asks for nothing gets these.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Maxima {
-    pub call_timeout: Duration,
-    pub memory_mb: u64,
-    pub frame_budget: Duration,
-    pub max_message_bytes: usize,
-    pub max_messages_per_frame: usize,
-}
-
-impl Default for Maxima {
-    fn default() -> Self {
-        Maxima {
-            call_timeout: crate::plugin::DEFAULT_CALL_TIMEOUT,
-            memory_mb: (crate::plugin::DEFAULT_MEMORY_LIMIT >> 20) as u64,
-            frame_budget: Duration::from_millis(50),
-            max_message_bytes: 64 * 1024,
-            max_messages_per_frame: 64,
-        }
-    }
-}
-
-/// Upper bounds of the upper bounds: beyond these a setting is a mistake.
-const CAP_MS: u64 = 60_000;
-const CAP_MEMORY_MB: u64 = 4096;
-const CAP_MESSAGE_BYTES: usize = 256 << 20;
-const CAP_MESSAGES: usize = 1_000_000;
-
-fn bad(key: &str, reason: impl std::fmt::Display) -> ConfigError {
-    ConfigError::Invalid { key: key.to_string(), reason: reason.to_string() }
-}
-
-fn within<T: PartialOrd + std::fmt::Display + Copy>(key: &str, v: T, lo: T, hi: T) -> Result<T, ConfigError> {
-    if v < lo || v > hi {
-        return Err(bad(key, format!("{v} is not {lo}..{hi}")));
-    }
-    Ok(v)
-}
-
-impl Maxima {
-    pub fn resolve(c: &TenantsConfig) -> Result<Maxima, ConfigError> {
-        let d = Maxima::default();
-        Ok(Maxima {
-            call_timeout: Duration::from_millis(within(
-                "tenants.max_call_timeout_ms",
-                c.max_call_timeout_ms.unwrap_or(d.call_timeout.as_millis() as u64),
-                1,
-                CAP_MS,
-            )?),
-            memory_mb: within("tenants.max_memory_mb", c.max_memory_mb.unwrap_or(d.memory_mb), 1, CAP_MEMORY_MB)?,
-            frame_budget: Duration::from_millis(within(
-                "tenants.max_frame_budget_ms",
-                c.max_frame_budget_ms.unwrap_or(d.frame_budget.as_millis() as u64),
-                1,
-                CAP_MS,
-            )?),
-            max_message_bytes: within("tenants.max_message_bytes", c.max_message_bytes.unwrap_or(d.max_message_bytes), 1, CAP_MESSAGE_BYTES)?,
-            max_messages_per_frame: within(
-                "tenants.max_messages_per_frame",
-                c.max_messages_per_frame.unwrap_or(d.max_messages_per_frame),
-                1,
-                CAP_MESSAGES,
-            )?,
-        })
-    }
-}
 
 /// One tenant's file.
 #[derive(Debug, Default, Deserialize)]
@@ -200,11 +123,8 @@ pub fn load(path: &Path, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Re
         path: path.to_path_buf(),
         reason: format!("the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,{}}}", MAX_ID_LEN - 1),
     })?;
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
-    let mut f: TenantFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        reason: e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "),
-    })?;
+    let text = crate::config::read_text(path)?;
+    let mut f: TenantFile = toml::from_str(&text).map_err(|e| crate::config::parse_error(path, &e))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     for s in &mut f.stages {
         if let Some(p) = s.path.as_mut() {
@@ -248,7 +168,7 @@ fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qo
     let stages = crate::config::stage_settings(f.stages, plugin_dir, default_qos)?;
     let http_token = match &f.http {
         None => None,
-        Some(h) => crate::live::auth::read_token(h.token_env.as_deref(), h.token_file.as_deref()).map_err(|e| bad("http", e))?.map(Secret::new),
+        Some(h) => crate::config::read_token(h.token_env.as_deref(), h.token_file.as_deref()).map_err(|e| bad("http", e))?.map(Secret::new),
     };
     let login = match f.mqtt {
         None => None,
@@ -342,7 +262,5 @@ mod tests {
         assert!(spec("", &max).unwrap_err().to_string().contains("at least one"));
         assert!(spec("topic_prefix = \"edgepipe/x\"\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).is_err());
         assert!(spec("bogus = 1\n", &max).is_err(), "unknown keys are errors");
-        let huge = TenantsConfig { max_memory_mb: Some(u64::MAX), ..Default::default() };
-        assert!(Maxima::resolve(&huge).is_err(), "no overflow into bytes");
     }
 }

@@ -18,7 +18,8 @@ use crate::mqtt::{MqttSettings, PublishReport, Publisher};
 use crate::plugin::bindings::{Detection, FrameInfo, Message, Qos};
 use crate::plugin::{PluginEvent, PluginHost, StageSet};
 use crate::state::StateSettings;
-pub use file::{Maxima, TenantSpec, TenantsConfig};
+pub use crate::config::{Maxima, TenantsConfig};
+pub use file::TenantSpec;
 
 /// What building a tenant needs; shared with the watcher thread.
 pub struct TenantContext {
