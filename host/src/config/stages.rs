@@ -1,19 +1,13 @@
 //! A chain's `[[stages]]` resolved into [`StageSettings`]: the file's or the
 //! default pipeline's, settings as strings, paths and names checked.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::file::{FileConfig, StageConfig};
 use super::{invalid, ConfigError, DEFAULT_PIPELINE};
 use crate::plugin::StageKind;
 
-#[derive(Debug, Clone)]
-pub struct StageSettings {
-    pub name: String,
-    pub kind: StageKind,
-    pub path: PathBuf,
-    pub settings: Vec<(String, String)>,
-}
+pub use crate::plugin::StageSettings;
 
 /// The pipeline's chain: the file's `[[stages]]`, or the default pipeline's
 /// where the file has none.

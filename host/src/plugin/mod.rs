@@ -28,7 +28,7 @@ pub use cache::{ComponentCache, Origin};
 pub use events::{PluginEvent, PluginVersion};
 pub use sandbox::StageState;
 pub use stage::{Candidate, Compiled, Recipe, Stage};
-pub use stages::StageSet;
+pub use stages::{StageSet, StageSettings};
 
 /// How often the epoch ticker advances; call deadlines are rounded up to it.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);

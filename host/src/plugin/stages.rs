@@ -6,7 +6,15 @@ use std::time::Duration;
 use super::events::{PluginEvent, PluginVersion};
 use super::reload::{ReloadOutcome, Reloader, WatchedFile};
 use super::{PluginError, PluginHost, Stage, StageKind};
-use crate::config::StageSettings;
+
+/// One stage of a chain as configured: its name, world, file and settings.
+#[derive(Debug, Clone)]
+pub struct StageSettings {
+    pub name: String,
+    pub kind: StageKind,
+    pub path: std::path::PathBuf,
+    pub settings: Vec<(String, String)>,
+}
 
 pub struct StageSet {
     stages: Vec<Stage>,
