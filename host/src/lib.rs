@@ -26,6 +26,7 @@ pub mod plugin_bench;
 pub mod plugin_bench_stage;
 pub mod plugin_build;
 pub mod plugin_new;
+pub mod plugin_pyfix;
 pub mod plugin_tool;
 pub mod sink;
 pub mod state;
