@@ -23,6 +23,7 @@ pub mod panics;
 pub mod pipeline;
 pub mod plugin;
 pub mod plugin_bench;
+pub mod plugin_bench_memory;
 pub mod plugin_bench_stage;
 pub mod plugin_build;
 pub mod plugin_new;
