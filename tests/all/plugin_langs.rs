@@ -188,6 +188,20 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
     assert_eq!((stage.faults(), stage.is_disabled()), (0, false));
 }
 
+/// `plugin bench --stage` reports guest memory over 500 frames: flat for
+/// the Rust draw stage (a stage that keeps memory per call shows growth).
+#[test]
+fn plugin_bench_reports_a_draw_stages_guest_memory_after_10_100_and_500_frames() {
+    let wasm = common::plugin("draw-boxes");
+    let (code, out, err) = edgepipe(&["plugin", "bench", "--stage", &s(&wasm), "--reloads", "1", "--rounds", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.contains("guest memory after 10 / 100 / 500 frames")).unwrap_or_else(|| panic!("{out}"));
+    let mib: Vec<f64> = line.rsplit(": ").next().unwrap().trim_end_matches(" MiB").split(" / ").map(|v| v.parse().unwrap()).collect();
+    assert_eq!(mib.len(), 3, "{line}");
+    assert!(mib[0] > 0.0 && mib[2] < 64.0, "{line}");
+    assert_eq!(mib[0], mib[2], "flat: {line}");
+}
+
 #[test]
 fn a_new_python_draw_stage_builds_and_draws_a_long_clip_under_the_memory_cap() {
     let clip = s(&common::clip());
