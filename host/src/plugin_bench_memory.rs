@@ -3,19 +3,26 @@
 //! per-frame function (each followed by the checkpoint `save`, as a running
 //! pipeline does). Flat is right; growth per call means the stage will reach
 //! its memory cap and fault (Python and JavaScript draw stages once kept one
-//! frame per call: see plugin_pyfix.rs). The stage runs in its own store with
-//! no cap, so growth past the cap shows as a number instead of a fault.
+//! frame per call: see plugin_pyfix.rs). The stage runs in its own store
+//! without the stage's cap (up to `CEILING`), so growth past the cap shows as
+//! a number instead of a fault; a call may run `CALL_LIMIT` at most.
+
+use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::plugin::bindings::{self as wit, v0_2_0, Level};
-use crate::plugin::{cache, PluginHost, StageKind};
+use crate::plugin::{cache, PluginHost, StageKind, EPOCH_TICK};
 use crate::plugin_bench::Frame;
 
 /// Frames after which the memory size is read.
 pub const CHECKPOINTS: [usize; 3] = [10, 100, 500];
+/// Guest memory the probe allows, all linear memories together.
+const CEILING: usize = 2 << 30;
+/// Longest call the probe waits for (an endless loop ends the probe).
+const CALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Store data: an empty WASI context, and the memory the guest holds.
 struct Probe {
@@ -36,7 +43,11 @@ impl v0_2_0::stats::edgepipe::plugin::host::Host for Probe {
 }
 impl ResourceLimiter for Probe {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.bytes += desired.saturating_sub(current);
+        let total = self.bytes + desired.saturating_sub(current);
+        if total > CEILING {
+            wasmtime::bail!("guest memory past {} MiB", CEILING >> 20);
+        }
+        self.bytes = total;
         Ok(true)
     }
     fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
@@ -63,14 +74,16 @@ pub(crate) fn memory_after(host: &PluginHost, bytes: &[u8], kind: StageKind, fra
     v0_2_0::stats::Stats::add_to_linker::<Probe, HasSelf<Probe>>(&mut linker, |p| p)?;
     let mut store = Store::new(engine, Probe { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), bytes: 0 });
     store.limiter(|p| p);
-    // The host's engine interrupts on epochs: no deadline that matters here.
-    store.set_epoch_deadline(u64::MAX / 2);
+    // The host's engine interrupts on epochs: each call gets CALL_LIMIT.
+    let ticks = (CALL_LIMIT.as_micros() / EPOCH_TICK.as_micros().max(1)) as u64;
+    store.set_epoch_deadline(ticks);
     let instance = linker.instantiate(&mut store, &component)?;
     let world = match kind {
         StageKind::Stats => World::Stats(v0_2_0::stats::Stats::new(&mut store, &instance)?),
         StageKind::Topics => World::Topics(v0_2_0::topics::Topics::new(&mut store, &instance)?),
         StageKind::Draw => World::Draw(v0_2_0::draw::Draw::new(&mut store, &instance)?),
     };
+    store.set_epoch_deadline(ticks);
     let configured = match &world {
         World::Stats(w) => w.call_configure(&mut store, &[])?,
         World::Topics(w) => w.call_configure(&mut store, &[])?,
@@ -82,6 +95,7 @@ pub(crate) fn memory_after(host: &PluginHost, bytes: &[u8], kind: StageKind, fra
         let i = n % frames.len();
         let (f, s) = (&frames[i], &stats[i]);
         let info = wit::FrameInfo { index: n as u64, ..f.info };
+        store.set_epoch_deadline(ticks);
         match &world {
             World::Stats(w) => drop(w.call_update(&mut store, info, &f.dets)?),
             World::Topics(w) => drop(w.call_route(&mut store, info, s)?),

@@ -110,7 +110,7 @@ fn bench_one(o: &BenchOptions, file: &Path, frames: &[Frame], stats: &[Vec<wit::
     let _ = match crate::plugin_bench_memory::memory_after(&host, &bytes, kind, frames, stats) {
         Ok(sizes) => {
             let mib: Vec<String> = sizes.iter().map(|b| format!("{:.1}", *b as f64 / 1048576.0)).collect();
-            writeln!(out, "  guest memory after {points} frames (no cap; a stage's cap is {} MiB): {} MiB", limits.memory >> 20, mib.join(" / "))
+            writeln!(out, "  guest memory after {points} frames (measured without the stage's {} MiB cap): {} MiB", limits.memory >> 20, mib.join(" / "))
         }
         Err(e) => writeln!(out, "  guest memory after {points} frames: not measured ({e:#})"),
     };

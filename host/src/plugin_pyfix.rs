@@ -11,8 +11,11 @@
 //! this buffer was not deferred. The fix: `plugin build` prepends to those
 //! post-return functions a call `wit_dylib_dealloc_bytes(0, ptr, len, 1, 0)`
 //! (free now, same allocator and layout) on the (ptr, len) the export
-//! returned. Applied only for the pinned componentize-py (`PATCHED_VERSION`):
-//! a version that frees the buffer itself would free it twice.
+//! returned. For `list<u8>` that buffer is the only one: 0.25.1's
+//! `maybe_pop_list` answers for every u8 list, so the glue's own
+//! allocate-and-defer path never runs for these results. Applied only for
+//! the pinned componentize-py (`PATCHED_VERSION`): a version that frees the
+//! buffer itself would free it twice.
 
 use std::ops::Range;
 
