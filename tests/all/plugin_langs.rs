@@ -262,6 +262,15 @@ fn plugin_build_says_what_is_missing_and_how_to_get_it() {
     let (code, _, err) = edgepipe(&["plugin", "build", &js], &[("PATH", "/nonexistent")]);
     assert_eq!(code, 5, "{err}");
     common::one_error_line(&err, "node not found: componentize-js runs on Node.js");
+    // Another componentize-py version: built, without the fix made for 0.25.1 (it could free twice), and said so.
+    let other = dir.path().join("componentize-py-9.9.9");
+    let real = common::root().join("vendor/componentize-py/bin/componentize-py");
+    std::fs::write(&other, format!("#!/bin/sh\n[ \"$1\" = --version ] && {{ echo componentize-py 9.9.9; exit 0; }}\nexec {} \"$@\"\n", real.display())).unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, _, err) = edgepipe(&["plugin", "build", &py], &[("EDGEPIPE_COMPONENTIZE_PY", &s(&other))]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("componentize-py is not 0.25.1") && err.contains("9.9.9"), "{err}");
+    std::fs::remove_file(dir.path().join("python/python.wasm")).unwrap();
     // Python that does not parse: the tool's own message, naming the file.
     std::fs::write(dir.path().join("python/app.py"), "def broken(:\n").unwrap();
     let (code, _, err) = edgepipe(&["plugin", "build", &py], &[]);
