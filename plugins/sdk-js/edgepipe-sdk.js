@@ -172,7 +172,7 @@ export function exportTopics(Class) {
 /**
  * Free a frame's memory now. The engine collects a 1.3 MB frame buffer only
  * at its next garbage collection, which at one new frame per call comes after
- * the stage has outgrown its memory cap (64 MiB: ~40 frames of 768x576).
+ * the stage has outgrown its memory cap (64 MiB: ~45 frames of 768x576).
  * Detaching the buffer (`transfer(0)`) frees it at once; the array reads as
  * empty afterwards.
  */
