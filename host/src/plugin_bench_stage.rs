@@ -106,6 +106,14 @@ fn bench_one(o: &BenchOptions, file: &Path, frames: &[Frame], stats: &[Vec<wit::
     if stage.faults() > 0 {
         let _ = writeln!(out, "  faults during the per-frame run: {}", stage.faults());
     }
+    let points = crate::plugin_bench_memory::CHECKPOINTS.map(|n| n.to_string()).join(" / ");
+    let _ = match crate::plugin_bench_memory::memory_after(&host, &bytes, kind, frames, stats) {
+        Ok(sizes) => {
+            let mib: Vec<String> = sizes.iter().map(|b| format!("{:.1}", *b as f64 / 1048576.0)).collect();
+            writeln!(out, "  guest memory after {points} frames (measured without the stage's {} MiB cap): {} MiB", limits.memory >> 20, mib.join(" / "))
+        }
+        Err(e) => writeln!(out, "  guest memory after {points} frames: not measured ({e:#})"),
+    };
     drop(out);
     reload(o, file, &bytes, kind, frames, stats, dir)
 }

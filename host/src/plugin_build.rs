@@ -71,6 +71,8 @@ pub enum BuildError {
     /// Shown as "what: source" (the source is chained by `{:#}`).
     #[error("{what}")]
     Io { what: String, source: std::io::Error },
+    #[error("{tool} output could not be fixed up: {reason}")]
+    Patch { tool: &'static str, reason: String },
     #[error("{tool} finished but {path} is not there")]
     NoOutput { tool: &'static str, path: PathBuf },
 }
@@ -218,11 +220,33 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
     std::fs::create_dir_all(&sdk).map_err(io(sdk.display().to_string()))?;
     std::fs::write(sdk.join("edgepipe_sdk.py"), PYTHON_SDK).map_err(io(sdk.display().to_string()))?;
     let world = format!("edgepipe:plugin/{}@{CONTRACT}", m.world.world());
-    let mut cmd = Command::new(tool);
+    let mut cmd = Command::new(&tool);
     // No __pycache__ left in the plugin's folder.
     cmd.env("PYTHONDONTWRITEBYTECODE", "1").arg("-q").arg("-d").arg(scratch.join("wit")).args(["-w", &world, "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
-    cmd.args(["app", "-o"]).arg(out);
-    run_tool("componentize-py", &mut cmd, dir)
+    let raw = scratch.join("componentize-py.wasm");
+    cmd.args(["app", "-o"]).arg(&raw);
+    run_tool("componentize-py", &mut cmd, dir)?;
+    let mut bytes = std::fs::read(&raw).map_err(io(raw.display().to_string()))?;
+    match tool_version(&tool).as_deref() {
+        Some(v) if v == crate::plugin_pyfix::PATCHED_VERSION => {
+            let (fixed, _) = crate::plugin_pyfix::free_returned_bytes(&bytes, &crate::plugin_pyfix::BYTE_LIST_EXPORTS)
+                .map_err(|e| BuildError::Patch { tool: "componentize-py", reason: e.to_string() })?;
+            bytes = fixed;
+        }
+        v => tracing::warn!(
+            version = v.unwrap_or("unknown"),
+            "componentize-py is not {}: the fix for the bytes a Python stage returns (draw, save) is not applied; a draw stage may outgrow its memory cap",
+            crate::plugin_pyfix::PATCHED_VERSION
+        ),
+    }
+    std::fs::write(out, bytes).map_err(io(out.display().to_string()))
+}
+
+/// `TOOL --version` -> "0.25.1" (from "componentize-py 0.25.1").
+fn tool_version(tool: &Path) -> Option<String> {
+    let out = Command::new(tool).arg("--version").env("RUST_BACKTRACE", "0").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().last().map(str::to_string)
 }
 
 fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), BuildError> {

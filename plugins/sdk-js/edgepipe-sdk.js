@@ -169,13 +169,35 @@ export function exportTopics(Class) {
   };
 }
 
-/** The exports of the `draw` world for a `Draw` subclass. */
+/**
+ * Free a frame's memory now. The engine collects a 1.3 MB frame buffer only
+ * at its next garbage collection, which at one new frame per call comes after
+ * the stage has outgrown its memory cap (64 MiB: ~45 frames of 768x576).
+ * Detaching the buffer (`transfer(0)`) frees it at once; the array reads as
+ * empty afterwards.
+ */
+export function releaseFrame(frame) {
+  const buffer = frame?.buffer;
+  if (buffer instanceof ArrayBuffer && !buffer.detached && typeof buffer.transfer === "function") buffer.transfer(0);
+}
+
+/**
+ * The exports of the `draw` world for a `Draw` subclass. The `pixels` a call
+ * receives are freed when the next frame arrives (`releaseFrame`): draw on
+ * them and return them, and keep a copy (`pixels.slice()`) of anything needed
+ * later.
+ */
 export function exportDraw(Class) {
   const c = common(Class);
+  let previous = null;
   return {
     configure: c.configure,
     save: c.save,
     restore: c.restore,
-    draw: (info, pixels, detections, stats) => c.stage.draw(frameInfo(info), pixels, detections, stats),
+    draw: (info, pixels, detections, stats) => {
+      releaseFrame(previous);
+      previous = pixels;
+      return c.stage.draw(frameInfo(info), pixels, detections, stats);
+    },
   };
 }

@@ -124,6 +124,9 @@ class Topics(Stage):
 
 class Draw(Stage):
     def draw(self, info, pixels, detections, stats):
+        """`pixels`: the BGR24 frame (`bytes`, info.width x info.height x 3).
+        Return the frame to show, same size: `bytes`, or a `bytearray` /
+        `memoryview` (copied to `bytes` on the way out)."""
         return pixels
 
 
@@ -189,6 +192,8 @@ def export_draw(cls):
 
     class WitWorld(Base):
         def draw(self, info, pixels, detections, stats):
-            return stage.draw(info, pixels, detections, stats)
+            out = stage.draw(info, pixels, detections, stats)
+            # componentize-py hands back `bytes` only (anything else traps).
+            return out if isinstance(out, bytes) else bytes(out)
 
     return WitWorld

@@ -118,8 +118,9 @@ fn the_js_hub_formatter_matches_its_golden_and_publishes_changes_only() {
     common::one_error_line(&err, "device \"a b\": use letters, digits, _ and -");
 }
 
-/// `plugin new` -> `plugin build` -> `plugin check` -> `plugin test`.
-fn scaffold_builds(lang: &str, world: &str, test_args: &[&str], env: &[(&str, &str)]) {
+/// `plugin new` -> `plugin build` -> `plugin check` -> `plugin test`; the
+/// folder (kept until the value is dropped) and the component.
+fn scaffold_builds(lang: &str, world: &str, test_args: &[&str], env: &[(&str, &str)]) -> (common::TempDir, PathBuf) {
     let dir = common::TempDir::new(&format!("new-{lang}"));
     // A new component every run: its compiled form goes to a cache removed with `dir`.
     let cache = s(&dir.path().join("cache"));
@@ -143,10 +144,78 @@ fn scaffold_builds(lang: &str, world: &str, test_args: &[&str], env: &[(&str, &s
     let (code, _, err) = edgepipe(&["plugin", "new", &name, "--lang", lang, "--world", world, "--dir", &s(dir.path())], env);
     assert_eq!(code, 2);
     common::one_error_line(&err, "already exists");
+    (dir, wasm)
 }
 
-// Draw stages are built in Rust here: a Python or JavaScript draw stage
-// outgrows the 64 MiB cap within ~40 frames of 768x576 (see plugins/README.md).
+/// Frames of the real clip a scaffolded draw stage runs through: five times
+/// what used to fill the 64 MiB cap (a Python or JavaScript draw stage kept
+/// about one 768x576 frame per call and faulted near frame 40).
+const LONG_RUN: u64 = 300;
+
+/// The draw stage `wasm` (the template: a red bar `thickness` rows tall) over
+/// `LONG_RUN` frames of vtest.avi under the default limits: every frame drawn,
+/// the rest of it untouched, no fault.
+fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
+    use edgepipe::capture::Capture;
+    use edgepipe::plugin::{ComponentCache, Limits, PluginHost, StageKind};
+    use opencv::prelude::*;
+
+    let limits = Limits::default();
+    assert_eq!(limits.memory, 64 << 20);
+    let host = PluginHost::with_cache(limits, ComponentCache::new(Some(cache.to_path_buf()))).unwrap();
+    let mut stage = host.load("long-draw", wasm, StageKind::Draw, vec![("thickness".into(), "3".into())]).unwrap();
+    let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
+    let bar = 768 * 3 * 3;
+    let mut drawn = 0;
+    while let Some(f) = cap.next_frame().unwrap() {
+        if f.index >= LONG_RUN {
+            break;
+        }
+        let pixels = f.mat.data_bytes().unwrap().to_vec();
+        assert_eq!(pixels.len(), 768 * 576 * 3);
+        let info = edgepipe::plugin::bindings::FrameInfo { index: f.index, timestamp_ms: f.timestamp_ms, width: 768, height: 576 };
+        let out = stage.draw(info, &pixels, &[], &[]);
+        let events: Vec<String> = stage.take_events().iter().map(|e| format!("{} {:?}", e.event, e.reason)).collect();
+        assert!(events.is_empty(), "frame {}: {events:?}", f.index);
+        let out = out.unwrap_or_else(|| panic!("frame {}: not drawn", f.index));
+        assert_eq!(out.len(), pixels.len(), "frame {}", f.index);
+        assert!(out[..bar].chunks(3).all(|p| p == [0, 0, 255]), "frame {}: the red bar", f.index);
+        assert_ne!(out[..bar], pixels[..bar], "frame {}: the bar is not the clip's", f.index);
+        assert!(out[bar..] == pixels[bar..], "frame {}: the rest of the frame untouched", f.index);
+        drawn += 1;
+    }
+    assert_eq!(drawn, LONG_RUN);
+    assert_eq!((stage.faults(), stage.is_disabled()), (0, false));
+}
+
+/// `plugin bench --stage` reports guest memory over 500 frames: flat for
+/// the Rust draw stage (a stage that keeps memory per call shows growth).
+#[test]
+fn plugin_bench_reports_a_draw_stages_guest_memory_after_10_100_and_500_frames() {
+    let wasm = common::plugin("draw-boxes");
+    let (code, out, err) = edgepipe(&["plugin", "bench", "--stage", &s(&wasm), "--reloads", "1", "--rounds", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.contains("guest memory after 10 / 100 / 500 frames")).unwrap_or_else(|| panic!("{out}"));
+    let mib: Vec<f64> = line.rsplit(": ").next().unwrap().trim_end_matches(" MiB").split(" / ").map(|v| v.parse().unwrap()).collect();
+    assert_eq!(mib.len(), 3, "{line}");
+    assert!(mib[0] > 0.0 && mib[2] < 64.0, "{line}");
+    assert_eq!(mib[0], mib[2], "flat: {line}");
+}
+
+#[test]
+fn a_new_python_draw_stage_builds_and_draws_a_long_clip_under_the_memory_cap() {
+    let clip = s(&common::clip());
+    let (dir, wasm) = scaffold_builds("python", "draw", &["--video", &clip], &[]);
+    draws_a_long_clip_under_the_memory_cap(&wasm, &dir.path().join("cache"));
+}
+
+#[test]
+fn a_new_js_draw_stage_builds_and_draws_a_long_clip_under_the_memory_cap() {
+    let clip = s(&common::clip());
+    let (dir, wasm) = scaffold_builds("js", "draw", &["--video", &clip], &[]);
+    draws_a_long_clip_under_the_memory_cap(&wasm, &dir.path().join("cache"));
+}
+
 #[test]
 fn a_new_python_topics_stage_builds_checks_and_runs() {
     let pc = s(&common::plugin("people-counter"));
@@ -193,6 +262,15 @@ fn plugin_build_says_what_is_missing_and_how_to_get_it() {
     let (code, _, err) = edgepipe(&["plugin", "build", &js], &[("PATH", "/nonexistent")]);
     assert_eq!(code, 5, "{err}");
     common::one_error_line(&err, "node not found: componentize-js runs on Node.js");
+    // Another componentize-py version: built, without the fix made for 0.25.1 (it could free twice), and said so.
+    let other = dir.path().join("componentize-py-9.9.9");
+    let real = common::root().join("vendor/componentize-py/bin/componentize-py");
+    std::fs::write(&other, format!("#!/bin/sh\n[ \"$1\" = --version ] && {{ echo componentize-py 9.9.9; exit 0; }}\nexec {} \"$@\"\n", real.display())).unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, _, err) = edgepipe(&["plugin", "build", &py], &[("EDGEPIPE_COMPONENTIZE_PY", &s(&other))]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("componentize-py is not 0.25.1") && err.contains("9.9.9"), "{err}");
+    std::fs::remove_file(dir.path().join("python/python.wasm")).unwrap();
     // Python that does not parse: the tool's own message, naming the file.
     std::fs::write(dir.path().join("python/app.py"), "def broken(:\n").unwrap();
     let (code, _, err) = edgepipe(&["plugin", "build", &py], &[]);

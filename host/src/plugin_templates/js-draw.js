@@ -5,10 +5,11 @@
 //   edgepipe plugin check {{name}}/{{name}}.wasm
 //   edgepipe plugin test {{name}}/{{name}}.wasm --input frames.jsonl --video clip.avi
 //
-// Known limit (componentize-js 0.23.0): frame buffers are not reclaimed before
-// the 64 MiB memory cap is hit (about 40 frames at 768x576; the stage is then
-// re-created from its state). Write draw stages that must run for long in Rust
-// for now.
+// `pixels` is freed when the next frame arrives (the SDK detaches it, so the
+// engine need not collect 1.3 MB per frame): draw on it and return it, or
+// return one array you keep and reuse; copy (`pixels.slice()`) what you need
+// from an earlier frame. A new array returned every frame is garbage the
+// engine collects too late for the 64 MiB cap (see plugins/sdk-js/README.md).
 import { Draw, exportDraw } from "./edgepipe-sdk.js";
 
 class {{Class}} extends Draw {

@@ -5,10 +5,9 @@ Build, check, test (from this folder's parent):
   edgepipe plugin check {{name}}/{{name}}.wasm
   edgepipe plugin test {{name}}/{{name}}.wasm --input frames.jsonl --video clip.avi
 
-Known limit (componentize-py 0.25.1): the frame passed to each call is not
-given back to the allocator, so at 768x576 the stage reaches the 64 MiB
-memory cap after about 40 frames and is re-created from its state. Write
-draw stages that must run for long in Rust for now.
+Memory stays flat over a whole clip: `edgepipe plugin build` frees the
+frame each call returns (componentize-py 0.25.1 would keep every one: see
+plugins/sdk-python/README.md).
 """
 
 from edgepipe_sdk import Draw, export_draw
@@ -24,7 +23,7 @@ class {{Class}}(Draw):
         out = bytearray(pixels)
         row = info.width * 3
         out[: row * self.thickness] = bytes((0, 0, 255)) * (info.width * self.thickness)
-        return bytes(out)
+        return out  # a bytearray is fine: the SDK returns it as bytes
 
 
 WitWorld = export_draw({{Class}})
