@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use edgepipe::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand};
+use edgepipe::commands::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand};
 use edgepipe::error::{ExitKind, Failure, OrExit};
 
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
@@ -60,11 +60,11 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
-        Command::Plugin(PluginCommand::New(args)) => edgepipe::plugin_new::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Plugin(PluginCommand::Build { dir }) => edgepipe::plugin_build::run(dir).map(|()| ExitCode::SUCCESS),
+        Command::Plugin(PluginCommand::New(args)) => edgepipe::commands::plugin_new::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Plugin(PluginCommand::Build { dir }) => edgepipe::commands::plugin_build::run(dir).map(|()| ExitCode::SUCCESS),
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
-        Command::Eval(args) => edgepipe::eval::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Eval(args) => edgepipe::commands::eval::run(args).map(|()| ExitCode::SUCCESS),
         Command::Tenants(TenantsCommand::Check { dir, config, plugin_dir }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
     }
 }
@@ -85,7 +85,7 @@ fn tenants_check(dir: &std::path::Path, config: Option<&std::path::Path>, plugin
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
+fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
     let settings = args.settings()?;
     let stop = edgepipe::stop::StopToken::new();
     stop.install_signal_handlers().or_exit(ExitKind::Internal)?;
@@ -107,11 +107,11 @@ fn run(args: &edgepipe::cli::RunArgs) -> Result<ExitCode, Failure> {
 }
 
 fn plugin_check(file: &std::path::Path) -> Result<ExitCode, Failure> {
-    Ok(if edgepipe::plugin_tool::check(file)? { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if edgepipe::commands::plugin_tool::check(file)? { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn plugin_test(a: &PluginTestArgs) -> Result<ExitCode, Failure> {
-    use edgepipe::plugin_tool::{test, TestOptions, TestResult};
+    use edgepipe::commands::plugin_tool::{test, TestOptions, TestResult};
     let mut settings = Vec::with_capacity(a.settings.len());
     for kv in &a.settings {
         let (k, v) = kv
@@ -152,7 +152,7 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
     if a.reloads == 0 || a.rounds == 0 {
         return Err(Failure::msg(ExitKind::Config, "--reloads and --rounds must be at least 1"));
     }
-    let o = edgepipe::plugin_bench::BenchOptions {
+    let o = edgepipe::commands::plugin_bench::BenchOptions {
         plugin_dir: a.plugin_dir.clone().unwrap_or_else(|| default_asset(DEFAULT_PLUGIN_DIR)),
         record: a.record.clone().unwrap_or_else(|| default_asset("tests/data/vtest-100.jsonl")),
         video: a.video.clone().unwrap_or_else(|| default_asset(DEFAULT_INPUT)),
@@ -160,26 +160,26 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
         rounds: a.rounds,
     };
     if a.stage.is_empty() {
-        edgepipe::plugin_bench::bench(&o)?;
+        edgepipe::commands::plugin_bench::bench(&o)?;
     } else {
-        edgepipe::plugin_bench_stage::bench(&o, &a.stage)?;
+        edgepipe::commands::plugin_bench_stage::bench(&o, &a.stage)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(args: &edgepipe::cli::BenchArgs) -> Result<ExitCode, Failure> {
+fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure> {
     use std::io::Write;
     if let Some(n) = args.viewers {
-        let text = edgepipe::bench_viewers::run(args, n)?;
+        let text = edgepipe::commands::bench_viewers::run(args, n)?;
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(n) = args.tenants {
-        let text = edgepipe::bench_tenants::run(args, n)?;
+        let text = edgepipe::commands::bench_tenants::run(args, n)?;
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let report = edgepipe::bench::run(args)?;
+    let report = edgepipe::commands::bench::run(args)?;
     for r in &report.runs {
         r.pipeline.print();
     }

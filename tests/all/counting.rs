@@ -27,7 +27,7 @@ fn recorded() -> Vec<(FrameInfo, Vec<Detection>)> {
         .map(|l| {
             let r: RecordLine = serde_json::from_str(l).unwrap();
             let info = FrameInfo { index: r.index, timestamp_ms: r.timestamp_ms, width: r.width, height: r.height };
-            (info, edgepipe::plugin_tool::record_detections(&r))
+            (info, edgepipe::commands::plugin_tool::record_detections(&r))
         })
         .collect()
 }

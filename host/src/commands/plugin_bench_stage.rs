@@ -11,7 +11,7 @@ use crate::config::StageSettings;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::plugin::bindings::{self as wit, FrameInfo};
 use crate::plugin::{ComponentCache, Limits, PluginHost, Stage, StageKind, StageSet};
-use crate::plugin_bench::{load_frames, ms, quantile, BenchOptions, Frame, DEFAULTS};
+use crate::commands::plugin_bench::{load_frames, ms, quantile, BenchOptions, Frame, DEFAULTS};
 
 /// A scratch folder removed on drop.
 struct Scratch(PathBuf);
@@ -106,8 +106,8 @@ fn bench_one(o: &BenchOptions, file: &Path, frames: &[Frame], stats: &[Vec<wit::
     if stage.faults() > 0 {
         let _ = writeln!(out, "  faults during the per-frame run: {}", stage.faults());
     }
-    let points = crate::plugin_bench_memory::CHECKPOINTS.map(|n| n.to_string()).join(" / ");
-    let _ = match crate::plugin_bench_memory::memory_after(&host, &bytes, kind, frames, stats) {
+    let points = crate::commands::plugin_bench_memory::CHECKPOINTS.map(|n| n.to_string()).join(" / ");
+    let _ = match crate::commands::plugin_bench_memory::memory_after(&host, &bytes, kind, frames, stats) {
         Ok(sizes) => {
             let mib: Vec<String> = sizes.iter().map(|b| format!("{:.1}", *b as f64 / 1048576.0)).collect();
             writeln!(out, "  guest memory after {points} frames (measured without the stage's {} MiB cap): {} MiB", limits.memory >> 20, mib.join(" / "))
@@ -137,7 +137,7 @@ fn reload(o: &BenchOptions, file: &Path, bytes: &[u8], kind: StageKind, frames: 
     while active.len() < o.reloads && Instant::now() < deadline {
         if written.len() == active.len() {
             // The next version: same code, a new custom section (new hash, full compile).
-            let variant = crate::plugin_bench::with_custom_section(bytes, &format!("bench-{}", written.len()));
+            let variant = crate::commands::plugin_bench::with_custom_section(bytes, &format!("bench-{}", written.len()));
             let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, &variant).map_err(io_err(&tmp))?;
             written.push(Instant::now());

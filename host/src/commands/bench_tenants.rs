@@ -8,8 +8,8 @@
 
 use std::fmt::Write as _;
 
-use crate::bench_compare::{self, median, ROUNDS};
-use crate::cli::BenchArgs;
+use crate::commands::bench_compare::{self, median, ROUNDS};
+use crate::commands::cli::BenchArgs;
 use crate::error::{ExitKind, Failure, OrExit};
 
 /// Measure and return the report (for stdout).

@@ -17,9 +17,9 @@ use crate::plugin::StageKind;
 pub const MANIFEST: &str = "plugin.toml";
 /// The contract version every SDK builds against.
 pub const CONTRACT: &str = "0.2.0";
-pub const WIT: &str = include_str!("../../wit/since_v0.2.0/plugin.wit");
-pub const PYTHON_SDK: &str = include_str!("../../plugins/sdk-python/edgepipe_sdk.py");
-pub const JS_SDK: &str = include_str!("../../plugins/sdk-js/edgepipe-sdk.js");
+pub const WIT: &str = include_str!("../../../wit/since_v0.2.0/plugin.wit");
+pub const PYTHON_SDK: &str = include_str!("../../../plugins/sdk-python/edgepipe_sdk.py");
+pub const JS_SDK: &str = include_str!("../../../plugins/sdk-js/edgepipe-sdk.js");
 /// Entry files: `app.py` (module `app`) and `app.js`.
 pub const PYTHON_ENTRY: &str = "app.py";
 pub const JS_ENTRY: &str = "app.js";
@@ -91,7 +91,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BuildError> {
         Err(e) => return Err(io(path.display().to_string())(e)),
     };
     let m: Manifest = toml::from_str(&text).map_err(|e| BuildError::BadManifest { path: path.clone(), reason: e.message().to_string() })?;
-    crate::plugin_new::check_name(&m.name).map_err(|reason| BuildError::BadManifest { path, reason })?;
+    crate::commands::plugin_new::check_name(&m.name).map_err(|reason| BuildError::BadManifest { path, reason })?;
     Ok(m)
 }
 
@@ -228,15 +228,15 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
     run_tool("componentize-py", &mut cmd, dir)?;
     let mut bytes = std::fs::read(&raw).map_err(io(raw.display().to_string()))?;
     match tool_version(&tool).as_deref() {
-        Some(v) if v == crate::plugin_pyfix::PATCHED_VERSION => {
-            let (fixed, _) = crate::plugin_pyfix::free_returned_bytes(&bytes, &crate::plugin_pyfix::BYTE_LIST_EXPORTS)
+        Some(v) if v == crate::commands::plugin_pyfix::PATCHED_VERSION => {
+            let (fixed, _) = crate::commands::plugin_pyfix::free_returned_bytes(&bytes, &crate::commands::plugin_pyfix::BYTE_LIST_EXPORTS)
                 .map_err(|e| BuildError::Patch { tool: "componentize-py", reason: e.to_string() })?;
             bytes = fixed;
         }
         v => tracing::warn!(
             version = v.unwrap_or("unknown"),
             "componentize-py is not {}: the fix for the bytes a Python stage returns (draw, save) is not applied; a draw stage may outgrow its memory cap",
-            crate::plugin_pyfix::PATCHED_VERSION
+            crate::commands::plugin_pyfix::PATCHED_VERSION
         ),
     }
     std::fs::write(out, bytes).map_err(io(out.display().to_string()))

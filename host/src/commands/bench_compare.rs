@@ -4,7 +4,7 @@
 
 use std::fs::File;
 
-use crate::cli::BenchArgs;
+use crate::commands::cli::BenchArgs;
 use crate::config::{self, Overrides, Settings};
 use crate::engine::{self, EngineOptions};
 use crate::error::{ExitKind, Failure, OrExit};

@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn the_exports_patched_are_the_contracts_byte_list_results() {
-        let wit = crate::plugin_build::WIT;
+        let wit = crate::commands::plugin_build::WIT;
         let mut returning: Vec<&str> = wit
             .lines()
             .filter(|l| l.trim_end().ends_with("-> list<u8>;"))

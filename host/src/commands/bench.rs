@@ -10,7 +10,7 @@ use std::fs::File;
 use std::time::Instant;
 
 use crate::capture::Capture;
-use crate::cli::BenchArgs;
+use crate::commands::cli::BenchArgs;
 use crate::config::{self, Overrides, Settings};
 use crate::engine::metrics::{format_parts, median};
 use crate::engine::stages::PLUGINS_PART;

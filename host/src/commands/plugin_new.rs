@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::error::{ExitKind, Failure};
 use crate::plugin::StageKind;
-use crate::plugin_build::{Lang, MANIFEST};
+use crate::commands::plugin_build::{Lang, MANIFEST};
 
 const MANIFEST_TEMPLATE: &str = include_str!("plugin_templates/plugin.toml");
 const GITIGNORE: &str = include_str!("plugin_templates/gitignore");
@@ -105,7 +105,7 @@ pub fn scaffold(parent: &Path, name: &str, lang: Lang, world: StageKind) -> Resu
 }
 
 /// `edgepipe plugin new`: scaffold, then say on stderr what to do next.
-pub fn run(a: &crate::cli::PluginNewArgs) -> Result<(), Failure> {
+pub fn run(a: &crate::commands::cli::PluginNewArgs) -> Result<(), Failure> {
     let lang = Lang::parse(&a.lang).ok_or_else(|| Failure::msg(ExitKind::Config, format!("--lang {}: not rust, python or js", a.lang)))?;
     let world = StageKind::ALL
         .into_iter()
@@ -148,7 +148,7 @@ mod tests {
                     let text = std::fs::read_to_string(dir.join(f)).unwrap();
                     assert!(!text.contains("{{name}}") && !text.contains("{{Class}}"), "{f} of {name}");
                 }
-                let m = crate::plugin_build::read_manifest(&dir).unwrap();
+                let m = crate::commands::plugin_build::read_manifest(&dir).unwrap();
                 assert_eq!((m.name.as_str(), m.lang, m.world), (name.as_str(), lang, world));
                 assert!(matches!(scaffold(&tmp, &name, lang, world), Err(NewError::Exists(_))));
             }

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bench_compare::{self, median, ROUNDS};
-use crate::cli::BenchArgs;
+use crate::commands::bench_compare::{self, median, ROUNDS};
+use crate::commands::cli::BenchArgs;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::live::LiveSettings;
 

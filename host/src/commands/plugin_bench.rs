@@ -78,7 +78,7 @@ pub(crate) fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
         let Some(f) = cap.next_frame().or_exit(ExitKind::Input)? else { break };
         frames.push(Frame {
             info: FrameInfo { index: r.index, timestamp_ms: r.timestamp_ms, width: r.width, height: r.height },
-            dets: crate::plugin_tool::record_detections(&r),
+            dets: crate::commands::plugin_tool::record_detections(&r),
             pixels: f.mat.data_bytes().or_exit(ExitKind::Internal)?.to_vec(),
         });
     }

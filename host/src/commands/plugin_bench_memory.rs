@@ -15,7 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::plugin::bindings::{self as wit, v0_2_0, Level};
 use crate::plugin::{cache, PluginHost, StageKind, EPOCH_TICK};
-use crate::plugin_bench::Frame;
+use crate::commands::plugin_bench::Frame;
 
 /// Frames after which the memory size is read.
 pub const CHECKPOINTS: [usize; 3] = [10, 100, 500];

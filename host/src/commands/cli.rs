@@ -32,7 +32,7 @@ pub enum Command {
     Tenants(TenantsCommand),
     /// Score the tracks of a recorded run against a ground truth (MOTA, IDF1,
     /// ID switches, identities, count error); prints a report on stdout.
-    Eval(crate::eval::EvalArgs),
+    Eval(crate::commands::eval::EvalArgs),
     /// Measure MQTT publishing: messages per second and publish -> PUBACK latency.
     #[command(hide = true)]
     BenchMqtt(BenchMqttArgs),
