@@ -123,27 +123,37 @@ fn replacing_the_counter_ten_times_loses_nothing() {
     }
 }
 
+/// A stage file `stage.wasm` with `bytes` in a fresh folder, loaded as the
+/// stats stages `(name, mode setting)` of one set that watches the file.
+fn watched_stats(tag: &str, bytes: &[u8], stages: &[(&str, &str)]) -> (common::TempDir, std::path::PathBuf, edgepipe::plugin::StageSet) {
+    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet, StageSettings};
+    let dir = common::TempDir::new(tag);
+    let path = dir.path().join("stage.wasm");
+    std::fs::write(&path, bytes).unwrap();
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let specs: Vec<StageSettings> = stages
+        .iter()
+        .map(|(name, mode)| StageSettings {
+            name: name.to_string(),
+            kind: StageKind::Stats,
+            path: path.clone(),
+            settings: vec![("mode".into(), mode.to_string())],
+        })
+        .collect();
+    let mut set = StageSet::load(&host, &specs).unwrap();
+    set.watch(&host).unwrap();
+    (dir, path, set)
+}
+
+fn info(i: u64) -> edgepipe::plugin::bindings::FrameInfo {
+    edgepipe::plugin::bindings::FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 }
+}
+
 /// A new version whose `restore` rejects the running state is not swapped in.
 #[test]
 fn a_version_that_cannot_restore_the_state_is_not_swapped_in() {
-    use edgepipe::config::StageSettings;
-    use edgepipe::plugin::bindings::FrameInfo;
-    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet};
-
-    let dir = common::TempDir::new("reload-restore");
-    let path = dir.path().join("hostile.wasm");
     let original = std::fs::read(common::guest("hostile")).unwrap();
-    std::fs::write(&path, &original).unwrap();
-    let host = PluginHost::new(Limits::default()).unwrap();
-    let spec = StageSettings {
-        name: "hostile".into(),
-        kind: StageKind::Stats,
-        path: path.clone(),
-        settings: vec![("mode".into(), "fail-restore".into())],
-    };
-    let mut set = StageSet::load(&host, &[spec]).unwrap();
-    set.watch(&host).unwrap();
-    let info = |i| FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 };
+    let (_dir, path, mut set) = watched_stats("reload-restore", &original, &[("hostile", "fail-restore")]);
     for i in 0..3 {
         set.stages_mut()[0].update(info(i), &[]);
     }
@@ -171,24 +181,8 @@ fn a_version_that_cannot_restore_the_state_is_not_swapped_in() {
 /// its new version, each keeping its own state.
 #[test]
 fn every_stage_sharing_a_file_is_reloaded() {
-    use edgepipe::config::StageSettings;
-    use edgepipe::plugin::bindings::FrameInfo;
-    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet};
-
-    let dir = common::TempDir::new("reload-shared");
-    let path = dir.path().join("hostile.wasm");
     let original = std::fs::read(common::guest("hostile")).unwrap();
-    std::fs::write(&path, &original).unwrap();
-    let host = PluginHost::new(Limits::default()).unwrap();
-    let spec = |name: &str| StageSettings {
-        name: name.into(),
-        kind: StageKind::Stats,
-        path: path.clone(),
-        settings: vec![("mode".into(), "ok".into())],
-    };
-    let mut set = StageSet::load(&host, &[spec("a"), spec("b")]).unwrap();
-    set.watch(&host).unwrap();
-    let info = |i| FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 };
+    let (_dir, path, mut set) = watched_stats("reload-shared", &original, &[("a", "ok"), ("b", "ok")]);
     // Stage a sees 3 frames, stage b 1: different states.
     for i in 0..3 {
         set.stages_mut()[0].update(info(i), &[]);
@@ -214,26 +208,13 @@ fn every_stage_sharing_a_file_is_reloaded() {
 /// deadline on the frame thread, then rejected it).
 #[test]
 fn a_version_slow_to_start_never_holds_up_a_frame() {
-    use edgepipe::config::StageSettings;
-    use edgepipe::plugin::bindings::FrameInfo;
-    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet, START_TIMEOUT};
+    use edgepipe::plugin::START_TIMEOUT;
     use std::time::Instant;
 
-    let dir = common::TempDir::new("reload-slow-start");
-    let path = dir.path().join("stage.wasm");
     // Running: class-names (ignores the `mode` setting); next: hostile, whose
     // `configure` loops with that setting until the start deadline stops it.
-    std::fs::write(&path, std::fs::read(common::plugin("class-names")).unwrap()).unwrap();
-    let host = PluginHost::new(Limits::default()).unwrap();
-    let spec = StageSettings {
-        name: "slow".into(),
-        kind: StageKind::Stats,
-        path: path.clone(),
-        settings: vec![("mode".into(), "loop-configure".into())],
-    };
-    let mut set = StageSet::load(&host, &[spec]).unwrap();
-    set.watch(&host).unwrap();
-    let info = |i| FrameInfo { index: i, timestamp_ms: i * 100, width: 8, height: 8 };
+    let running = std::fs::read(common::plugin("class-names")).unwrap();
+    let (_dir, path, mut set) = watched_stats("reload-slow-start", &running, &[("slow", "loop-configure")]);
     let before = set.stages()[0].version();
     std::fs::write(&path, std::fs::read(common::guest("hostile")).unwrap()).unwrap();
     let (mut events, mut longest) = (Vec::new(), Duration::ZERO);
