@@ -34,7 +34,11 @@ pub struct BrokerSettings {
 
 impl BrokerSettings {
     pub fn new(addr: SocketAddr) -> BrokerSettings {
-        BrokerSettings { addr, v5: false, ws: None }
+        BrokerSettings {
+            addr,
+            v5: false,
+            ws: None,
+        }
     }
 }
 
@@ -47,10 +51,16 @@ pub fn start(settings: &BrokerSettings) -> Result<(), BrokerError> {
     let addr = settings.addr;
     // Fail early and clearly when a port is taken.
     for a in std::iter::once(addr).chain(settings.ws) {
-        TcpListener::bind(a).map_err(|e| BrokerError::Bind { addr: a, reason: e.to_string() })?;
+        TcpListener::bind(a).map_err(|e| BrokerError::Bind {
+            addr: a,
+            reason: e.to_string(),
+        })?;
     }
     if settings.ws == Some(addr) {
-        return Err(BrokerError::Bind { addr, reason: "the WebSocket listener needs a port of its own".into() });
+        return Err(BrokerError::Bind {
+            addr,
+            reason: "the WebSocket listener needs a port of its own".into(),
+        });
     }
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
@@ -75,9 +85,22 @@ pub fn start(settings: &BrokerSettings) -> Result<(), BrokerError> {
         ..Default::default()
     };
     let main = Some(HashMap::from([("main".to_string(), server("main", addr))]));
-    let (v4, v5) = if settings.v5 { (None, main) } else { (main, None) };
-    let ws = settings.ws.map(|w| HashMap::from([("ws".to_string(), server("ws", w))]));
-    let config = Config { id: 0, router, v4, v5, ws, ..Default::default() };
+    let (v4, v5) = if settings.v5 {
+        (None, main)
+    } else {
+        (main, None)
+    };
+    let ws = settings
+        .ws
+        .map(|w| HashMap::from([("ws".to_string(), server("ws", w))]));
+    let config = Config {
+        id: 0,
+        router,
+        v4,
+        v5,
+        ws,
+        ..Default::default()
+    };
     std::thread::Builder::new()
         .name("mqtt-broker".into())
         .spawn(move || {
@@ -86,7 +109,10 @@ pub fn start(settings: &BrokerSettings) -> Result<(), BrokerError> {
                 tracing::error!(error = %e, "embedded MQTT broker stopped");
             }
         })
-        .map_err(|e| BrokerError::Start { addr, reason: e.to_string() })?;
+        .map_err(|e| BrokerError::Start {
+            addr,
+            reason: e.to_string(),
+        })?;
     let until = Instant::now() + START_TIMEOUT;
     for a in std::iter::once(addr).chain(settings.ws) {
         wait_listening(a, until)?;
@@ -101,11 +127,19 @@ fn wait_listening(addr: SocketAddr, until: Instant) -> Result<(), BrokerError> {
     loop {
         match TcpListener::bind(addr) {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
-            Err(e) => return Err(BrokerError::Start { addr, reason: e.to_string() }),
+            Err(e) => {
+                return Err(BrokerError::Start {
+                    addr,
+                    reason: e.to_string(),
+                })
+            }
             Ok(probe) => drop(probe),
         }
         if Instant::now() >= until {
-            return Err(BrokerError::Start { addr, reason: "not listening".into() });
+            return Err(BrokerError::Start {
+                addr,
+                reason: "not listening".into(),
+            });
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -113,6 +147,11 @@ fn wait_listening(addr: SocketAddr, until: Instant) -> Result<(), BrokerError> {
 
 #[cfg(not(feature = "embedded-broker"))]
 pub fn start(_settings: &BrokerSettings) -> Result<(), BrokerError> {
-    let _ = (TcpListener::bind, Instant::now, START_TIMEOUT, HashMap::<u8, u8>::new);
+    let _ = (
+        TcpListener::bind,
+        Instant::now,
+        START_TIMEOUT,
+        HashMap::<u8, u8>::new,
+    );
     Err(BrokerError::Disabled)
 }

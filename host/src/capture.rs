@@ -28,8 +28,12 @@ pub enum SourceSpec {
     Video(PathBuf),
 }
 
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "ppm", "pgm"];
-const URL_SCHEMES: &[&str] = &["rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "ppm", "pgm",
+];
+const URL_SCHEMES: &[&str] = &[
+    "rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://",
+];
 
 impl SourceSpec {
     pub fn parse(input: &str) -> SourceSpec {
@@ -74,7 +78,11 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry { initial: Duration::from_millis(500), max: Duration::from_secs(10), give_up_after: None }
+        Retry {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(10),
+            give_up_after: None,
+        }
     }
 }
 
@@ -82,7 +90,10 @@ impl Retry {
     /// The wait before attempt `n` (0-based).
     pub fn delay(&self, n: u32) -> Duration {
         let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
-        self.initial.checked_mul(factor).unwrap_or(self.max).min(self.max)
+        self.initial
+            .checked_mul(factor)
+            .unwrap_or(self.max)
+            .min(self.max)
     }
     /// Whether a live source is opened again at all.
     pub fn enabled(&self) -> bool {
@@ -117,18 +128,28 @@ pub struct Capture {
 }
 
 fn open_err(input: &str, reason: impl ToString) -> CaptureError {
-    CaptureError::Open { input: input.to_string(), reason: reason.to_string() }
+    CaptureError::Open {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 impl Capture {
     pub fn open(input: &str) -> Result<Capture, CaptureError> {
         let spec = SourceSpec::parse(input);
-        let check_file = |p: &Path| if p.is_file() { Ok(()) } else { Err(CaptureError::Missing(p.to_path_buf())) };
+        let check_file = |p: &Path| {
+            if p.is_file() {
+                Ok(())
+            } else {
+                Err(CaptureError::Missing(p.to_path_buf()))
+            }
+        };
         let (reader, fps) = match &spec {
             SourceSpec::Image(path) => {
                 check_file(path)?;
-                let img = opencv::imgcodecs::imread(path.as_os_str(), opencv::imgcodecs::IMREAD_COLOR)
-                    .map_err(|e| open_err(input, e))?;
+                let img =
+                    opencv::imgcodecs::imread(path.as_os_str(), opencv::imgcodecs::IMREAD_COLOR)
+                        .map_err(|e| open_err(input, e))?;
                 if img.empty() {
                     return Err(open_err(input, "not a readable image"));
                 }
@@ -136,7 +157,8 @@ impl Capture {
             }
             SourceSpec::Video(path) => {
                 check_file(path)?;
-                let cap = VideoCapture::from_file(path.as_os_str(), videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                let cap = VideoCapture::from_file(path.as_os_str(), videoio::CAP_ANY)
+                    .map_err(|e| open_err(input, e))?;
                 let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
                 (Reader::Video(cap), fps)
             }
@@ -149,12 +171,14 @@ impl Capture {
                     videoio::CAP_PROP_READ_TIMEOUT_MSEC,
                     ms,
                 ]);
-                let cap = VideoCapture::from_file_with_params(url, videoio::CAP_ANY, &params).map_err(|e| open_err(input, e))?;
+                let cap = VideoCapture::from_file_with_params(url, videoio::CAP_ANY, &params)
+                    .map_err(|e| open_err(input, e))?;
                 let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
                 (Reader::Video(cap), fps)
             }
             SourceSpec::Camera(index) => {
-                let cap = VideoCapture::new(*index, videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
+                let cap =
+                    VideoCapture::new(*index, videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
                 let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
                 (Reader::Video(cap), fps)
             }
@@ -164,7 +188,11 @@ impl Capture {
                 return Err(open_err(input, "OpenCV could not open it (unsupported format, no such device, or unreachable URL)"));
             }
         }
-        let fps = if fps.is_finite() && fps > 0.0 && fps < 1000.0 { fps } else { 25.0 };
+        let fps = if fps.is_finite() && fps > 0.0 && fps < 1000.0 {
+            fps
+        } else {
+            25.0
+        };
         let mut cap = Capture {
             name: input.to_string(),
             spec,
@@ -178,7 +206,9 @@ impl Capture {
         };
         // Read the first frame now: it fixes the output size and proves the
         // source really yields frames.
-        let first = cap.read_mat(Mat::default())?.ok_or_else(|| open_err(input, "no frames could be read"))?;
+        let first = cap
+            .read_mat(Mat::default())?
+            .ok_or_else(|| open_err(input, "no frames could be read"))?;
         cap.width = first.cols() as u32;
         cap.height = first.rows() as u32;
         cap.first = Some(first);
@@ -240,9 +270,10 @@ impl Capture {
         match &mut self.reader {
             Reader::Image(img) => Ok(img.take()),
             Reader::Video(cap) => {
-                let ok = cap
-                    .read(&mut mat)
-                    .map_err(|e| CaptureError::Read { input: self.name.clone(), reason: e.to_string() })?;
+                let ok = cap.read(&mut mat).map_err(|e| CaptureError::Read {
+                    input: self.name.clone(),
+                    reason: e.to_string(),
+                })?;
                 if !ok || mat.empty() {
                     return Ok(None);
                 }
@@ -275,28 +306,41 @@ impl Capture {
         } else {
             (index as f64 * 1000.0 / self.fps).round() as u64
         };
-        Ok(Some(Frame { index, timestamp_ms, mat }))
+        Ok(Some(Frame {
+            index,
+            timestamp_ms,
+            mat,
+        }))
     }
 
     fn normalise(&self, mat: Mat) -> Result<Mat, CaptureError> {
-        let err = |e: opencv::Error| CaptureError::Read { input: self.name.clone(), reason: e.to_string() };
+        let err = |e: opencv::Error| CaptureError::Read {
+            input: self.name.clone(),
+            reason: e.to_string(),
+        };
         let mut mat = match mat.channels() {
             3 => mat,
             1 => {
                 let mut out = Mat::default();
-                opencv::imgproc::cvt_color_def(&mat, &mut out, opencv::imgproc::COLOR_GRAY2BGR).map_err(err)?;
+                opencv::imgproc::cvt_color_def(&mat, &mut out, opencv::imgproc::COLOR_GRAY2BGR)
+                    .map_err(err)?;
                 out
             }
             4 => {
                 let mut out = Mat::default();
-                opencv::imgproc::cvt_color_def(&mat, &mut out, opencv::imgproc::COLOR_BGRA2BGR).map_err(err)?;
+                opencv::imgproc::cvt_color_def(&mat, &mut out, opencv::imgproc::COLOR_BGRA2BGR)
+                    .map_err(err)?;
                 out
             }
             n => {
-                return Err(CaptureError::Read { input: self.name.clone(), reason: format!("frames with {n} channels are not supported") })
+                return Err(CaptureError::Read {
+                    input: self.name.clone(),
+                    reason: format!("frames with {n} channels are not supported"),
+                })
             }
         };
-        if self.width != 0 && (mat.cols() as u32 != self.width || mat.rows() as u32 != self.height) {
+        if self.width != 0 && (mat.cols() as u32 != self.width || mat.rows() as u32 != self.height)
+        {
             let mut out = Mat::default();
             opencv::imgproc::resize(
                 &mat,
@@ -323,10 +367,22 @@ mod tests {
     #[test]
     fn input_kinds_are_recognised() {
         assert_eq!(SourceSpec::parse("0"), SourceSpec::Camera(0));
-        assert_eq!(SourceSpec::parse("rtsp://cam/stream"), SourceSpec::Url("rtsp://cam/stream".into()));
-        assert_eq!(SourceSpec::parse("HTTP://x/y.mjpg"), SourceSpec::Url("HTTP://x/y.mjpg".into()));
-        assert_eq!(SourceSpec::parse("a/b.JPG"), SourceSpec::Image("a/b.JPG".into()));
-        assert_eq!(SourceSpec::parse("clip.avi"), SourceSpec::Video("clip.avi".into()));
+        assert_eq!(
+            SourceSpec::parse("rtsp://cam/stream"),
+            SourceSpec::Url("rtsp://cam/stream".into())
+        );
+        assert_eq!(
+            SourceSpec::parse("HTTP://x/y.mjpg"),
+            SourceSpec::Url("HTTP://x/y.mjpg".into())
+        );
+        assert_eq!(
+            SourceSpec::parse("a/b.JPG"),
+            SourceSpec::Image("a/b.JPG".into())
+        );
+        assert_eq!(
+            SourceSpec::parse("clip.avi"),
+            SourceSpec::Video("clip.avi".into())
+        );
         assert!(SourceSpec::parse("1").is_live());
         assert!(!SourceSpec::parse("clip.mp4").is_live());
     }
@@ -336,14 +392,27 @@ mod tests {
         let r = Retry::default();
         let waits: Vec<u64> = (0..8).map(|n| r.delay(n).as_millis() as u64).collect();
         assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
-        assert_eq!(r.delay(u32::MAX), r.max, "no overflow however long the outage");
+        assert_eq!(
+            r.delay(u32::MAX),
+            r.max,
+            "no overflow however long the outage"
+        );
         assert!(r.enabled());
-        assert!(!Retry { give_up_after: Some(Duration::ZERO), ..r }.enabled());
+        assert!(!Retry {
+            give_up_after: Some(Duration::ZERO),
+            ..r
+        }
+        .enabled());
     }
 
     #[test]
     fn a_missing_file_is_a_clear_error() {
-        let err = Capture::open("/nonexistent/clip.avi").err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("input file /nonexistent/clip.avi does not exist"));
+        let err = Capture::open("/nonexistent/clip.avi")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("input file /nonexistent/clip.avi does not exist")
+        );
     }
 }

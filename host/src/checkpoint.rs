@@ -20,7 +20,13 @@ impl Checkpoints {
     /// warning (the run goes on without state), not the end of the run.
     pub fn open(settings: &StateSettings) -> Option<Checkpoints> {
         match StateStore::open(&settings.dir) {
-            Ok(store) => Some(Checkpoints { store, settings: settings.clone(), last: Instant::now(), warned: false, written: 0 }),
+            Ok(store) => Some(Checkpoints {
+                store,
+                settings: settings.clone(),
+                last: Instant::now(),
+                warned: false,
+                written: 0,
+            }),
             Err(e) => {
                 tracing::warn!("stage state is not kept: {e}");
                 None
@@ -41,9 +47,13 @@ impl Checkpoints {
                 Ok(None) => {}
                 Ok(Some(bytes)) => match stage.restore(&bytes) {
                     Ok(()) => restored.push(stage.name().to_string()),
-                    Err(e) => tracing::warn!(plugin = %stage.name(), "saved state not restored, the stage starts empty: {e}"),
+                    Err(e) => {
+                        tracing::warn!(plugin = %stage.name(), "saved state not restored, the stage starts empty: {e}")
+                    }
                 },
-                Err(e) => tracing::warn!(plugin = %stage.name(), "saved state not read, the stage starts empty: {e}"),
+                Err(e) => {
+                    tracing::warn!(plugin = %stage.name(), "saved state not read, the stage starts empty: {e}")
+                }
             }
         }
         if !restored.is_empty() {
@@ -53,7 +63,11 @@ impl Checkpoints {
 
     /// Write every stage's state if the interval has passed.
     pub fn tick(&mut self, stages: &mut StageSet) {
-        if self.settings.every.is_some_and(|every| self.last.elapsed() >= every) {
+        if self
+            .settings
+            .every
+            .is_some_and(|every| self.last.elapsed() >= every)
+        {
             self.save(stages);
         }
     }

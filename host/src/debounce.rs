@@ -18,26 +18,46 @@ pub struct Debouncer<K> {
 
 impl<K: Hash + Eq + Clone> Debouncer<K> {
     pub fn new(quiet: Duration) -> Debouncer<K> {
-        Debouncer { quiet, pending: HashMap::new() }
+        Debouncer {
+            quiet,
+            pending: HashMap::new(),
+        }
     }
 
     /// Something happened to `key` now.
     pub fn touch(&mut self, key: K) {
         let at = Instant::now();
-        self.pending.entry(key).and_modify(|p| p.last = at).or_insert(Pending { first: at, last: at });
+        self.pending
+            .entry(key)
+            .and_modify(|p| p.last = at)
+            .or_insert(Pending {
+                first: at,
+                last: at,
+            });
     }
 
     /// How long to wait for more events before something is due (an hour when nothing is pending).
     pub fn wait(&self) -> Duration {
         let now = Instant::now();
-        self.pending.values().map(|p| (p.last + self.quiet).saturating_duration_since(now)).min().unwrap_or(Duration::from_secs(3600))
+        self.pending
+            .values()
+            .map(|p| (p.last + self.quiet).saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::from_secs(3600))
     }
 
     /// Keys quiet for long enough, with when they first changed; they are no longer pending.
     pub fn due(&mut self) -> Vec<(K, Instant)> {
         let now = Instant::now();
-        let keys: Vec<K> = self.pending.iter().filter(|(_, p)| now.duration_since(p.last) >= self.quiet).map(|(k, _)| k.clone()).collect();
-        keys.into_iter().filter_map(|k| self.pending.remove(&k).map(|p| (k, p.first))).collect()
+        let keys: Vec<K> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.last) >= self.quiet)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.pending.remove(&k).map(|p| (k, p.first)))
+            .collect()
     }
 }
 

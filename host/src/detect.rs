@@ -12,7 +12,12 @@ pub struct BBox {
 
 impl BBox {
     pub fn from_corners(x1: f32, y1: f32, x2: f32, y2: f32) -> BBox {
-        BBox { x: x1, y: y1, width: (x2 - x1).max(0.0), height: (y2 - y1).max(0.0) }
+        BBox {
+            x: x1,
+            y: y1,
+            width: (x2 - x1).max(0.0),
+            height: (y2 - y1).max(0.0),
+        }
     }
     pub fn area(&self) -> f32 {
         self.width.max(0.0) * self.height.max(0.0)
@@ -215,12 +220,21 @@ pub fn decode_yolo(
         if !(w > 0.0 && h > 0.0) {
             continue;
         }
-        let input_box = BBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h };
+        let input_box = BBox {
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            width: w,
+            height: h,
+        };
         let bbox = lb.to_frame(&input_box);
         if bbox.area() <= 0.0 {
             continue;
         }
-        out.push(Detection { class_id: scratch.class[i], score, bbox });
+        out.push(Detection {
+            class_id: scratch.class[i],
+            score,
+            bbox,
+        });
     }
     out
 }
@@ -242,7 +256,11 @@ pub fn parse_names(text: &str, classes: usize) -> Option<Vec<String>> {
     let mut rest = body.trim();
     while !rest.is_empty() {
         let colon = rest.find(':')?;
-        let id: usize = rest[..colon].trim().parse().ok().filter(|&id| id < classes)?;
+        let id: usize = rest[..colon]
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&id| id < classes)?;
         let after = rest[colon + 1..].trim_start();
         let quote = after.chars().next()?;
         if quote != '\'' && quote != '"' {
@@ -274,19 +292,48 @@ mod tests {
     use super::*;
 
     fn det(class_id: u32, score: f32, x: f32, y: f32, w: f32, h: f32) -> Detection {
-        Detection { class_id, score, bbox: BBox { x, y, width: w, height: h } }
+        Detection {
+            class_id,
+            score,
+            bbox: BBox {
+                x,
+                y,
+                width: w,
+                height: h,
+            },
+        }
     }
 
     #[test]
     fn iou_of_identical_disjoint_and_half_overlapping_boxes() {
-        let a = BBox { x: 0.0, y: 0.0, width: 10.0, height: 10.0 };
+        let a = BBox {
+            x: 0.0,
+            y: 0.0,
+            width: 10.0,
+            height: 10.0,
+        };
         assert_eq!(iou(&a, &a), 1.0);
-        let far = BBox { x: 20.0, y: 20.0, width: 10.0, height: 10.0 };
+        let far = BBox {
+            x: 20.0,
+            y: 20.0,
+            width: 10.0,
+            height: 10.0,
+        };
         assert_eq!(iou(&a, &far), 0.0);
-        let half = BBox { x: 5.0, y: 0.0, width: 10.0, height: 10.0 };
+        let half = BBox {
+            x: 5.0,
+            y: 0.0,
+            width: 10.0,
+            height: 10.0,
+        };
         // intersection 50, union 150
         assert!((iou(&a, &half) - 1.0 / 3.0).abs() < 1e-6);
-        let empty = BBox { x: 0.0, y: 0.0, width: 0.0, height: 0.0 };
+        let empty = BBox {
+            x: 0.0,
+            y: 0.0,
+            width: 0.0,
+            height: 0.0,
+        };
         assert_eq!(iou(&empty, &empty), 0.0);
     }
 
@@ -294,8 +341,8 @@ mod tests {
     fn nms_suppresses_overlaps_within_a_class_only() {
         let dets = vec![
             det(0, 0.9, 0.0, 0.0, 10.0, 10.0),
-            det(0, 0.8, 1.0, 0.0, 10.0, 10.0),  // overlaps the first: suppressed
-            det(1, 0.7, 1.0, 0.0, 10.0, 10.0),  // other class: kept
+            det(0, 0.8, 1.0, 0.0, 10.0, 10.0), // overlaps the first: suppressed
+            det(1, 0.7, 1.0, 0.0, 10.0, 10.0), // other class: kept
             det(0, 0.6, 50.0, 50.0, 10.0, 10.0), // far away: kept
         ];
         let kept = nms(dets, 0.5, 100);
@@ -312,11 +359,21 @@ mod tests {
         assert_eq!((lb.new_w, lb.new_h), (640, 480));
         assert_eq!((lb.pad_x, lb.pad_y), (0, 80));
         // A box in input pixels maps back to frame pixels.
-        let b = lb.to_frame(&BBox { x: 100.0, y: 180.0, width: 50.0, height: 100.0 });
+        let b = lb.to_frame(&BBox {
+            x: 100.0,
+            y: 180.0,
+            width: 50.0,
+            height: 100.0,
+        });
         assert!((b.x - 120.0).abs() < 1e-3 && (b.y - 120.0).abs() < 1e-3);
         assert!((b.width - 60.0).abs() < 1e-3 && (b.height - 120.0).abs() < 1e-3);
         // Boxes reaching into the padding are clipped to the frame.
-        let c = lb.to_frame(&BBox { x: -10.0, y: 0.0, width: 700.0, height: 700.0 });
+        let c = lb.to_frame(&BBox {
+            x: -10.0,
+            y: 0.0,
+            width: 700.0,
+            height: 700.0,
+        });
         assert_eq!((c.x, c.y), (0.0, 0.0));
         assert_eq!((c.x2(), c.y2()), (768.0, 576.0));
     }
@@ -370,14 +427,33 @@ mod tests {
         set(&mut data, 4, 2, 0.95);
         let lb = Letterbox::new(768, 576, 640, 640);
         let mut scratch = DecodeScratch::default();
-        let dets = decode_yolo(&data, YoloLayout { classes: 2, anchors: n }, 0.25, &lb, &mut scratch);
+        let dets = decode_yolo(
+            &data,
+            YoloLayout {
+                classes: 2,
+                anchors: n,
+            },
+            0.25,
+            &lb,
+            &mut scratch,
+        );
         assert_eq!(dets.len(), 1);
         assert_eq!(dets[0].class_id, 1);
         assert!((dets[0].score - 0.9).abs() < 1e-6);
         assert!((dets[0].bbox.x - 120.0).abs() < 1e-3);
         assert!((dets[0].bbox.y - 120.0).abs() < 1e-3);
         // A short buffer decodes to nothing instead of panicking.
-        assert!(decode_yolo(&data[..5], YoloLayout { classes: 2, anchors: n }, 0.25, &lb, &mut scratch).is_empty());
+        assert!(decode_yolo(
+            &data[..5],
+            YoloLayout {
+                classes: 2,
+                anchors: n
+            },
+            0.25,
+            &lb,
+            &mut scratch
+        )
+        .is_empty());
     }
 
     #[test]

@@ -100,14 +100,22 @@ pub struct Ep {
 
 impl Ep {
     pub fn cpu() -> Ep {
-        Ep { provider: Provider::Cpu, options: Vec::new(), auto: false }
+        Ep {
+            provider: Provider::Cpu,
+            options: Vec::new(),
+            auto: false,
+        }
     }
 
     /// The provider's name and options, for logs: `openvino (device_type=GPU)`.
     pub fn describe(&self) -> String {
         let mut s = self.provider.name().to_string();
         if !self.options.is_empty() {
-            let opts: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let opts: Vec<String> = self
+                .options
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             s.push_str(&format!(" ({})", opts.join(", ")));
         }
         if self.auto {
@@ -117,7 +125,11 @@ impl Ep {
     }
 
     pub fn option(&self, key: &str) -> Option<&str> {
-        self.options.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.options
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -131,7 +143,10 @@ pub fn parse_option(s: &str) -> Result<(String, String), EpError> {
 
 /// The OpenVINO provider's library for the ONNX Runtime library `ort_lib`.
 pub fn openvino_lib(ort_lib: &Path) -> PathBuf {
-    ort_lib.parent().unwrap_or(Path::new(".")).join(OPENVINO_PROVIDER_LIB)
+    ort_lib
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(OPENVINO_PROVIDER_LIB)
 }
 
 /// Providers installed for `ort_lib`, fastest first.
@@ -147,7 +162,11 @@ pub fn installed(ort_lib: &Path) -> Vec<Provider> {
 /// Resolve `choice` for the library `ort_lib`. `auto` takes the first of
 /// [`installed`]; options given with `auto` go to OpenVINO and are dropped
 /// (with a warning) when the CPU provider is chosen.
-pub fn resolve(choice: EpChoice, options: Vec<(String, String)>, ort_lib: &Path) -> Result<Ep, EpError> {
+pub fn resolve(
+    choice: EpChoice,
+    options: Vec<(String, String)>,
+    ort_lib: &Path,
+) -> Result<Ep, EpError> {
     let provider = match choice {
         EpChoice::Cpu => Provider::Cpu,
         EpChoice::OpenVino => Provider::OpenVino,
@@ -160,16 +179,25 @@ pub fn resolve(choice: EpChoice, options: Vec<(String, String)>, ort_lib: &Path)
             return Err(EpError::CpuOptions(given.join(", ")));
         }
         tracing::warn!(options = %given.join(", "), "execution provider auto chose cpu: its options are ignored");
-        return Ok(Ep { provider, options: Vec::new(), auto });
+        return Ok(Ep {
+            provider,
+            options: Vec::new(),
+            auto,
+        });
     }
-    Ok(Ep { provider, options, auto })
+    Ok(Ep {
+        provider,
+        options,
+        auto,
+    })
 }
 
 /// OpenVINO's CPU device computes in bfloat16 where the processor has it
 /// (AVX512-BF16, AMX; elsewhere OpenVINO keeps f32): about twice as fast as
 /// f32 here, and its boxes still match the CPU provider's (tests/all/providers.rs).
 /// `--ep-option load_config=...` replaces it.
-pub const OPENVINO_LOAD_CONFIG: &str = r#"{"CPU":{"INFERENCE_PRECISION_HINT":"bf16","ENABLE_CPU_PINNING":"NO"}}"#;
+pub const OPENVINO_LOAD_CONFIG: &str =
+    r#"{"CPU":{"INFERENCE_PRECISION_HINT":"bf16","ENABLE_CPU_PINNING":"NO"}}"#;
 
 /// The OpenVINO provider with `ep`'s options; `threads` (when set) becomes
 /// `num_of_threads` unless the options give it. No compiled-model cache by
@@ -198,8 +226,14 @@ mod tests {
     #[test]
     fn choices_and_options_parse() {
         assert_eq!("OpenVINO".parse::<EpChoice>(), Ok(EpChoice::OpenVino));
-        assert_eq!("cuda".parse::<EpChoice>(), Err(EpError::Unknown("cuda".into())));
-        assert_eq!(parse_option("device_type = GPU"), Ok(("device_type".into(), "GPU".into())));
+        assert_eq!(
+            "cuda".parse::<EpChoice>(),
+            Err(EpError::Unknown("cuda".into()))
+        );
+        assert_eq!(
+            parse_option("device_type = GPU"),
+            Ok(("device_type".into(), "GPU".into()))
+        );
         assert!(parse_option("device_type").is_err());
         assert!(parse_option("=GPU").is_err());
     }
@@ -211,11 +245,20 @@ mod tests {
         let lib = dir.join("libonnxruntime.so");
         let opts = vec![("device_type".to_string(), "CPU".to_string())];
         let ep = resolve(EpChoice::Auto, opts.clone(), &lib).unwrap();
-        assert_eq!((ep.provider, ep.options.len(), ep.auto), (Provider::Cpu, 0, true));
+        assert_eq!(
+            (ep.provider, ep.options.len(), ep.auto),
+            (Provider::Cpu, 0, true)
+        );
         std::fs::write(dir.join(OPENVINO_PROVIDER_LIB), b"").unwrap();
         let ep = resolve(EpChoice::Auto, opts.clone(), &lib).unwrap();
-        assert_eq!((ep.provider, ep.options, ep.auto), (Provider::OpenVino, opts.clone(), true));
-        assert!(matches!(resolve(EpChoice::Cpu, opts, &lib), Err(EpError::CpuOptions(_))));
+        assert_eq!(
+            (ep.provider, ep.options, ep.auto),
+            (Provider::OpenVino, opts.clone(), true)
+        );
+        assert!(matches!(
+            resolve(EpChoice::Cpu, opts, &lib),
+            Err(EpError::CpuOptions(_))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -66,15 +66,24 @@ pub trait OrExit<T> {
 
 impl<T, E: Into<anyhow::Error>> OrExit<T> for Result<T, E> {
     fn or_exit(self, kind: ExitKind) -> Result<T, Failure> {
-        self.map_err(|e| Failure { kind, error: e.into() })
+        self.map_err(|e| Failure {
+            kind,
+            error: e.into(),
+        })
     }
 }
 
 impl Failure {
     pub fn new(kind: ExitKind, error: impl Into<anyhow::Error>) -> Failure {
-        Failure { kind, error: error.into() }
+        Failure {
+            kind,
+            error: error.into(),
+        }
     }
     pub fn msg(kind: ExitKind, message: impl fmt::Display) -> Failure {
-        Failure { kind, error: anyhow::anyhow!("{message}") }
+        Failure {
+            kind,
+            error: anyhow::anyhow!("{message}"),
+        }
     }
 }

@@ -3,8 +3,8 @@
 pub mod broker;
 pub mod capture;
 pub mod chain;
-pub mod commands;
 pub mod checkpoint;
+pub mod commands;
 pub mod config;
 pub mod debounce;
 pub mod detect;

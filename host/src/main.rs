@@ -3,16 +3,22 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use edgepipe::commands::cli::{Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand};
+use edgepipe::commands::cli::{
+    Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand,
+};
 use edgepipe::error::{ExitKind, Failure, OrExit};
 
 /// Dependencies kept quiet unless asked for (`--log rumqttd=debug`): ORT's own
 /// logging, and the embedded broker, which logs ordinary client disconnects as
 /// errors (`router-drop`, `no-connection id 0 is already gone`).
-const QUIET: &str = "ort=warn,rumqttd=off,cranelift_codegen=warn,wasmtime_internal_cranelift=warn,wasmtime=info";
+const QUIET: &str =
+    "ort=warn,rumqttd=off,cranelift_codegen=warn,wasmtime_internal_cranelift=warn,wasmtime=info";
 
 fn init_logging(filter: &str) {
-    let quiet: Vec<&str> = QUIET.split(',').filter(|d| !filter.contains(d.split('=').next().unwrap_or(d))).collect();
+    let quiet: Vec<&str> = QUIET
+        .split(',')
+        .filter(|d| !filter.contains(d.split('=').next().unwrap_or(d)))
+        .collect();
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{filter},{}", quiet.join(",")))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{QUIET}")));
     tracing_subscriber::fmt()
@@ -31,13 +37,28 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 // Help and version are the documented output of these flags.
                 let _ = e.print();
-                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+                return ExitCode::from(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    },
+                );
             }
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad command line").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad command line")
+                .trim_start_matches("error: ");
             eprintln!("edgepipe: error: {first} (see edgepipe --help)");
             return ExitCode::from(ExitKind::Config.code() as u8);
         }
@@ -60,38 +81,77 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(file),
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(args),
         Command::Plugin(PluginCommand::Bench(args)) => plugin_bench(args),
-        Command::Plugin(PluginCommand::New(args)) => edgepipe::commands::plugin_new::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Plugin(PluginCommand::Build { dir }) => edgepipe::commands::plugin_build::run(dir).map(|()| ExitCode::SUCCESS),
+        Command::Plugin(PluginCommand::New(args)) => {
+            edgepipe::commands::plugin_new::run(args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::Build { dir }) => {
+            edgepipe::commands::plugin_build::run(dir).map(|()| ExitCode::SUCCESS)
+        }
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
         Command::Eval(args) => edgepipe::commands::eval::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Tenants(TenantsCommand::Check { dir, config, plugin_dir }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
+        Command::Tenants(TenantsCommand::Check {
+            dir,
+            config,
+            plugin_dir,
+        }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
     }
 }
 
-fn tenants_check(dir: &std::path::Path, config: Option<&std::path::Path>, plugin_dir: Option<std::path::PathBuf>) -> Result<ExitCode, Failure> {
+fn tenants_check(
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+    plugin_dir: Option<std::path::PathBuf>,
+) -> Result<ExitCode, Failure> {
     use edgepipe::config::{self, FileConfig, Overrides};
     let file = match config {
         Some(p) => Some(FileConfig::load(p).or_exit(ExitKind::Config)?),
         None => None,
     };
-    let s = config::resolve(file, &Overrides { plugin_dir, no_mqtt: true, ..Default::default() }).or_exit(ExitKind::Config)?;
+    let s = config::resolve(
+        file,
+        &Overrides {
+            plugin_dir,
+            no_mqtt: true,
+            ..Default::default()
+        },
+    )
+    .or_exit(ExitKind::Config)?;
     let host = edgepipe::plugin::PluginHost::with_cache(
-        edgepipe::plugin::Limits { call_timeout: s.call_timeout, memory: s.memory_limit },
+        edgepipe::plugin::Limits {
+            call_timeout: s.call_timeout,
+            memory: s.memory_limit,
+        },
         edgepipe::plugin::ComponentCache::new(s.plugin_cache.clone()),
     )
     .or_exit(ExitKind::Plugin)?;
-    let ok = edgepipe::tenants::check::run(dir, &host, &s.plugin_dir, s.default_qos, &s.tenant_maxima).map_err(|e| Failure::msg(ExitKind::Config, e))?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let ok =
+        edgepipe::tenants::check::run(dir, &host, &s.plugin_dir, s.default_qos, &s.tenant_maxima)
+            .map_err(|e| Failure::msg(ExitKind::Config, e))?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
     let settings = args.settings()?;
     let stop = edgepipe::stop::StopToken::new();
     stop.install_signal_handlers().or_exit(ExitKind::Internal)?;
-    let summary = edgepipe::engine::run(&settings, edgepipe::engine::EngineOptions { stop, ..Default::default() })?;
+    let summary = edgepipe::engine::run(
+        &settings,
+        edgepipe::engine::EngineOptions {
+            stop,
+            ..Default::default()
+        },
+    )?;
     summary.print();
-    let unacked = summary.mqtt.as_ref().map(|m| m.unacknowledged()).unwrap_or(0);
+    let unacked = summary
+        .mqtt
+        .as_ref()
+        .map(|m| m.unacknowledged())
+        .unwrap_or(0);
     let refused: u64 = summary.refusals.iter().map(|(_, n)| n).sum();
     let lost = summary.mqtt.as_ref().map(|m| m.lost()).unwrap_or(0) + refused;
     if summary.total_faults() > 0 || lost > 0 {
@@ -107,16 +167,23 @@ fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
 }
 
 fn plugin_check(file: &std::path::Path) -> Result<ExitCode, Failure> {
-    Ok(if edgepipe::commands::plugin_tool::check(file)? { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if edgepipe::commands::plugin_tool::check(file)? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn plugin_test(a: &PluginTestArgs) -> Result<ExitCode, Failure> {
     use edgepipe::commands::plugin_tool::{test, TestOptions, TestResult};
     let mut settings = Vec::with_capacity(a.settings.len());
     for kv in &a.settings {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Failure::msg(ExitKind::Config, format!("--set {kv:?}: expected KEY=VALUE")))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Failure::msg(
+                ExitKind::Config,
+                format!("--set {kv:?}: expected KEY=VALUE"),
+            )
+        })?;
         settings.push((k.to_string(), v.to_string()));
     }
     let o = TestOptions {
@@ -131,12 +198,26 @@ fn plugin_test(a: &PluginTestArgs) -> Result<ExitCode, Failure> {
     match test(&o)? {
         TestResult::Passed { lines } => {
             if a.expect.is_some() {
-                eprintln!("edgepipe: plugin test: {} lines match {}", lines, a.expect.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+                eprintln!(
+                    "edgepipe: plugin test: {} lines match {}",
+                    lines,
+                    a.expect
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
-        TestResult::Differs { line, frame, expected, got } => {
-            let at = frame.map(|f| format!("frame {f}")).unwrap_or_else(|| "the end-of-stream line".into());
+        TestResult::Differs {
+            line,
+            frame,
+            expected,
+            got,
+        } => {
+            let at = frame
+                .map(|f| format!("frame {f}"))
+                .unwrap_or_else(|| "the end-of-stream line".into());
             eprintln!("edgepipe: plugin test: first difference at {at} (line {line}): expected {expected} got {got}");
             Ok(ExitCode::from(1))
         }
@@ -150,12 +231,24 @@ fn plugin_test(a: &PluginTestArgs) -> Result<ExitCode, Failure> {
 fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
     use edgepipe::config::{default_asset, DEFAULT_INPUT, DEFAULT_PLUGIN_DIR};
     if a.reloads == 0 || a.rounds == 0 {
-        return Err(Failure::msg(ExitKind::Config, "--reloads and --rounds must be at least 1"));
+        return Err(Failure::msg(
+            ExitKind::Config,
+            "--reloads and --rounds must be at least 1",
+        ));
     }
     let o = edgepipe::commands::plugin_bench::BenchOptions {
-        plugin_dir: a.plugin_dir.clone().unwrap_or_else(|| default_asset(DEFAULT_PLUGIN_DIR)),
-        record: a.record.clone().unwrap_or_else(|| default_asset("tests/data/vtest-100.jsonl")),
-        video: a.video.clone().unwrap_or_else(|| default_asset(DEFAULT_INPUT)),
+        plugin_dir: a
+            .plugin_dir
+            .clone()
+            .unwrap_or_else(|| default_asset(DEFAULT_PLUGIN_DIR)),
+        record: a
+            .record
+            .clone()
+            .unwrap_or_else(|| default_asset("tests/data/vtest-100.jsonl")),
+        video: a
+            .video
+            .clone()
+            .unwrap_or_else(|| default_asset(DEFAULT_INPUT)),
         reloads: a.reloads,
         rounds: a.rounds,
     };
@@ -171,12 +264,18 @@ fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure>
     use std::io::Write;
     if let Some(n) = args.viewers {
         let text = edgepipe::commands::bench_viewers::run(args, n)?;
-        std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| Failure::new(ExitKind::Output, e))?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(n) = args.tenants {
         let text = edgepipe::commands::bench_tenants::run(args, n)?;
-        std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| Failure::new(ExitKind::Output, e))?;
         return Ok(ExitCode::SUCCESS);
     }
     let report = edgepipe::commands::bench::run(args)?;
@@ -184,6 +283,9 @@ fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure>
         r.pipeline.print();
     }
     // The report is what `bench` is for: it goes to stdout (no frames do here).
-    std::io::stdout().lock().write_all(report.render().as_bytes()).map_err(|e| Failure::new(ExitKind::Output, e))?;
+    std::io::stdout()
+        .lock()
+        .write_all(report.render().as_bytes())
+        .map_err(|e| Failure::new(ExitKind::Output, e))?;
     Ok(ExitCode::SUCCESS)
 }

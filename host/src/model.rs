@@ -48,16 +48,27 @@ pub fn init_ort(lib: &Path) -> Result<ort::environment::Environment, ModelError>
     let (loaded_from, env) = ENV.get_or_init(|| {
         let env = ort::init_from(lib)
             .map_err(|e| e.to_string())
-            .and_then(|b| b.with_name("edgepipe").with_logger(std::sync::Arc::new(ort_log)).build().map_err(|e| e.to_string()));
+            .and_then(|b| {
+                b.with_name("edgepipe")
+                    .with_logger(std::sync::Arc::new(ort_log))
+                    .build()
+                    .map_err(|e| e.to_string())
+            });
         (lib.to_path_buf(), env)
     });
     if loaded_from != lib {
         return Err(ModelError::OrtLibLoad {
             path: lib.to_path_buf(),
-            reason: format!("this process already loaded ONNX Runtime from {}", loaded_from.display()),
+            reason: format!(
+                "this process already loaded ONNX Runtime from {}",
+                loaded_from.display()
+            ),
         });
     }
-    env.clone().map_err(|reason| ModelError::OrtLibLoad { path: lib.to_path_buf(), reason })
+    env.clone().map_err(|reason| ModelError::OrtLibLoad {
+        path: lib.to_path_buf(),
+        reason,
+    })
 }
 
 /// The last error ONNX Runtime logged: a provider that fails to load says
@@ -66,12 +77,21 @@ static LAST_ORT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(
 
 /// ONNX Runtime's log into tracing (its own logger would print coloured
 /// lines on stderr beside edgepipe's one error line).
-fn ort_log(level: ort::logging::LogLevel, _category: &str, _id: &str, location: &str, message: &str) {
+fn ort_log(
+    level: ort::logging::LogLevel,
+    _category: &str,
+    _id: &str,
+    location: &str,
+    message: &str,
+) {
     use ort::logging::LogLevel;
     match level {
         LogLevel::Error | LogLevel::Fatal => {
             tracing::debug!(target: "onnxruntime", %location, "{message}");
-            *LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.trim().to_string());
+            *LAST_ORT_ERROR
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(message.trim().to_string());
         }
         LogLevel::Warning => tracing::warn!(target: "onnxruntime", "{message}"),
         LogLevel::Info | LogLevel::Verbose => tracing::trace!(target: "onnxruntime", "{message}"),
@@ -80,7 +100,10 @@ fn ort_log(level: ort::logging::LogLevel, _category: &str, _id: &str, location: 
 
 /// The last error ONNX Runtime logged, taken.
 fn take_ort_error() -> Option<String> {
-    LAST_ORT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    LAST_ORT_ERROR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
 /// Settings of the detector.
@@ -137,7 +160,10 @@ impl Detector {
         }
         let (session, provider) = open_session(&env, &settings)?;
 
-        let layout_err = |reason: String| ModelError::Layout { path: path.clone(), reason };
+        let layout_err = |reason: String| ModelError::Layout {
+            path: path.clone(),
+            reason,
+        };
         if session.inputs().len() != 1 || session.outputs().is_empty() {
             return Err(layout_err(format!(
                 "{} inputs and {} outputs, expected 1 input and at least 1 output",
@@ -146,24 +172,49 @@ impl Detector {
             )));
         }
         let input = &session.inputs()[0];
-        let (ity, ishape) =
-            tensor_dims(input.dtype()).ok_or_else(|| layout_err(format!("input `{}` is not a tensor", input.name())))?;
+        let (ity, ishape) = tensor_dims(input.dtype())
+            .ok_or_else(|| layout_err(format!("input `{}` is not a tensor", input.name())))?;
         if ity != TensorElementType::Float32 {
-            return Err(layout_err(format!("input `{}` is {ity:?}, not float32", input.name())));
+            return Err(layout_err(format!(
+                "input `{}` is {ity:?}, not float32",
+                input.name()
+            )));
         }
-        if ishape.len() != 4 || !(ishape[0] == 1 || ishape[0] == -1) || ishape[1] != 3 || ishape[2] <= 0 || ishape[3] <= 0 {
-            return Err(layout_err(format!("input `{}` has shape {ishape:?}, expected [1,3,H,W] with fixed H, W", input.name())));
+        if ishape.len() != 4
+            || !(ishape[0] == 1 || ishape[0] == -1)
+            || ishape[1] != 3
+            || ishape[2] <= 0
+            || ishape[3] <= 0
+        {
+            return Err(layout_err(format!(
+                "input `{}` has shape {ishape:?}, expected [1,3,H,W] with fixed H, W",
+                input.name()
+            )));
         }
         let output = &session.outputs()[0];
-        let (oty, oshape) =
-            tensor_dims(output.dtype()).ok_or_else(|| layout_err(format!("output `{}` is not a tensor", output.name())))?;
+        let (oty, oshape) = tensor_dims(output.dtype())
+            .ok_or_else(|| layout_err(format!("output `{}` is not a tensor", output.name())))?;
         if oty != TensorElementType::Float32 {
-            return Err(layout_err(format!("output `{}` is {oty:?}, not float32", output.name())));
+            return Err(layout_err(format!(
+                "output `{}` is {oty:?}, not float32",
+                output.name()
+            )));
         }
-        if oshape.len() != 3 || !(oshape[0] == 1 || oshape[0] == -1) || oshape[1] < 5 || oshape[2] <= 0 || oshape[1] >= oshape[2] {
-            return Err(layout_err(format!("output `{}` has shape {oshape:?}, expected [1,4+C,N]", output.name())));
+        if oshape.len() != 3
+            || !(oshape[0] == 1 || oshape[0] == -1)
+            || oshape[1] < 5
+            || oshape[2] <= 0
+            || oshape[1] >= oshape[2]
+        {
+            return Err(layout_err(format!(
+                "output `{}` has shape {oshape:?}, expected [1,4+C,N]",
+                output.name()
+            )));
         }
-        let layout = YoloLayout { classes: (oshape[1] - 4) as usize, anchors: oshape[2] as usize };
+        let layout = YoloLayout {
+            classes: (oshape[1] - 4) as usize,
+            anchors: oshape[2] as usize,
+        };
 
         let labels = load_labels(&session, settings.labels.as_deref(), layout.classes)?;
         let (input_w, input_h) = (ishape[3] as u32, ishape[2] as u32);
@@ -196,7 +247,10 @@ impl Detector {
         self.layout.classes
     }
     pub fn label(&self, class_id: u32) -> &str {
-        self.labels.get(class_id as usize).map(String::as_str).unwrap_or("unknown")
+        self.labels
+            .get(class_id as usize)
+            .map(String::as_str)
+            .unwrap_or("unknown")
     }
     /// Labels indexed by class id.
     pub fn labels(&self) -> &[String] {
@@ -214,7 +268,8 @@ impl Detector {
     /// dropped (the benchmark's raw ONNX Runtime figure).
     pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
         let shape = [1usize, 3, self.input_h as usize, self.input_w as usize];
-        let input = TensorRef::from_array_view((shape, tensor)).map_err(|e| ModelError::Run(e.to_string()))?;
+        let input = TensorRef::from_array_view((shape, tensor))
+            .map_err(|e| ModelError::Run(e.to_string()))?;
         let outputs = self
             .session
             .run(ort::inputs![self.input_name.as_str() => input])
@@ -251,12 +306,17 @@ impl Detector {
     }
 
     /// Detect objects in one BGR frame; boxes in frame pixels, after NMS.
-    pub fn detect(&mut self, frame: &Mat, timings: &mut DetectTimings) -> Result<Vec<Detection>, ModelError> {
+    pub fn detect(
+        &mut self,
+        frame: &Mat,
+        timings: &mut DetectTimings,
+    ) -> Result<Vec<Detection>, ModelError> {
         let t0 = std::time::Instant::now();
         let lb = self.preprocess(frame)?;
         let t1 = std::time::Instant::now();
         let shape = [1usize, 3, self.input_h as usize, self.input_w as usize];
-        let input = TensorRef::from_array_view((shape, &self.tensor[..])).map_err(|e| ModelError::Run(e.to_string()))?;
+        let input = TensorRef::from_array_view((shape, &self.tensor[..]))
+            .map_err(|e| ModelError::Run(e.to_string()))?;
         let outputs = self
             .session
             .run(ort::inputs![self.input_name.as_str() => input])
@@ -265,9 +325,20 @@ impl Detector {
         let value = outputs
             .get(&self.output_name)
             .ok_or_else(|| ModelError::Run(format!("no output `{}`", self.output_name)))?;
-        let (oshape, data) = value.try_extract_tensor::<f32>().map_err(|e| ModelError::Run(e.to_string()))?;
-        let layout = YoloLayout { classes: self.layout.classes, anchors: oshape.last().copied().unwrap_or(0).max(0) as usize };
-        let dets = detect::decode_yolo(data, layout, self.settings.confidence, &lb, &mut self.scratch);
+        let (oshape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let layout = YoloLayout {
+            classes: self.layout.classes,
+            anchors: oshape.last().copied().unwrap_or(0).max(0) as usize,
+        };
+        let dets = detect::decode_yolo(
+            data,
+            layout,
+            self.settings.confidence,
+            &lb,
+            &mut self.scratch,
+        );
         let dets = detect::nms(dets, self.settings.iou, self.settings.max_detections);
         let t3 = std::time::Instant::now();
         timings.preprocess += (t1 - t0).as_secs_f64();
@@ -285,27 +356,42 @@ fn shared_prepacked() -> &'static PrepackedWeights {
     SHARED.get_or_init(PrepackedWeights::new)
 }
 
-fn builder_for(env: &ort::environment::Environment, settings: &DetectorSettings, provider: Provider) -> Result<SessionBuilder, String> {
+fn builder_for(
+    env: &ort::environment::Environment,
+    settings: &DetectorSettings,
+    provider: Provider,
+) -> Result<SessionBuilder, String> {
     let text = |e: ort::Error<SessionBuilder>| e.to_string();
     let b = Session::builder(env).map_err(|e| e.to_string())?;
-    let b = b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(text)?;
+    let b = b
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(text)?;
     match provider {
         Provider::Cpu => {
-            let b = b.with_intra_threads(settings.intra_threads.max(1)).map_err(text)?;
+            let b = b
+                .with_intra_threads(settings.intra_threads.max(1))
+                .map_err(text)?;
             b.with_prepacked_weights(shared_prepacked()).map_err(text)
         }
         // OpenVINO runs the whole graph with its own threads; ONNX Runtime's
         // pool would only spin beside them.
         Provider::OpenVino => {
             let b = b.with_intra_threads(1).map_err(text)?;
-            b.with_execution_providers([ep::openvino(&settings.ep, Some(settings.intra_threads.max(1)))]).map_err(text)
+            b.with_execution_providers([ep::openvino(
+                &settings.ep,
+                Some(settings.intra_threads.max(1)),
+            )])
+            .map_err(text)
         }
     }
 }
 
 /// A session of `settings.model` on the chosen provider; with `auto`, a
 /// provider that fails falls back to the CPU one, saying so.
-fn open_session(env: &ort::environment::Environment, settings: &DetectorSettings) -> Result<(Session, Provider), ModelError> {
+fn open_session(
+    env: &ort::environment::Environment,
+    settings: &DetectorSettings,
+) -> Result<(Session, Provider), ModelError> {
     let path = &settings.model;
     let provider = settings.ep.provider;
     let attempt = |provider: Provider| -> Result<Session, String> {
@@ -315,33 +401,56 @@ fn open_session(env: &ort::environment::Environment, settings: &DetectorSettings
                 return Err(format!("{} does not exist (scripts/setup.sh installs it from the onnxruntime-openvino wheel)", lib.display()));
             }
         }
-        let opened = builder_for(env, settings, provider).and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+        let opened = builder_for(env, settings, provider)
+            .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
         opened.map_err(|e| match take_ort_error() {
-            Some(detail) if provider != Provider::Cpu && !e.contains(&detail) => format!("{e}: {detail}"),
+            Some(detail) if provider != Provider::Cpu && !e.contains(&detail) => {
+                format!("{e}: {detail}")
+            }
             _ => e,
         })
     };
     match attempt(provider) {
         Ok(s) => Ok((s, provider)),
-        Err(reason) if provider == Provider::Cpu => Err(ModelError::ModelLoad { path: path.clone(), reason }),
+        Err(reason) if provider == Provider::Cpu => Err(ModelError::ModelLoad {
+            path: path.clone(),
+            reason,
+        }),
         Err(reason) if settings.ep.auto => {
             tracing::warn!(provider = %provider, %reason, "execution provider auto: falling back to cpu");
             eprintln!("edgepipe: execution provider {provider} cannot load ({reason}); auto falls back to cpu");
-            let s = attempt(Provider::Cpu).map_err(|reason| ModelError::ModelLoad { path: path.clone(), reason })?;
+            let s = attempt(Provider::Cpu).map_err(|reason| ModelError::ModelLoad {
+                path: path.clone(),
+                reason,
+            })?;
             Ok((s, Provider::Cpu))
         }
-        Err(reason) => Err(ModelError::Provider { what: settings.ep.describe(), reason }),
+        Err(reason) => Err(ModelError::Provider {
+            what: settings.ep.describe(),
+            reason,
+        }),
     }
 }
 
 /// Labels from a labels file (one per line) when given, else the model's
 /// `names` metadata, else the repository's COCO list when the class count
 /// matches, else `classN`.
-fn load_labels(session: &Session, file: Option<&Path>, classes: usize) -> Result<Vec<String>, ModelError> {
+fn load_labels(
+    session: &Session,
+    file: Option<&Path>,
+    classes: usize,
+) -> Result<Vec<String>, ModelError> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ModelError::Labels { path: path.to_path_buf(), reason: e.to_string() })?;
-        let labels: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Labels {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let labels: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
         if labels.len() < classes {
             return Err(ModelError::Labels {
                 path: path.to_path_buf(),
@@ -359,7 +468,12 @@ fn load_labels(session: &Session, file: Option<&Path>, classes: usize) -> Result
     // The repository's COCO list, for 80-class models exported without metadata.
     let coco = crate::config::default_asset(crate::config::DEFAULT_LABELS);
     if let Ok(text) = std::fs::read_to_string(&coco) {
-        let labels: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let labels: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
         if labels.len() == classes {
             return Ok(labels);
         }

@@ -25,8 +25,14 @@ pub fn install_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
         let text = format!("internal error (bug) in thread '{thread}': {msg}{at}");
         let kept = GUARDED.with(|g| match g.borrow_mut().as_mut() {
             Some(slot) => {
@@ -47,7 +53,9 @@ pub fn install_hook() {
 pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let outer = GUARDED.with(|g| g.borrow_mut().replace(None));
     let r = catch_unwind(AssertUnwindSafe(f));
-    let text = GUARDED.with(|g| std::mem::replace(&mut *g.borrow_mut(), outer)).flatten();
+    let text = GUARDED
+        .with(|g| std::mem::replace(&mut *g.borrow_mut(), outer))
+        .flatten();
     r.map_err(|payload| {
         text.unwrap_or_else(|| {
             let msg = payload
@@ -78,14 +86,18 @@ pub fn fault_plan() -> &'static FaultPlan {
 
 impl FaultPlan {
     pub fn from_env() -> FaultPlan {
-        std::env::var("EDGEPIPE_FAULT").map(|v| FaultPlan::parse(&v)).unwrap_or_default()
+        std::env::var("EDGEPIPE_FAULT")
+            .map(|v| FaultPlan::parse(&v))
+            .unwrap_or_default()
     }
 
     pub fn parse(v: &str) -> FaultPlan {
         let mut plan = FaultPlan::default();
         for part in v.split(',') {
             let mut it = part.split(':');
-            if let (Some("panic"), Some(thread), Some(Ok(frame)), None) = (it.next(), it.next(), it.next().map(str::parse), it.next()) {
+            if let (Some("panic"), Some(thread), Some(Ok(frame)), None) =
+                (it.next(), it.next(), it.next().map(str::parse), it.next())
+            {
                 match thread {
                     "capture" => plan.capture = Some(frame),
                     "infer" => plan.infer = Some(frame),
@@ -121,7 +133,16 @@ mod tests {
 
     #[test]
     fn fault_plans_parse() {
-        assert_eq!(FaultPlan::parse("panic:infer:5"), FaultPlan { infer: Some(5), ..Default::default() });
-        assert_eq!(FaultPlan::parse("panic:nowhere:5,junk"), FaultPlan::default());
+        assert_eq!(
+            FaultPlan::parse("panic:infer:5"),
+            FaultPlan {
+                infer: Some(5),
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            FaultPlan::parse("panic:nowhere:5,junk"),
+            FaultPlan::default()
+        );
     }
 }

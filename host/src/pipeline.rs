@@ -81,9 +81,19 @@ impl Summary {
         if let Some((reconnects, secs)) = self.source {
             eprintln!("edgepipe: summary: source reconnects: {reconnects}, seconds without frames: {secs:.1}");
         }
-        eprintln!("edgepipe: summary: mean ms per frame: {}", format_parts(&self.stage_ms));
-        eprintln!("edgepipe: summary: median ms per frame: {}", format_parts(&self.stage_median_ms));
-        let rss: Vec<String> = self.rss_kib.iter().map(|(f, k)| format!("{:.1} MiB at frame {f}", *k as f64 / 1024.0)).collect();
+        eprintln!(
+            "edgepipe: summary: mean ms per frame: {}",
+            format_parts(&self.stage_ms)
+        );
+        eprintln!(
+            "edgepipe: summary: median ms per frame: {}",
+            format_parts(&self.stage_median_ms)
+        );
+        let rss: Vec<String> = self
+            .rss_kib
+            .iter()
+            .map(|(f, k)| format!("{:.1} MiB at frame {f}", *k as f64 / 1024.0))
+            .collect();
         eprintln!(
             "edgepipe: summary: {} session(s) x {} thread(s); frames dropped: {}; resident memory: {}",
             self.sessions,
@@ -100,7 +110,10 @@ impl Summary {
                 m.expected_acks,
                 m.unacknowledged()
             );
-            let ms = |us: Option<u64>| us.map(|u| format!("{:.1} ms", u as f64 / 1000.0)).unwrap_or_else(|| "n/a".into());
+            let ms = |us: Option<u64>| {
+                us.map(|u| format!("{:.1} ms", u as f64 / 1000.0))
+                    .unwrap_or_else(|| "n/a".into())
+            };
             eprintln!(
                 "edgepipe: summary: MQTT dropped (queue full): {}, rejected: {}, not sent: {}, re-sent: {}, reconnects: {}, publish->ack p50 {}, p99 {}",
                 m.dropped,
@@ -111,7 +124,11 @@ impl Summary {
                 ms(m.latency_p50_us),
                 ms(m.latency_p99_us)
             );
-            let refused: Vec<String> = m.refused_by_stage.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+            let refused: Vec<String> = m
+                .refused_by_stage
+                .iter()
+                .map(|(s, n)| format!("{s}: {n}"))
+                .collect();
             if !refused.is_empty() {
                 eprintln!("edgepipe: summary: MQTT messages refused (host topic, invalid topic or too large): {}", refused.join(", "));
             }
@@ -119,22 +136,48 @@ impl Summary {
             eprintln!("edgepipe: summary: MQTT off");
         }
         if self.frames_written > 0 {
-            eprintln!("edgepipe: summary: frames written to stdout: {}", self.frames_written);
+            eprintln!(
+                "edgepipe: summary: frames written to stdout: {}",
+                self.frames_written
+            );
         }
-        let faults: Vec<String> = self.faults.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s}: {n}")).collect();
+        let faults: Vec<String> = self
+            .faults
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect();
         if !faults.is_empty() {
             eprintln!("edgepipe: summary: stage faults: {}", faults.join(", "));
         }
         if !self.refusals.is_empty() {
-            let r: Vec<String> = self.refusals.iter().map(|(s, n)| format!("{s}: {n}")).collect();
-            eprintln!("edgepipe: summary: messages refused (invalid, host or $ topics): {}", r.join(", "));
+            let r: Vec<String> = self
+                .refusals
+                .iter()
+                .map(|(s, n)| format!("{s}: {n}"))
+                .collect();
+            eprintln!(
+                "edgepipe: summary: messages refused (invalid, host or $ topics): {}",
+                r.join(", ")
+            );
         }
         for (line, mqtt) in &self.tenants {
-            let m = mqtt.as_ref().map(|m| format!("; own MQTT: published {}, acknowledged {}/{}, reconnects {}", m.published, m.acked, m.expected_acks, m.reconnects)).unwrap_or_default();
+            let m = mqtt
+                .as_ref()
+                .map(|m| {
+                    format!(
+                        "; own MQTT: published {}, acknowledged {}/{}, reconnects {}",
+                        m.published, m.acked, m.expected_acks, m.reconnects
+                    )
+                })
+                .unwrap_or_default();
             eprintln!("edgepipe: summary: {line}{m}");
         }
         if self.reloads + self.rejected_reloads > 0 {
-            eprintln!("edgepipe: summary: plugin reloads: {} applied, {} rejected (old version kept)", self.reloads, self.rejected_reloads);
+            eprintln!(
+                "edgepipe: summary: plugin reloads: {} applied, {} rejected (old version kept)",
+                self.reloads, self.rejected_reloads
+            );
         }
     }
 }
@@ -149,13 +192,24 @@ pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, F
 }
 
 /// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1).
-pub(crate) fn publish_events(publisher: Option<&mut Publisher>, pipeline: &str, events: Vec<PluginEvent>) -> Result<(), Failure> {
+pub(crate) fn publish_events(
+    publisher: Option<&mut Publisher>,
+    pipeline: &str,
+    events: Vec<PluginEvent>,
+) -> Result<(), Failure> {
     // Called every frame; almost always with nothing to say.
-    let Some(p) = publisher.filter(|_| !events.is_empty()) else { return Ok(()) };
+    let Some(p) = publisher.filter(|_| !events.is_empty()) else {
+        return Ok(());
+    };
     let topic = crate::plugin::events::topic(pipeline);
     for e in events {
-        p.publish(&wit::Message { topic: topic.clone(), payload: e.to_json(), qos: wit::Qos::AtLeastOnce, retain: false })
-            .or_exit(ExitKind::Mqtt)?;
+        p.publish(&wit::Message {
+            topic: topic.clone(),
+            payload: e.to_json(),
+            qos: wit::Qos::AtLeastOnce,
+            retain: false,
+        })
+        .or_exit(ExitKind::Mqtt)?;
     }
     Ok(())
 }
@@ -181,7 +235,11 @@ pub(crate) fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failu
                 eprintln!("edgepipe: MQTT: embedded broker WebSocket listener on ws://{ws}/ (subprotocol mqtt)");
             }
             // A wildcard bind is reached through loopback.
-            let host = if addr.ip().is_unspecified() { std::net::SocketAddr::new([127, 0, 0, 1].into(), addr.port()) } else { *addr };
+            let host = if addr.ip().is_unspecified() {
+                std::net::SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+            } else {
+                *addr
+            };
             format!("mqtt://{host}")
         }
     };
@@ -191,5 +249,9 @@ pub(crate) fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failu
 
 /// "name 1.23, name 4.56"
 pub fn format_parts(parts: &[(String, f64)]) -> String {
-    parts.iter().map(|(n, ms)| format!("{n} {ms:.2}")).collect::<Vec<_>>().join(", ")
+    parts
+        .iter()
+        .map(|(n, ms)| format!("{n} {ms:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -12,7 +12,10 @@ pub enum SinkError {
     #[error("writing frames to stdout failed: {0}")]
     Stdout(std::io::Error),
     #[error("record file {path}: {source}")]
-    Record { path: PathBuf, source: std::io::Error },
+    Record {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Outcome of writing one frame to stdout.
@@ -37,7 +40,11 @@ impl StdoutSink {
 
     /// The same sink writing elsewhere (the benchmark writes to /dev/null).
     pub fn with_writer(width: u32, height: u32, out: Box<dyn Write>) -> StdoutSink {
-        StdoutSink { out, frame_len: width as usize * height as usize * 3, frames: 0 }
+        StdoutSink {
+            out,
+            frame_len: width as usize * height as usize * 3,
+            frames: 0,
+        }
     }
 
     pub fn frames(&self) -> u64 {
@@ -101,17 +108,29 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn create(path: &Path) -> Result<Recorder, SinkError> {
-        let file = File::create(path).map_err(|source| SinkError::Record { path: path.to_path_buf(), source })?;
-        Ok(Recorder { path: path.to_path_buf(), out: BufWriter::new(file) })
+        let file = File::create(path).map_err(|source| SinkError::Record {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Recorder {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
     }
 
     pub fn write(&mut self, line: &RecordLine) -> Result<(), SinkError> {
-        let err = |source| SinkError::Record { path: self.path.clone(), source };
+        let err = |source| SinkError::Record {
+            path: self.path.clone(),
+            source,
+        };
         serde_json::to_writer(&mut self.out, line).map_err(|e| err(std::io::Error::other(e)))?;
         self.out.write_all(b"\n").map_err(err)
     }
 
     pub fn finish(mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|source| SinkError::Record { path: self.path.clone(), source })
+        self.out.flush().map_err(|source| SinkError::Record {
+            path: self.path.clone(),
+            source,
+        })
     }
 }

@@ -17,9 +17,15 @@ pub const MAX_EVERY_SECS: u64 = 86_400;
 #[derive(Debug, Error)]
 pub enum StateError {
     #[error("state folder {path}: {source}")]
-    Folder { path: PathBuf, source: std::io::Error },
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state file {path}: {source}")]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// `[state]` of the pipeline file.
@@ -48,13 +54,20 @@ pub struct StateSettings {
 
 impl StateSettings {
     /// `None` when state is turned off. `dir_flag` (`--state-dir`) wins over the file.
-    pub fn resolve(f: &StateConfig, dir_flag: Option<&Path>, fresh: bool, pipeline: &str) -> Result<Option<StateSettings>, String> {
+    pub fn resolve(
+        f: &StateConfig,
+        dir_flag: Option<&Path>,
+        fresh: bool,
+        pipeline: &str,
+    ) -> Result<Option<StateSettings>, String> {
         if !f.enabled.unwrap_or(true) && dir_flag.is_none() {
             return Ok(None);
         }
         let every_secs = f.every_secs.unwrap_or(DEFAULT_EVERY.as_secs());
         if every_secs > MAX_EVERY_SECS {
-            return Err(format!("every_secs {every_secs} is more than {MAX_EVERY_SECS}"));
+            return Err(format!(
+                "every_secs {every_secs} is more than {MAX_EVERY_SECS}"
+            ));
         }
         let parent = match dir_flag.map(Path::to_path_buf).or_else(|| f.dir.clone()) {
             Some(d) => d,
@@ -73,7 +86,11 @@ pub fn default_parent() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/state")))?;
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state"))
+        })?;
     Some(base.join("edgepipe"))
 }
 
@@ -85,14 +102,19 @@ pub struct StateStore {
 impl StateStore {
     /// Create the folder (0700) if needed.
     pub fn open(dir: &Path) -> Result<StateStore, StateError> {
-        let err = |source| StateError::Folder { path: dir.to_path_buf(), source };
+        let err = |source| StateError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(err)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
         }
-        Ok(StateStore { dir: dir.to_path_buf() })
+        Ok(StateStore {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -105,7 +127,9 @@ impl StateStore {
         let plain = !name.is_empty()
             && name.len() <= 64
             && !name.starts_with('.')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         let file = if plain {
             format!("{name}.state")
         } else {
@@ -132,7 +156,10 @@ impl StateStore {
     pub fn save(&self, name: &str, state: &[u8]) -> Result<(), StateError> {
         let path = self.path_of(name);
         let tmp = path.with_extension(format!("state.tmp{}", std::process::id()));
-        let err = |source| StateError::File { path: path.clone(), source };
+        let err = |source| StateError::File {
+            path: path.clone(),
+            source,
+        };
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(state)?;
@@ -161,34 +188,76 @@ mod tests {
         assert_eq!(s.load("people-counter").unwrap(), None);
         s.save("people-counter", b"one").unwrap();
         s.save("people-counter", b"two!").unwrap();
-        assert_eq!(s.load("people-counter").unwrap().as_deref(), Some(&b"two!"[..]));
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, ["people-counter.state"], "no temporary file left behind");
+        assert_eq!(
+            s.load("people-counter").unwrap().as_deref(),
+            Some(&b"two!"[..])
+        );
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            ["people-counter.state"],
+            "no temporary file left behind"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn odd_stage_names_never_leave_the_folder() {
-        let s = StateStore { dir: PathBuf::from("/st") };
+        let s = StateStore {
+            dir: PathBuf::from("/st"),
+        };
         assert_eq!(s.path_of("counter"), PathBuf::from("/st/counter.state"));
         for evil in ["../x", "a/b", "", ".hidden", "x\0y"] {
             let p = s.path_of(evil);
-            assert_eq!(p.parent(), Some(Path::new("/st")), "{evil:?} -> {}", p.display());
-            assert!(p.file_name().unwrap().to_string_lossy().starts_with("stage-"));
+            assert_eq!(
+                p.parent(),
+                Some(Path::new("/st")),
+                "{evil:?} -> {}",
+                p.display()
+            );
+            assert!(p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("stage-"));
         }
     }
 
     #[test]
     fn settings_resolve() {
         let f = StateConfig::default();
-        let s = StateSettings::resolve(&f, Some(Path::new("/tmp/st")), false, "door").unwrap().unwrap();
+        let s = StateSettings::resolve(&f, Some(Path::new("/tmp/st")), false, "door")
+            .unwrap()
+            .unwrap();
         assert_eq!(s.dir, PathBuf::from("/tmp/st/door"));
         assert_eq!(s.every, Some(DEFAULT_EVERY));
-        let off = StateConfig { enabled: Some(false), ..Default::default() };
-        assert_eq!(StateSettings::resolve(&off, None, false, "door").unwrap(), None);
-        let huge = StateConfig { every_secs: Some(u64::MAX), ..Default::default() };
+        let off = StateConfig {
+            enabled: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            StateSettings::resolve(&off, None, false, "door").unwrap(),
+            None
+        );
+        let huge = StateConfig {
+            every_secs: Some(u64::MAX),
+            ..Default::default()
+        };
         assert!(StateSettings::resolve(&huge, None, false, "door").is_err());
-        let end_only = StateConfig { every_secs: Some(0), dir: Some("/x".into()), ..Default::default() };
-        assert_eq!(StateSettings::resolve(&end_only, None, true, "p").unwrap().unwrap().every, None);
+        let end_only = StateConfig {
+            every_secs: Some(0),
+            dir: Some("/x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            StateSettings::resolve(&end_only, None, true, "p")
+                .unwrap()
+                .unwrap()
+                .every,
+            None
+        );
     }
 }

@@ -10,7 +10,11 @@ pub fn root() -> PathBuf {
 }
 
 fn require(p: PathBuf) -> PathBuf {
-    assert!(p.exists(), "{} is missing: run scripts/setup.sh first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh first",
+        p.display()
+    );
     p
 }
 
@@ -24,7 +28,11 @@ pub fn clip() -> PathBuf {
     require(root().join(edgepipe::config::DEFAULT_INPUT))
 }
 pub fn plugin(name: &str) -> PathBuf {
-    require(root().join(edgepipe::config::DEFAULT_PLUGIN_DIR).join(format!("{name}.wasm")))
+    require(
+        root()
+            .join(edgepipe::config::DEFAULT_PLUGIN_DIR)
+            .join(format!("{name}.wasm")),
+    )
 }
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_edgepipe"))
@@ -34,8 +42,14 @@ pub fn bin() -> PathBuf {
 pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let p = std::env::temp_dir().join(format!("edgepipe-test-{tag}-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "edgepipe-test-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -51,7 +65,11 @@ impl Drop for TempDir {
 
 /// A loopback port nobody listens on (at the time of asking).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_for_port(port: u16, within: Duration) -> bool {
@@ -79,7 +97,10 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is installed (scripts/setup.sh)");
-        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not start on port {port}");
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "mosquitto did not start on port {port}"
+        );
         Mosquitto { port, child }
     }
     pub fn url(&self) -> String {
@@ -98,14 +119,18 @@ impl Drop for Mosquitto {
 pub fn fresh_state_dir() -> PathBuf {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("edgepipe-test-state-{}", std::process::id())).join(n.to_string())
+    std::env::temp_dir()
+        .join(format!("edgepipe-test-state-{}", std::process::id()))
+        .join(n.to_string())
 }
 
 /// The binary as the tests start it: nothing inherited that changes what it
 /// loads or where it publishes, and stage state in a folder of its own.
 pub fn command() -> Command {
     let mut c = Command::new(bin());
-    c.env_remove("ORT_DYLIB_PATH").env_remove("EDGEPIPE_MQTT_URL").env("EDGEPIPE_STATE_DIR", fresh_state_dir());
+    c.env_remove("ORT_DYLIB_PATH")
+        .env_remove("EDGEPIPE_MQTT_URL")
+        .env("EDGEPIPE_STATE_DIR", fresh_state_dir());
     // Tests run in parallel: only the live view's own tests serve HTTP.
     c.env("EDGEPIPE_NO_HTTP", "true");
     c
@@ -114,22 +139,48 @@ pub fn command() -> Command {
 /// Run the binary to completion; (exit code, stdout, stderr).
 pub fn run_edgepipe(args: &[&str]) -> (i32, Vec<u8>, String) {
     let out = command().args(args).output().expect("edgepipe runs");
-    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// As [`run_edgepipe`], with the live view allowed to serve.
 pub fn run_edgepipe_with_http(args: &[&str]) -> (i32, Vec<u8>, String) {
-    let out = command().env_remove("EDGEPIPE_NO_HTTP").args(args).output().expect("edgepipe runs");
-    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = command()
+        .env_remove("EDGEPIPE_NO_HTTP")
+        .args(args)
+        .output()
+        .expect("edgepipe runs");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Assert that stderr holds exactly one error line, that it mentions
 /// `needle`, and that nothing panicked. Returns the line.
 pub fn one_error_line(stderr: &str, needle: &str) -> String {
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("edgepipe: error:")).collect();
-    assert_eq!(errors.len(), 1, "exactly one error line expected in:\n{stderr}");
-    assert!(errors[0].contains(needle), "error line {:?} should mention {needle:?}", errors[0]);
-    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "no panic:\n{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("edgepipe: error:"))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "exactly one error line expected in:\n{stderr}"
+    );
+    assert!(
+        errors[0].contains(needle),
+        "error line {:?} should mention {needle:?}",
+        errors[0]
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal error"),
+        "no panic:\n{stderr}"
+    );
     errors[0].to_string()
 }
 
@@ -198,7 +249,11 @@ pub fn identity_onnx(dims: &[u64]) -> Vec<u8> {
 // --- plugins built only for the tests (tests/guests, by scripts/setup.sh) ---
 
 pub fn guest(name: &str) -> PathBuf {
-    require(root().join("target/test-guests").join(format!("{name}.wasm")))
+    require(
+        root()
+            .join("target/test-guests")
+            .join(format!("{name}.wasm")),
+    )
 }
 
 /// `bytes` with a custom section appended: a different file (and content
@@ -243,7 +298,11 @@ impl Subscriber {
     /// The same with a login (user, password).
     pub fn start_as(port: u16, topics: &[&str], login: Option<(&str, &str)>) -> Subscriber {
         use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
-        let mut opts = MqttOptions::new(format!("test-sub-{}-{port}", std::process::id()), "127.0.0.1", port);
+        let mut opts = MqttOptions::new(
+            format!("test-sub-{}-{port}", std::process::id()),
+            "127.0.0.1",
+            port,
+        );
         if let Some((u, p)) = login {
             opts.set_credentials(u, p);
         }
@@ -267,7 +326,10 @@ impl Subscriber {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let _ = tx.send((p.topic.clone(), String::from_utf8_lossy(&p.payload).into_owned()));
+                        let _ = tx.send((
+                            p.topic.clone(),
+                            String::from_utf8_lossy(&p.payload).into_owned(),
+                        ));
                     }
                     Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
                     Ok(_) => {}
@@ -275,8 +337,14 @@ impl Subscriber {
                 }
             }
         });
-        ready_rx.recv_timeout(Duration::from_secs(10)).expect("subscribed");
-        Subscriber { client, rx, got: Vec::new() }
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("subscribed");
+        Subscriber {
+            client,
+            rx,
+            got: Vec::new(),
+        }
     }
     /// Everything received so far (and keep it).
     pub fn messages(&mut self) -> &[(String, String)] {
@@ -284,7 +352,11 @@ impl Subscriber {
         &self.got
     }
     /// Wait until `pred` holds over the messages, up to `within`.
-    pub fn wait_for(&mut self, within: Duration, pred: impl Fn(&[(String, String)]) -> bool) -> bool {
+    pub fn wait_for(
+        &mut self,
+        within: Duration,
+        pred: impl Fn(&[(String, String)]) -> bool,
+    ) -> bool {
         let until = Instant::now() + within;
         while Instant::now() < until {
             if pred(self.messages()) {
@@ -375,10 +447,18 @@ impl ConfiguredMosquitto {
         // which cannot read the test's key files or write its persistence folder.
         let mut conf = format!("listener {port} 127.0.0.1\nlog_dest stderr\nuser root\n");
         if opts.persistence {
-            conf += &format!("persistence true\npersistence_location {}/\nautosave_interval 1\n", dir.path().display());
+            conf += &format!(
+                "persistence true\npersistence_location {}/\nautosave_interval 1\n",
+                dir.path().display()
+            );
         }
         if let Some((ca, cert, key)) = &opts.tls {
-            conf += &format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display());
+            conf += &format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\n",
+                ca.display(),
+                cert.display(),
+                key.display()
+            );
             if opts.require_certificate {
                 conf += "require_certificate true\n";
             }
@@ -393,7 +473,12 @@ impl ConfiguredMosquitto {
         }
         let path = dir.path().join("mosquitto.conf");
         std::fs::write(&path, conf).unwrap();
-        let mut m = ConfiguredMosquitto { port, dir, conf: path, child: None };
+        let mut m = ConfiguredMosquitto {
+            port,
+            dir,
+            conf: path,
+            child: None,
+        };
         m.resume();
         m
     }
@@ -401,7 +486,11 @@ impl ConfiguredMosquitto {
     /// Start it (again) on the same port.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("mosquitto.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("mosquitto.log"))
+            .unwrap();
         let child = Command::new("mosquitto")
             .arg("-c")
             .arg(&self.conf)
@@ -410,7 +499,12 @@ impl ConfiguredMosquitto {
             .spawn()
             .expect("mosquitto is installed (scripts/setup.sh)");
         self.child = Some(child);
-        assert!(self.wait_listening(), "mosquitto did not start on port {}: {}", self.port, self.log());
+        assert!(
+            self.wait_listening(),
+            "mosquitto did not start on port {}: {}",
+            self.port,
+            self.log()
+        );
     }
 
     fn wait_listening(&self) -> bool {
@@ -428,7 +522,9 @@ impl ConfiguredMosquitto {
     /// Stop it with SIGTERM, so that it saves its persistence file.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let until = Instant::now() + Duration::from_secs(10);
             while Instant::now() < until {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -442,7 +538,11 @@ impl ConfiguredMosquitto {
     }
 
     pub fn url(&self) -> String {
-        let scheme = if self.conf_text().contains("certfile") { "mqtts" } else { "mqtt" };
+        let scheme = if self.conf_text().contains("certfile") {
+            "mqtts"
+        } else {
+            "mqtt"
+        };
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
@@ -467,7 +567,11 @@ impl Drop for ConfiguredMosquitto {
 /// Run a command and assert it succeeded.
 pub fn sh(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A test CA and a server certificate for 127.0.0.1 signed by it, made with
@@ -475,14 +579,36 @@ pub fn sh(cmd: &mut Command) {
 pub fn make_ca_and_server_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
     let p = |n: &str| dir.join(format!("{tag}-{n}"));
     sh(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN=edgepipe test CA {tag}")])
-        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=edgepipe test CA {tag}"),
+        ])
+        .args([
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ])
         .arg("-keyout")
         .arg(p("ca.key"))
         .arg("-out")
         .arg(p("ca.pem")));
     sh(Command::new("openssl")
-        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
         .arg("-keyout")
         .arg(p("server.key"))
         .arg("-out")
@@ -512,12 +638,23 @@ pub fn make_ca_and_server_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf, Path
 pub fn make_client_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
     let p = |n: &str| dir.join(format!("{tag}-{n}"));
     sh(Command::new("openssl")
-        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=edgepipe-client"])
+        .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=edgepipe-client",
+        ])
         .arg("-keyout")
         .arg(p("client.key"))
         .arg("-out")
         .arg(p("client.csr")));
-    std::fs::write(p("client.ext"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    std::fs::write(
+        p("client.ext"),
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
     sh(Command::new("openssl")
         .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
         .arg("-in")

@@ -21,9 +21,17 @@ fn settings() -> DetectorSettings {
 #[test]
 fn yolov12n_finds_people_in_vtest() {
     let mut det = Detector::load(settings()).unwrap();
-    assert_eq!(det.input_size(), (640, 640), "input size is read from the model");
+    assert_eq!(
+        det.input_size(),
+        (640, 640),
+        "input size is read from the model"
+    );
     assert_eq!(det.classes(), 80);
-    assert_eq!(det.label(0), "person", "labels come from the model's metadata");
+    assert_eq!(
+        det.label(0),
+        "person",
+        "labels come from the model's metadata"
+    );
 
     let clip = common::clip();
     let mut cap = Capture::open(clip.to_str().unwrap()).unwrap();
@@ -39,12 +47,27 @@ fn yolov12n_finds_people_in_vtest() {
             continue;
         }
         let dets = det.detect(&frame.mat, &mut timings).unwrap();
-        let people: Vec<_> = dets.iter().filter(|d| det.label(d.class_id) == "person" && d.score >= 0.5).collect();
-        assert!(people.len() >= 3, "frame {}: {} people with score >= 0.5: {:?}", frame.index, people.len(), dets);
+        let people: Vec<_> = dets
+            .iter()
+            .filter(|d| det.label(d.class_id) == "person" && d.score >= 0.5)
+            .collect();
+        assert!(
+            people.len() >= 3,
+            "frame {}: {} people with score >= 0.5: {:?}",
+            frame.index,
+            people.len(),
+            dets
+        );
         for d in &dets {
             let b = d.bbox;
-            assert!(b.x >= 0.0 && b.y >= 0.0 && b.width > 0.0 && b.height > 0.0, "{b:?}");
-            assert!(b.x2() <= 768.0 && b.y2() <= 576.0, "box inside the frame: {b:?}");
+            assert!(
+                b.x >= 0.0 && b.y >= 0.0 && b.width > 0.0 && b.height > 0.0,
+                "{b:?}"
+            );
+            assert!(
+                b.x2() <= 768.0 && b.y2() <= 576.0,
+                "box inside the frame: {b:?}"
+            );
             assert!((0.25..=1.0).contains(&d.score));
         }
         checked += 1;
@@ -58,10 +81,18 @@ fn a_model_with_an_unsupported_output_layout_is_rejected() {
     let dir = common::TempDir::new("layout");
     let path = dir.path().join("identity.onnx");
     std::fs::write(&path, common::identity_onnx(&[1, 3, 32, 32])).unwrap();
-    let err = Detector::load(DetectorSettings { model: path.clone(), ..settings() }).err().unwrap();
+    let err = Detector::load(DetectorSettings {
+        model: path.clone(),
+        ..settings()
+    })
+    .err()
+    .unwrap();
     assert!(matches!(err, ModelError::Layout { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("unsupported layout") && msg.contains("[1, 3, 32, 32]"), "{msg}");
+    assert!(
+        msg.contains("unsupported layout") && msg.contains("[1, 3, 32, 32]"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -69,9 +100,19 @@ fn a_garbage_model_and_a_missing_ort_library_are_clear_errors() {
     let dir = common::TempDir::new("garbage");
     let path = dir.path().join("garbage.onnx");
     std::fs::write(&path, b"this is not an onnx model").unwrap();
-    let err = Detector::load(DetectorSettings { model: path, ..settings() }).err().unwrap();
+    let err = Detector::load(DetectorSettings {
+        model: path,
+        ..settings()
+    })
+    .err()
+    .unwrap();
     assert!(matches!(err, ModelError::ModelLoad { .. }), "{err}");
 
-    let err = Detector::load(DetectorSettings { ort_lib: dir.path().join("libonnxruntime.so"), ..settings() }).err().unwrap();
+    let err = Detector::load(DetectorSettings {
+        ort_lib: dir.path().join("libonnxruntime.so"),
+        ..settings()
+    })
+    .err()
+    .unwrap();
     assert!(matches!(err, ModelError::OrtLibMissing(_)), "{err}");
 }

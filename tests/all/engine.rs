@@ -8,13 +8,24 @@ use edgepipe::sink::RecordLine;
 use crate::common;
 
 fn record(path: &std::path::Path) -> Vec<RecordLine> {
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn run_recorded(dir: &common::TempDir, tag: &str, extra: &[&str]) -> (Vec<RecordLine>, String) {
     let rec = dir.path().join(format!("{tag}.jsonl"));
     let clip = common::clip();
-    let mut args = vec!["run", "--input", clip.to_str().unwrap(), "--no-mqtt", "--record", rec.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--no-mqtt",
+        "--record",
+        rec.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = common::run_edgepipe(&args);
     assert_eq!(code, 0, "{stderr}");
@@ -27,28 +38,65 @@ fn two_sessions_keep_frame_order_and_find_what_one_session_finds() {
     const FRAMES: u64 = 24;
     let dir = common::TempDir::new("order");
     let n = FRAMES.to_string();
-    let (two, stderr2) = run_recorded(&dir, "two", &["--max-frames", &n, "--sessions", "2", "--threads", "1"]);
+    let (two, stderr2) = run_recorded(
+        &dir,
+        "two",
+        &["--max-frames", &n, "--sessions", "2", "--threads", "1"],
+    );
     assert!(stderr2.contains("2 session(s) x 1 thread(s)"), "{stderr2}");
-    let (one, stderr1) = run_recorded(&dir, "one", &["--max-frames", &n, "--sessions", "1", "--threads", "1"]);
+    let (one, stderr1) = run_recorded(
+        &dir,
+        "one",
+        &["--max-frames", &n, "--sessions", "1", "--threads", "1"],
+    );
     assert!(stderr1.contains("1 session(s) x 1 thread(s)"), "{stderr1}");
 
     let indices: Vec<u64> = two.iter().map(|l| l.index).collect();
-    assert_eq!(indices, (0..FRAMES).collect::<Vec<_>>(), "strictly 0..N-1, in order");
+    assert_eq!(
+        indices,
+        (0..FRAMES).collect::<Vec<_>>(),
+        "strictly 0..N-1, in order"
+    );
     assert_eq!(one.len(), two.len());
     let mut boxes = 0;
     for (a, b) in one.iter().zip(&two) {
         assert_eq!((a.index, a.timestamp_ms), (b.index, b.timestamp_ms));
         assert_eq!(a.detections.len(), b.detections.len(), "frame {}", a.index);
         for (x, y) in a.detections.iter().zip(&b.detections) {
-            assert_eq!((x.class_id, &x.label), (y.class_id, &y.label), "frame {}", a.index);
-            assert!((x.score - y.score).abs() < 1e-4, "frame {}: {} vs {}", a.index, x.score, y.score);
-            for (p, q) in [(x.bbox.x, y.bbox.x), (x.bbox.y, y.bbox.y), (x.bbox.width, y.bbox.width), (x.bbox.height, y.bbox.height)] {
-                assert!((p - q).abs() < 1e-2, "frame {}: {:?} vs {:?}", a.index, x.bbox, y.bbox);
+            assert_eq!(
+                (x.class_id, &x.label),
+                (y.class_id, &y.label),
+                "frame {}",
+                a.index
+            );
+            assert!(
+                (x.score - y.score).abs() < 1e-4,
+                "frame {}: {} vs {}",
+                a.index,
+                x.score,
+                y.score
+            );
+            for (p, q) in [
+                (x.bbox.x, y.bbox.x),
+                (x.bbox.y, y.bbox.y),
+                (x.bbox.width, y.bbox.width),
+                (x.bbox.height, y.bbox.height),
+            ] {
+                assert!(
+                    (p - q).abs() < 1e-2,
+                    "frame {}: {:?} vs {:?}",
+                    a.index,
+                    x.bbox,
+                    y.bbox
+                );
             }
             boxes += 1;
         }
     }
-    assert!(boxes >= 3 * FRAMES as usize, "the clip is full of people: {boxes} boxes");
+    assert!(
+        boxes >= 3 * FRAMES as usize,
+        "the clip is full of people: {boxes} boxes"
+    );
 }
 
 #[test]
@@ -61,20 +109,44 @@ fn a_file_never_drops_a_frame() {
     let ok = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
         .arg(common::clip())
-        .args(["-frames:v", &FRAMES.to_string(), "-c:v", "mjpeg", "-q:v", "3"])
+        .args([
+            "-frames:v",
+            &FRAMES.to_string(),
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "3",
+        ])
         .arg(&clip)
         .status()
         .unwrap();
     assert!(ok.success());
     let rec = dir.path().join("r.jsonl");
     let (code, stdout, stderr) = common::run_edgepipe(&[
-        "run", "--input", clip.to_str().unwrap(), "--no-mqtt", "--stdout", "--sessions", "2", "--threads", "1",
-        "--record", rec.to_str().unwrap(),
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--no-mqtt",
+        "--stdout",
+        "--sessions",
+        "2",
+        "--threads",
+        "1",
+        "--record",
+        rec.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.len(), FRAMES * 768 * 576 * 3, "every frame on stdout");
+    assert_eq!(
+        stdout.len(),
+        FRAMES * 768 * 576 * 3,
+        "every frame on stdout"
+    );
     let indices: Vec<u64> = record(&rec).iter().map(|l| l.index).collect();
-    assert_eq!(indices, (0..FRAMES as u64).collect::<Vec<_>>(), "all indices present, in order");
+    assert_eq!(
+        indices,
+        (0..FRAMES as u64).collect::<Vec<_>>(),
+        "all indices present, in order"
+    );
     assert!(stderr.contains("stopped: end of input"), "{stderr}");
     assert!(stderr.contains("frames dropped: 0"), "{stderr}");
 }
@@ -83,38 +155,87 @@ fn a_file_never_drops_a_frame() {
 fn bench_prints_its_report_on_stdout() {
     let clip = common::clip();
     let (code, stdout, stderr) = common::run_edgepipe(&[
-        "bench", "--input", clip.to_str().unwrap(), "--frames", "6", "--raw-runs", "2",
+        "bench",
+        "--input",
+        clip.to_str().unwrap(),
+        "--frames",
+        "6",
+        "--raw-runs",
+        "2",
     ]);
     assert_eq!(code, 0, "{stderr}");
     let text = String::from_utf8(stdout).expect("a text report, no frames");
-    for section in ["1. raw ONNX Runtime", "2. full pipeline:", "3. pipeline / best raw shape of the same provider",
-        "best provider / cpu provider", "default pipeline (openvino) / best raw cpu", "4. median ms per frame (openvino pipeline):",
-        "default plugins: people-counter", "5. resident memory"] {
+    for section in [
+        "1. raw ONNX Runtime",
+        "2. full pipeline:",
+        "3. pipeline / best raw shape of the same provider",
+        "best provider / cpu provider",
+        "default pipeline (openvino) / best raw cpu",
+        "4. median ms per frame (openvino pipeline):",
+        "default plugins: people-counter",
+        "5. resident memory",
+    ] {
         assert!(text.contains(section), "{section:?} missing from:\n{text}");
     }
     for provider in ["cpu", "openvino"] {
         // Every shape, then the best of any shape (two sessions included) as the reference.
         // The figure just before the first " fps".
-        let fps = |l: &str| l.split_once(" fps").and_then(|(h, _)| h.split_whitespace().last()).and_then(|w| w.parse::<f64>().ok());
-        let shapes: Vec<f64> = text.lines().filter(|l| l.trim_start().starts_with(provider) && l.contains("session(s) x") && l.contains("runs)"))
-            .filter_map(fps).collect();
-        assert!(shapes.len() >= 2, "{provider}: shapes with one and two sessions:\n{text}");
-        let best = text.lines().find(|l| l.trim_start().starts_with(provider) && l.contains("best:")).and_then(fps)
+        let fps = |l: &str| {
+            l.split_once(" fps")
+                .and_then(|(h, _)| h.split_whitespace().last())
+                .and_then(|w| w.parse::<f64>().ok())
+        };
+        let shapes: Vec<f64> = text
+            .lines()
+            .filter(|l| {
+                l.trim_start().starts_with(provider)
+                    && l.contains("session(s) x")
+                    && l.contains("runs)")
+            })
+            .filter_map(fps)
+            .collect();
+        assert!(
+            shapes.len() >= 2,
+            "{provider}: shapes with one and two sessions:\n{text}"
+        );
+        let best = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(provider) && l.contains("best:"))
+            .and_then(fps)
             .unwrap_or_else(|| panic!("no best line for {provider}:\n{text}"));
-        assert_eq!(best, shapes.iter().cloned().fold(0.0, f64::max), "{provider}: the best of every shape:\n{text}");
+        assert_eq!(
+            best,
+            shapes.iter().cloned().fold(0.0, f64::max),
+            "{provider}: the best of every shape:\n{text}"
+        );
     }
     assert!(text.contains("1 session(s) x 1 thread(s)"), "{text}");
     assert!(text.contains(": 6 frames in "), "{text}");
     // "MQTT: P published, A acknowledged of E": at least one message a frame, all acknowledged.
-    let mqtt = text.lines().find_map(|l| l.trim().strip_prefix("MQTT: ")).unwrap_or_else(|| panic!("no MQTT line:\n{text}"));
-    let nums: Vec<u64> = mqtt.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    let mqtt = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MQTT: "))
+        .unwrap_or_else(|| panic!("no MQTT line:\n{text}"));
+    let nums: Vec<u64> = mqtt
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert_eq!(nums.len(), 3, "{mqtt}");
-    assert!(nums[0] >= 6 && nums[1] == nums[0] && nums[2] == nums[0], "{mqtt}");
+    assert!(
+        nums[0] >= 6 && nums[1] == nums[0] && nums[2] == nums[0],
+        "{mqtt}"
+    );
 }
 
 #[test]
 fn bench_refuses_a_live_source() {
-    let (code, stdout, stderr) = common::run_edgepipe(&["bench", "--input", "rtsp://127.0.0.1:1/none", "--frames", "5"]);
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench",
+        "--input",
+        "rtsp://127.0.0.1:1/none",
+        "--frames",
+        "5",
+    ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
     common::one_error_line(&stderr, "a video file is needed");
@@ -149,15 +270,37 @@ fn bench_loops_a_short_clip_only_when_asked() {
         .unwrap();
     assert!(ok.success());
     let input = clip.to_str().unwrap();
-    let (code, stdout, stderr) =
-        common::run_edgepipe(&["bench", "--input", input, "--frames", "25", "--loop", "--raw-runs", "1"]);
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench",
+        "--input",
+        input,
+        "--frames",
+        "25",
+        "--loop",
+        "--raw-runs",
+        "1",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let text = String::from_utf8(stdout).unwrap();
-    assert!(text.contains(": 25 frames in "), "looped to 25 frames:\n{text}");
-    let (code, stdout, stderr) = common::run_edgepipe(&["bench", "--input", input, "--frames", "25", "--raw-runs", "1"]);
+    assert!(
+        text.contains(": 25 frames in "),
+        "looped to 25 frames:\n{text}"
+    );
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench",
+        "--input",
+        input,
+        "--frames",
+        "25",
+        "--raw-runs",
+        "1",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let text = String::from_utf8(stdout).unwrap();
-    assert!(text.contains(": 10 frames in "), "without --loop the clip ends it:\n{text}");
+    assert!(
+        text.contains(": 10 frames in "),
+        "without --loop the clip ends it:\n{text}"
+    );
 }
 
 /// Serve `body` over HTTP on a free loopback port to every request, until the test ends.
@@ -174,7 +317,9 @@ fn serve_http(body: Vec<u8>) -> u16 {
                 line.clear();
             }
             let head = format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-            let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+            let _ = conn
+                .write_all(head.as_bytes())
+                .and_then(|_| conn.write_all(&body));
         }
     });
     port
@@ -190,7 +335,16 @@ fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
     let ok = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
         .arg(common::clip())
-        .args(["-frames:v", &FRAMES.to_string(), "-c:v", "mpeg2video", "-q:v", "3", "-f", "mpegts"])
+        .args([
+            "-frames:v",
+            &FRAMES.to_string(),
+            "-c:v",
+            "mpeg2video",
+            "-q:v",
+            "3",
+            "-f",
+            "mpegts",
+        ])
         .arg(&ts)
         .status()
         .unwrap();
@@ -198,17 +352,40 @@ fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
     let port = serve_http(std::fs::read(&ts).unwrap());
     let rec = dir.path().join("r.jsonl");
     let url = format!("http://127.0.0.1:{port}/clip.ts");
-    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", &url, "--no-mqtt", "--source-retry-secs", "0", "--record", rec.to_str().unwrap()]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        &url,
+        "--no-mqtt",
+        "--source-retry-secs",
+        "0",
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("1 session(s)"), "a live source defaults to one session: {stderr}");
+    assert!(
+        stderr.contains("1 session(s)"),
+        "a live source defaults to one session: {stderr}"
+    );
     let indices: Vec<u64> = record(&rec).iter().map(|l| l.index).collect();
-    assert!(indices.windows(2).all(|w| w[0] < w[1]), "in order, each frame once: {indices:?}");
-    assert_eq!(indices.last(), Some(&(FRAMES - 1)), "the newest frame is never the one dropped");
+    assert!(
+        indices.windows(2).all(|w| w[0] < w[1]),
+        "in order, each frame once: {indices:?}"
+    );
+    assert_eq!(
+        indices.last(),
+        Some(&(FRAMES - 1)),
+        "the newest frame is never the one dropped"
+    );
     let dropped: u64 = stderr
         .split("frames dropped: ")
         .nth(1)
         .and_then(|r| r.split(';').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no drop count in: {stderr}"));
-    assert_eq!(indices.len() as u64 + dropped, FRAMES, "every frame either processed or counted as dropped");
+    assert_eq!(
+        indices.len() as u64 + dropped,
+        FRAMES,
+        "every frame either processed or counted as dropped"
+    );
 }

@@ -12,7 +12,11 @@ fn motmetrics_python() -> PathBuf {
     let p = std::env::var_os("EDGEPIPE_MOTMETRICS_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| common::root().join("vendor/motmetrics-venv/bin/python"));
-    assert!(p.exists(), "{} is missing: run scripts/setup.sh first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh first",
+        p.display()
+    );
     p
 }
 
@@ -37,7 +41,9 @@ type Hypotheses = Vec<(u64, Vec<(u64, [f64; 4])>)>;
 fn scene() -> (Vec<String>, Hypotheses) {
     let mut seed: u64 = 12345;
     let mut rnd = move || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) as f64 / (1u64 << 31) as f64
     };
     let mut gt = Vec::new();
@@ -52,7 +58,15 @@ fn scene() -> (Vec<String>, Hypotheses) {
             let x = 50.0 + 120.0 * p as f64 + 4.0 * f as f64;
             let y = 100.0 + 30.0 * p as f64 - 2.0 * f as f64 * (p % 2) as f64;
             let b = [x, y, 40.0, 100.0];
-            gt.push(format!("{},{},{},{},{},{},1,-1,-1,-1", f + 1, p + 1, b[0], b[1], b[2], b[3]));
+            gt.push(format!(
+                "{},{},{},{},{},{},1,-1,-1,-1",
+                f + 1,
+                p + 1,
+                b[0],
+                b[1],
+                b[2],
+                b[3]
+            ));
             if rnd() < 0.12 {
                 continue; // missed
             }
@@ -64,7 +78,15 @@ fn scene() -> (Vec<String>, Hypotheses) {
                 _ => 10 + p,
             };
             let mut j = |s: f64| (rnd() - 0.5) * s;
-            hyp.push((id, [b[0] + j(16.0), b[1] + j(30.0), 40.0 + j(10.0), 100.0 + j(20.0)]));
+            hyp.push((
+                id,
+                [
+                    b[0] + j(16.0),
+                    b[1] + j(30.0),
+                    40.0 + j(10.0),
+                    100.0 + j(20.0),
+                ],
+            ));
         }
         if rnd() < 0.25 {
             hyp.push((90 + f % 3, [600.0 * rnd(), 400.0 * rnd(), 40.0, 100.0]));
@@ -83,12 +105,22 @@ fn eval_matches_py_motmetrics() {
     let mut record = String::new();
     let mut hyp_txt = String::new();
     for (f, hyp) in &frames {
-        let tracks: Vec<serde_json::Value> = hyp.iter().map(|(id, b)| serde_json::json!({"id": id, "box": b, "score": 0.9, "age": 1})).collect();
+        let tracks: Vec<serde_json::Value> = hyp
+            .iter()
+            .map(|(id, b)| serde_json::json!({"id": id, "box": b, "score": 0.9, "age": 1}))
+            .collect();
         let line = serde_json::json!({"index": f, "timestamp_ms": f * 100, "width": 768, "height": 576, "detections": [],
             "stats": [{"name": "count", "value": hyp.len().to_string()}, {"name": "tracks", "value": serde_json::Value::from(tracks).to_string()}]});
         record.push_str(&format!("{line}\n"));
         for (id, b) in hyp {
-            hyp_txt.push_str(&format!("{},{id},{},{},{},{},1,-1,-1,-1\n", f + 1, b[0], b[1], b[2], b[3]));
+            hyp_txt.push_str(&format!(
+                "{},{id},{},{},{},{},1,-1,-1,-1\n",
+                f + 1,
+                b[0],
+                b[1],
+                b[2],
+                b[3]
+            ));
         }
     }
     let rec_path = dir.path().join("run.jsonl");
@@ -96,14 +128,30 @@ fn eval_matches_py_motmetrics() {
     let hyp_path = dir.path().join("hyp.txt");
     std::fs::write(&hyp_path, hyp_txt).unwrap();
 
-    let (code, out, err) = common::run_edgepipe(&["eval", "--record", rec_path.to_str().unwrap(), "--gt", gt_path.to_str().unwrap(), "--json"]);
+    let (code, out, err) = common::run_edgepipe(&[
+        "eval",
+        "--record",
+        rec_path.to_str().unwrap(),
+        "--gt",
+        gt_path.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let ours: serde_json::Value = serde_json::from_slice(&out).unwrap();
 
     let script = dir.path().join("mm.py");
     std::fs::write(&script, MOTMETRICS).unwrap();
-    let mm = Command::new(motmetrics_python()).arg(&script).arg(&gt_path).arg(&hyp_path).output().unwrap();
-    assert!(mm.status.success(), "motmetrics: {}", String::from_utf8_lossy(&mm.stderr));
+    let mm = Command::new(motmetrics_python())
+        .arg(&script)
+        .arg(&gt_path)
+        .arg(&hyp_path)
+        .output()
+        .unwrap();
+    assert!(
+        mm.status.success(),
+        "motmetrics: {}",
+        String::from_utf8_lossy(&mm.stderr)
+    );
     let theirs: serde_json::Value = serde_json::from_slice(&mm.stdout).unwrap();
 
     let pairs = [
@@ -121,16 +169,32 @@ fn eval_matches_py_motmetrics() {
     ];
     for (o, t) in pairs {
         let (a, b) = (ours[o].as_f64().unwrap(), theirs[t].as_f64().unwrap());
-        assert!((a - b).abs() < 1e-9, "{o}: edgepipe {a} vs motmetrics {t} {b}\nours {ours}\ntheirs {theirs}");
+        assert!(
+            (a - b).abs() < 1e-9,
+            "{o}: edgepipe {a} vs motmetrics {t} {b}\nours {ours}\ntheirs {theirs}"
+        );
     }
     // motmetrics counts a switch apart from its matches.
-    assert_eq!(ours["matches"].as_u64().unwrap() - ours["id_switches"].as_u64().unwrap(), theirs["num_matches"].as_f64().unwrap() as u64);
+    assert_eq!(
+        ours["matches"].as_u64().unwrap() - ours["id_switches"].as_u64().unwrap(),
+        theirs["num_matches"].as_f64().unwrap() as u64
+    );
     // The scene really exercises the metrics.
-    assert!(ours["id_switches"].as_u64().unwrap() >= 2 && ours["misses"].as_u64().unwrap() > 0 && ours["false_positives"].as_u64().unwrap() > 0);
+    assert!(
+        ours["id_switches"].as_u64().unwrap() >= 2
+            && ours["misses"].as_u64().unwrap() > 0
+            && ours["false_positives"].as_u64().unwrap() > 0
+    );
     assert_eq!(ours["hyp_identities"].as_u64(), Some(8));
 
     // The text report names every figure.
-    let (code, out, _) = common::run_edgepipe(&["eval", "--record", rec_path.to_str().unwrap(), "--gt", gt_path.to_str().unwrap()]);
+    let (code, out, _) = common::run_edgepipe(&[
+        "eval",
+        "--record",
+        rec_path.to_str().unwrap(),
+        "--gt",
+        gt_path.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
     let text = String::from_utf8(out).unwrap();
     for k in ["MOTA", "IDF1", "ID switches", "identities", "count error"] {
@@ -144,14 +208,26 @@ fn eval_refuses_a_record_without_tracks_and_a_bad_ground_truth() {
     let gt = dir.path().join("gt.txt");
     std::fs::write(&gt, "1,1,10,10,40,100,1,-1,-1,-1\n").unwrap();
     let old = common::root().join("tests/data/vtest-100.jsonl");
-    let (code, out, err) = common::run_edgepipe(&["eval", "--record", old.to_str().unwrap(), "--gt", gt.to_str().unwrap()]);
+    let (code, out, err) = common::run_edgepipe(&[
+        "eval",
+        "--record",
+        old.to_str().unwrap(),
+        "--gt",
+        gt.to_str().unwrap(),
+    ]);
     assert_eq!(code, 3, "{err}");
     assert!(out.is_empty());
     common::one_error_line(&err, "no frame has a `tracks` stat");
     let rec = dir.path().join("r.jsonl");
     std::fs::write(&rec, r#"{"index":0,"timestamp_ms":0,"width":8,"height":8,"detections":[],"stats":[{"name":"tracks","value":"[]"}]}"#).unwrap();
     std::fs::write(&gt, "1,1,ten,10,40,100\n").unwrap();
-    let (code, _, err) = common::run_edgepipe(&["eval", "--record", rec.to_str().unwrap(), "--gt", gt.to_str().unwrap()]);
+    let (code, _, err) = common::run_edgepipe(&[
+        "eval",
+        "--record",
+        rec.to_str().unwrap(),
+        "--gt",
+        gt.to_str().unwrap(),
+    ]);
     assert_eq!(code, 3);
     common::one_error_line(&err, "gt.txt line 1");
 }
@@ -165,11 +241,21 @@ fn the_vtest_ground_truth_is_what_the_hand_identities_make() {
         .arg(data.join("vtest-identities.txt"))
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let committed = std::fs::read(data.join("vtest-gt.txt")).unwrap();
-    assert!(out.stdout == committed, "tests/data/vtest-gt.txt differs from what make_vtest_gt.py makes: regenerate it");
+    assert!(
+        out.stdout == committed,
+        "tests/data/vtest-gt.txt differs from what make_vtest_gt.py makes: regenerate it"
+    );
     // 11 people, each box inside the frame give or take the edge.
-    let ids: std::collections::BTreeSet<&str> =
-        std::str::from_utf8(&committed).unwrap().lines().map(|l| l.split(',').nth(1).unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = std::str::from_utf8(&committed)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
     assert_eq!(ids.len(), 11);
 }

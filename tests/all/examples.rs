@@ -44,7 +44,10 @@ fn every_configuration_in_the_readme_is_an_example_file() {
     assert!(!blocks.is_empty(), "README.md shows a pipeline file");
     let examples = examples();
     for b in &blocks {
-        assert!(examples.iter().any(|(_, text)| text == b), "this README.md block is not a file under examples/:\n{b}");
+        assert!(
+            examples.iter().any(|(_, text)| text == b),
+            "this README.md block is not a file under examples/:\n{b}"
+        );
     }
 }
 
@@ -75,15 +78,33 @@ fn every_example_loads_and_runs() {
             continue;
         }
         assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
-        assert_eq!(std::fs::read_to_string(&record).unwrap().lines().count(), 3, "{}", path.display());
+        assert_eq!(
+            std::fs::read_to_string(&record).unwrap().lines().count(),
+            3,
+            "{}",
+            path.display()
+        );
         if text.contains("\nstdout = true") {
-            assert_eq!(out.stdout.len(), 3 * 768 * 576 * 3, "{}: three frames on stdout", path.display());
+            assert_eq!(
+                out.stdout.len(),
+                3 * 768 * 576 * 3,
+                "{}: three frames on stdout",
+                path.display()
+            );
         }
         if text.contains("cache_dir = \"~/") {
             let cache = home.path().join(".cache/edgepipe/components");
             let entries = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
-            assert!(entries > 0, "{}: `~/` is the home folder ({} is empty)", path.display(), cache.display());
+            assert!(
+                entries > 0,
+                "{}: `~/` is the home folder ({} is empty)",
+                path.display(),
+                cache.display()
+            );
         }
-        assert!(!path.parent().unwrap().join("~").exists(), "no literal `~` folder beside the example");
+        assert!(
+            !path.parent().unwrap().join("~").exists(),
+            "no literal `~` folder beside the example"
+        );
     }
 }

@@ -11,7 +11,10 @@ use crate::common;
 const FRAME_BYTES: usize = 768 * 576 * 3;
 
 fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -44,11 +47,19 @@ fn stop_after(args: &[&str], frames: usize, sig: &str) -> (i32, usize, String) {
     signal(&child, sig);
     let drained = common::count_bytes(out);
     let code = exit_code(&mut child, Duration::from_secs(60));
-    (code, before + drained.join().unwrap() as usize, err.join().unwrap())
+    (
+        code,
+        before + drained.join().unwrap() as usize,
+        err.join().unwrap(),
+    )
 }
 
 fn summary_value<'a>(stderr: &'a str, key: &str) -> &'a str {
-    stderr.split(key).nth(1).and_then(|r| r.split([',', ';', '\n', ' ']).next()).unwrap_or_else(|| panic!("no {key:?} in:\n{stderr}"))
+    stderr
+        .split(key)
+        .nth(1)
+        .and_then(|r| r.split([',', ';', '\n', ' ']).next())
+        .unwrap_or_else(|| panic!("no {key:?} in:\n{stderr}"))
 }
 
 #[test]
@@ -76,13 +87,25 @@ fn sigterm_finishes_the_frames_in_flight_and_loses_nothing() {
     let code = exit_code(&mut child, Duration::from_secs(60));
     let stderr = err.join().unwrap();
     assert_eq!(code, 0, "a graceful stop exits 0:\n{stderr}");
-    assert_eq!(bytes % FRAME_BYTES, 0, "stdout ends on a whole frame ({bytes} bytes)");
+    assert_eq!(
+        bytes % FRAME_BYTES,
+        0,
+        "stdout ends on a whole frame ({bytes} bytes)"
+    );
     let frames = bytes / FRAME_BYTES;
-    assert!(frames < 795, "stopped before the end of the clip ({frames} frames)");
-    assert!(stderr.contains("stopped: SIGTERM (graceful stop)"), "{stderr}");
+    assert!(
+        frames < 795,
+        "stopped before the end of the clip ({frames} frames)"
+    );
+    assert!(
+        stderr.contains("stopped: SIGTERM (graceful stop)"),
+        "{stderr}"
+    );
     let processed: usize = summary_value(&stderr, "summary: ").parse().unwrap();
     assert_eq!(processed, frames, "every processed frame reached stdout");
-    let written: usize = summary_value(&stderr, "frames written to stdout: ").parse().unwrap();
+    let written: usize = summary_value(&stderr, "frames written to stdout: ")
+        .parse()
+        .unwrap();
     assert_eq!(written, frames);
     // The record ends on a whole line, one per frame.
     let text = std::fs::read_to_string(&rec).unwrap();
@@ -92,10 +115,16 @@ fn sigterm_finishes_the_frames_in_flight_and_loses_nothing() {
     }
     assert_eq!(text.lines().count(), frames);
     // MQTT: every message acknowledged, the stages' final word and `offline` delivered.
-    assert_eq!(summary_value(&stderr, "(unacknowledged: ").trim_end_matches(')'), "0", "{stderr}");
+    assert_eq!(
+        summary_value(&stderr, "(unacknowledged: ").trim_end_matches(')'),
+        "0",
+        "{stderr}"
+    );
     assert!(
         sub.wait_for(Duration::from_secs(10), |m| {
-            m.iter().any(|(t, _)| t == "person/total") && m.last().is_some_and(|(t, p)| t == "edgepipe/default/status" && p == "offline")
+            m.iter().any(|(t, _)| t == "person/total")
+                && m.last()
+                    .is_some_and(|(t, p)| t == "edgepipe/default/status" && p == "offline")
         }),
         "finish messages and offline expected: {:?}",
         sub.messages().iter().rev().take(5).collect::<Vec<_>>()
@@ -109,7 +138,10 @@ fn sigint_stops_gracefully_too() {
     let (code, bytes, stderr) = stop_after(&["--no-mqtt"], 5, "INT");
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(bytes % FRAME_BYTES, 0);
-    assert!(stderr.contains("stopped: SIGINT (graceful stop)"), "{stderr}");
+    assert!(
+        stderr.contains("stopped: SIGINT (graceful stop)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -120,7 +152,11 @@ fn a_second_signal_exits_at_once_with_130() {
     let mut child = common::command()
         .args(["run", "--input"])
         .arg(common::clip())
-        .args(["--stdout", "--mqtt-url", &format!("mqtt://127.0.0.1:{port}")])
+        .args([
+            "--stdout",
+            "--mqtt-url",
+            &format!("mqtt://127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -136,7 +172,11 @@ fn a_second_signal_exits_at_once_with_130() {
     let code = exit_code(&mut child, Duration::from_secs(30));
     let stderr = err.join().unwrap();
     assert_eq!(code, 130, "{stderr}");
-    assert!(second.elapsed() < Duration::from_secs(3), "exited at once, not after the ack timeout: {:?}", second.elapsed());
+    assert!(
+        second.elapsed() < Duration::from_secs(3),
+        "exited at once, not after the ack timeout: {:?}",
+        second.elapsed()
+    );
 }
 
 /// A panic injected into one engine thread: exit 1, one error line, no hang.
@@ -144,7 +184,15 @@ fn panics_in(thread: &str, sessions: &str) {
     let mut child = common::command()
         .args(["run", "--input"])
         .arg(common::clip())
-        .args(["--no-mqtt", "--sessions", sessions, "--threads", "1", "--max-frames", "200"])
+        .args([
+            "--no-mqtt",
+            "--sessions",
+            sessions,
+            "--threads",
+            "1",
+            "--max-frames",
+            "200",
+        ])
         .env("EDGEPIPE_FAULT", format!("panic:{thread}:5"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -154,10 +202,20 @@ fn panics_in(thread: &str, sessions: &str) {
     let code = exit_code(&mut child, Duration::from_secs(60));
     let stderr = err.join().unwrap();
     assert_eq!(code, 1, "a panic in {thread} exits 1:\n{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("edgepipe: error:")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("edgepipe: error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "one error line:\n{stderr}");
-    assert!(errors[0].contains("internal error (bug)") && errors[0].contains("injected fault"), "{}", errors[0]);
-    assert!(!stderr.contains("panicked at"), "no raw panic message:\n{stderr}");
+    assert!(
+        errors[0].contains("internal error (bug)") && errors[0].contains("injected fault"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        !stderr.contains("panicked at"),
+        "no raw panic message:\n{stderr}"
+    );
 }
 
 #[test]
@@ -176,8 +234,15 @@ fn a_panicking_stages_thread_ends_the_run_with_exit_1() {
 }
 
 fn final_total(stderr: &str) -> u64 {
-    let line = stderr.lines().find(|l| l.contains("final stats:") && l.contains("people-counter")).unwrap_or_else(|| panic!("no final stats:\n{stderr}"));
-    line.split("total=").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok()).unwrap()
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("final stats:") && l.contains("people-counter"))
+        .unwrap_or_else(|| panic!("no final stats:\n{stderr}"));
+    line.split("total=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
 }
 
 #[test]
@@ -189,20 +254,46 @@ fn stage_state_survives_a_sigterm_and_a_restart() {
     assert_eq!(code, 0, "{stderr}");
     let first = final_total(&stderr);
     assert!(first >= 3, "people were counted in the first run: {first}");
-    assert!(state.join("default/people-counter.state").is_file(), "state written under <dir>/<pipeline>/");
+    assert!(
+        state.join("default/people-counter.state").is_file(),
+        "state written under <dir>/<pipeline>/"
+    );
 
-    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", common::clip().to_str().unwrap(), "--no-mqtt", "--max-frames", "3", "--state-dir", state_arg]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        common::clip().to_str().unwrap(),
+        "--no-mqtt",
+        "--max-frames",
+        "3",
+        "--state-dir",
+        state_arg,
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("state restored"), "{stderr}");
     let second = final_total(&stderr);
-    assert!(second >= first, "the total goes on after a restart: {first} then {second}");
+    assert!(
+        second >= first,
+        "the total goes on after a restart: {first} then {second}"
+    );
 
     let (code, _, stderr) = common::run_edgepipe(&[
-        "run", "--input", common::clip().to_str().unwrap(), "--no-mqtt", "--max-frames", "3", "--state-dir", state_arg, "--fresh-state",
+        "run",
+        "--input",
+        common::clip().to_str().unwrap(),
+        "--no-mqtt",
+        "--max-frames",
+        "3",
+        "--state-dir",
+        state_arg,
+        "--fresh-state",
     ]);
     assert_eq!(code, 0, "{stderr}");
     let fresh = final_total(&stderr);
-    assert!(fresh < first, "--fresh-state starts empty: {fresh} vs {first}");
+    assert!(
+        fresh < first,
+        "--fresh-state starts empty: {fresh} vs {first}"
+    );
 }
 
 #[test]
@@ -210,12 +301,26 @@ fn damaged_state_is_logged_and_the_stage_starts_empty() {
     let dir = common::TempDir::new("state-bad");
     let pipeline = dir.path().join("default");
     std::fs::create_dir_all(&pipeline).unwrap();
-    std::fs::write(pipeline.join("people-counter.state"), b"\xff\x00 not a state").unwrap();
+    std::fs::write(
+        pipeline.join("people-counter.state"),
+        b"\xff\x00 not a state",
+    )
+    .unwrap();
     let (code, _, stderr) = common::run_edgepipe(&[
-        "run", "--input", common::clip().to_str().unwrap(), "--no-mqtt", "--max-frames", "3", "--state-dir", dir.path().to_str().unwrap(),
+        "run",
+        "--input",
+        common::clip().to_str().unwrap(),
+        "--no-mqtt",
+        "--max-frames",
+        "3",
+        "--state-dir",
+        dir.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("saved state not restored, the stage starts empty"), "{stderr}");
+    assert!(
+        stderr.contains("saved state not restored, the stage starts empty"),
+        "{stderr}"
+    );
 }
 
 /// An MJPEG-over-HTTP camera: the first connection serves `first` frames
@@ -242,10 +347,22 @@ fn flaky_mjpeg_camera(jpegs: Vec<Vec<u8>>, first: usize, gap: Duration) -> u16 {
             if conn.write_all(head.as_bytes()).is_err() {
                 continue;
             }
-            let frames: Vec<&Vec<u8>> = if served_first { jpegs[first..].iter().collect() } else { jpegs[..first].iter().collect() };
+            let frames: Vec<&Vec<u8>> = if served_first {
+                jpegs[first..].iter().collect()
+            } else {
+                jpegs[..first].iter().collect()
+            };
             for j in frames {
-                let part = format!("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", j.len());
-                if conn.write_all(part.as_bytes()).and_then(|_| conn.write_all(j)).and_then(|_| conn.write_all(b"\r\n")).is_err() {
+                let part = format!(
+                    "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                    j.len()
+                );
+                if conn
+                    .write_all(part.as_bytes())
+                    .and_then(|_| conn.write_all(j))
+                    .and_then(|_| conn.write_all(b"\r\n"))
+                    .is_err()
+                {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -269,7 +386,9 @@ fn jpeg_frames(dir: &std::path::Path, n: usize) -> Vec<Vec<u8>> {
         .status()
         .unwrap();
     assert!(ok.success());
-    (1..=n).map(|i| std::fs::read(dir.join(format!("f{i:03}.jpg"))).unwrap()).collect()
+    (1..=n)
+        .map(|i| std::fs::read(dir.join(format!("f{i:03}.jpg"))).unwrap())
+        .collect()
 }
 
 #[test]
@@ -283,7 +402,17 @@ fn a_live_source_that_drops_is_opened_again_and_the_run_goes_on() {
     let rec = dir.path().join("r.jsonl");
     let url = format!("http://127.0.0.1:{port}/video.mjpg");
     let mut child = common::command()
-        .args(["run", "--input", &url, "--max-frames", "35", "--mqtt-url", &broker.url(), "--record", rec.to_str().unwrap()])
+        .args([
+            "run",
+            "--input",
+            &url,
+            "--max-frames",
+            "35",
+            "--mqtt-url",
+            &broker.url(),
+            "--record",
+            rec.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -292,20 +421,37 @@ fn a_live_source_that_drops_is_opened_again_and_the_run_goes_on() {
     let code = exit_code(&mut child, Duration::from_secs(90));
     let stderr = err.join().unwrap();
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("stopped: max frames reached"), "the run reached --max-frames:\n{stderr}");
+    assert!(
+        stderr.contains("stopped: max frames reached"),
+        "the run reached --max-frames:\n{stderr}"
+    );
     let last = std::fs::read_to_string(&rec)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["index"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["index"]
+                .as_u64()
+                .unwrap()
+        })
         .max()
         .unwrap();
-    assert!(last >= FIRST as u64 + 5, "frames from the second connection were processed (last index {last})");
-    let reconnects: u64 = summary_value(&stderr, "source reconnects: ").parse().unwrap();
+    assert!(
+        last >= FIRST as u64 + 5,
+        "frames from the second connection were processed (last index {last})"
+    );
+    let reconnects: u64 = summary_value(&stderr, "source reconnects: ")
+        .parse()
+        .unwrap();
     assert!(reconnects >= 1, "{stderr}");
-    assert_eq!(stderr.matches("input lost").count(), reconnects as usize, "logged once per outage:\n{stderr}");
+    assert_eq!(
+        stderr.matches("input lost").count(),
+        reconnects as usize,
+        "logged once per outage:\n{stderr}"
+    );
     assert!(
         sub.wait_for(Duration::from_secs(5), |m| {
-            m.iter().any(|(_, p)| p.contains("\"event\":\"lost\"")) && m.iter().any(|(_, p)| p.contains("\"event\":\"back\""))
+            m.iter().any(|(_, p)| p.contains("\"event\":\"lost\""))
+                && m.iter().any(|(_, p)| p.contains("\"event\":\"back\""))
         }),
         "lost and back published: {:?}",
         sub.messages()
@@ -321,8 +467,22 @@ fn a_live_source_gives_up_after_source_retry_secs() {
     let port = flaky_mjpeg_camera(jpegs, 5, Duration::from_secs(600));
     let url = format!("http://127.0.0.1:{port}/video.mjpg");
     let started = Instant::now();
-    let (code, _, stderr) = common::run_edgepipe(&["run", "--input", &url, "--no-mqtt", "--source-retry-secs", "2"]);
-    assert_eq!(code, 3, "an input that stays away ends the run with the input's exit code:\n{stderr}");
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        &url,
+        "--no-mqtt",
+        "--source-retry-secs",
+        "2",
+    ]);
+    assert_eq!(
+        code, 3,
+        "an input that stays away ends the run with the input's exit code:\n{stderr}"
+    );
     common::one_error_line(&stderr, "gave no frames for");
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -19,7 +19,11 @@ fn start(port: u16, dir: &TempDir, args: &[&str]) -> Child {
         c.args(["--http", &format!("127.0.0.1:{port}")]);
     }
     let child = c.stdout(Stdio::null()).stderr(err).spawn().unwrap();
-    assert!(wait_for_port(port, Duration::from_secs(60)), "live view did not start: {}", stderr(dir));
+    assert!(
+        wait_for_port(port, Duration::from_secs(60)),
+        "live view did not start: {}",
+        stderr(dir)
+    );
     child
 }
 
@@ -45,13 +49,22 @@ fn finish(mut child: Child, dir: &TempDir) -> i32 {
 fn get(port: u16, path: &str, cookie: Option<&str>) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let c = cookie.map(|c| format!("Cookie: edgepipe_token={c}\r\n")).unwrap_or_default();
+    let c = cookie
+        .map(|c| format!("Cookie: edgepipe_token={c}\r\n"))
+        .unwrap_or_default();
     write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n{c}\r\n").unwrap();
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
-    let end = all.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
     let head = String::from_utf8_lossy(&all[..end]).into_owned();
-    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (code, head, all[end + 4..].to_vec())
 }
 
@@ -94,7 +107,11 @@ fn next_part(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
 
 fn jpeg_size(bytes: &[u8]) -> (i32, i32) {
     use opencv::prelude::*;
-    let m = opencv::imgcodecs::imdecode(&opencv::core::Vector::<u8>::from_slice(bytes), opencv::imgcodecs::IMREAD_COLOR).unwrap();
+    let m = opencv::imgcodecs::imdecode(
+        &opencv::core::Vector::<u8>::from_slice(bytes),
+        opencv::imgcodecs::IMREAD_COLOR,
+    )
+    .unwrap();
     (m.cols(), m.rows())
 }
 
@@ -105,9 +122,16 @@ fn clip_arg() -> String {
 #[test]
 fn live_mjpeg_parts_and_snapshot_are_jpegs_of_the_frame_size() {
     let (port, dir) = (free_port(), TempDir::new("live-mjpeg"));
-    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "60"]);
+    let child = start(
+        port,
+        &dir,
+        &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "60"],
+    );
     let (head, mut r) = open_stream(port, "/stream.mjpeg");
-    assert!(head.contains("multipart/x-mixed-replace; boundary=edgepipe-frame"), "{head}");
+    assert!(
+        head.contains("multipart/x-mixed-replace; boundary=edgepipe-frame"),
+        "{head}"
+    );
     let parts: Vec<Vec<u8>> = (0..3).map_while(|_| next_part(&mut r)).collect();
     assert_eq!(parts.len(), 3, "three parts");
     for p in &parts {
@@ -115,7 +139,10 @@ fn live_mjpeg_parts_and_snapshot_are_jpegs_of_the_frame_size() {
     }
     assert_ne!(parts[0], parts[2], "the video moves");
     let (_, mut small) = open_stream(port, "/stream.mjpeg?height=288&quality=50&fps=5");
-    assert_eq!(jpeg_size(&next_part(&mut small).expect("a part")), (384, 288));
+    assert_eq!(
+        jpeg_size(&next_part(&mut small).expect("a part")),
+        (384, 288)
+    );
     let (code, head, body) = get(port, "/snapshot.jpg", None);
     assert_eq!(code, 200, "{head}");
     assert!(head.contains("image/jpeg"));
@@ -132,7 +159,10 @@ fn read_sse(mut r: BufReader<TcpStream>) -> Vec<(String, String)> {
     while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
         if let Some(data) = line.trim_end().strip_prefix("data: {") {
             let v: serde_json::Value = serde_json::from_str(&format!("{{{data}")).unwrap();
-            out.push((v["topic"].as_str().unwrap().to_string(), v["payload"].as_str().unwrap().to_string()));
+            out.push((
+                v["topic"].as_str().unwrap().to_string(),
+                v["payload"].as_str().unwrap().to_string(),
+            ));
         }
         line.clear();
     }
@@ -149,7 +179,18 @@ fn live_sse_events_equal_what_mosquitto_delivers() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let (port, dir) = (free_port(), TempDir::new("live-sse"));
-    let child = start(port, &dir, &["--mqtt-url", &broker.url(), "--input", &clip_arg(), "--max-frames", "50"]);
+    let child = start(
+        port,
+        &dir,
+        &[
+            "--mqtt-url",
+            &broker.url(),
+            "--input",
+            &clip_arg(),
+            "--max-frames",
+            "50",
+        ],
+    );
     let (head, r) = open_stream(port, "/api/events");
     assert!(head.contains("text/event-stream"), "{head}");
     let reader = std::thread::spawn(move || read_sse(r));
@@ -171,9 +212,17 @@ fn live_sse_events_equal_what_mosquitto_delivers() {
         .map(|(t, p)| (t.to_string(), p.to_string()))
         .collect();
     assert!(sse.len() >= 40, "SSE carried {} messages", sse.len());
-    assert!(sse.iter().any(|(t, _)| t == "person/duration") || sse.iter().any(|(t, _)| t == "person/total"));
+    assert!(
+        sse.iter().any(|(t, _)| t == "person/duration")
+            || sse.iter().any(|(t, _)| t == "person/total")
+    );
     // The stream was opened a moment after the start: it is the tail of what the broker delivered.
-    assert!(mqtt.len() >= sse.len(), "mosquitto {} < sse {}", mqtt.len(), sse.len());
+    assert!(
+        mqtt.len() >= sse.len(),
+        "mosquitto {} < sse {}",
+        mqtt.len(),
+        sse.len()
+    );
     assert_eq!(&mqtt[mqtt.len() - sse.len()..], &sse[..]);
 }
 
@@ -183,12 +232,23 @@ fn live_sse_events_equal_what_mosquitto_delivers() {
 fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
     let mut types = std::collections::BTreeMap::new();
     let mut samples = std::collections::BTreeMap::new();
-    let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') && !n.starts_with(|c: char| c.is_ascii_digit());
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+    };
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (n, t) = rest.split_once(' ').unwrap();
-            assert!(name_ok(n) && ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t), "{line}");
-            assert!(types.insert(n.to_string(), t.to_string()).is_none(), "TYPE twice: {line}");
+            assert!(
+                name_ok(n) && ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
+                "{line}"
+            );
+            assert!(
+                types.insert(n.to_string(), t.to_string()).is_none(),
+                "TYPE twice: {line}"
+            );
             continue;
         }
         if line.starts_with("# HELP ") || line.is_empty() {
@@ -204,11 +264,20 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
                 assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
                 for kv in labels[1..labels.len() - 1].split(',') {
                     let (k, v) = kv.split_once('=').unwrap();
-                    assert!(name_ok(k) && v.starts_with('"') && v.ends_with('"'), "{line}");
+                    assert!(
+                        name_ok(k) && v.starts_with('"') && v.ends_with('"'),
+                        "{line}"
+                    );
                 }
             }
         }
-        let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s).filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))).unwrap_or(name);
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))
+            })
+            .unwrap_or(name);
         assert!(types.contains_key(family), "no TYPE before {line}");
         samples.insert(series.to_string(), v);
     }
@@ -218,7 +287,11 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
 #[test]
 fn live_metrics_parse_as_prometheus_text_and_status_is_json() {
     let (port, dir) = (free_port(), TempDir::new("live-metrics"));
-    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "40"]);
+    let child = start(
+        port,
+        &dir,
+        &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "40"],
+    );
     let until = Instant::now() + Duration::from_secs(120);
     let samples = loop {
         let (code, head, body) = get(port, "/metrics", None);
@@ -230,11 +303,20 @@ fn live_metrics_parse_as_prometheus_text_and_status_is_json() {
         }
         std::thread::sleep(Duration::from_millis(300));
     };
-    for name in ["edgepipe_messages_total", "edgepipe_faults_total", "edgepipe_drops_total", "edgepipe_reloads_total", "edgepipe_fps"] {
+    for name in [
+        "edgepipe_messages_total",
+        "edgepipe_faults_total",
+        "edgepipe_drops_total",
+        "edgepipe_reloads_total",
+        "edgepipe_fps",
+    ] {
         assert!(samples.contains_key(name), "{name}");
     }
     assert!(samples["edgepipe_frames_total"] >= 10.0);
-    assert!(samples["edgepipe_messages_total"] >= 10.0, "one person message a frame");
+    assert!(
+        samples["edgepipe_messages_total"] >= 10.0,
+        "one person message a frame"
+    );
     assert!(samples.contains_key("edgepipe_queue_depth{queue=\"capture\"}"));
     let inf = samples["edgepipe_stage_seconds_bucket{le=\"+Inf\"}"];
     assert_eq!(inf, samples["edgepipe_stage_seconds_count"]);
@@ -243,8 +325,16 @@ fn live_metrics_parse_as_prometheus_text_and_status_is_json() {
     assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["width"], 768);
-    assert!(v["stages"].as_array().unwrap().iter().any(|s| s["name"] == "people-counter" && s["hash"].as_str().unwrap().len() > 8));
-    assert!(v["stage_ms"].as_array().unwrap().iter().any(|p| p[0] == "draw-boxes"));
+    assert!(v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "people-counter" && s["hash"].as_str().unwrap().len() > 8));
+    assert!(v["stage_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p[0] == "draw-boxes"));
     assert_eq!(get(port, "/healthz", None).0, 200);
     assert_eq!(get(port, "/nope", None).0, 404);
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
@@ -254,7 +344,14 @@ fn live_metrics_parse_as_prometheus_text_and_status_is_json() {
 fn live_token_is_required_off_loopback_and_checked_on_every_endpoint() {
     let port = free_port();
     // Off loopback without a token: refused before anything starts.
-    let (code, _, err) = common::run_edgepipe_with_http(&["run", "--no-mqtt", "--max-frames", "1", "--http", &format!("0.0.0.0:{port}")]);
+    let (code, _, err) = common::run_edgepipe_with_http(&[
+        "run",
+        "--no-mqtt",
+        "--max-frames",
+        "1",
+        "--http",
+        &format!("0.0.0.0:{port}"),
+    ]);
     assert_eq!(code, 2, "{err}");
     common::one_error_line(&err, "token is required");
 
@@ -262,18 +359,58 @@ fn live_token_is_required_off_loopback_and_checked_on_every_endpoint() {
     let secret = "s3cret-token-123";
     let tok = dir.path().join("token");
     std::fs::write(&tok, format!("{secret}\n")).unwrap();
-    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "40", "--http", &format!("0.0.0.0:{port}"), "--http-token-file", tok.to_str().unwrap()]);
-    for path in ["/", "/app.js", "/stream.mjpeg", "/snapshot.jpg", "/api/events", "/api/status", "/metrics", "/healthz"] {
+    let child = start(
+        port,
+        &dir,
+        &[
+            "--no-mqtt",
+            "--input",
+            &clip_arg(),
+            "--max-frames",
+            "40",
+            "--http",
+            &format!("0.0.0.0:{port}"),
+            "--http-token-file",
+            tok.to_str().unwrap(),
+        ],
+    );
+    for path in [
+        "/",
+        "/app.js",
+        "/stream.mjpeg",
+        "/snapshot.jpg",
+        "/api/events",
+        "/api/status",
+        "/metrics",
+        "/healthz",
+    ] {
         assert_eq!(get(port, path, None).0, 401, "{path} without a token");
-        assert_eq!(get(port, &format!("{path}?token=wrong-token-456"), None).0, 401, "{path} wrong token");
-        assert_eq!(get(port, path, Some("wrong-token-456")).0, 401, "{path} wrong cookie");
+        assert_eq!(
+            get(port, &format!("{path}?token=wrong-token-456"), None).0,
+            401,
+            "{path} wrong token"
+        );
+        assert_eq!(
+            get(port, path, Some("wrong-token-456")).0,
+            401,
+            "{path} wrong cookie"
+        );
     }
     for path in ["/", "/api/status", "/metrics", "/healthz", "/snapshot.jpg"] {
-        assert_eq!(get(port, path, Some(secret)).0, 200, "{path} with the cookie");
+        assert_eq!(
+            get(port, path, Some(secret)).0,
+            200,
+            "{path} with the cookie"
+        );
     }
     let (code, head, _) = get(port, &format!("/?token={secret}"), None);
     assert_eq!(code, 200);
-    assert!(head.contains(&format!("Set-Cookie: edgepipe_token={secret}; Path=/; HttpOnly")), "{head}");
+    assert!(
+        head.contains(&format!(
+            "Set-Cookie: edgepipe_token={secret}; Path=/; HttpOnly"
+        )),
+        "{head}"
+    );
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
     assert!(!stderr(&dir).contains(secret), "the token is never logged");
 }
@@ -282,14 +419,28 @@ fn live_token_is_required_off_loopback_and_checked_on_every_endpoint() {
 fn live_port_taken_is_an_error_only_when_asked_for() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (code, _, err) = common::run_edgepipe_with_http(&["run", "--no-mqtt", "--max-frames", "1", "--http", &format!("127.0.0.1:{port}")]);
+    let (code, _, err) = common::run_edgepipe_with_http(&[
+        "run",
+        "--no-mqtt",
+        "--max-frames",
+        "1",
+        "--http",
+        &format!("127.0.0.1:{port}"),
+    ]);
     assert_eq!(code, 7, "{err}");
     common::one_error_line(&err, &format!("cannot listen on 127.0.0.1:{port}"));
     // From the file (not asked for on the command line): a warning, the run goes on.
     let dir = TempDir::new("live-taken");
     let cfg = dir.path().join("p.toml");
     std::fs::write(&cfg, format!("[http]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
-    let (code, _, err) = common::run_edgepipe_with_http(&["run", "--config", cfg.to_str().unwrap(), "--no-mqtt", "--max-frames", "3"]);
+    let (code, _, err) = common::run_edgepipe_with_http(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--no-mqtt",
+        "--max-frames",
+        "3",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("live view off: the address is taken"), "{err}");
     drop(taken);
@@ -299,8 +450,24 @@ fn live_port_taken_is_an_error_only_when_asked_for() {
 fn live_viewer_cap_answers_503_and_a_viewer_that_never_reads_holds_nothing_back() {
     let (port, dir) = (free_port(), TempDir::new("live-cap"));
     let cfg = dir.path().join("p.toml");
-    std::fs::write(&cfg, format!("[http]\nlisten = \"127.0.0.1:{port}\"\nmax_viewers = 2\n")).unwrap();
-    let child = start(port, &dir, &["--config", cfg.to_str().unwrap(), "--no-mqtt", "--input", &clip_arg(), "--max-frames", "60"]);
+    std::fs::write(
+        &cfg,
+        format!("[http]\nlisten = \"127.0.0.1:{port}\"\nmax_viewers = 2\n"),
+    )
+    .unwrap();
+    let child = start(
+        port,
+        &dir,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--no-mqtt",
+            "--input",
+            &clip_arg(),
+            "--max-frames",
+            "60",
+        ],
+    );
     // Viewer 1 never reads: its socket buffer fills, its writes block.
     let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(stalled, "GET /stream.mjpeg HTTP/1.1\r\n\r\n").unwrap();
@@ -314,11 +481,19 @@ fn live_viewer_cap_answers_503_and_a_viewer_that_never_reads_holds_nothing_back(
     let parts: Vec<Vec<u8>> = (0..8).map_while(|_| next_part(&mut reader)).collect();
     assert_eq!(parts.len(), 8);
     let distinct: std::collections::BTreeSet<&Vec<u8>> = parts.iter().collect();
-    assert!(distinct.len() >= 6, "new frames keep coming ({} distinct of 8)", distinct.len());
+    assert!(
+        distinct.len() >= 6,
+        "new frames keep coming ({} distinct of 8)",
+        distinct.len()
+    );
     drop(reader);
     // The pipeline never waited for the stalled viewer: every frame went through.
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
-    assert!(stderr(&dir).contains("summary: 60 frames"), "{}", stderr(&dir));
+    assert!(
+        stderr(&dir).contains("summary: 60 frames"),
+        "{}",
+        stderr(&dir)
+    );
     drop(stalled);
 }
 
@@ -337,15 +512,34 @@ fn live_tenant_pages_show_its_own_frames_and_only_its_messages() {
     )
     .unwrap();
     let port = free_port();
-    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "50", "--tenants", tenants.to_str().unwrap()]);
+    let child = start(
+        port,
+        &dir,
+        &[
+            "--no-mqtt",
+            "--input",
+            &clip_arg(),
+            "--max-frames",
+            "50",
+            "--tenants",
+            tenants.to_str().unwrap(),
+        ],
+    );
     let (code, head, body) = get(port, "/tenants/acme/", None);
     assert_eq!(code, 200, "{head}");
     assert!(String::from_utf8_lossy(&body).contains("stream.mjpeg"));
     assert_eq!(get(port, "/tenants/acme", None).0, 308);
     assert_eq!(get(port, "/tenants/nobody/", None).0, 404);
-    assert_eq!(get(port, "/tenants/acme/metrics", None).0, 404, "metrics are the operator's");
+    assert_eq!(
+        get(port, "/tenants/acme/metrics", None).0,
+        404,
+        "metrics are the operator's"
+    );
     let (_, mut video) = open_stream(port, "/tenants/acme/stream.mjpeg");
-    assert_eq!(jpeg_size(&next_part(&mut video).expect("a tenant frame")), (768, 576));
+    assert_eq!(
+        jpeg_size(&next_part(&mut video).expect("a tenant frame")),
+        (768, 576)
+    );
     drop(video);
     let (_, events) = open_stream(port, "/tenants/acme/api/events");
     let reader = std::thread::spawn(move || read_sse(events));
@@ -354,17 +548,33 @@ fn live_tenant_pages_show_its_own_frames_and_only_its_messages() {
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
     let mine = reader.join().unwrap();
     let all = op_reader.join().unwrap();
-    assert!(mine.iter().any(|(t, _)| t == "tenants/acme/person"), "{mine:?}");
-    assert!(mine.iter().all(|(t, _)| t.starts_with("tenants/acme/")), "only the tenant's topics");
-    assert!(all.iter().any(|(t, _)| t == "person"), "the operator's page sees the operator's messages too");
+    assert!(
+        mine.iter().any(|(t, _)| t == "tenants/acme/person"),
+        "{mine:?}"
+    );
+    assert!(
+        mine.iter().all(|(t, _)| t.starts_with("tenants/acme/")),
+        "only the tenant's topics"
+    );
+    assert!(
+        all.iter().any(|(t, _)| t == "person"),
+        "the operator's page sees the operator's messages too"
+    );
 }
 
 #[test]
 fn live_page_in_headless_chromium() {
     let pw = common::root().join("vendor/node/node_modules/playwright-core");
-    assert!(pw.exists() && std::path::Path::new("/usr/bin/chromium").exists(), "run scripts/setup.sh (chromium, playwright-core)");
+    assert!(
+        pw.exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "run scripts/setup.sh (chromium, playwright-core)"
+    );
     let (port, dir) = (free_port(), TempDir::new("live-page"));
-    let mut child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "400"]);
+    let mut child = start(
+        port,
+        &dir,
+        &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "400"],
+    );
     let artifacts = common::root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("live-view.png");
@@ -376,15 +586,42 @@ fn live_page_in_headless_chromium() {
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["videoDiffers"], true, "two grabs of the video differ: {v}");
-    assert!(v["second"]["frames"].as_u64() > v["first"]["frames"].as_u64(), "the frame counter moves: {v}");
-    assert!(v["first"]["messages"].as_u64().unwrap() > 0, "live messages shown: {v}");
+    assert_eq!(
+        v["videoDiffers"], true,
+        "two grabs of the video differ: {v}"
+    );
+    assert!(
+        v["second"]["frames"].as_u64() > v["first"]["frames"].as_u64(),
+        "the frame counter moves: {v}"
+    );
+    assert!(
+        v["first"]["messages"].as_u64().unwrap() > 0,
+        "live messages shown: {v}"
+    );
     assert_eq!(v["first"]["width"], 768);
-    assert!(v["second"]["people"].as_str().unwrap().parse::<u32>().is_ok(), "{v}");
-    assert!(v["errors"].as_array().unwrap().is_empty(), "no script errors: {v}");
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot is kept at {}", shot.display());
+    assert!(
+        v["second"]["people"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .is_ok(),
+        "{v}"
+    );
+    assert!(
+        v["errors"].as_array().unwrap().is_empty(),
+        "no script errors: {v}"
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a screenshot is kept at {}",
+        shot.display()
+    );
 }
 
 #[test]
@@ -395,32 +632,81 @@ fn live_tenant_token_opens_only_its_own_pages() {
     let (op, acme) = ("operator-token-1", "acme-token-22");
     std::fs::write(dir.path().join("op.token"), op).unwrap();
     std::fs::write(dir.path().join("acme.token"), acme).unwrap();
-    let chain = format!("[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\npath = {:?}\n", common::plugin("people-counter").display().to_string());
-    std::fs::write(tenants.join("acme.toml"), format!("[http]\ntoken_file = \"../acme.token\"\n\n{chain}")).unwrap();
+    let chain = format!(
+        "[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\npath = {:?}\n",
+        common::plugin("people-counter").display().to_string()
+    );
+    std::fs::write(
+        tenants.join("acme.toml"),
+        format!("[http]\ntoken_file = \"../acme.token\"\n\n{chain}"),
+    )
+    .unwrap();
     std::fs::write(tenants.join("globex.toml"), &chain).unwrap();
     let port = free_port();
     let tok = dir.path().join("op.token");
-    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "200", "--tenants", tenants.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}"), "--http-token-file", tok.to_str().unwrap()]);
-    for path in ["/tenants/acme/", "/tenants/acme/api/status", "/tenants/acme/api/events", "/tenants/acme/snapshot.jpg"] {
+    let child = start(
+        port,
+        &dir,
+        &[
+            "--no-mqtt",
+            "--input",
+            &clip_arg(),
+            "--max-frames",
+            "200",
+            "--tenants",
+            tenants.to_str().unwrap(),
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--http-token-file",
+            tok.to_str().unwrap(),
+        ],
+    );
+    for path in [
+        "/tenants/acme/",
+        "/tenants/acme/api/status",
+        "/tenants/acme/api/events",
+        "/tenants/acme/snapshot.jpg",
+    ] {
         if path.ends_with("events") {
             let (head, _) = open_stream(port, &format!("{path}?token={acme}"));
             assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
             continue;
         }
         let code = get(port, path, Some(acme)).0;
-        assert!(code == 200 || (path.ends_with(".jpg") && code == 503), "{path} with acme's token: {code}");
+        assert!(
+            code == 200 || (path.ends_with(".jpg") && code == 503),
+            "{path} with acme's token: {code}"
+        );
     }
-    for path in ["/", "/metrics", "/api/status", "/stream.mjpeg", "/tenants/globex/", "/tenants/globex/api/status"] {
+    for path in [
+        "/",
+        "/metrics",
+        "/api/status",
+        "/stream.mjpeg",
+        "/tenants/globex/",
+        "/tenants/globex/api/status",
+    ] {
         assert_eq!(get(port, path, Some(acme)).0, 401, "{path} is not acme's");
     }
     for path in ["/", "/metrics", "/tenants/acme/", "/tenants/globex/"] {
-        assert_eq!(get(port, path, Some(op)).0, 200, "{path} with the operator's token");
+        assert_eq!(
+            get(port, path, Some(op)).0,
+            200,
+            "{path} with the operator's token"
+        );
     }
     let (_, _, body) = get(port, "/tenants/acme/api/status", Some(acme));
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["tenants"].as_array().unwrap().len(), 1, "a tenant sees only itself: {v}");
+    assert_eq!(
+        v["tenants"].as_array().unwrap().len(),
+        1,
+        "a tenant sees only itself: {v}"
+    );
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
-    assert!(!stderr(&dir).contains(acme) && !stderr(&dir).contains(op), "tokens are never logged");
+    assert!(
+        !stderr(&dir).contains(acme) && !stderr(&dir).contains(op),
+        "tokens are never logged"
+    );
 }
 
 /// A camera that serves `jpegs` as MJPEG over HTTP, then keeps the
@@ -440,8 +726,14 @@ fn stalling_camera(jpegs: Vec<Vec<u8>>) -> u16 {
             let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n\r\n";
             let _ = conn.write_all(head.as_bytes());
             for j in &jpegs {
-                let part = format!("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", j.len());
-                let _ = conn.write_all(part.as_bytes()).and_then(|_| conn.write_all(j)).and_then(|_| conn.write_all(b"\r\n"));
+                let part = format!(
+                    "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                    j.len()
+                );
+                let _ = conn
+                    .write_all(part.as_bytes())
+                    .and_then(|_| conn.write_all(j))
+                    .and_then(|_| conn.write_all(b"\r\n"));
                 std::thread::sleep(Duration::from_millis(50));
             }
             held.push(conn);
@@ -461,10 +753,22 @@ fn live_stalled_pipeline_resends_the_last_jpeg_about_once_a_second() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let jpegs: Vec<Vec<u8>> = (1..=30).map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap()).collect();
+    let jpegs: Vec<Vec<u8>> = (1..=30)
+        .map(|i| std::fs::read(dir.path().join(format!("f{i:03}.jpg"))).unwrap())
+        .collect();
     let cam = stalling_camera(jpegs);
     let port = free_port();
-    let mut child = start(port, &dir, &["--no-mqtt", "--input", &format!("http://127.0.0.1:{cam}/video.mjpg"), "--max-frames", "1000"]);
+    let mut child = start(
+        port,
+        &dir,
+        &[
+            "--no-mqtt",
+            "--input",
+            &format!("http://127.0.0.1:{cam}/video.mjpg"),
+            "--max-frames",
+            "1000",
+        ],
+    );
     // Wait until the frames that came went through, then watch the stalled pipeline.
     let until = Instant::now() + Duration::from_secs(90);
     let mut last_frames = 0;
@@ -481,11 +785,19 @@ fn live_stalled_pipeline_resends_the_last_jpeg_about_once_a_second() {
     }
     let (_, mut r) = open_stream(port, "/stream.mjpeg");
     let started = Instant::now();
-    let parts: Vec<(Duration, Vec<u8>)> = (0..4).map_while(|_| next_part(&mut r).map(|p| (started.elapsed(), p))).collect();
+    let parts: Vec<(Duration, Vec<u8>)> = (0..4)
+        .map_while(|_| next_part(&mut r).map(|p| (started.elapsed(), p)))
+        .collect();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(parts.len(), 4, "parts keep coming while no frame does");
-    assert!(parts.iter().all(|(_, p)| p == &parts[0].1), "the same (last) frame each time");
+    assert!(
+        parts.iter().all(|(_, p)| p == &parts[0].1),
+        "the same (last) frame each time"
+    );
     let span = parts[3].0 - parts[0].0;
-    assert!(span >= Duration::from_millis(2500) && span <= Duration::from_secs(6), "about once a second: 3 gaps took {span:?}");
+    assert!(
+        span >= Duration::from_millis(2500) && span <= Duration::from_secs(6),
+        "about once a second: 3 gaps took {span:?}"
+    );
 }

@@ -4,23 +4,23 @@
 //! and ffmpeg.
 
 mod bad_input;
-mod counting;
 mod common;
+mod counting;
 mod detector;
 mod end_to_end;
-mod examples;
-mod eval;
-mod mqtt;
-mod mqtt_limits;
 mod engine;
+mod eval;
+mod examples;
 mod lifecycle;
 mod live;
-mod plugins;
-mod providers;
+mod mqtt;
+mod mqtt_limits;
 mod plugin_cache;
 mod plugin_cli;
 mod plugin_langs;
+mod plugins;
 mod properties;
+mod providers;
 mod reload;
 mod sandbox;
 mod sandbox_langs;

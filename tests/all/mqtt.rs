@@ -59,12 +59,22 @@ impl Sub {
                 }
             }
         });
-        ready_rx.recv_timeout(Duration::from_secs(10)).expect("subscribed");
-        Sub { rx, client, thread: Some(thread) }
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("subscribed");
+        Sub {
+            rx,
+            client,
+            thread: Some(thread),
+        }
     }
 
     /// Collect messages until `done` says so or nothing came for `quiet`.
-    fn collect(&self, quiet: Duration, mut done: impl FnMut(&[(String, Vec<u8>)]) -> bool) -> Vec<(String, Vec<u8>)> {
+    fn collect(
+        &self,
+        quiet: Duration,
+        mut done: impl FnMut(&[(String, Vec<u8>)]) -> bool,
+    ) -> Vec<(String, Vec<u8>)> {
         let mut got = Vec::new();
         while let Ok(m) = self.rx.recv_timeout(quiet) {
             got.push(m);
@@ -99,11 +109,17 @@ struct Running {
 impl Running {
     fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut cmd = common::command();
-        cmd.args(args).env_remove("ORT_DYLIB_PATH").env_remove("EDGEPIPE_MQTT_URL");
+        cmd.args(args)
+            .env_remove("ORT_DYLIB_PATH")
+            .env_remove("EDGEPIPE_MQTT_URL");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let frames = Arc::new(AtomicU64::new(0));
         let mut stdout = child.stdout.take().unwrap();
         let f2 = frames.clone();
@@ -125,7 +141,12 @@ impl Running {
             let _ = stderr.read_to_string(&mut s);
             s
         });
-        Running { child, frames, out: Some(out), err: Some(err) }
+        Running {
+            child,
+            frames,
+            out: Some(out),
+            err: Some(err),
+        }
     }
 
     fn frames(&self) -> u64 {
@@ -135,7 +156,11 @@ impl Running {
     fn wait_frames(&self, n: u64, within: Duration) {
         let until = Instant::now() + within;
         while self.frames() < n {
-            assert!(Instant::now() < until, "edgepipe did not reach frame {n} in {within:?} (at {})", self.frames());
+            assert!(
+                Instant::now() < until,
+                "edgepipe did not reach frame {n} in {within:?} (at {})",
+                self.frames()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -151,10 +176,19 @@ impl Running {
 
 /// The number after `label` on the first stderr line that has it.
 pub(crate) fn figure(stderr: &str, label: &str) -> u64 {
-    let line = stderr.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no {label:?} in:\n{stderr}"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{stderr}"));
     let rest = &line[line.find(label).unwrap() + label.len()..];
-    let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
 }
 
 /// A pipeline whose `person` messages carry their frame index.
@@ -173,14 +207,29 @@ fn pipeline_with_frames(dir: &std::path::Path, mqtt: &str) -> String {
 
 fn frame_of(payload: &[u8]) -> u64 {
     let v: serde_json::Value = serde_json::from_slice(payload).unwrap();
-    v["frame"].as_u64().unwrap_or_else(|| panic!("frame index in {}", String::from_utf8_lossy(payload)))
+    v["frame"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("frame index in {}", String::from_utf8_lossy(payload)))
 }
 
 #[test]
 fn three_broker_outages_lose_nothing() {
     const FRAMES: u64 = 450;
-    let mut broker = ConfiguredMosquitto::start(&MosquittoOptions { persistence: true, ..Default::default() });
-    let sub = Sub::start(broker.port, "outage-subscriber", &["person", "person/duration", "person/total", "edgepipe/+/plugins"], true);
+    let mut broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        persistence: true,
+        ..Default::default()
+    });
+    let sub = Sub::start(
+        broker.port,
+        "outage-subscriber",
+        &[
+            "person",
+            "person/duration",
+            "person/total",
+            "edgepipe/+/plugins",
+        ],
+        true,
+    );
     let dir = common::TempDir::new("outage");
     let cfg = pipeline_with_frames(dir.path(), "ack_timeout_secs = 60");
     let clip = common::clip();
@@ -191,8 +240,22 @@ fn three_broker_outages_lose_nothing() {
     // between them (OpenVINO would run through the clip first).
     let run = Running::spawn(
         &[
-            "run", "--config", &cfg, "--input", clip.to_str().unwrap(), "--max-frames", &max, "--stdout", "--mqtt-url", &url,
-            "--sessions", "1", "--threads", "1", "--ep", "cpu",
+            "run",
+            "--config",
+            &cfg,
+            "--input",
+            clip.to_str().unwrap(),
+            "--max-frames",
+            &max,
+            "--stdout",
+            "--mqtt-url",
+            &url,
+            "--sessions",
+            "1",
+            "--threads",
+            "1",
+            "--ep",
+            "cpu",
         ],
         &[],
     );
@@ -205,12 +268,19 @@ fn three_broker_outages_lose_nothing() {
         broker.stop();
         let before = run.frames();
         std::thread::sleep(Duration::from_secs(5));
-        assert!(run.frames() > before, "frames keep flowing to stdout while the broker is away");
+        assert!(
+            run.frames() > before,
+            "frames keep flowing to stdout while the broker is away"
+        );
         broker.resume();
         std::thread::sleep(Duration::from_secs(4));
         next_at = run.frames() + 1;
     }
-    assert!(run.frames() < FRAMES, "the run outlasted the outages (at frame {})", run.frames());
+    assert!(
+        run.frames() < FRAMES,
+        "the run outlasted the outages (at frame {})",
+        run.frames()
+    );
     let (code, bytes, stderr) = run.wait();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(bytes, FRAMES * FRAME_BYTES, "every frame went to stdout");
@@ -250,9 +320,21 @@ fn three_broker_outages_lose_nothing() {
             first_seen.push(*f);
         }
     }
-    assert_eq!(first_seen, (0..FRAMES).collect::<Vec<_>>(), "every frame's message, in order (duplicates: {})", person.len() - first_seen.len());
-    assert!(durations >= durations_published, "person/duration: {durations} received of {durations_published}");
-    assert_eq!(seen.len() as u64 + durations_published + others.len() as u64, published, "published == received");
+    assert_eq!(
+        first_seen,
+        (0..FRAMES).collect::<Vec<_>>(),
+        "every frame's message, in order (duplicates: {})",
+        person.len() - first_seen.len()
+    );
+    assert!(
+        durations >= durations_published,
+        "person/duration: {durations} received of {durations_published}"
+    );
+    assert_eq!(
+        seen.len() as u64 + durations_published + others.len() as u64,
+        published,
+        "published == received"
+    );
     eprintln!(
         "outage test: published {published}, received {} distinct person + {durations} duration ({} duplicates), dropped 0",
         seen.len(),
@@ -264,18 +346,42 @@ fn three_broker_outages_lose_nothing() {
 fn a_full_queue_drops_the_oldest_and_counts_them() {
     const FRAMES: u64 = 40;
     const QUEUE: u64 = 5;
-    let mut broker = ConfiguredMosquitto::start(&MosquittoOptions { persistence: true, ..Default::default() });
-    let sub = Sub::start(broker.port, "queue-subscriber", &["person", "person/duration", "person/total", "edgepipe/+/plugins"], true);
+    let mut broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        persistence: true,
+        ..Default::default()
+    });
+    let sub = Sub::start(
+        broker.port,
+        "queue-subscriber",
+        &[
+            "person",
+            "person/duration",
+            "person/total",
+            "edgepipe/+/plugins",
+        ],
+        true,
+    );
     broker.stop();
     let dir = common::TempDir::new("queuefull");
     let cfg = pipeline_with_frames(dir.path(), "ack_timeout_secs = 60");
     let clip = common::clip();
     let (max, queue, url) = (FRAMES.to_string(), QUEUE.to_string(), broker.url());
     let run = Running::spawn(
-        &["run", "--config", &cfg, "--input", clip.to_str().unwrap(), "--max-frames", &max, "--stdout", "--mqtt-url", &url]
-            .into_iter()
-            .chain(["--mqtt-queue-messages", &queue])
-            .collect::<Vec<_>>(),
+        &[
+            "run",
+            "--config",
+            &cfg,
+            "--input",
+            clip.to_str().unwrap(),
+            "--max-frames",
+            &max,
+            "--stdout",
+            "--mqtt-url",
+            &url,
+        ]
+        .into_iter()
+        .chain(["--mqtt-queue-messages", &queue])
+        .collect::<Vec<_>>(),
         &[],
     );
     // All frames go through with the broker away; then it comes back while
@@ -285,8 +391,14 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     let (code, bytes, stderr) = run.wait();
     assert_eq!(code, 8, "drops make the run degraded: {stderr}");
     assert_eq!(bytes, FRAMES * FRAME_BYTES);
-    assert!(stderr.contains("MQTT broker unreachable; running on and queueing"), "{stderr}");
-    assert!(stderr.contains("MQTT queue full: messages dropped"), "{stderr}");
+    assert!(
+        stderr.contains("MQTT broker unreachable; running on and queueing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("MQTT queue full: messages dropped"),
+        "{stderr}"
+    );
     let published = figure(&stderr, "MQTT messages published:");
     let dropped = figure(&stderr, "dropped (queue full):");
     assert_eq!(figure(&stderr, "unacknowledged:"), 0, "{stderr}");
@@ -304,7 +416,11 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     );
     for (topic, payload) in &got {
         if topic == "person" {
-            assert!(frame_of(payload) >= FRAMES - QUEUE, "drop-oldest keeps the newest: {}", String::from_utf8_lossy(payload));
+            assert!(
+                frame_of(payload) >= FRAMES - QUEUE,
+                "drop-oldest keeps the newest: {}",
+                String::from_utf8_lossy(payload)
+            );
         }
     }
 }
@@ -312,46 +428,105 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
 #[test]
 fn sigkill_leaves_a_retained_offline_status() {
     let broker = common::Mosquitto::start();
-    let sub = Sub::start(broker.port, "lwt-subscriber", &["edgepipe/lwt-test/status"], false);
+    let sub = Sub::start(
+        broker.port,
+        "lwt-subscriber",
+        &["edgepipe/lwt-test/status"],
+        false,
+    );
     let clip = common::clip();
     let url = broker.url();
     let mut run = Running::spawn(
-        &["run", "--name", "lwt-test", "--input", clip.to_str().unwrap(), "--max-frames", "500", "--mqtt-url", &url, "--mqtt-keepalive", "5"],
+        &[
+            "run",
+            "--name",
+            "lwt-test",
+            "--input",
+            clip.to_str().unwrap(),
+            "--max-frames",
+            "500",
+            "--mqtt-url",
+            &url,
+            "--mqtt-keepalive",
+            "5",
+        ],
         &[],
     );
-    let online = sub.collect(Duration::from_secs(30), |got| got.iter().any(|(_, p)| p == b"online"));
-    assert!(online.iter().any(|(_, p)| p == b"online"), "online after connecting: {online:?}");
+    let online = sub.collect(Duration::from_secs(30), |got| {
+        got.iter().any(|(_, p)| p == b"online")
+    });
+    assert!(
+        online.iter().any(|(_, p)| p == b"online"),
+        "online after connecting: {online:?}"
+    );
     run.child.kill().unwrap(); // SIGKILL: no chance to say goodbye
     let _ = run.wait();
-    let after = sub.collect(Duration::from_secs(15), |got| got.iter().any(|(_, p)| p == b"offline"));
-    assert!(after.iter().any(|(_, p)| p == b"offline"), "the last will says offline: {after:?}");
+    let after = sub.collect(Duration::from_secs(15), |got| {
+        got.iter().any(|(_, p)| p == b"offline")
+    });
+    assert!(
+        after.iter().any(|(_, p)| p == b"offline"),
+        "the last will says offline: {after:?}"
+    );
     // Retained: a dashboard that connects later sees it too.
-    let late = Sub::start(broker.port, "lwt-late", &["edgepipe/lwt-test/status"], false);
+    let late = Sub::start(
+        broker.port,
+        "lwt-late",
+        &["edgepipe/lwt-test/status"],
+        false,
+    );
     let seen = late.collect(Duration::from_secs(5), |got| !got.is_empty());
-    assert_eq!(seen.first().map(|(_, p)| p.as_slice()), Some(&b"offline"[..]));
+    assert_eq!(
+        seen.first().map(|(_, p)| p.as_slice()),
+        Some(&b"offline"[..])
+    );
 }
 
 #[test]
 fn status_online_then_offline_and_retained_last_value() {
     let broker = common::Mosquitto::start();
-    let sub = Sub::start(broker.port, "status-subscriber", &["edgepipe/status-test/status"], false);
+    let sub = Sub::start(
+        broker.port,
+        "status-subscriber",
+        &["edgepipe/status-test/status"],
+        false,
+    );
     let dir = common::TempDir::new("retain");
     let cfg = pipeline_with_frames(dir.path(), "");
     let clip = common::clip();
     let url = broker.url();
     let (code, _, stderr) = common::run_edgepipe(&[
-        "run", "--config", &cfg, "--name", "status-test", "--input", clip.to_str().unwrap(), "--max-frames", "8", "--mqtt-url", &url,
-        "--mqtt-retain-last", "person",
+        "run",
+        "--config",
+        &cfg,
+        "--name",
+        "status-test",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "8",
+        "--mqtt-url",
+        &url,
+        "--mqtt-retain-last",
+        "person",
     ]);
     assert_eq!(code, 0, "{stderr}");
     let got = sub.collect(Duration::from_secs(5), |got| got.len() >= 2);
     let payloads: Vec<&[u8]> = got.iter().map(|(_, p)| p.as_slice()).collect();
-    assert_eq!(payloads, [&b"online"[..], &b"offline"[..]], "status on a clean run");
+    assert_eq!(
+        payloads,
+        [&b"online"[..], &b"offline"[..]],
+        "status on a clean run"
+    );
     // A subscriber that comes after the run sees the last count.
     let late = Sub::start(broker.port, "retain-late", &["person"], false);
     let seen = late.collect(Duration::from_secs(5), |got| !got.is_empty());
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(frame_of(&seen[0].1), 7, "the retained value is the last frame's");
+    assert_eq!(
+        frame_of(&seen[0].1),
+        7,
+        "the retained value is the last frame's"
+    );
 }
 
 #[test]
@@ -359,36 +534,85 @@ fn tls_with_the_right_ca_delivers_and_a_wrong_ca_fails_clearly() {
     let dir = common::TempDir::new("tls");
     let (ca, cert, key) = common::make_ca_and_server_cert(dir.path(), "good");
     let (other_ca, _, _) = common::make_ca_and_server_cert(dir.path(), "other");
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions { tls: Some((ca.clone(), cert, key)), ..Default::default() });
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        tls: Some((ca.clone(), cert, key)),
+        ..Default::default()
+    });
     let url = broker.url();
     assert!(url.starts_with("mqtts://"));
     let clip = common::clip();
     let (code, _, stderr) = common::run_edgepipe(&[
-        "run", "--input", clip.to_str().unwrap(), "--max-frames", "5", "--mqtt-url", &url, "--mqtt-ca", ca.to_str().unwrap(),
-        "--mqtt-retain-last", "person",
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "5",
+        "--mqtt-url",
+        &url,
+        "--mqtt-ca",
+        ca.to_str().unwrap(),
+        "--mqtt-retain-last",
+        "person",
     ]);
     assert_eq!(code, 0, "{stderr}\n{}", broker.log());
     let published = figure(&stderr, "MQTT messages published:");
-    assert!(published >= 5 && stderr.contains(&format!("acknowledged: {published}/{published}")), "{stderr}");
+    assert!(
+        published >= 5 && stderr.contains(&format!("acknowledged: {published}/{published}")),
+        "{stderr}"
+    );
     // Read the retained value back over TLS with mosquitto's own client.
     let out = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-t", "person", "-C", "1", "-W", "10", "--cafile"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-t",
+            "person",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "--cafile",
+        ])
         .arg(&ca)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"count\":"));
 
     let (code, stdout, stderr) = common::run_edgepipe(&[
-        "run", "--input", clip.to_str().unwrap(), "--max-frames", "5", "--mqtt-url", &url, "--mqtt-ca", other_ca.to_str().unwrap(),
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "5",
+        "--mqtt-url",
+        &url,
+        "--mqtt-ca",
+        other_ca.to_str().unwrap(),
     ]);
     assert_eq!(code, 6, "{stderr}");
     assert!(stdout.is_empty());
     let line = one_error_line(&stderr, "TLS handshake failed");
-    assert!(line.contains(&url) && line.to_lowercase().contains("certificate"), "{line}");
+    assert!(
+        line.contains(&url) && line.to_lowercase().contains("certificate"),
+        "{line}"
+    );
 
-    let (code, _, stderr) =
-        common::run_edgepipe(&["run", "--input", clip.to_str().unwrap(), "--mqtt-url", &url, "--mqtt-ca", "/nonexistent/ca.pem"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--mqtt-url",
+        &url,
+        "--mqtt-ca",
+        "/nonexistent/ca.pem",
+    ]);
     assert_eq!(code, 6, "{stderr}");
     one_error_line(&stderr, "/nonexistent/ca.pem: CA file does not exist");
 }
@@ -399,37 +623,88 @@ fn a_wrong_password_fails_clearly_and_is_never_shown() {
     const WRONG: &str = "wr0ng-Pa55-xyzzy";
     let dir = common::TempDir::new("auth");
     let passwd = dir.path().join("passwd");
-    common::sh(Command::new("mosquitto_passwd").arg("-b").arg("-c").arg(&passwd).args(["camera", SECRET]));
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions { password_file: Some(passwd), ..Default::default() });
+    common::sh(
+        Command::new("mosquitto_passwd")
+            .arg("-b")
+            .arg("-c")
+            .arg(&passwd)
+            .args(["camera", SECRET]),
+    );
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        password_file: Some(passwd),
+        ..Default::default()
+    });
     let url = broker.url();
     let clip = common::clip();
     let clip = clip.to_str().unwrap();
 
     let run = Running::spawn(
-        &["run", "--input", clip, "--max-frames", "3", "--mqtt-url", &url, "--mqtt-username", "camera", "--mqtt-password-env", "EP_TEST_PW", "--log", "trace"],
+        &[
+            "run",
+            "--input",
+            clip,
+            "--max-frames",
+            "3",
+            "--mqtt-url",
+            &url,
+            "--mqtt-username",
+            "camera",
+            "--mqtt-password-env",
+            "EP_TEST_PW",
+            "--log",
+            "trace",
+        ],
         &[("EP_TEST_PW", WRONG)],
     );
     let (code, bytes, stderr) = run.wait();
     assert_eq!(code, 6, "{stderr}");
     assert_eq!(bytes, 0);
     one_error_line(&stderr, "not authorised");
-    assert!(!stderr.contains(WRONG), "the password appears nowhere: {stderr}");
+    assert!(
+        !stderr.contains(WRONG),
+        "the password appears nowhere: {stderr}"
+    );
 
     let pwfile = dir.path().join("pw");
     std::fs::write(&pwfile, format!("{SECRET}\n")).unwrap();
     let (code, stdout, stderr) = common::run_edgepipe(&[
-        "run", "--input", clip, "--max-frames", "3", "--mqtt-url", &url, "--mqtt-username", "camera", "--mqtt-password-file",
-        pwfile.to_str().unwrap(), "--log", "debug",
+        "run",
+        "--input",
+        clip,
+        "--max-frames",
+        "3",
+        "--mqtt-url",
+        &url,
+        "--mqtt-username",
+        "camera",
+        "--mqtt-password-file",
+        pwfile.to_str().unwrap(),
+        "--log",
+        "debug",
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("unacknowledged: 0"), "{stderr}");
-    assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&stdout).contains(SECRET), "{stderr}");
+    assert!(
+        !stderr.contains(SECRET) && !String::from_utf8_lossy(&stdout).contains(SECRET),
+        "{stderr}"
+    );
 
     let (code, _, stderr) = common::run_edgepipe(&[
-        "run", "--input", clip, "--mqtt-url", &url, "--mqtt-username", "camera", "--mqtt-password-env", "EP_TEST_PW_UNSET_123",
+        "run",
+        "--input",
+        clip,
+        "--mqtt-url",
+        &url,
+        "--mqtt-username",
+        "camera",
+        "--mqtt-password-env",
+        "EP_TEST_PW_UNSET_123",
     ]);
     assert_eq!(code, 2, "{stderr}");
-    one_error_line(&stderr, "environment variable EP_TEST_PW_UNSET_123 is not set");
+    one_error_line(
+        &stderr,
+        "environment variable EP_TEST_PW_UNSET_123 is not set",
+    );
 }
 
 #[test]
@@ -438,10 +713,22 @@ fn mqtt_5_delivers() {
     let sub = Sub::start(broker.port, "v5-subscriber", &["person"], false);
     let clip = common::clip();
     let url = broker.url();
-    let (code, _, stderr) =
-        common::run_edgepipe(&["run", "--input", clip.to_str().unwrap(), "--max-frames", "5", "--mqtt-url", &url, "--mqtt-version", "5"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "5",
+        "--mqtt-url",
+        &url,
+        "--mqtt-version",
+        "5",
+    ]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("acknowledged: 5/5") || figure(&stderr, "unacknowledged:") == 0, "{stderr}");
+    assert!(
+        stderr.contains("acknowledged: 5/5") || figure(&stderr, "unacknowledged:") == 0,
+        "{stderr}"
+    );
     let got = sub.collect(Duration::from_secs(5), |got| got.len() >= 5);
     assert_eq!(got.len(), 5, "{got:?}");
 }
@@ -454,16 +741,36 @@ fn an_unreachable_broker_is_a_warning_unless_required() {
     let cfg = dir.path().join("p.toml");
     std::fs::write(&cfg, "[mqtt]\nack_timeout_secs = 1\n").unwrap();
     let clip = common::clip();
-    let (code, _, stderr) =
-        common::run_edgepipe(&["run", "--config", cfg.to_str().unwrap(), "--input", clip.to_str().unwrap(), "--max-frames", "3", "--mqtt-url", &url]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "3",
+        "--mqtt-url",
+        &url,
+    ]);
     assert_eq!(code, 8, "{stderr}");
-    assert!(stderr.contains("MQTT broker unreachable; running on and queueing"), "{stderr}");
+    assert!(
+        stderr.contains("MQTT broker unreachable; running on and queueing"),
+        "{stderr}"
+    );
     assert_eq!(figure(&stderr, "summary:"), 3, "all frames ran: {stderr}");
     assert!(figure(&stderr, "unacknowledged:") >= 3, "{stderr}");
     one_error_line(&stderr, "unacknowledged message(s)");
 
-    let (code, _, stderr) =
-        common::run_edgepipe(&["run", "--input", clip.to_str().unwrap(), "--max-frames", "1", "--mqtt-url", &url, "--mqtt-required"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "1",
+        "--mqtt-url",
+        &url,
+        "--mqtt-required",
+    ]);
     assert_eq!(code, 6, "{stderr}");
     one_error_line(&stderr, &format!("cannot connect to MQTT broker {url}"));
 }
@@ -476,7 +783,10 @@ fn bad_mqtt_settings_are_one_line_errors() {
         ("mqtt.url", vec!["--mqtt-url", "mqtt://"]),
         ("unknown scheme `ftp`", vec!["--mqtt-url", "ftp://h:1"]),
         ("bad port `99999`", vec!["--mqtt-url", "mqtts://h:99999"]),
-        ("credentials in the URL", vec!["--mqtt-url", "mqtt://u:hunter2@h:1"]),
+        (
+            "credentials in the URL",
+            vec!["--mqtt-url", "mqtt://u:hunter2@h:1"],
+        ),
         ("mqtt.version", vec!["--mqtt-version", "4.5"]),
         ("mqtt.when_full", vec!["--mqtt-when-full", "block"]),
         ("mqtt.queue_messages", vec!["--mqtt-queue-messages", "0"]),
@@ -499,10 +809,22 @@ fn bad_mqtt_settings_are_one_line_errors() {
 fn the_embedded_broker_speaks_mqtt_5_when_asked() {
     let port = common::free_port().to_string();
     let clip = common::clip();
-    let (code, _, stderr) =
-        common::run_edgepipe(&["run", "--input", clip.to_str().unwrap(), "--max-frames", "3", "--broker-port", &port, "--mqtt-version", "5"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "3",
+        "--broker-port",
+        &port,
+        "--mqtt-version",
+        "5",
+    ]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains(&format!("embedded broker listening on 127.0.0.1:{port}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("embedded broker listening on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
     assert!(stderr.contains("version=V5"), "{stderr}");
     assert_eq!(figure(&stderr, "unacknowledged:"), 0, "{stderr}");
 }
@@ -543,10 +865,23 @@ fn a_websocket_client_can_subscribe_to_the_embedded_broker() {
     let clip = common::clip();
     let (p, w) = (port.to_string(), ws_port.to_string());
     let run = Running::spawn(
-        &["run", "--input", clip.to_str().unwrap(), "--max-frames", "400", "--broker-port", &p, "--broker-ws-port", &w],
+        &[
+            "run",
+            "--input",
+            clip.to_str().unwrap(),
+            "--max-frames",
+            "400",
+            "--broker-port",
+            &p,
+            "--broker-ws-port",
+            &w,
+        ],
         &[],
     );
-    assert!(common::wait_for_port(ws_port, Duration::from_secs(60)), "WebSocket listener up");
+    assert!(
+        common::wait_for_port(ws_port, Duration::from_secs(60)),
+        "WebSocket listener up"
+    );
     let mut s = std::net::TcpStream::connect(("127.0.0.1", ws_port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(
@@ -562,11 +897,22 @@ fn a_websocket_client_can_subscribe_to_the_embedded_broker() {
         head.push(b[0]);
     }
     let head = String::from_utf8_lossy(&head).to_lowercase();
-    assert!(head.starts_with("http/1.1 101") && head.contains("sec-websocket-protocol: mqtt"), "{head}");
+    assert!(
+        head.starts_with("http/1.1 101") && head.contains("sec-websocket-protocol: mqtt"),
+        "{head}"
+    );
     // MQTT 3.1.1 CONNECT (clean session, keepalive 60, client id "ws"), then SUBSCRIBE person at QoS 0.
-    ws_write_frame(&mut s, &[0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 2, b'w', b's']);
+    ws_write_frame(
+        &mut s,
+        &[
+            0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 2, b'w', b's',
+        ],
+    );
     assert_eq!(ws_read_frame(&mut s), [0x20, 2, 0, 0], "CONNACK accepted");
-    ws_write_frame(&mut s, &[0x82, 11, 0, 1, 0, 6, b'p', b'e', b'r', b's', b'o', b'n', 0]);
+    ws_write_frame(
+        &mut s,
+        &[0x82, 11, 0, 1, 0, 6, b'p', b'e', b'r', b's', b'o', b'n', 0],
+    );
     assert_eq!(ws_read_frame(&mut s), [0x90, 3, 0, 1, 0], "SUBACK");
     let mut got = Vec::new();
     while !String::from_utf8_lossy(&got).contains("\"count\":") {
@@ -576,21 +922,47 @@ fn a_websocket_client_can_subscribe_to_the_embedded_broker() {
     let mut run = run;
     run.child.kill().unwrap();
     let (_, _, stderr) = run.wait();
-    assert!(stderr.contains(&format!("WebSocket listener on ws://127.0.0.1:{ws_port}/")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("WebSocket listener on ws://127.0.0.1:{ws_port}/")),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn the_bench_command_prints_its_figures() {
     let broker = common::Mosquitto::start();
     let out = common::command()
-        .args(["bench-mqtt", "--url", &broker.url(), "--messages", "2000", "--qos", "1"])
+        .args([
+            "bench-mqtt",
+            "--url",
+            &broker.url(),
+            "--messages",
+            "2000",
+            "--qos",
+            "1",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("bench-mqtt: qos 1 2000 messages"), "{stdout}");
-    assert!(stdout.contains("msg/s") && stdout.contains("p99") && stdout.contains("unacknowledged 0"), "{stdout}");
-    let rate: f64 = stdout.split(" msg/s").next().and_then(|s| s.rsplit(' ').next()).and_then(|s| s.parse().ok()).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("bench-mqtt: qos 1 2000 messages"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("msg/s") && stdout.contains("p99") && stdout.contains("unacknowledged 0"),
+        "{stdout}"
+    );
+    let rate: f64 = stdout
+        .split(" msg/s")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
     assert!(rate > 0.0, "{stdout}");
 }
 
@@ -599,13 +971,34 @@ fn a_broker_that_requires_a_client_certificate_gets_one() {
     let dir = common::TempDir::new("mtls");
     let (ca, cert, key) = common::make_ca_and_server_cert(dir.path(), "m");
     let (client_cert, client_key) = common::make_client_cert(dir.path(), "m");
-    let broker =
-        ConfiguredMosquitto::start(&MosquittoOptions { tls: Some((ca.clone(), cert, key)), require_certificate: true, ..Default::default() });
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        tls: Some((ca.clone(), cert, key)),
+        require_certificate: true,
+        ..Default::default()
+    });
     let url = broker.url();
     let clip = common::clip();
-    let base = ["run", "--input", clip.to_str().unwrap(), "--max-frames", "3", "--mqtt-url", &url, "--mqtt-ca", ca.to_str().unwrap()];
-    let with_cert: Vec<&str> =
-        base.iter().copied().chain(["--mqtt-cert", client_cert.to_str().unwrap(), "--mqtt-key", client_key.to_str().unwrap()]).collect();
+    let base = [
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "3",
+        "--mqtt-url",
+        &url,
+        "--mqtt-ca",
+        ca.to_str().unwrap(),
+    ];
+    let with_cert: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain([
+            "--mqtt-cert",
+            client_cert.to_str().unwrap(),
+            "--mqtt-key",
+            client_key.to_str().unwrap(),
+        ])
+        .collect();
     let (code, _, stderr) = common::run_edgepipe(&with_cert);
     assert_eq!(code, 0, "{stderr}\n{}", broker.log());
     assert_eq!(figure(&stderr, "unacknowledged:"), 0, "{stderr}");
@@ -613,5 +1006,8 @@ fn a_broker_that_requires_a_client_certificate_gets_one() {
     let (code, _, stderr) = common::run_edgepipe(&base);
     assert_eq!(code, 6, "{stderr}");
     let line = one_error_line(&stderr, &url);
-    assert!(line.contains("CertificateRequired") && line.contains("--mqtt-cert"), "{line}");
+    assert!(
+        line.contains("CertificateRequired") && line.contains("--mqtt-cert"),
+        "{line}"
+    );
 }

@@ -16,7 +16,10 @@ const FRAMES: u64 = 12;
 fn pipeline(dir: &Path, name: &str, hostile: &[(&str, &str, usize)]) -> PathBuf {
     let mut toml = format!("name = \"{name}\"\n");
     for (stage, kind) in [("people-counter", "stats"), ("course-topics", "topics")] {
-        toml += &format!("[[stages]]\nname = \"{stage}\"\nkind = \"{kind}\"\npath = {:?}\n", common::plugin(stage));
+        toml += &format!(
+            "[[stages]]\nname = \"{stage}\"\nkind = \"{kind}\"\npath = {:?}\n",
+            common::plugin(stage)
+        );
     }
     for (stage, topic, bytes) in hostile {
         toml += &format!(
@@ -32,7 +35,15 @@ fn pipeline(dir: &Path, name: &str, hostile: &[(&str, &str, usize)]) -> PathBuf 
 fn run(pipeline: &Path, url: &str, extra: &[&str]) -> (i32, String) {
     let clip = common::clip();
     let max = FRAMES.to_string();
-    let mut args = vec!["run", "--config", pipeline.to_str().unwrap(), "--input", clip.to_str().unwrap(), "--max-frames", &max];
+    let mut args = vec![
+        "run",
+        "--config",
+        pipeline.to_str().unwrap(),
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        &max,
+    ];
     args.extend(["--mqtt-url", url, "--no-reload", "--no-plugin-cache"]);
     args.extend(extra);
     let (code, _, stderr) = common::run_edgepipe(&args);
@@ -67,14 +78,36 @@ fn a_4_mib_message_is_refused_and_the_connection_never_drops() {
     assert_eq!(code, 8, "refused messages make the run degraded: {stderr}");
     assert_delivered_without_reconnects(&stderr);
     assert_eq!(figure(&stderr, "rejected:"), FRAMES, "{stderr}");
-    assert!(stderr.contains("MQTT messages refused (host topic, invalid topic or too large): hostile-big: 12"), "{stderr}");
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
+    assert!(
+        stderr.contains(
+            "MQTT messages refused (host topic, invalid topic or too large): hostile-big: 12"
+        ),
+        "{stderr}"
+    );
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m
+        .iter()
+        .filter(|(t, _)| t == "person")
+        .count() as u64
+        == FRAMES));
     let msgs = sub.messages().to_vec();
-    assert!(!msgs.iter().any(|(t, _)| t == "big"), "the big message never went out");
+    assert!(
+        !msgs.iter().any(|(t, _)| t == "big"),
+        "the big message never went out"
+    );
     let refused = events_of(&msgs, "hostile-big");
-    let refused: Vec<&serde_json::Value> = refused.iter().filter(|e| e["event"] == "message-refused").collect();
+    let refused: Vec<&serde_json::Value> = refused
+        .iter()
+        .filter(|e| e["event"] == "message-refused")
+        .collect();
     assert_eq!(refused.len(), 1, "one event, then only counted: {msgs:?}");
-    assert!(refused[0]["reason"].as_str().unwrap().contains("over the limit of 1048576 bytes"), "{:?}", refused[0]);
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1048576 bytes"),
+        "{:?}",
+        refused[0]
+    );
 }
 
 /// MQTT 5: the broker's maximum packet size (2 KiB here, from CONNACK) is
@@ -82,7 +115,10 @@ fn a_4_mib_message_is_refused_and_the_connection_never_drops() {
 #[test]
 fn the_maximum_packet_size_an_mqtt_5_broker_announces_is_the_limit() {
     let extra = "max_packet_size 2048\n".to_string();
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions { extra, ..Default::default() });
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        extra,
+        ..Default::default()
+    });
     let mut sub = common::Subscriber::start(broker.port, &["person", "mid"]);
     let dir = common::TempDir::new("broker-limit");
     let p = pipeline(dir.path(), "limit-test", &[("hostile-mid", "mid", 4000)]);
@@ -90,7 +126,11 @@ fn the_maximum_packet_size_an_mqtt_5_broker_announces_is_the_limit() {
     assert_eq!(code, 8, "{stderr}");
     assert_delivered_without_reconnects(&stderr);
     assert!(stderr.contains("hostile-mid: 12"), "{stderr}");
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m
+        .iter()
+        .filter(|(t, _)| t == "person")
+        .count() as u64
+        == FRAMES));
     assert!(!sub.messages().iter().any(|(t, _)| t == "mid"));
 }
 
@@ -104,20 +144,37 @@ fn stages_cannot_publish_on_the_host_topics() {
     let p = pipeline(
         dir.path(),
         "spoof-test",
-        &[("spoof-status", "edgepipe/spoof-test/status", 2), ("spoof-events", "edgepipe/spoof-test/plugins", 2), ("spoof-sys", "$SYS/spoof", 2)],
+        &[
+            ("spoof-status", "edgepipe/spoof-test/status", 2),
+            ("spoof-events", "edgepipe/spoof-test/plugins", 2),
+            ("spoof-sys", "$SYS/spoof", 2),
+        ],
     );
     let (code, stderr) = run(&p, &broker.url(), &[]);
     assert_eq!(code, 8, "{stderr}");
     assert_delivered_without_reconnects(&stderr);
-    assert!(stderr.contains("spoof-status: 12, spoof-events: 12, spoof-sys: 12"), "{stderr}");
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
+    assert!(
+        stderr.contains("spoof-status: 12, spoof-events: 12, spoof-sys: 12"),
+        "{stderr}"
+    );
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m
+        .iter()
+        .filter(|(t, _)| t == "person")
+        .count() as u64
+        == FRAMES));
     // Give the end-of-run messages a moment, then look at all the host topics carried.
-    assert!(sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|(t, p)| t == "edgepipe/spoof-test/status" && p == "offline")));
+    assert!(sub.wait_for(Duration::from_secs(5), |m| m
+        .iter()
+        .any(|(t, p)| t == "edgepipe/spoof-test/status" && p == "offline")));
     for (topic, payload) in sub.messages() {
         match topic.as_str() {
-            "edgepipe/spoof-test/status" => assert!(payload == "online" || payload == "offline", "spoofed status {payload:?}"),
+            "edgepipe/spoof-test/status" => assert!(
+                payload == "online" || payload == "offline",
+                "spoofed status {payload:?}"
+            ),
             "edgepipe/spoof-test/plugins" => {
-                let e: serde_json::Value = serde_json::from_str(payload).unwrap_or_else(|_| panic!("spoofed event {payload:?}"));
+                let e: serde_json::Value = serde_json::from_str(payload)
+                    .unwrap_or_else(|_| panic!("spoofed event {payload:?}"));
                 assert!(e["event"].is_string(), "{payload}");
             }
             "person" => {}
@@ -125,5 +182,12 @@ fn stages_cannot_publish_on_the_host_topics() {
         }
     }
     let events = events_of(sub.messages(), "spoof-status");
-    assert!(events.iter().any(|e| e["event"] == "message-refused" && e["reason"].as_str().unwrap().contains("reserved for the host")), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["event"] == "message-refused"
+            && e["reason"]
+                .as_str()
+                .unwrap()
+                .contains("reserved for the host")),
+        "{events:?}"
+    );
 }

@@ -12,23 +12,33 @@ fn record() -> String {
 }
 
 fn golden(plugin: &str) -> String {
-    s(&common::root().join("plugins").join(plugin).join("golden.jsonl"))
+    s(&common::root()
+        .join("plugins")
+        .join(plugin)
+        .join("golden.jsonl"))
 }
 
 #[test]
 fn check_reports_world_version_and_loadability() {
-    let (code, out, err) = run_edgepipe(&["plugin", "check", &s(&common::plugin("people-counter"))]);
+    let (code, out, err) =
+        run_edgepipe(&["plugin", "check", &s(&common::plugin("people-counter"))]);
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("world: stats"), "{out}");
     assert!(out.contains("contract: edgepipe:plugin 0.2.0"), "{out}");
-    assert!(out.contains("exports: configure, update, finish, save, restore"), "{out}");
+    assert!(
+        out.contains("exports: configure, update, finish, save, restore"),
+        "{out}"
+    );
     assert!(out.contains("loadable: yes"), "{out}");
 
     let (code, out, _) = run_edgepipe(&["plugin", "check", &s(&common::guest("legacy-topics"))]);
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("loadable: yes (world topics of edgepipe:plugin@0.1.0)"), "{out}");
+    assert!(
+        out.contains("loadable: yes (world topics of edgepipe:plugin@0.1.0)"),
+        "{out}"
+    );
 
     let (code, out, err) = run_edgepipe(&["plugin", "check", &s(&common::guest("future-version"))]);
     assert_eq!(code, 1);
@@ -49,32 +59,77 @@ fn check_reports_world_version_and_loadability() {
 #[test]
 fn default_plugins_match_their_goldens() {
     let pc = s(&common::plugin("people-counter"));
-    let (code, out, err) = run_edgepipe(&["plugin", "test", &pc, "--input", &record(), "--expect", &golden("people-counter")]);
+    let (code, out, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &pc,
+        "--input",
+        &record(),
+        "--expect",
+        &golden("people-counter"),
+    ]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(String::from_utf8_lossy(&out).lines().count(), 101, "100 frames + finish");
+    assert_eq!(
+        String::from_utf8_lossy(&out).lines().count(),
+        101,
+        "100 frames + finish"
+    );
     assert!(err.contains("101 lines match"), "{err}");
 
     let ct = s(&common::plugin("course-topics"));
-    let (code, _, err) =
-        run_edgepipe(&["plugin", "test", &ct, "--input", &record(), "--stats-plugin", &pc, "--expect", &golden("course-topics")]);
+    let (code, _, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &ct,
+        "--input",
+        &record(),
+        "--stats-plugin",
+        &pc,
+        "--expect",
+        &golden("course-topics"),
+    ]);
     assert_eq!(code, 0, "{err}");
 
     let db = s(&common::plugin("draw-boxes"));
-    let (code, _, err) =
-        run_edgepipe(&["plugin", "test", &db, "--input", &record(), "--video", &s(&common::clip()), "--expect", &golden("draw-boxes")]);
+    let (code, _, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &db,
+        "--input",
+        &record(),
+        "--video",
+        &s(&common::clip()),
+        "--expect",
+        &golden("draw-boxes"),
+    ]);
     assert_eq!(code, 0, "{err}");
 
     for name in ["class-names", "speedometer"] {
-        let (code, _, err) = run_edgepipe(&["plugin", "test", &s(&common::plugin(name)), "--input", &record(), "--expect", &golden(name)]);
+        let (code, _, err) = run_edgepipe(&[
+            "plugin",
+            "test",
+            &s(&common::plugin(name)),
+            "--input",
+            &record(),
+            "--expect",
+            &golden(name),
+        ]);
         assert_eq!(code, 0, "{name}: {err}");
     }
     // The settings scripts/plugin-goldens.sh uses.
     let lc = s(&common::plugin("line-counter"));
     let (code, _, err) = run_edgepipe(&[
-        "plugin", "test", &lc, "--input", &record(),
-        "--set", "lines=path: 0.65,0.30 0.65,0.80",
-        "--set", "zones=lamp-post: 0.45,0.38 0.60,0.38 0.60,0.56 0.45,0.56",
-        "--expect", &golden("line-counter"),
+        "plugin",
+        "test",
+        &lc,
+        "--input",
+        &record(),
+        "--set",
+        "lines=path: 0.65,0.30 0.65,0.80",
+        "--set",
+        "zones=lamp-post: 0.45,0.38 0.60,0.38 0.60,0.56 0.45,0.56",
+        "--expect",
+        &golden("line-counter"),
     ]);
     assert_eq!(code, 0, "{err}");
 }
@@ -88,13 +143,27 @@ fn a_difference_fails_and_names_the_first_differing_frame() {
     let v: serde_json::Value = serde_json::from_str(&lines[40]).unwrap();
     assert_eq!(v["index"], 40);
     let count: u64 = v["stats"][0]["value"].as_str().unwrap().parse().unwrap();
-    lines[40] = lines[40].replacen(&format!("\"value\":\"{count}\""), &format!("\"value\":\"{}\"", count + 1), 1);
+    lines[40] = lines[40].replacen(
+        &format!("\"value\":\"{count}\""),
+        &format!("\"value\":\"{}\"", count + 1),
+        1,
+    );
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, lines.join("\n")).unwrap();
-    let (code, _, err) =
-        run_edgepipe(&["plugin", "test", &s(&common::plugin("people-counter")), "--input", &record(), "--expect", &s(&bad)]);
+    let (code, _, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &s(&common::plugin("people-counter")),
+        "--input",
+        &record(),
+        "--expect",
+        &s(&bad),
+    ]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("first difference at frame 40 (line 41)"), "{err}");
+    assert!(
+        err.contains("first difference at frame 40 (line 41)"),
+        "{err}"
+    );
 
     // A setting changes the output: the golden no longer matches.
     let (code, _, err) = run_edgepipe(&[
@@ -114,8 +183,17 @@ fn a_difference_fails_and_names_the_first_differing_frame() {
 
 #[test]
 fn a_faulting_stage_fails_its_test() {
-    let (code, _, err) =
-        run_edgepipe(&["plugin", "test", &s(&common::guest("hostile")), "--input", &record(), "--set", "mode=panic", "--set", "at=3"]);
+    let (code, _, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &s(&common::guest("hostile")),
+        "--input",
+        &record(),
+        "--set",
+        "mode=panic",
+        "--set",
+        "at=3",
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("the stage faulted 1 time(s)"), "{err}");
 }

@@ -32,28 +32,52 @@ fn edgepipe_in(cwd: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> (i32,
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
-    cmd.args(args).env_remove("ORT_DYLIB_PATH").env("EDGEPIPE_CACHE_DIR", test_cache());
+    cmd.args(args)
+        .env_remove("ORT_DYLIB_PATH")
+        .env("EDGEPIPE_CACHE_DIR", test_cache());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("edgepipe runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Stat `name` of an output line of a stats stage, decoded.
 fn stat(line: &serde_json::Value, name: &str) -> Option<serde_json::Value> {
-    line["stats"].as_array()?.iter().find(|s| s["name"] == name).map(|s| serde_json::from_str(s["value"].as_str().unwrap()).unwrap())
+    line["stats"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name)
+        .map(|s| serde_json::from_str(s["value"].as_str().unwrap()).unwrap())
 }
 
 #[test]
 fn the_python_occupancy_alert_matches_its_golden_and_a_reference_hysteresis() {
     let wasm = common::plugin("occupancy-alert");
     let golden = common::root().join("plugins/occupancy-alert/golden.jsonl");
-    let (code, out, err) = edgepipe(&["plugin", "test", &s(&wasm), "--input", &s(&record()), "--expect", &s(&golden)], &[]);
+    let (code, out, err) = edgepipe(
+        &[
+            "plugin",
+            "test",
+            &s(&wasm),
+            "--input",
+            &s(&record()),
+            "--expect",
+            &s(&golden),
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("101 lines match"), "{err}");
 
@@ -63,7 +87,12 @@ fn the_python_occupancy_alert_matches_its_golden_and_a_reference_hysteresis() {
     let lines = json_lines(&out);
     let frames = json_lines(&std::fs::read_to_string(record()).unwrap());
     for (line, frame) in lines.iter().zip(&frames) {
-        let count = frame["detections"].as_array().unwrap().iter().filter(|d| d["label"] == "person" && d["score"].as_f64().unwrap() >= 0.4).count();
+        let count = frame["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["label"] == "person" && d["score"].as_f64().unwrap() >= 0.4)
+            .count();
         let leaving = if alert { count <= low } else { count >= high };
         streak = if leaving { streak + 1 } else { 0 };
         let changed = streak >= hold;
@@ -74,17 +103,59 @@ fn the_python_occupancy_alert_matches_its_golden_and_a_reference_hysteresis() {
             changes += 1;
         }
         let occ = stat(line, "occupancy").unwrap();
-        assert_eq!(occ, serde_json::json!({"count": count, "alert": alert, "alerts": alerts}), "frame {}", frame["index"]);
-        assert_eq!(stat(line, "occupancy_alert").is_some(), changed, "frame {}", frame["index"]);
+        assert_eq!(
+            occ,
+            serde_json::json!({"count": count, "alert": alert, "alerts": alerts}),
+            "frame {}",
+            frame["index"]
+        );
+        assert_eq!(
+            stat(line, "occupancy_alert").is_some(),
+            changed,
+            "frame {}",
+            frame["index"]
+        );
     }
-    assert!(changes >= 2, "the clip turns the alert on and off again ({changes} changes)");
-    assert_eq!(lines.last().unwrap()["finish"][0]["value"], alerts.to_string());
+    assert!(
+        changes >= 2,
+        "the clip turns the alert on and off again ({changes} changes)"
+    );
+    assert_eq!(
+        lines.last().unwrap()["finish"][0]["value"],
+        alerts.to_string()
+    );
 
     // Other settings, other output; settings the stage refuses end the test with exit 5.
-    let (code, _, err) = edgepipe(&["plugin", "test", &s(&wasm), "--input", &s(&record()), "--expect", &s(&golden), "--set", "high=6"], &[]);
+    let (code, _, err) = edgepipe(
+        &[
+            "plugin",
+            "test",
+            &s(&wasm),
+            "--input",
+            &s(&record()),
+            "--expect",
+            &s(&golden),
+            "--set",
+            "high=6",
+        ],
+        &[],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("first difference at frame"), "{err}");
-    let (code, _, err) = edgepipe(&["plugin", "test", &s(&wasm), "--input", &s(&record()), "--set", "high=3", "--set", "low=5"], &[]);
+    let (code, _, err) = edgepipe(
+        &[
+            "plugin",
+            "test",
+            &s(&wasm),
+            "--input",
+            &s(&record()),
+            "--set",
+            "high=3",
+            "--set",
+            "low=5",
+        ],
+        &[],
+    );
     assert_eq!(code, 5, "{err}");
     common::one_error_line(&err, "low (5) must be below high (3)");
 }
@@ -94,25 +165,59 @@ fn the_js_hub_formatter_matches_its_golden_and_publishes_changes_only() {
     let wasm = common::plugin("hub-formatter");
     let golden = common::root().join("plugins/hub-formatter/golden.jsonl");
     let pc = common::plugin("people-counter");
-    let args = ["plugin", "test", &s(&wasm), "--input", &s(&record()), "--stats-plugin", &s(&pc)];
+    let args = [
+        "plugin",
+        "test",
+        &s(&wasm),
+        "--input",
+        &s(&record()),
+        "--stats-plugin",
+        &s(&pc),
+    ];
     let (code, out, err) = edgepipe(&[&args[..], &["--expect", &s(&golden)]].concat(), &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("101 lines match"), "{err}");
 
     let lines = json_lines(&out);
-    let all: Vec<&serde_json::Value> = lines.iter().filter_map(|l| l["messages"].as_array()).flatten().collect();
-    let discovery: Vec<_> = all.iter().filter(|m| m["topic"] == "homeassistant/sensor/edgepipe_people/config").collect();
+    let all: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| l["messages"].as_array())
+        .flatten()
+        .collect();
+    let discovery: Vec<_> = all
+        .iter()
+        .filter(|m| m["topic"] == "homeassistant/sensor/edgepipe_people/config")
+        .collect();
     assert_eq!(discovery.len(), 1, "discovery config once");
     assert_eq!(discovery[0]["retain"], true);
-    let states: Vec<&str> = all.iter().filter(|m| m["topic"] == "home/edgepipe/people").map(|m| m["payload"].as_str().unwrap()).collect();
-    assert!(states.len() >= 2 && states.len() < 100, "state on change only: {states:?}");
-    assert!(states.windows(2).all(|w| w[0] != w[1]), "no repeated state within the heartbeat: {states:?}");
-    assert_eq!(lines.last().unwrap()["finish"][0]["topic"], "home/edgepipe/people/total");
+    let states: Vec<&str> = all
+        .iter()
+        .filter(|m| m["topic"] == "home/edgepipe/people")
+        .map(|m| m["payload"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.len() >= 2 && states.len() < 100,
+        "state on change only: {states:?}"
+    );
+    assert!(
+        states.windows(2).all(|w| w[0] != w[1]),
+        "no repeated state within the heartbeat: {states:?}"
+    );
+    assert_eq!(
+        lines.last().unwrap()["finish"][0]["topic"],
+        "home/edgepipe/people/total"
+    );
 
     // Settings reach the JavaScript class; a bad one is refused by configure.
-    let (code, out, err) = edgepipe(&[&args[..], &["--set", "device=porch", "--set", "qos=0"]].concat(), &[]);
+    let (code, out, err) = edgepipe(
+        &[&args[..], &["--set", "device=porch", "--set", "qos=0"]].concat(),
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("homeassistant/sensor/porch_people/config") && out.contains("\"qos\":0"), "{out}");
+    assert!(
+        out.contains("homeassistant/sensor/porch_people/config") && out.contains("\"qos\":0"),
+        "{out}"
+    );
     let (code, _, err) = edgepipe(&[&args[..], &["--set", "device=a b"]].concat(), &[]);
     assert_eq!(code, 5, "{err}");
     common::one_error_line(&err, "device \"a b\": use letters, digits, _ and -");
@@ -120,13 +225,31 @@ fn the_js_hub_formatter_matches_its_golden_and_publishes_changes_only() {
 
 /// `plugin new` -> `plugin build` -> `plugin check` -> `plugin test`; the
 /// folder (kept until the value is dropped) and the component.
-fn scaffold_builds(lang: &str, world: &str, test_args: &[&str], env: &[(&str, &str)]) -> (common::TempDir, PathBuf) {
+fn scaffold_builds(
+    lang: &str,
+    world: &str,
+    test_args: &[&str],
+    env: &[(&str, &str)],
+) -> (common::TempDir, PathBuf) {
     let dir = common::TempDir::new(&format!("new-{lang}"));
     // A new component every run: its compiled form goes to a cache removed with `dir`.
     let cache = s(&dir.path().join("cache"));
     let env = &[env, &[("EDGEPIPE_CACHE_DIR", cache.as_str())]].concat();
     let name = format!("my-{lang}-{world}");
-    let (code, _, err) = edgepipe(&["plugin", "new", &name, "--lang", lang, "--world", world, "--dir", &s(dir.path())], env);
+    let (code, _, err) = edgepipe(
+        &[
+            "plugin",
+            "new",
+            &name,
+            "--lang",
+            lang,
+            "--world",
+            world,
+            "--dir",
+            &s(dir.path()),
+        ],
+        env,
+    );
     assert_eq!(code, 0, "{err}");
     let plugin = dir.path().join(&name);
     // Built from the parent folder with a relative path, as a newcomer would.
@@ -136,12 +259,41 @@ fn scaffold_builds(lang: &str, world: &str, test_args: &[&str], env: &[(&str, &s
     assert!(err.contains(&format!("{}.wasm (", name)), "{err}");
     let (code, out, err) = edgepipe(&["plugin", "check", &s(&wasm)], env);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("loadable: yes (world {world} of edgepipe:plugin@0.2.0)")), "{out}");
-    let (code, out, err) = edgepipe(&[&["plugin", "test", &s(&wasm), "--input", &s(&record())][..], test_args].concat(), env);
+    assert!(
+        out.contains(&format!(
+            "loadable: yes (world {world} of edgepipe:plugin@0.2.0)"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = edgepipe(
+        &[
+            &["plugin", "test", &s(&wasm), "--input", &s(&record())][..],
+            test_args,
+        ]
+        .concat(),
+        env,
+    );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().count(), if world == "draw" { 100 } else { 101 }, "{out}");
+    assert_eq!(
+        out.lines().count(),
+        if world == "draw" { 100 } else { 101 },
+        "{out}"
+    );
     // A second `plugin new` with the same name is refused (exit 2), nothing overwritten.
-    let (code, _, err) = edgepipe(&["plugin", "new", &name, "--lang", lang, "--world", world, "--dir", &s(dir.path())], env);
+    let (code, _, err) = edgepipe(
+        &[
+            "plugin",
+            "new",
+            &name,
+            "--lang",
+            lang,
+            "--world",
+            world,
+            "--dir",
+            &s(dir.path()),
+        ],
+        env,
+    );
     assert_eq!(code, 2);
     common::one_error_line(&err, "already exists");
     (dir, wasm)
@@ -162,8 +314,16 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
 
     let limits = Limits::default();
     assert_eq!(limits.memory, 64 << 20);
-    let host = PluginHost::with_cache(limits, ComponentCache::new(Some(cache.to_path_buf()))).unwrap();
-    let mut stage = host.load("long-draw", wasm, StageKind::Draw, vec![("thickness".into(), "3".into())]).unwrap();
+    let host =
+        PluginHost::with_cache(limits, ComponentCache::new(Some(cache.to_path_buf()))).unwrap();
+    let mut stage = host
+        .load(
+            "long-draw",
+            wasm,
+            StageKind::Draw,
+            vec![("thickness".into(), "3".into())],
+        )
+        .unwrap();
     let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
     let bar = 768 * 3 * 3;
     let mut drawn = 0;
@@ -173,15 +333,37 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
         }
         let pixels = f.mat.data_bytes().unwrap().to_vec();
         assert_eq!(pixels.len(), 768 * 576 * 3);
-        let info = edgepipe::plugin::bindings::FrameInfo { index: f.index, timestamp_ms: f.timestamp_ms, width: 768, height: 576 };
+        let info = edgepipe::plugin::bindings::FrameInfo {
+            index: f.index,
+            timestamp_ms: f.timestamp_ms,
+            width: 768,
+            height: 576,
+        };
         let out = stage.draw(info, &pixels, &[], &[]);
-        let events: Vec<String> = stage.take_events().iter().map(|e| format!("{} {:?}", e.event, e.reason)).collect();
+        let events: Vec<String> = stage
+            .take_events()
+            .iter()
+            .map(|e| format!("{} {:?}", e.event, e.reason))
+            .collect();
         assert!(events.is_empty(), "frame {}: {events:?}", f.index);
         let out = out.unwrap_or_else(|| panic!("frame {}: not drawn", f.index));
         assert_eq!(out.len(), pixels.len(), "frame {}", f.index);
-        assert!(out[..bar].chunks(3).all(|p| p == [0, 0, 255]), "frame {}: the red bar", f.index);
-        assert_ne!(out[..bar], pixels[..bar], "frame {}: the bar is not the clip's", f.index);
-        assert!(out[bar..] == pixels[bar..], "frame {}: the rest of the frame untouched", f.index);
+        assert!(
+            out[..bar].chunks(3).all(|p| p == [0, 0, 255]),
+            "frame {}: the red bar",
+            f.index
+        );
+        assert_ne!(
+            out[..bar],
+            pixels[..bar],
+            "frame {}: the bar is not the clip's",
+            f.index
+        );
+        assert!(
+            out[bar..] == pixels[bar..],
+            "frame {}: the rest of the frame untouched",
+            f.index
+        );
         drawn += 1;
     }
     assert_eq!(drawn, LONG_RUN);
@@ -193,10 +375,32 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
 #[test]
 fn plugin_bench_reports_a_draw_stages_guest_memory_after_10_100_and_500_frames() {
     let wasm = common::plugin("draw-boxes");
-    let (code, out, err) = edgepipe(&["plugin", "bench", "--stage", &s(&wasm), "--reloads", "1", "--rounds", "1"], &[]);
+    let (code, out, err) = edgepipe(
+        &[
+            "plugin",
+            "bench",
+            "--stage",
+            &s(&wasm),
+            "--reloads",
+            "1",
+            "--rounds",
+            "1",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
-    let line = out.lines().find(|l| l.contains("guest memory after 10 / 100 / 500 frames")).unwrap_or_else(|| panic!("{out}"));
-    let mib: Vec<f64> = line.rsplit(": ").next().unwrap().trim_end_matches(" MiB").split(" / ").map(|v| v.parse().unwrap()).collect();
+    let line = out
+        .lines()
+        .find(|l| l.contains("guest memory after 10 / 100 / 500 frames"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let mib: Vec<f64> = line
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .trim_end_matches(" MiB")
+        .split(" / ")
+        .map(|v| v.parse().unwrap())
+        .collect();
     assert_eq!(mib.len(), 3, "{line}");
     assert!(mib[0] > 0.0 && mib[2] < 64.0, "{line}");
     assert_eq!(mib[0], mib[2], "flat: {line}");
@@ -230,7 +434,12 @@ fn a_new_js_stats_stage_builds_checks_and_runs() {
 #[test]
 fn a_new_rust_draw_stage_builds_offline_checks_and_runs() {
     let clip = s(&common::clip());
-    scaffold_builds("rust", "draw", &["--video", &clip], &[("CARGO_NET_OFFLINE", "true")]);
+    scaffold_builds(
+        "rust",
+        "draw",
+        &["--video", &clip],
+        &[("CARGO_NET_OFFLINE", "true")],
+    );
 }
 
 #[test]
@@ -239,23 +448,61 @@ fn plugin_build_says_what_is_missing_and_how_to_get_it() {
     // No plugin.toml.
     let (code, _, err) = edgepipe(&["plugin", "build", &s(dir.path())], &[]);
     assert_eq!(code, 2, "{err}");
-    common::one_error_line(&err, "no plugin.toml (make a plugin with `edgepipe plugin new NAME");
+    common::one_error_line(
+        &err,
+        "no plugin.toml (make a plugin with `edgepipe plugin new NAME",
+    );
     // A bad name, a bad world.
-    let (code, _, err) = edgepipe(&["plugin", "new", "Bad_Name", "--lang", "python", "--world", "stats", "--dir", &s(dir.path())], &[]);
+    let (code, _, err) = edgepipe(
+        &[
+            "plugin",
+            "new",
+            "Bad_Name",
+            "--lang",
+            "python",
+            "--world",
+            "stats",
+            "--dir",
+            &s(dir.path()),
+        ],
+        &[],
+    );
     assert_eq!(code, 2);
     common::one_error_line(&err, "plugin name \"Bad_Name\": use 1-64 lowercase letters");
-    let (code, _, _) = edgepipe(&["plugin", "new", "ok", "--lang", "go", "--world", "stats"], &[]);
+    let (code, _, _) = edgepipe(
+        &["plugin", "new", "ok", "--lang", "go", "--world", "stats"],
+        &[],
+    );
     assert_eq!(code, 2);
 
     for (lang, world) in [("python", "stats"), ("js", "topics")] {
-        let (code, _, err) = edgepipe(&["plugin", "new", lang, "--lang", lang, "--world", world, "--dir", &s(dir.path())], &[]);
+        let (code, _, err) = edgepipe(
+            &[
+                "plugin",
+                "new",
+                lang,
+                "--lang",
+                lang,
+                "--world",
+                world,
+                "--dir",
+                &s(dir.path()),
+            ],
+            &[],
+        );
         assert_eq!(code, 0, "{err}");
     }
     // componentize-py not where it is said to be.
     let py = s(&dir.path().join("python"));
-    let (code, _, err) = edgepipe(&["plugin", "build", &py], &[("EDGEPIPE_COMPONENTIZE_PY", "/nonexistent/componentize-py")]);
+    let (code, _, err) = edgepipe(
+        &["plugin", "build", &py],
+        &[("EDGEPIPE_COMPONENTIZE_PY", "/nonexistent/componentize-py")],
+    );
     assert_eq!(code, 5, "{err}");
-    common::one_error_line(&err, "componentize-py not found: run `bash scripts/setup.sh`");
+    common::one_error_line(
+        &err,
+        "componentize-py not found: run `bash scripts/setup.sh`",
+    );
     assert!(err.contains("pip install componentize-py==0.25.1"), "{err}");
     // No node on PATH for componentize-js.
     let js = s(&dir.path().join("js"));
@@ -267,15 +514,24 @@ fn plugin_build_says_what_is_missing_and_how_to_get_it() {
     let real = common::root().join("vendor/componentize-py/bin/componentize-py");
     std::fs::write(&other, format!("#!/bin/sh\n[ \"$1\" = --version ] && {{ echo componentize-py 9.9.9; exit 0; }}\nexec {} \"$@\"\n", real.display())).unwrap();
     std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let (code, _, err) = edgepipe(&["plugin", "build", &py], &[("EDGEPIPE_COMPONENTIZE_PY", &s(&other))]);
+    let (code, _, err) = edgepipe(
+        &["plugin", "build", &py],
+        &[("EDGEPIPE_COMPONENTIZE_PY", &s(&other))],
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("componentize-py is not 0.25.1") && err.contains("9.9.9"), "{err}");
+    assert!(
+        err.contains("componentize-py is not 0.25.1") && err.contains("9.9.9"),
+        "{err}"
+    );
     std::fs::remove_file(dir.path().join("python/python.wasm")).unwrap();
     // Python that does not parse: the tool's own message, naming the file.
     std::fs::write(dir.path().join("python/app.py"), "def broken(:\n").unwrap();
     let (code, _, err) = edgepipe(&["plugin", "build", &py], &[]);
     assert_eq!(code, 5, "{err}");
-    assert!(err.contains("edgepipe: error: componentize-py failed") && err.contains("app.py"), "{err}");
+    assert!(
+        err.contains("edgepipe: error: componentize-py failed") && err.contains("app.py"),
+        "{err}"
+    );
     assert!(!dir.path().join("python/python.wasm").exists());
 }
 
@@ -286,11 +542,22 @@ fn an_edited_js_stage_is_hot_reloaded_in_a_running_pipeline_and_keeps_its_state(
     let v2 = dir.path().join("hub-formatter");
     std::fs::create_dir_all(&v2).unwrap();
     for f in ["app.js", "plugin.toml"] {
-        std::fs::copy(common::root().join("plugins/hub-formatter").join(f), v2.join(f)).unwrap();
+        std::fs::copy(
+            common::root().join("plugins/hub-formatter").join(f),
+            v2.join(f),
+        )
+        .unwrap();
     }
     let app = std::fs::read_to_string(v2.join("app.js")).unwrap();
     assert!(app.contains(r#"settings.text("prefix", "home")"#));
-    std::fs::write(v2.join("app.js"), app.replace(r#"settings.text("prefix", "home")"#, r#"settings.text("prefix", "house")"#)).unwrap();
+    std::fs::write(
+        v2.join("app.js"),
+        app.replace(
+            r#"settings.text("prefix", "home")"#,
+            r#"settings.text("prefix", "house")"#,
+        ),
+    )
+    .unwrap();
     let (code, _, err) = edgepipe(&["plugin", "build", &s(&v2)], &[]);
     assert_eq!(code, 0, "{err}");
     let v2_bytes = std::fs::read(v2.join("hub-formatter.wasm")).unwrap();
@@ -312,13 +579,25 @@ fn an_edited_js_stage_is_hot_reloaded_in_a_running_pipeline_and_keeps_its_state(
     )
     .unwrap();
     let broker = common::Mosquitto::start();
-    let mut sub = common::Subscriber::start(broker.port, &["home/#", "house/#", "homeassistant/#", "edgepipe/+/plugins"]);
+    let mut sub = common::Subscriber::start(
+        broker.port,
+        &["home/#", "house/#", "homeassistant/#", "edgepipe/+/plugins"],
+    );
     let child = common::command()
         .args(["run", "--config"])
         .arg(&pipeline)
         .arg("--input")
         .arg(common::clip())
-        .args(["--max-frames", "500", "--mqtt-url", &broker.url(), "--sessions", "1", "--threads", "1"])
+        .args([
+            "--max-frames",
+            "500",
+            "--mqtt-url",
+            &broker.url(),
+            "--sessions",
+            "1",
+            "--threads",
+            "1",
+        ])
         .arg("--plugin-cache")
         .arg(test_cache())
         .env_remove("ORT_DYLIB_PATH")
@@ -326,11 +605,20 @@ fn an_edited_js_stage_is_hot_reloaded_in_a_running_pipeline_and_keeps_its_state(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(sub.wait_for(std::time::Duration::from_secs(120), |m| m.iter().any(|(t, _)| t == "home/edgepipe/people")), "frames flow");
+    assert!(
+        sub.wait_for(std::time::Duration::from_secs(120), |m| m
+            .iter()
+            .any(|(t, _)| t == "home/edgepipe/people")),
+        "frames flow"
+    );
     std::fs::write(dir.path().join("hub-formatter.wasm.tmp"), &v2_bytes).unwrap();
     std::fs::rename(dir.path().join("hub-formatter.wasm.tmp"), &stage).unwrap();
     let reloaded = sub.wait_for(std::time::Duration::from_secs(90), |m| {
-        m.iter().any(|(t, p)| t.ends_with("/plugins") && p.contains("\"event\":\"reloaded\"") && p.contains("hub-formatter"))
+        m.iter().any(|(t, p)| {
+            t.ends_with("/plugins")
+                && p.contains("\"event\":\"reloaded\"")
+                && p.contains("hub-formatter")
+        })
     });
     assert!(reloaded, "v2 was applied");
 
@@ -348,9 +636,20 @@ fn an_edited_js_stage_is_hot_reloaded_in_a_running_pipeline_and_keeps_its_state(
     }
     let msgs = sub.messages().to_vec();
     let count = |topic: &str| msgs.iter().filter(|(t, _)| t == topic).count();
-    assert!(count("house/edgepipe/people") >= 1, "v2 publishes under house/: {msgs:?}");
+    assert!(
+        count("house/edgepipe/people") >= 1,
+        "v2 publishes under house/: {msgs:?}"
+    );
     // Carried over by save/restore: the discovery config is not sent again by v2.
-    assert_eq!(count("homeassistant/sensor/edgepipe_people/config"), 1, "{msgs:?}");
+    assert_eq!(
+        count("homeassistant/sensor/edgepipe_people/config"),
+        1,
+        "{msgs:?}"
+    );
     // The Python stage's alert reached the JavaScript one.
-    assert!(msgs.iter().any(|(t, p)| (t == "home/edgepipe/alert" || t == "house/edgepipe/alert") && p == "ON"), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|(t, p)| (t == "home/edgepipe/alert" || t == "house/edgepipe/alert") && p == "ON"),
+        "{msgs:?}"
+    );
 }

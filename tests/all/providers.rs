@@ -25,7 +25,10 @@ fn detections(provider: Provider) -> Vec<Vec<Detection>> {
         iou: 0.45,
         intra_threads: 2,
         max_detections: 300,
-        ep: Ep { provider, ..Ep::cpu() },
+        ep: Ep {
+            provider,
+            ..Ep::cpu()
+        },
     };
     let mut det = Detector::load(settings).unwrap();
     assert_eq!(det.provider(), provider, "no silent fallback");
@@ -49,7 +52,10 @@ fn matched(a: &[Vec<Detection>], b: &[Vec<Detection>]) -> (usize, usize) {
     for (fa, fb) in a.iter().zip(b) {
         for d in fa.iter().filter(|d| d.score >= MATCH_SCORE) {
             total += 1;
-            if fb.iter().any(|e| e.class_id == d.class_id && iou(&d.bbox, &e.bbox) >= MATCH_IOU) {
+            if fb
+                .iter()
+                .any(|e| e.class_id == d.class_id && iou(&d.bbox, &e.bbox) >= MATCH_IOU)
+            {
                 hits += 1;
             }
         }
@@ -60,20 +66,40 @@ fn matched(a: &[Vec<Detection>], b: &[Vec<Detection>]) -> (usize, usize) {
 #[test]
 fn every_installed_provider_finds_what_the_cpu_provider_finds() {
     let installed = ep::installed(&common::ort_lib());
-    assert!(installed.contains(&Provider::OpenVino), "scripts/setup.sh installs the OpenVINO provider beside {}", common::ort_lib().display());
+    assert!(
+        installed.contains(&Provider::OpenVino),
+        "scripts/setup.sh installs the OpenVINO provider beside {}",
+        common::ort_lib().display()
+    );
     let cpu = detections(Provider::Cpu);
     for provider in installed.into_iter().filter(|p| *p != Provider::Cpu) {
         let other = detections(provider);
-        for (what, (total, hits)) in [("cpu boxes found by", matched(&cpu, &other)), ("boxes of", matched(&other, &cpu))] {
-            assert!(total > 100, "{what} {provider}: only {total} boxes scored >= {MATCH_SCORE}");
-            assert!(hits as f64 >= 0.99 * total as f64, "{what} {provider}: {hits} of {total} matched (need 99%)");
+        for (what, (total, hits)) in [
+            ("cpu boxes found by", matched(&cpu, &other)),
+            ("boxes of", matched(&other, &cpu)),
+        ] {
+            assert!(
+                total > 100,
+                "{what} {provider}: only {total} boxes scored >= {MATCH_SCORE}"
+            );
+            assert!(
+                hits as f64 >= 0.99 * total as f64,
+                "{what} {provider}: {hits} of {total} matched (need 99%)"
+            );
         }
     }
 }
 
 fn run(args: &[&str]) -> (i32, String) {
     let clip = common::clip();
-    let mut all = vec!["run", "--input", clip.to_str().unwrap(), "--max-frames", "2", "--no-mqtt"];
+    let mut all = vec![
+        "run",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "2",
+        "--no-mqtt",
+    ];
     all.extend_from_slice(args);
     let (code, _, stderr) = common::run_edgepipe(&all);
     (code, stderr)
@@ -83,7 +109,10 @@ fn run(args: &[&str]) -> (i32, String) {
 fn auto_chooses_openvino_and_says_so() {
     let (code, stderr) = run(&[]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("execution provider openvino, chosen by auto"), "{stderr}");
+    assert!(
+        stderr.contains("execution provider openvino, chosen by auto"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -91,7 +120,10 @@ fn a_provider_that_cannot_load_is_one_error_line_naming_it() {
     // No NPU here: OpenVINO refuses the device.
     let (code, stderr) = run(&["--ep", "openvino", "--ep-option", "device_type=NPU"]);
     assert_eq!(code, 4, "{stderr}");
-    common::one_error_line(&stderr, "execution provider openvino (device_type=NPU) cannot load");
+    common::one_error_line(
+        &stderr,
+        "execution provider openvino (device_type=NPU) cannot load",
+    );
     // The provider's library missing beside the ONNX Runtime library.
     let dir = common::TempDir::new("ep-missing");
     let lib = dir.path().join("libonnxruntime.so");
@@ -103,14 +135,21 @@ fn a_provider_that_cannot_load_is_one_error_line_naming_it() {
     // auto without the provider's library: the CPU provider, said so.
     let (code, stderr) = run(&["--ort-lib", lib.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("execution provider cpu, chosen by auto"), "{stderr}");
+    assert!(
+        stderr.contains("execution provider cpu, chosen by auto"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn auto_falls_back_to_cpu_when_openvino_fails_and_says_so() {
     let (code, stderr) = run(&["--ep", "auto", "--ep-option", "device_type=NPU"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("execution provider openvino cannot load") && stderr.contains("auto falls back to cpu"), "{stderr}");
+    assert!(
+        stderr.contains("execution provider openvino cannot load")
+            && stderr.contains("auto falls back to cpu"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -6,12 +6,19 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use edgepipe::plugin::bindings::{FrameInfo, Stat};
-use edgepipe::plugin::{Limits, PluginError, PluginEvent, PluginHost, Stage, StageKind, MAX_CONSECUTIVE_FAULTS};
+use edgepipe::plugin::{
+    Limits, PluginError, PluginEvent, PluginHost, Stage, StageKind, MAX_CONSECUTIVE_FAULTS,
+};
 
 use crate::common;
 
 fn info(index: u64) -> FrameInfo {
-    FrameInfo { index, timestamp_ms: index * 100, width: 768, height: 576 }
+    FrameInfo {
+        index,
+        timestamp_ms: index * 100,
+        width: 768,
+        height: 576,
+    }
 }
 
 fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
@@ -20,12 +27,22 @@ fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
     if let Some(at) = at {
         settings.push(("at".into(), at.to_string()));
     }
-    let stage = host.load("hostile", &common::guest("hostile"), StageKind::Stats, settings).unwrap();
+    let stage = host
+        .load(
+            "hostile",
+            &common::guest("hostile"),
+            StageKind::Stats,
+            settings,
+        )
+        .unwrap();
     (host, stage)
 }
 
 fn seen(stats: &[Stat]) -> Option<u64> {
-    stats.iter().find(|s| s.name == "seen").and_then(|s| s.value.parse().ok())
+    stats
+        .iter()
+        .find(|s| s.name == "seen")
+        .and_then(|s| s.value.parse().ok())
 }
 
 /// Call `update` on frames 0, 1, ... until the stage is disabled (waiting out
@@ -51,7 +68,10 @@ fn assert_faults_then_disabled(events: &[PluginEvent], reason_part: &str) {
     assert_eq!(kinds.last(), Some(&"disabled"), "{kinds:?}");
     for e in events.iter().filter(|e| e.event == "fault") {
         let reason = e.reason.as_deref().unwrap_or("");
-        assert!(reason.contains(reason_part), "fault reason {reason:?} should contain {reason_part:?}");
+        assert!(
+            reason.contains(reason_part),
+            "fault reason {reason:?} should contain {reason_part:?}"
+        );
         assert_eq!(e.plugin, "hostile");
     }
 }
@@ -102,11 +122,22 @@ fn after_a_fault_the_stage_comes_back_from_its_last_checkpoint() {
 #[test]
 fn a_future_contract_version_is_rejected_naming_both() {
     let host = PluginHost::new(Limits::default()).unwrap();
-    let err = host.load("future", &common::guest("future-version"), StageKind::Stats, Vec::new()).err().unwrap();
+    let err = host
+        .load(
+            "future",
+            &common::guest("future-version"),
+            StageKind::Stats,
+            Vec::new(),
+        )
+        .err()
+        .unwrap();
     assert!(matches!(err, PluginError::Version { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("built against edgepipe:plugin@0.9.0"), "{msg}");
-    assert!(msg.contains("this host serves edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"), "{msg}");
+    assert!(
+        msg.contains("this host serves edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -124,23 +155,48 @@ fn random_bytes_and_a_truncated_component_are_rejected() {
     }
     let p = dir.path().join("noise.wasm");
     std::fs::write(&p, &noise).unwrap();
-    let err = host.load("noise", &p, StageKind::Stats, Vec::new()).err().unwrap();
+    let err = host
+        .load("noise", &p, StageKind::Stats, Vec::new())
+        .err()
+        .unwrap();
     assert!(matches!(err, PluginError::Invalid { .. }), "{err}");
     let bytes = std::fs::read(common::guest("hostile")).unwrap();
     let p = dir.path().join("cut.wasm");
     std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
-    let err = host.load("cut", &p, StageKind::Stats, Vec::new()).err().unwrap();
+    let err = host
+        .load("cut", &p, StageKind::Stats, Vec::new())
+        .err()
+        .unwrap();
     assert!(matches!(err, PluginError::Invalid { .. }), "{err}");
-    assert!(err.to_string().contains("is not a valid component"), "{err}");
+    assert!(
+        err.to_string().contains("is not a valid component"),
+        "{err}"
+    );
 }
 
 /// A 0.1.0 topics plugin runs next to 0.2.0 stages, on this 0.2.0 host.
 #[test]
 fn a_plugin_built_against_0_1_0_still_loads_and_runs() {
     let host = PluginHost::new(Limits::default()).unwrap();
-    let mut legacy = host.load("legacy", &common::guest("legacy-topics"), StageKind::Topics, Vec::new()).unwrap();
+    let mut legacy = host
+        .load(
+            "legacy",
+            &common::guest("legacy-topics"),
+            StageKind::Topics,
+            Vec::new(),
+        )
+        .unwrap();
     assert_eq!(legacy.api().as_str(), "0.1.0");
-    let stats = vec![Stat { name: "count".into(), value: "2".into() }, Stat { name: "total".into(), value: "5".into() }];
+    let stats = vec![
+        Stat {
+            name: "count".into(),
+            value: "2".into(),
+        },
+        Stat {
+            name: "total".into(),
+            value: "5".into(),
+        },
+    ];
     let out = legacy.route(info(7), &stats);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].topic, "legacy/person");
@@ -160,11 +216,21 @@ fn hostile_pipeline(dir: &Path, name: &str, modes: &[&str]) -> PathBuf {
     for mode in modes {
         toml += &format!("[[stages]]\nname = \"hostile-{mode}\"\nkind = \"stats\"\npath = {:?}\nsettings = {{ mode = \"{mode}\" }}\n", hostile);
     }
-    for (name, kind) in [("people-counter", "stats"), ("course-topics", "topics"), ("draw-boxes", "draw")] {
-        toml += &format!("[[stages]]\nname = \"{name}\"\nkind = \"{kind}\"\npath = {:?}\n", common::plugin(name));
+    for (name, kind) in [
+        ("people-counter", "stats"),
+        ("course-topics", "topics"),
+        ("draw-boxes", "draw"),
+    ] {
+        toml += &format!(
+            "[[stages]]\nname = \"{name}\"\nkind = \"{kind}\"\npath = {:?}\n",
+            common::plugin(name)
+        );
     }
     // A 0.1.0 plugin in the same pipeline as the 0.2.0 ones.
-    toml += &format!("[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n", common::guest("legacy-topics"));
+    toml += &format!(
+        "[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n",
+        common::guest("legacy-topics")
+    );
     std::fs::write(&pipeline, toml).unwrap();
     pipeline
 }
@@ -176,7 +242,15 @@ fn spawn_run(pipeline: &Path, mqtt_url: &str) -> Child {
         .arg(pipeline)
         .arg("--input")
         .arg(common::clip())
-        .args(["--max-frames", &FRAMES.to_string(), "--stdout", "--mqtt-url", mqtt_url, "--no-reload", "--no-plugin-cache"])
+        .args([
+            "--max-frames",
+            &FRAMES.to_string(),
+            "--stdout",
+            "--mqtt-url",
+            mqtt_url,
+            "--no-reload",
+            "--no-plugin-cache",
+        ])
         // One single-thread session: frames come slower than the fault back-off.
         .args(["--sessions", "1", "--threads", "1"])
         .env_remove("ORT_DYLIB_PATH")
@@ -192,28 +266,48 @@ fn spawn_run(pipeline: &Path, mqtt_url: &str) -> Child {
 #[test]
 fn hostile_stages_never_stall_the_stream() {
     let broker = common::Mosquitto::start();
-    let mut sub = common::Subscriber::start(broker.port, &["person", "legacy/person", "edgepipe/+/plugins"]);
+    let mut sub = common::Subscriber::start(
+        broker.port,
+        &["person", "legacy/person", "edgepipe/+/plugins"],
+    );
     let dir = common::TempDir::new("hostile-run");
     let pipeline = hostile_pipeline(dir.path(), "hostile-test", &["loop", "alloc", "panic"]);
     let mut child = spawn_run(&pipeline, &broker.url());
     let counted = common::count_bytes(child.stdout.take().unwrap());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(counted.join().unwrap(), FRAMES * 768 * 576 * 3, "every frame on stdout");
+    assert_eq!(
+        counted.join().unwrap(),
+        FRAMES * 768 * 576 * 3,
+        "every frame on stdout"
+    );
     assert_eq!(out.status.code(), Some(8), "degraded run: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.contains("stage faults: hostile-loop: 3, hostile-alloc: 3, hostile-panic: 3"), "{stderr}");
+    assert!(
+        stderr.contains("stage faults: hostile-loop: 3, hostile-alloc: 3, hostile-panic: 3"),
+        "{stderr}"
+    );
 
     assert!(sub.wait_for(Duration::from_secs(10), |m| {
-        ["person", "legacy/person"].iter().all(|topic| m.iter().filter(|(t, _)| t == topic).count() as u64 == FRAMES)
+        ["person", "legacy/person"]
+            .iter()
+            .all(|topic| m.iter().filter(|(t, _)| t == topic).count() as u64 == FRAMES)
     }));
     let msgs = sub.messages().to_vec();
     let legacy: Vec<u64> = msgs
         .iter()
         .filter(|(t, _)| t == "legacy/person")
-        .map(|(_, p)| serde_json::from_str::<serde_json::Value>(p).unwrap()["frame"].as_u64().unwrap())
+        .map(|(_, p)| {
+            serde_json::from_str::<serde_json::Value>(p).unwrap()["frame"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert_eq!(legacy, (0..FRAMES).collect::<Vec<_>>(), "the 0.1.0 stage ran on every frame");
+    assert_eq!(
+        legacy,
+        (0..FRAMES).collect::<Vec<_>>(),
+        "the 0.1.0 stage ran on every frame"
+    );
     let events: Vec<serde_json::Value> = msgs
         .iter()
         .filter(|(t, _)| t == "edgepipe/hostile-test/plugins")
@@ -221,14 +315,33 @@ fn hostile_stages_never_stall_the_stream() {
         .collect();
     for mode in ["loop", "alloc", "panic"] {
         let name = format!("hostile-{mode}");
-        let of: Vec<&str> = events.iter().filter(|e| e["plugin"] == name.as_str()).map(|e| e["event"].as_str().unwrap()).collect();
-        assert_eq!(of, ["loaded", "fault", "recovered", "fault", "recovered", "fault", "disabled"], "{name}: {of:?}");
+        let of: Vec<&str> = events
+            .iter()
+            .filter(|e| e["plugin"] == name.as_str())
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            of,
+            [
+                "loaded",
+                "fault",
+                "recovered",
+                "fault",
+                "recovered",
+                "fault",
+                "disabled"
+            ],
+            "{name}: {of:?}"
+        );
     }
 }
 
 /// Run `f` on a thread of its own; `None` when it has not returned within
 /// `limit` (a call that blocks is left behind).
-fn returns_within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+fn returns_within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -245,12 +358,17 @@ const STALL: Duration = Duration::from_secs(30);
 /// stalled frame thread.
 #[test]
 fn blocking_wasi_calls_fault_at_once() {
-    for (mode, reason) in [("sleep", "would wait"), ("poll-clock", "would wait"), ("stdin", "reading stdin")] {
+    for (mode, reason) in [
+        ("sleep", "would wait"),
+        ("poll-clock", "would wait"),
+        ("stdin", "reading stdin"),
+    ] {
         let events = returns_within(STALL, move || {
             let (_host, mut stage) = hostile(mode, None);
             run_until_disabled(&mut stage)
         });
-        let events = events.unwrap_or_else(|| panic!("mode {mode}: a call blocked for more than {STALL:?}"));
+        let events =
+            events.unwrap_or_else(|| panic!("mode {mode}: a call blocked for more than {STALL:?}"));
         // The guest's own trap ("would wait"), not the deadline's.
         assert_faults_then_disabled(&events, reason);
     }
@@ -264,7 +382,11 @@ fn blocking_stages_never_stall_the_stream() {
     let broker = common::Mosquitto::start();
     let mut sub = common::Subscriber::start(broker.port, &["person"]);
     let dir = common::TempDir::new("blocking-run");
-    let pipeline = hostile_pipeline(dir.path(), "blocking-test", &["sleep", "poll-clock", "stdin"]);
+    let pipeline = hostile_pipeline(
+        dir.path(),
+        "blocking-test",
+        &["sleep", "poll-clock", "stdin"],
+    );
     let started = Instant::now();
     let mut child = spawn_run(&pipeline, &broker.url());
     let counted = common::count_bytes(child.stdout.take().unwrap());
@@ -289,11 +411,22 @@ fn blocking_stages_never_stall_the_stream() {
     };
     let stderr = stderr.join().unwrap();
     let status = status.unwrap_or_else(|| panic!("the run stalled for {limit:?}: {stderr}"));
-    assert_eq!(counted.join().unwrap(), FRAMES * 768 * 576 * 3, "every frame on stdout");
+    assert_eq!(
+        counted.join().unwrap(),
+        FRAMES * 768 * 576 * 3,
+        "every frame on stdout"
+    );
     assert_eq!(status.code(), Some(8), "degraded run: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.contains("stage faults: hostile-sleep: 3, hostile-poll-clock: 3, hostile-stdin: 3"), "{stderr}");
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "person").count() as u64 == FRAMES));
+    assert!(
+        stderr.contains("stage faults: hostile-sleep: 3, hostile-poll-clock: 3, hostile-stdin: 3"),
+        "{stderr}"
+    );
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m
+        .iter()
+        .filter(|(t, _)| t == "person")
+        .count() as u64
+        == FRAMES));
 }
 
 /// After a fault the fresh instance is made (instantiate + `configure`) on a
@@ -302,13 +435,30 @@ fn blocking_stages_never_stall_the_stream() {
 /// back-off made it inline and held that frame for the whole `configure`.
 #[test]
 fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
-    let limits = Limits { call_timeout: Duration::from_secs(20), ..Limits::default() };
+    let limits = Limits {
+        call_timeout: Duration::from_secs(20),
+        ..Limits::default()
+    };
     let host = PluginHost::new(limits).unwrap();
-    let settings = vec![("mode".into(), "panic".into()), ("at".into(), "3".into()), ("configure_spin".into(), "400000000".into())];
+    let settings = vec![
+        ("mode".into(), "panic".into()),
+        ("at".into(), "3".into()),
+        ("configure_spin".into(), "400000000".into()),
+    ];
     let t = Instant::now();
-    let mut stage = host.load("slow", &common::guest("hostile"), StageKind::Stats, settings).unwrap();
+    let mut stage = host
+        .load(
+            "slow",
+            &common::guest("hostile"),
+            StageKind::Stats,
+            settings,
+        )
+        .unwrap();
     let start = t.elapsed();
-    assert!(start > Duration::from_millis(150), "the busy configure should take a while: {start:?}");
+    assert!(
+        start > Duration::from_millis(150),
+        "the busy configure should take a while: {start:?}"
+    );
     let mut longest = Duration::ZERO;
     let give_up = Instant::now() + start * 20 + Duration::from_secs(10);
     let mut i = 0;
@@ -324,7 +474,10 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(kinds, ["fault", "recovered"]);
-    assert!(longest < start / 3, "a frame waited {longest:?} while the stage was re-created (its configure takes {start:?})");
+    assert!(
+        longest < start / 3,
+        "a frame waited {longest:?} while the stage was re-created (its configure takes {start:?})"
+    );
     // Re-created from the checkpoint after frame 2 (3 frames seen), then the
     // frame it came back on, then this one.
     assert_eq!(seen(&stage.update(info(i), &[])), Some(5));
@@ -337,10 +490,24 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
 #[test]
 fn a_configure_slower_than_a_frame_deadline_still_loads() {
     let host = PluginHost::new(Limits::default()).unwrap();
-    let settings = vec![("mode".into(), "ok".into()), ("configure_spin".into(), "400000000".into())];
+    let settings = vec![
+        ("mode".into(), "ok".into()),
+        ("configure_spin".into(), "400000000".into()),
+    ];
     let t = Instant::now();
-    let mut stage = host.load("slow", &common::guest("hostile"), StageKind::Stats, settings).unwrap();
-    assert!(t.elapsed() > Limits::default().call_timeout * 2, "the busy configure should outlast a call deadline: {:?}", t.elapsed());
+    let mut stage = host
+        .load(
+            "slow",
+            &common::guest("hostile"),
+            StageKind::Stats,
+            settings,
+        )
+        .unwrap();
+    assert!(
+        t.elapsed() > Limits::default().call_timeout * 2,
+        "the busy configure should outlast a call deadline: {:?}",
+        t.elapsed()
+    );
     assert_eq!(seen(&stage.update(info(0), &[])), Some(1));
     assert_eq!(stage.faults(), 0);
 }

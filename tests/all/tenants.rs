@@ -40,8 +40,14 @@ fn pipeline(dir: &Path, tenants: &Path) -> PathBuf {
 fn frames_on(messages: &[(String, String)], topic: &str) -> BTreeMap<u64, usize> {
     let mut out = BTreeMap::new();
     for (t, p) in messages.iter().filter(|(t, _)| t == topic) {
-        let v: serde_json::Value = serde_json::from_str(p).unwrap_or_else(|e| panic!("{t}: {e}: {p}"));
-        *out.entry(v["frame"].as_u64().unwrap_or_else(|| panic!("no frame in {p}"))).or_default() += 1;
+        let v: serde_json::Value =
+            serde_json::from_str(p).unwrap_or_else(|e| panic!("{t}: {e}: {p}"));
+        *out.entry(
+            v["frame"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no frame in {p}")),
+        )
+        .or_default() += 1;
     }
     out
 }
@@ -56,20 +62,46 @@ fn each_frame_once(messages: &[(String, String)], topic: &str, frames: u64) {
 fn tenants_stay_inside_their_prefix_and_a_hostile_one_disturbs_nobody() {
     const FRAMES: u64 = 40;
     let dir = common::TempDir::new("tenants-acl");
-    let users = [("operator", "op-pw"), ("acme", "acme-pw"), ("globex", "globex-pw"), ("evil", "evil-pw")];
+    let users = [
+        ("operator", "op-pw"),
+        ("acme", "acme-pw"),
+        ("globex", "globex-pw"),
+        ("evil", "evil-pw"),
+    ];
     let passwd = common::password_file(dir.path(), &users);
     let acl = dir.path().join("acl");
-    std::fs::write(&acl, "user operator\ntopic readwrite #\n\npattern readwrite tenants/%u/#\n").unwrap();
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions { password_file: Some(passwd), acl_file: Some(acl), ..Default::default() });
+    std::fs::write(
+        &acl,
+        "user operator\ntopic readwrite #\n\npattern readwrite tenants/%u/#\n",
+    )
+    .unwrap();
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        password_file: Some(passwd),
+        acl_file: Some(acl),
+        ..Default::default()
+    });
     let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
 
     let tenants = dir.path().join("tenants");
     std::fs::create_dir_all(&tenants).unwrap();
-    let login = |u: &str| format!("[mqtt]\nusername = \"{u}\"\npassword_env = \"PW_{}\"\n\n", u.to_uppercase());
-    std::fs::write(tenants.join("acme.toml"), login("acme") + &counting_tenant("")).unwrap();
+    let login = |u: &str| {
+        format!(
+            "[mqtt]\nusername = \"{u}\"\npassword_env = \"PW_{}\"\n\n",
+            u.to_uppercase()
+        )
+    };
+    std::fs::write(
+        tenants.join("acme.toml"),
+        login("acme") + &counting_tenant(""),
+    )
+    .unwrap();
     std::fs::write(
         tenants.join("globex.toml"),
-        login("globex") + &counting_tenant(&format!("\n[[stages]]\nname = \"draw-boxes\"\nkind = \"draw\"\npath = {:?}\n", plugin("draw-boxes"))),
+        login("globex")
+            + &counting_tenant(&format!(
+                "\n[[stages]]\nname = \"draw-boxes\"\nkind = \"draw\"\npath = {:?}\n",
+                plugin("draw-boxes")
+            )),
     )
     .unwrap();
     let noisy = common::guest("noisy-topics").display().to_string();
@@ -92,16 +124,40 @@ fn tenants_stay_inside_their_prefix_and_a_hostile_one_disturbs_nobody() {
         .arg(&config)
         .arg("--input")
         .arg(common::clip())
-        .args(["--max-frames", &FRAMES.to_string(), "--mqtt-url", &broker.url(), "--mqtt-username", "operator", "--mqtt-password-env", "PW_OPERATOR"])
-        .envs(users.iter().map(|(u, p)| (format!("PW_{}", u.to_uppercase()), p.to_string())))
+        .args([
+            "--max-frames",
+            &FRAMES.to_string(),
+            "--mqtt-url",
+            &broker.url(),
+            "--mqtt-username",
+            "operator",
+            "--mqtt-password-env",
+            "PW_OPERATOR",
+        ])
+        .envs(
+            users
+                .iter()
+                .map(|(u, p)| (format!("PW_{}", u.to_uppercase()), p.to_string())),
+        )
         .stdout(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "a hostile tenant does not change the run's outcome:\n{stderr}");
-    assert!(stderr.contains("tenants loaded") && stderr.contains("ids=acme,evil,globex"), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a hostile tenant does not change the run's outcome:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("tenants loaded") && stderr.contains("ids=acme,evil,globex"),
+        "{stderr}"
+    );
 
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().filter(|(t, _)| t == "tenants/globex/person").count() >= FRAMES as usize));
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m
+        .iter()
+        .filter(|(t, _)| t == "tenants/globex/person")
+        .count()
+        >= FRAMES as usize));
     std::thread::sleep(Duration::from_millis(500));
     let m = sub.messages().to_vec();
     each_frame_once(&m, "person", FRAMES);
@@ -109,36 +165,81 @@ fn tenants_stay_inside_their_prefix_and_a_hostile_one_disturbs_nobody() {
     each_frame_once(&m, "tenants/globex/person", FRAMES);
     for (t, _) in &m {
         assert!(
-            t.starts_with("person") || t.starts_with("edgepipe/default/") || t.starts_with("tenants/acme/")
-                || t.starts_with("tenants/globex/") || t.starts_with("tenants/evil/"),
+            t.starts_with("person")
+                || t.starts_with("edgepipe/default/")
+                || t.starts_with("tenants/acme/")
+                || t.starts_with("tenants/globex/")
+                || t.starts_with("tenants/evil/"),
             "nothing outside a prefix: {t}"
         );
     }
-    assert!(m.iter().filter(|(t, _)| t == "edgepipe/default/status").all(|(_, p)| p == "online" || p == "offline"), "no spoofed status");
-    assert!(m.iter().any(|(t, _)| t == "tenants/evil/ok"), "the evil tenant's one valid topic is delivered, placed under its prefix");
-    assert!(!m.iter().any(|(t, _)| t == "tenants/evil/big"), "a payload over max_message_bytes is refused");
+    assert!(
+        m.iter()
+            .filter(|(t, _)| t == "edgepipe/default/status")
+            .all(|(_, p)| p == "online" || p == "offline"),
+        "no spoofed status"
+    );
+    assert!(
+        m.iter().any(|(t, _)| t == "tenants/evil/ok"),
+        "the evil tenant's one valid topic is delivered, placed under its prefix"
+    );
+    assert!(
+        !m.iter().any(|(t, _)| t == "tenants/evil/big"),
+        "a payload over max_message_bytes is refused"
+    );
     let floods = m.iter().filter(|(t, _)| t == "tenants/evil/flood").count() as u64;
-    assert!(floods <= 8 * FRAMES, "at most max_messages_per_frame per frame: {floods}");
-    let events: Vec<&String> = m.iter().filter(|(t, _)| t == "tenants/evil/$events").map(|(_, p)| p).collect();
+    assert!(
+        floods <= 8 * FRAMES,
+        "at most max_messages_per_frame per frame: {floods}"
+    );
+    let events: Vec<&String> = m
+        .iter()
+        .filter(|(t, _)| t == "tenants/evil/$events")
+        .map(|(_, p)| p)
+        .collect();
     for kind in ["\"message-refused\"", "\"fault\"", "\"budget-overrun\""] {
-        assert!(events.iter().any(|e| e.contains(kind)), "the evil tenant sees its own {kind} events: {events:?}");
+        assert!(
+            events.iter().any(|e| e.contains(kind)),
+            "the evil tenant sees its own {kind} events: {events:?}"
+        );
     }
-    assert!(events.iter().any(|e| e.contains("deadline")), "the loop was cut by its deadline: {events:?}");
-    assert!(events.iter().any(|e| e.contains("memory limit")), "the allocation hit its cap: {events:?}");
+    assert!(
+        events.iter().any(|e| e.contains("deadline")),
+        "the loop was cut by its deadline: {events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("memory limit")),
+        "the allocation hit its cap: {events:?}"
+    );
     let trouble: Vec<&(String, String)> = m
         .iter()
-        .filter(|(t, p)| (t == "tenants/acme/$events" || t == "tenants/globex/$events") && !p.contains("\"event\":\"loaded\""))
+        .filter(|(t, p)| {
+            (t == "tenants/acme/$events" || t == "tenants/globex/$events")
+                && !p.contains("\"event\":\"loaded\"")
+        })
         .collect();
-    assert!(trouble.is_empty(), "the good tenants had no trouble: {trouble:?}");
+    assert!(
+        trouble.is_empty(),
+        "the good tenants had no trouble: {trouble:?}"
+    );
     // Nobody's connection dropped because of what evil did.
     assert!(stderr.contains("reconnects: 0"), "{stderr}");
     for id in ["acme", "evil", "globex"] {
-        let line = stderr.lines().find(|l| l.contains(&format!("summary: tenant {id}: "))).unwrap_or_else(|| panic!("no summary for {id}:\n{stderr}"));
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!("summary: tenant {id}: ")))
+            .unwrap_or_else(|| panic!("no summary for {id}:\n{stderr}"));
         assert!(line.contains("reconnects 0"), "{line}");
         assert!(line.contains(&format!("frames {FRAMES}")), "{line}");
     }
-    let evil_line = stderr.lines().find(|l| l.contains("summary: tenant evil: ")).unwrap();
-    assert!(!evil_line.contains("refused 0,"), "refusals counted: {evil_line}");
+    let evil_line = stderr
+        .lines()
+        .find(|l| l.contains("summary: tenant evil: "))
+        .unwrap();
+    assert!(
+        !evil_line.contains("refused 0,"),
+        "refusals counted: {evil_line}"
+    );
 }
 
 #[test]
@@ -156,43 +257,89 @@ fn tenants_come_change_and_go_while_running_with_no_gap_for_the_others() {
         .arg(&config)
         .arg("--input")
         .arg(common::clip())
-        .args(["--max-frames", &FRAMES.to_string(), "--mqtt-url", &broker.url(), "--sessions", "1", "--threads", "1"])
+        .args([
+            "--max-frames",
+            &FRAMES.to_string(),
+            "--mqtt-url",
+            &broker.url(),
+            "--sessions",
+            "1",
+            "--threads",
+            "1",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let err = common::stderr_of(&mut child);
     let count = |m: &[(String, String)], t: &str| m.iter().filter(|(x, _)| x == t).count();
-    assert!(sub.wait_for(Duration::from_secs(60), |m| count(m, "tenants/acme/person") >= 20), "acme runs");
+    assert!(
+        sub.wait_for(Duration::from_secs(60), |m| count(m, "tenants/acme/person")
+            >= 20),
+        "acme runs"
+    );
 
     // Added mid-run.
     std::fs::write(tenants.join("globex.toml"), counting_tenant("")).unwrap();
-    assert!(sub.wait_for(Duration::from_secs(20), |m| count(m, "tenants/globex/person") >= 10), "globex added while running");
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| count(
+            m,
+            "tenants/globex/person"
+        ) >= 10),
+        "globex added while running"
+    );
 
     // Edited: acme's topics move to v2/; its counter's state carries over.
-    let edited = counting_tenant("").replace("settings = { include_frame = true }", "settings = { include_frame = true, prefix = \"v2\" }");
+    let edited = counting_tenant("").replace(
+        "settings = { include_frame = true }",
+        "settings = { include_frame = true, prefix = \"v2\" }",
+    );
     std::fs::write(tenants.join("acme.toml"), edited).unwrap();
-    assert!(sub.wait_for(Duration::from_secs(20), |m| count(m, "tenants/acme/v2/person") >= 10), "acme edited while running");
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| count(
+            m,
+            "tenants/acme/v2/person"
+        ) >= 10),
+        "acme edited while running"
+    );
 
     // A broken edit is refused; the running version stays.
     std::fs::write(tenants.join("acme.toml"), "[[stages]\nthis is not toml").unwrap();
     assert!(
-        sub.wait_for(Duration::from_secs(20), |m| m.iter().any(|(t, p)| t == "tenants/acme/$events" && p.contains("\"refused\""))),
+        sub.wait_for(Duration::from_secs(20), |m| m.iter().any(|(t, p)| t
+            == "tenants/acme/$events"
+            && p.contains("\"refused\""))),
         "the refusal is told to the tenant"
     );
     let before = count(sub.messages(), "tenants/acme/v2/person");
-    assert!(sub.wait_for(Duration::from_secs(20), |m| count(m, "tenants/acme/v2/person") >= before + 10), "the old version keeps running");
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| count(
+            m,
+            "tenants/acme/v2/person"
+        ) >= before + 10),
+        "the old version keeps running"
+    );
 
     // Removed: its finish runs, then it is gone.
     std::fs::remove_file(tenants.join("globex.toml")).unwrap();
-    assert!(sub.wait_for(Duration::from_secs(20), |m| m.iter().any(|(t, _)| t == "tenants/globex/person/total")), "removal publishes the chain's finish");
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| m
+            .iter()
+            .any(|(t, _)| t == "tenants/globex/person/total")),
+        "removal publishes the chain's finish"
+    );
     let code = common::wait_exit(&mut child, Duration::from_secs(240));
     let stderr = err.join().unwrap();
     assert_eq!(code, 0, "{stderr}");
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().any(|(t, _)| t == "person/total")));
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m
+        .iter()
+        .any(|(t, _)| t == "person/total")));
     let m = sub.messages().to_vec();
     let globex_frames = frames_on(&m, "tenants/globex/person");
-    assert!(globex_frames.keys().last().copied().unwrap_or(0) < FRAMES - 1, "globex stopped before the end");
+    assert!(
+        globex_frames.keys().last().copied().unwrap_or(0) < FRAMES - 1,
+        "globex stopped before the end"
+    );
 
     // No gap, no duplicate for anyone else.
     each_frame_once(&m, "person", FRAMES);
@@ -200,15 +347,38 @@ fn tenants_come_change_and_go_while_running_with_no_gap_for_the_others() {
     for (f, n) in frames_on(&m, "tenants/acme/v2/person") {
         *acme.entry(f).or_default() += n;
     }
-    assert_eq!(acme, (0..FRAMES).map(|f| (f, 1)).collect::<BTreeMap<_, _>>(), "acme: every frame once, across its edit");
+    assert_eq!(
+        acme,
+        (0..FRAMES).map(|f| (f, 1)).collect::<BTreeMap<_, _>>(),
+        "acme: every frame once, across its edit"
+    );
     // The counter's total went on across the edit.
     let total = |t: &str| -> Vec<u64> {
-        m.iter().filter(|(x, _)| x == t).map(|(_, p)| serde_json::from_str::<serde_json::Value>(p).unwrap()["total"].as_u64().unwrap()).collect()
+        m.iter()
+            .filter(|(x, _)| x == t)
+            .map(|(_, p)| {
+                serde_json::from_str::<serde_json::Value>(p).unwrap()["total"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
     };
-    let (v1, v2) = (total("tenants/acme/person"), total("tenants/acme/v2/person"));
-    assert!(v2.first().copied().unwrap_or(0) >= v1.last().copied().unwrap_or(0), "state carried: v1 ended at {:?}, v2 began at {:?}", v1.last(), v2.first());
+    let (v1, v2) = (
+        total("tenants/acme/person"),
+        total("tenants/acme/v2/person"),
+    );
+    assert!(
+        v2.first().copied().unwrap_or(0) >= v1.last().copied().unwrap_or(0),
+        "state carried: v1 ended at {:?}, v2 began at {:?}",
+        v1.last(),
+        v2.first()
+    );
     for e in ["\"added\"", "\"updated\"", "\"refused\"", "\"removed\""] {
-        assert!(m.iter().any(|(t, p)| t == "edgepipe/default/tenants" && p.contains(e)), "host event {e}");
+        assert!(
+            m.iter()
+                .any(|(t, p)| t == "edgepipe/default/tenants" && p.contains(e)),
+            "host event {e}"
+        );
     }
 }
 
@@ -223,25 +393,60 @@ fn tenants_check_passes_good_folders_and_names_each_problem() {
             .env("GLOBEX_MQTT_PASSWORD", "x")
             .output()
             .unwrap();
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     assert_eq!(code, 0, "{out}{stderr}");
-    assert!(out.contains("ok acme: 2 stage(s), topics under tenants/acme/"), "{out}");
-    assert!(out.contains("ok globex: 3 stage(s), topics under sites/globex/"), "{out}");
+    assert!(
+        out.contains("ok acme: 2 stage(s), topics under tenants/acme/"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok globex: 3 stage(s), topics under sites/globex/"),
+        "{out}"
+    );
 
     let dir = common::TempDir::new("tenants-bad");
     let d = dir.path();
     let good = counting_tenant("");
     std::fs::write(d.join("Bad_Name.toml"), &good).unwrap();
     std::fs::write(d.join("typo.toml"), format!("topic_prefx = \"x\"\n{good}")).unwrap();
-    std::fs::write(d.join("missing.toml"), "[[stages]]\nname = \"no-such-plugin\"\nkind = \"stats\"\n").unwrap();
-    std::fs::write(d.join("greedy.toml"), format!("[limits]\nmemory_mb = 100000\n{good}")).unwrap();
-    std::fs::write(d.join("one.toml"), format!("topic_prefix = \"shared/x\"\n{good}")).unwrap();
-    std::fs::write(d.join("two.toml"), format!("topic_prefix = \"shared/x/y\"\n{good}")).unwrap();
-    let o = common::command().args(["tenants", "check"]).arg(d).output().unwrap();
+    std::fs::write(
+        d.join("missing.toml"),
+        "[[stages]]\nname = \"no-such-plugin\"\nkind = \"stats\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("greedy.toml"),
+        format!("[limits]\nmemory_mb = 100000\n{good}"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("one.toml"),
+        format!("topic_prefix = \"shared/x\"\n{good}"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("two.toml"),
+        format!("topic_prefix = \"shared/x/y\"\n{good}"),
+    )
+    .unwrap();
+    let o = common::command()
+        .args(["tenants", "check"])
+        .arg(d)
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(1), "{out}");
-    let line = |needle: &str| out.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line for {needle}:\n{out}")).to_string();
+    let line = |needle: &str| {
+        out.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line for {needle}:\n{out}"))
+            .to_string()
+    };
     assert!(line("Bad_Name.toml").contains("not a tenant file name"));
     assert!(line("typo.toml").contains("topic_prefx"));
     assert!(line("missing.toml").contains("no-such-plugin"));
@@ -255,12 +460,24 @@ fn tenants_check_passes_good_folders_and_names_each_problem() {
 fn the_example_tenants_run() {
     let dir = common::TempDir::new("tenants-example");
     let passwd = common::password_file(dir.path(), &[("shop", "shop-pw"), ("globex", "globex-pw")]);
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions { password_file: Some(passwd), ..Default::default() });
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        password_file: Some(passwd),
+        ..Default::default()
+    });
     let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("shop", "shop-pw")));
     let o = common::command()
         .args(["run", "--config"])
         .arg(common::root().join("examples/tenants/pipeline.toml"))
-        .args(["--max-frames", "5", "--mqtt-url", &broker.url(), "--mqtt-username", "shop", "--mqtt-password-env", "SHOP_PW"])
+        .args([
+            "--max-frames",
+            "5",
+            "--mqtt-url",
+            &broker.url(),
+            "--mqtt-username",
+            "shop",
+            "--mqtt-password-env",
+            "SHOP_PW",
+        ])
         .env("SHOP_PW", "shop-pw")
         .env("GLOBEX_MQTT_PASSWORD", "globex-pw")
         .stdout(Stdio::null())
@@ -270,7 +487,8 @@ fn the_example_tenants_run() {
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("ids=acme,globex"), "{stderr}");
     assert!(sub.wait_for(Duration::from_secs(10), |m| {
-        m.iter().any(|(t, _)| t == "tenants/acme/person") && m.iter().any(|(t, _)| t == "sites/globex/person")
+        m.iter().any(|(t, _)| t == "tenants/acme/person")
+            && m.iter().any(|(t, _)| t == "sites/globex/person")
     }));
 }
 
@@ -279,7 +497,10 @@ fn bench_tenants_prints_the_cost_of_n_tenants() {
     let (code, out, stderr) = common::run_edgepipe(&["bench", "--tenants", "2", "--frames", "8"]);
     assert_eq!(code, 0, "{stderr}");
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("fps with 2 tenants:") && text.contains("with / without: "), "{text}");
+    assert!(
+        text.contains("fps with 2 tenants:") && text.contains("with / without: "),
+        "{text}"
+    );
     let ms: f64 = text
         .split("median ms per frame: ")
         .nth(1)

@@ -31,7 +31,11 @@ pub struct ChainLimits {
 
 impl Default for ChainLimits {
     fn default() -> Self {
-        ChainLimits { frame_budget: None, max_message_bytes: usize::MAX, max_messages_per_frame: usize::MAX }
+        ChainLimits {
+            frame_budget: None,
+            max_message_bytes: usize::MAX,
+            max_messages_per_frame: usize::MAX,
+        }
     }
 }
 
@@ -105,13 +109,25 @@ impl Chain {
     }
     /// (stage, messages refused) for stages that had any.
     pub fn refusals_by_stage(&self) -> Vec<(String, u64)> {
-        self.stages.stages().iter().zip(&self.refused).filter(|(_, n)| **n > 0).map(|(s, n)| (s.name().to_string(), *n)).collect()
+        self.stages
+            .stages()
+            .iter()
+            .zip(&self.refused)
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| (s.name().to_string(), *n))
+            .collect()
     }
 
     /// Everything one frame goes through in this chain: stats, then topics,
     /// then draw stages (unless `draw` is off: nobody looks at this chain's
     /// frames), each kind in configured order, within the budget.
-    pub fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], draw: bool) -> ChainOutput {
+    pub fn process(
+        &mut self,
+        info: FrameInfo,
+        detections: &[Detection],
+        pixels: &[u8],
+        draw: bool,
+    ) -> ChainOutput {
         self.stages.apply_reloads(info.index);
         let started = Instant::now();
         let budget = self.limits.frame_budget;
@@ -140,14 +156,23 @@ impl Chain {
                     StageKind::Stats => self.stats.extend(stage.update(info, detections)),
                     StageKind::Topics => {
                         let out = stage.route(info, &self.stats);
-                        let room = self.limits.max_messages_per_frame.saturating_sub(messages.len());
-                        let (ok, refused) = self.policy.apply(out, self.limits.max_message_bytes, room);
+                        let room = self
+                            .limits
+                            .max_messages_per_frame
+                            .saturating_sub(messages.len());
+                        let (ok, refused) =
+                            self.policy.apply(out, self.limits.max_message_bytes, room);
                         messages.extend(ok);
                         origins.resize(messages.len(), i);
                         self.refuse(i, refused, info.index);
                     }
                     StageKind::Draw => {
-                        if let Some(out) = stage.draw(info, drawn.as_deref().unwrap_or(pixels), detections, &self.stats) {
+                        if let Some(out) = stage.draw(
+                            info,
+                            drawn.as_deref().unwrap_or(pixels),
+                            detections,
+                            &self.stats,
+                        ) {
                             drawn = Some(out);
                         }
                     }
@@ -162,8 +187,13 @@ impl Chain {
         }
         self.count_overrun(overrun_at, info.index);
         self.numbers.messages += messages.len() as u64;
-        self.numbers.add_frame(started.elapsed().as_secs_f64() * 1000.0);
-        ChainOutput { messages, origins, drawn }
+        self.numbers
+            .add_frame(started.elapsed().as_secs_f64() * 1000.0);
+        ChainOutput {
+            messages,
+            origins,
+            drawn,
+        }
     }
 
     fn refuse(&mut self, stage: usize, refused: Vec<(String, Refusal)>, frame: u64) {
@@ -201,9 +231,13 @@ impl Chain {
         let budget = self.limits.frame_budget.unwrap_or_default();
         let stage = &mut self.stages.stages_mut()[i];
         let reason = format!("chain over its frame budget of {} ms during this stage; later stages skipped the frame", budget.as_millis());
-        self.events.push(PluginEvent::overrun(stage.name(), stage.version(), &reason).with_frame(frame));
+        self.events
+            .push(PluginEvent::overrun(stage.name(), stage.version(), &reason).with_frame(frame));
         if self.overruns_in_a_row[i] >= MAX_CONSECUTIVE_OVERRUNS && !stage.is_disabled() {
-            stage.disable(&format!("{} frame budget overruns in a row", self.overruns_in_a_row[i]));
+            stage.disable(&format!(
+                "{} frame budget overruns in a row",
+                self.overruns_in_a_row[i]
+            ));
         }
     }
 
@@ -214,7 +248,10 @@ impl Chain {
         for stage in self.stages.of_kind(StageKind::Stats) {
             let out = stage.finish();
             if !out.is_empty() {
-                let text: Vec<String> = out.iter().map(|s| format!("{}={}", s.name, s.value)).collect();
+                let text: Vec<String> = out
+                    .iter()
+                    .map(|s| format!("{}={}", s.name, s.value))
+                    .collect();
                 tracing::info!(chain = %self.id, plugin = %stage.name(), "final stats: {}", text.join(" "));
             }
             final_stats.extend(out);
@@ -225,14 +262,21 @@ impl Chain {
                 continue;
             }
             let out = self.stages.stages_mut()[i].finish_topics(&final_stats);
-            let room = self.limits.max_messages_per_frame.saturating_sub(messages.len());
+            let room = self
+                .limits
+                .max_messages_per_frame
+                .saturating_sub(messages.len());
             let (ok, refused) = self.policy.apply(out, self.limits.max_message_bytes, room);
             messages.extend(ok);
             origins.resize(messages.len(), i);
             self.refuse(i, refused, frames);
         }
         self.numbers.messages += messages.len() as u64;
-        ChainOutput { messages, origins, drawn: None }
+        ChainOutput {
+            messages,
+            origins,
+            drawn: None,
+        }
     }
 
     /// Events since the last call (plugin events, refusals, overruns).

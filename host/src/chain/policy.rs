@@ -47,9 +47,14 @@ impl std::fmt::Display for Refusal {
             Refusal::Dollar => write!(f, "topic starting with '$'"),
             Refusal::DotDot => write!(f, "topic with a '..' level"),
             Refusal::TopicTooLong(n) => write!(f, "topic of {n} bytes (at most {MAX_TOPIC_BYTES})"),
-            Refusal::PayloadTooLarge { bytes, max } => write!(f, "payload of {bytes} bytes (at most {max})"),
+            Refusal::PayloadTooLarge { bytes, max } => {
+                write!(f, "payload of {bytes} bytes (at most {max})")
+            }
             Refusal::TooManyMessages { max } => write!(f, "more than {max} messages in one frame"),
-            Refusal::HostTopic(t) => write!(f, "topic {t:?} is reserved for the host (its status, plugin and source topics)"),
+            Refusal::HostTopic(t) => write!(
+                f,
+                "topic {t:?} is reserved for the host (its status, plugin and source topics)"
+            ),
         }
     }
 }
@@ -76,11 +81,18 @@ fn check_shape(topic: &str) -> Result<(), Refusal> {
 
 impl TopicPolicy {
     pub fn operator(host_prefixes: &[String]) -> TopicPolicy {
-        TopicPolicy::Operator { host_prefixes: host_prefixes.iter().map(|p| p.trim_end_matches('/').to_string()).collect() }
+        TopicPolicy::Operator {
+            host_prefixes: host_prefixes
+                .iter()
+                .map(|p| p.trim_end_matches('/').to_string())
+                .collect(),
+        }
     }
 
     pub fn tenant(prefix: &str) -> TopicPolicy {
-        TopicPolicy::Tenant { prefix: prefix.trim_end_matches('/').to_string() }
+        TopicPolicy::Tenant {
+            prefix: prefix.trim_end_matches('/').to_string(),
+        }
     }
 
     /// Where the host publishes this chain's own events, if it has such a place.
@@ -96,7 +108,11 @@ impl TopicPolicy {
         match self {
             TopicPolicy::Operator { host_prefixes } => {
                 check_shape(topic)?;
-                let under = |p: &String| topic.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                let under = |p: &String| {
+                    topic
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                };
                 if host_prefixes.iter().any(under) {
                     return Err(Refusal::HostTopic(topic.to_string()));
                 }
@@ -120,7 +136,12 @@ impl TopicPolicy {
     }
 
     /// Check and place one frame's messages; refused ones come back apart.
-    pub fn apply(&self, messages: Vec<Message>, max_bytes: usize, max_count: usize) -> (Vec<Message>, Vec<(String, Refusal)>) {
+    pub fn apply(
+        &self,
+        messages: Vec<Message>,
+        max_bytes: usize,
+        max_count: usize,
+    ) -> (Vec<Message>, Vec<(String, Refusal)>) {
         let mut ok = Vec::with_capacity(messages.len().min(max_count));
         let mut refused = Vec::new();
         for mut m in messages {
@@ -129,7 +150,13 @@ impl TopicPolicy {
                 continue;
             }
             if m.payload.len() > max_bytes {
-                refused.push((m.topic, Refusal::PayloadTooLarge { bytes: m.payload.len(), max: max_bytes }));
+                refused.push((
+                    m.topic,
+                    Refusal::PayloadTooLarge {
+                        bytes: m.payload.len(),
+                        max: max_bytes,
+                    },
+                ));
                 continue;
             }
             match self.place(&m.topic) {
@@ -150,7 +177,12 @@ mod tests {
     use crate::plugin::bindings::Qos;
 
     fn msg(topic: &str, payload: &str) -> Message {
-        Message { topic: topic.into(), payload: payload.into(), qos: Qos::AtLeastOnce, retain: false }
+        Message {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: Qos::AtLeastOnce,
+            retain: false,
+        }
     }
 
     #[test]
@@ -171,7 +203,10 @@ mod tests {
         ] {
             assert_eq!(p.place(bad), Err(why), "{bad:?}");
         }
-        assert!(matches!(p.place(&"x".repeat(2000)), Err(Refusal::TopicTooLong(_))));
+        assert!(matches!(
+            p.place(&"x".repeat(2000)),
+            Err(Refusal::TopicTooLong(_))
+        ));
         assert_eq!(p.events_topic().as_deref(), Some("tenants/acme/$events"));
     }
 
@@ -179,11 +214,26 @@ mod tests {
     fn the_operator_cannot_write_the_hosts_topics() {
         let p = TopicPolicy::operator(&["edgepipe/door".to_string(), "site/cam/".to_string()]);
         assert_eq!(p.place("person").unwrap(), "person");
-        assert_eq!(p.place("edgepipe/door/status"), Err(Refusal::HostTopic("edgepipe/door/status".into())));
-        assert_eq!(p.place("edgepipe/door"), Err(Refusal::HostTopic("edgepipe/door".into())));
-        assert_eq!(p.place("site/cam/status"), Err(Refusal::HostTopic("site/cam/status".into())));
-        assert_eq!(p.place("edgepipe/door2/status").unwrap(), "edgepipe/door2/status");
-        assert_eq!(p.place("edgepipe/other/status").unwrap(), "edgepipe/other/status");
+        assert_eq!(
+            p.place("edgepipe/door/status"),
+            Err(Refusal::HostTopic("edgepipe/door/status".into()))
+        );
+        assert_eq!(
+            p.place("edgepipe/door"),
+            Err(Refusal::HostTopic("edgepipe/door".into()))
+        );
+        assert_eq!(
+            p.place("site/cam/status"),
+            Err(Refusal::HostTopic("site/cam/status".into()))
+        );
+        assert_eq!(
+            p.place("edgepipe/door2/status").unwrap(),
+            "edgepipe/door2/status"
+        );
+        assert_eq!(
+            p.place("edgepipe/other/status").unwrap(),
+            "edgepipe/other/status"
+        );
         assert_eq!(p.place("a/$b").unwrap(), "a/$b");
         assert_eq!(p.place("$SYS/broker"), Err(Refusal::Dollar));
     }
@@ -191,10 +241,28 @@ mod tests {
     #[test]
     fn sizes_and_counts_are_capped_per_frame() {
         let p = TopicPolicy::tenant("t/a");
-        let (ok, refused) = p.apply(vec![msg("a", "1"), msg("b", &"x".repeat(100)), msg("c", "3"), msg("d", "4")], 10, 2);
-        assert_eq!(ok.iter().map(|m| m.topic.as_str()).collect::<Vec<_>>(), ["t/a/a", "t/a/c"]);
+        let (ok, refused) = p.apply(
+            vec![
+                msg("a", "1"),
+                msg("b", &"x".repeat(100)),
+                msg("c", "3"),
+                msg("d", "4"),
+            ],
+            10,
+            2,
+        );
+        assert_eq!(
+            ok.iter().map(|m| m.topic.as_str()).collect::<Vec<_>>(),
+            ["t/a/a", "t/a/c"]
+        );
         assert_eq!(refused.len(), 2);
-        assert!(matches!(refused[0].1, Refusal::PayloadTooLarge { bytes: 100, max: 10 }));
+        assert!(matches!(
+            refused[0].1,
+            Refusal::PayloadTooLarge {
+                bytes: 100,
+                max: 10
+            }
+        ));
         assert_eq!(refused[1].1, Refusal::TooManyMessages { max: 2 });
     }
 }

@@ -104,18 +104,44 @@ impl BenchReport {
 
     pub fn render(&self) -> String {
         let mut o = String::new();
-        let _ = writeln!(o, "edgepipe bench: {} ({}x{}), model {}, {} core(s)", self.input, self.width, self.height, self.model, self.cores);
+        let _ = writeln!(
+            o,
+            "edgepipe bench: {} ({}x{}), model {}, {} core(s)",
+            self.input, self.width, self.height, self.model, self.cores
+        );
         let _ = writeln!(o, "1. raw ONNX Runtime: the model alone on pre-processed tensors of the clip's first {RAW_TENSORS} frames");
         for r in &self.runs {
             for x in &r.raw {
-                let _ = writeln!(o, "   {:<9}{:<28} {:>7.2} fps  (median {:.1} ms per run, {} runs)", r.provider.name(), x.label(), x.fps, x.median_ms, x.runs);
+                let _ = writeln!(
+                    o,
+                    "   {:<9}{:<28} {:>7.2} fps  (median {:.1} ms per run, {} runs)",
+                    r.provider.name(),
+                    x.label(),
+                    x.fps,
+                    x.median_ms,
+                    x.runs
+                );
             }
             if let Some(b) = r.best_raw() {
-                let after = r.raw_after.as_ref().map(|a| format!(", {:.2} fps again after the pipelines", a.fps)).unwrap_or_default();
-                let _ = writeln!(o, "   {:<9}best: {} at {:.2} fps{after}", r.provider.name(), b.label(), b.fps);
+                let after = r
+                    .raw_after
+                    .as_ref()
+                    .map(|a| format!(", {:.2} fps again after the pipelines", a.fps))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    o,
+                    "   {:<9}best: {} at {:.2} fps{after}",
+                    r.provider.name(),
+                    b.label(),
+                    b.fps
+                );
             }
         }
-        let _ = writeln!(o, "2. full pipeline: default plugins, frames to /dev/null, MQTT to {}", self.mqtt);
+        let _ = writeln!(
+            o,
+            "2. full pipeline: default plugins, frames to /dev/null, MQTT to {}",
+            self.mqtt
+        );
         for r in &self.runs {
             let p = &r.pipeline;
             let _ = writeln!(
@@ -129,7 +155,10 @@ impl BenchReport {
                 p.fps()
             );
         }
-        let _ = writeln!(o, "3. pipeline / best raw shape of the same provider (mean of before and after):");
+        let _ = writeln!(
+            o,
+            "3. pipeline / best raw shape of the same provider (mean of before and after):"
+        );
         for r in &self.runs {
             let x = ratio(r.pipeline.fps(), r.reference_fps());
             let _ = writeln!(
@@ -150,8 +179,13 @@ impl BenchReport {
 
     /// Best provider / CPU provider, and the default pipeline / best raw CPU.
     fn render_providers(&self, o: &mut String) {
-        let Some(cpu) = self.runs.iter().find(|r| r.provider == Provider::Cpu) else { return };
-        let best = self.runs.iter().max_by(|a, b| a.reference_fps().total_cmp(&b.reference_fps()));
+        let Some(cpu) = self.runs.iter().find(|r| r.provider == Provider::Cpu) else {
+            return;
+        };
+        let best = self
+            .runs
+            .iter()
+            .max_by(|a, b| a.reference_fps().total_cmp(&b.reference_fps()));
         if let Some(best) = best {
             let _ = writeln!(
                 o,
@@ -177,10 +211,23 @@ impl BenchReport {
 
 /// Sections 4 and 5: parts, plugins and memory of one pipeline run.
 fn render_parts(o: &mut String, p: &Summary, provider: Provider, (width, height): (u32, u32)) {
-    let _ = writeln!(o, "4. median ms per frame ({provider} pipeline): {}", format_parts(&p.stage_median_ms));
-    let plugins: Vec<(String, f64)> =
-        p.stage_median_ms.iter().filter(|(n, _)| p.faults.iter().any(|(s, _)| s == n)).cloned().collect();
-    let sum = p.stage_median_ms.iter().find(|(n, _)| n == PLUGINS_PART).map(|(_, ms)| *ms).unwrap_or(0.0);
+    let _ = writeln!(
+        o,
+        "4. median ms per frame ({provider} pipeline): {}",
+        format_parts(&p.stage_median_ms)
+    );
+    let plugins: Vec<(String, f64)> = p
+        .stage_median_ms
+        .iter()
+        .filter(|(n, _)| p.faults.iter().any(|(s, _)| s == n))
+        .cloned()
+        .collect();
+    let sum = p
+        .stage_median_ms
+        .iter()
+        .find(|(n, _)| n == PLUGINS_PART)
+        .map(|(_, ms)| *ms)
+        .unwrap_or(0.0);
     let _ = writeln!(
         o,
         "   default plugins: {}; together (median of the per-frame sum): {sum:.3} ms per {width}x{height} frame (target <= 0.5: {})",
@@ -188,7 +235,11 @@ fn render_parts(o: &mut String, p: &Summary, provider: Provider, (width, height)
         verdict(sum <= 0.5)
     );
     let mib = |k: u64| k as f64 / 1024.0;
-    let first = p.rss_kib.iter().find(|(n, _)| *n == RSS_FIRST_FRAME).map(|(_, k)| *k);
+    let first = p
+        .rss_kib
+        .iter()
+        .find(|(n, _)| *n == RSS_FIRST_FRAME)
+        .map(|(_, k)| *k);
     match (first, p.rss_kib.last().copied()) {
         (Some(a), Some((n, b))) if n > RSS_FIRST_FRAME => {
             let _ = writeln!(
@@ -205,13 +256,23 @@ fn render_parts(o: &mut String, p: &Summary, provider: Provider, (width, height)
         _ => {}
     }
     if let Some(m) = &p.mqtt {
-        let _ = writeln!(o, "   MQTT: {} published, {} acknowledged of {}", m.published, m.acked, m.expected_acks);
+        let _ = writeln!(
+            o,
+            "   MQTT: {} published, {} acknowledged of {}",
+            m.published, m.acked, m.expected_acks
+        );
     }
 }
 
 /// The model alone: `sessions` sessions of `threads` threads, each on its
 /// own thread, cycling through `tensors`; `runs` runs in all.
-fn raw(settings: &Settings, sessions: usize, threads: usize, tensors: &[Vec<f32>], runs: u64) -> Result<RawResult, Failure> {
+fn raw(
+    settings: &Settings,
+    sessions: usize,
+    threads: usize,
+    tensors: &[Vec<f32>],
+    runs: u64,
+) -> Result<RawResult, Failure> {
     let mut detectors = Vec::with_capacity(sessions);
     for _ in 0..sessions {
         let mut s = engine::detector_settings(settings);
@@ -233,7 +294,8 @@ fn raw(settings: &Settings, sessions: usize, threads: usize, tensors: &[Vec<f32>
                     let mut samples = Vec::with_capacity(per_session as usize);
                     for i in 0..per_session as usize {
                         let t = Instant::now();
-                        d.run_tensor(&tensors[(i * sessions + k) % tensors.len()]).or_exit(ExitKind::Model)?;
+                        d.run_tensor(&tensors[(i * sessions + k) % tensors.len()])
+                            .or_exit(ExitKind::Model)?;
                         samples.push(t.elapsed().as_secs_f32() * 1000.0);
                     }
                     Ok(samples)
@@ -242,7 +304,14 @@ fn raw(settings: &Settings, sessions: usize, threads: usize, tensors: &[Vec<f32>
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Failure::msg(ExitKind::Internal, "a benchmark thread panicked"))))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Failure::msg(
+                        ExitKind::Internal,
+                        "a benchmark thread panicked",
+                    ))
+                })
+            })
             .collect()
     });
     let elapsed = started.elapsed().as_secs_f64();
@@ -255,8 +324,16 @@ fn raw(settings: &Settings, sessions: usize, threads: usize, tensors: &[Vec<f32>
         sessions,
         threads,
         runs: done,
-        fps: if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 },
-        median_ms: if samples.is_empty() { 0.0 } else { median(&mut samples) },
+        fps: if elapsed > 0.0 {
+            done as f64 / elapsed
+        } else {
+            0.0
+        },
+        median_ms: if samples.is_empty() {
+            0.0
+        } else {
+            median(&mut samples)
+        },
     })
 }
 
@@ -310,7 +387,11 @@ fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings
         threads: args.threads,
         sessions: args.sessions,
         ep: provider.map(|p| p.name().to_string()),
-        ep_options: if provider == Some(Provider::Cpu) { Vec::new() } else { args.ep_option.clone() },
+        ep_options: if provider == Some(Provider::Cpu) {
+            Vec::new()
+        } else {
+            args.ep_option.clone()
+        },
         mqtt_url: args.mqtt_url.clone(),
         broker_port,
         plugin_dir: args.plugin_dir.clone(),
@@ -323,7 +404,11 @@ fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings
 }
 
 /// One provider: every raw shape, the pipeline, the best shape again.
-fn provider_block(args: &BenchArgs, s: &Settings, cores: usize) -> Result<(ProviderRun, (u32, u32)), Failure> {
+fn provider_block(
+    args: &BenchArgs,
+    s: &Settings,
+    cores: usize,
+) -> Result<(ProviderRun, (u32, u32)), Failure> {
     let (tensors, size) = prepare_tensors(s)?;
     let mut raw_results = Vec::new();
     for (sessions, threads) in shapes(s.ep.provider, cores) {
@@ -334,28 +419,56 @@ fn provider_block(args: &BenchArgs, s: &Settings, cores: usize) -> Result<(Provi
     drop(tensors);
     tracing::info!(provider = %s.ep.provider, frames = args.frames, sessions = s.sessions, threads = s.threads, "bench: full pipeline");
     let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
-    let opts = EngineOptions { loop_input: args.loop_input, frames_to: Some(Box::new(devnull)), median_window: args.frames as usize, progress: false, ..Default::default() };
+    let opts = EngineOptions {
+        loop_input: args.loop_input,
+        frames_to: Some(Box::new(devnull)),
+        median_window: args.frames as usize,
+        progress: false,
+        ..Default::default()
+    };
     let pipeline = engine::run(s, opts)?;
     // The best shape once more: how much the machine's load moved.
     let (tensors, _) = prepare_tensors(s)?;
-    let best = raw_results.iter().max_by(|a, b| a.fps.total_cmp(&b.fps)).map(|b| (b.sessions, b.threads));
+    let best = raw_results
+        .iter()
+        .max_by(|a, b| a.fps.total_cmp(&b.fps))
+        .map(|b| (b.sessions, b.threads));
     let raw_after = match best {
         Some((sessions, threads)) => Some(raw(s, sessions, threads, &tensors, args.raw_runs)?),
         None => None,
     };
-    Ok((ProviderRun { provider: s.ep.provider, raw: raw_results, raw_after, pipeline }, size))
+    Ok((
+        ProviderRun {
+            provider: s.ep.provider,
+            raw: raw_results,
+            raw_after,
+            pipeline,
+        },
+        size,
+    ))
 }
 
 /// Run the benchmark described by `args`.
 pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     let default = settings_for(args, None)?;
     if crate::capture::SourceSpec::parse(&default.input).is_live() {
-        return Err(Failure::msg(ExitKind::Config, format!("bench --input {}: a video file is needed, not a live source", default.input)));
+        return Err(Failure::msg(
+            ExitKind::Config,
+            format!(
+                "bench --input {}: a video file is needed, not a live source",
+                default.input
+            ),
+        ));
     }
     if args.frames == 0 || args.raw_runs == 0 {
-        return Err(Failure::msg(ExitKind::Config, "bench: --frames and --raw-runs must be at least 1"));
+        return Err(Failure::msg(
+            ExitKind::Config,
+            "bench: --frames and --raw-runs must be at least 1",
+        ));
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     // The default provider first, then the others installed (or those asked for).
     let mut providers: Vec<Provider> = Vec::new();
     let wanted = if args.ep.is_empty() {
@@ -366,7 +479,11 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
         let mut v = Vec::new();
         for e in &args.ep {
             let choice = e.parse().or_exit(ExitKind::Config)?;
-            v.push(crate::ep::resolve(choice, Vec::new(), &default.ort_lib).or_exit(ExitKind::Config)?.provider);
+            v.push(
+                crate::ep::resolve(choice, Vec::new(), &default.ort_lib)
+                    .or_exit(ExitKind::Config)?
+                    .provider,
+            );
         }
         v
     };
@@ -382,7 +499,10 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     order.sort_by_key(|p| *p != Provider::Cpu);
     let mqtt = match &default.mqtt {
         config::MqttTarget::External(url) => url.clone(),
-        config::MqttTarget::Embedded(addr) => format!("the embedded broker on {} (a free port for each)", addr.ip()),
+        config::MqttTarget::Embedded(addr) => format!(
+            "the embedded broker on {} (a free port for each)",
+            addr.ip()
+        ),
         config::MqttTarget::Off => "nowhere (off)".into(),
     };
     let mut runs = Vec::with_capacity(order.len());
@@ -396,5 +516,13 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     // The default provider first in the report.
     runs.sort_by_key(|r| r.provider != providers[0]);
     let (width, height) = size;
-    Ok(BenchReport { input: default.input.clone(), width, height, model: default.model.display().to_string(), cores, mqtt, runs })
+    Ok(BenchReport {
+        input: default.input.clone(),
+        width,
+        height,
+        model: default.model.display().to_string(),
+        cores,
+        mqtt,
+        runs,
+    })
 }

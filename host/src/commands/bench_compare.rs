@@ -17,7 +17,10 @@ pub const ROUNDS: usize = 2;
 /// reload, no stage state.
 pub fn settings(args: &BenchArgs) -> Result<Settings, Failure> {
     if args.frames == 0 {
-        return Err(Failure::msg(ExitKind::Config, "bench: --frames must be at least 1"));
+        return Err(Failure::msg(
+            ExitKind::Config,
+            "bench: --frames must be at least 1",
+        ));
     }
     let o = Overrides {
         input: args.input.clone(),
@@ -42,7 +45,13 @@ pub fn run(args: &BenchArgs, settings: &Settings) -> Result<Summary, Failure> {
     let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
     engine::run(
         settings,
-        EngineOptions { loop_input: args.loop_input, frames_to: Some(Box::new(devnull)), median_window: args.frames as usize, progress: false, ..Default::default() },
+        EngineOptions {
+            loop_input: args.loop_input,
+            frames_to: Some(Box::new(devnull)),
+            median_window: args.frames as usize,
+            progress: false,
+            ..Default::default()
+        },
     )
 }
 

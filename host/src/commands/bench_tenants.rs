@@ -20,7 +20,14 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
     let chain = settings
         .stages
         .iter()
-        .map(|s| format!("[[stages]]\nname = {:?}\nkind = {:?}\npath = {:?}\n", s.name, s.kind.world(), s.path))
+        .map(|s| {
+            format!(
+                "[[stages]]\nname = {:?}\nkind = {:?}\npath = {:?}\n",
+                s.name,
+                s.kind.world(),
+                s.path
+            )
+        })
         .collect::<String>();
     for i in 0..tenants {
         std::fs::write(dir.join(format!("t{i:03}.toml")), &chain).or_exit(ExitKind::Output)?;
@@ -29,18 +36,32 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
     for round in 0..ROUNDS {
         for on in [false, true] {
             settings.tenants_dir = on.then(|| dir.clone());
-            tracing::info!(round, tenants = if on { tenants } else { 0 }, "bench: pipeline");
+            tracing::info!(
+                round,
+                tenants = if on { tenants } else { 0 },
+                "bench: pipeline"
+            );
             let s = bench_compare::run(args, &settings)?;
             if on {
                 with.push(s.fps());
-                tenant_ms.push(s.stage_median_ms.iter().find(|(n, _)| n == "tenants").map(|(_, ms)| *ms).unwrap_or(0.0));
+                tenant_ms.push(
+                    s.stage_median_ms
+                        .iter()
+                        .find(|(n, _)| n == "tenants")
+                        .map(|(_, ms)| *ms)
+                        .unwrap_or(0.0),
+                );
             } else {
                 without.push(s.fps());
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let (a, b, ms) = (median(without.clone()), median(with.clone()), median(tenant_ms.clone()));
+    let (a, b, ms) = (
+        median(without.clone()),
+        median(with.clone()),
+        median(tenant_ms.clone()),
+    );
     let ratio = if a > 0.0 { b / a } else { 0.0 };
     let mut o = String::new();
     let _ = writeln!(o, "edgepipe bench --tenants {tenants}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.sessions, settings.threads);
@@ -50,9 +71,28 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
         settings.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" -> "),
         settings.stages.len()
     );
-    let _ = writeln!(o, "   fps without tenants: {} -> median {a:.2}", without.iter().map(|f| format!("{f:.2}")).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(o, "   fps with {tenants} tenants: {} -> median {b:.2}", with.iter().map(|f| format!("{f:.2}")).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(o, "   with / without: {ratio:.3} (target >= 0.9: {})", if ratio >= 0.9 { "met" } else { "missed" });
+    let _ = writeln!(
+        o,
+        "   fps without tenants: {} -> median {a:.2}",
+        without
+            .iter()
+            .map(|f| format!("{f:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "   fps with {tenants} tenants: {} -> median {b:.2}",
+        with.iter()
+            .map(|f| format!("{f:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "   with / without: {ratio:.3} (target >= 0.9: {})",
+        if ratio >= 0.9 { "met" } else { "missed" }
+    );
     let _ = writeln!(
         o,
         "   all tenants' chains, median ms per frame: {} -> {ms:.3} (target <= 3 ms for 10 tenants x 3 stages: {})",

@@ -8,7 +8,11 @@ use crate::config::{self, FileConfig, MqttOverrides, Overrides, Settings};
 use crate::error::{ExitKind, Failure, OrExit};
 
 #[derive(Debug, Parser)]
-#[command(name = "edgepipe", version, about = "Edge video analytics: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout")]
+#[command(
+    name = "edgepipe",
+    version,
+    about = "Edge video analytics: capture -> ONNX detection -> WebAssembly stages -> MQTT + stdout"
+)]
 pub struct Cli {
     /// Log filter for stderr (e.g. `info`, `debug`, `edgepipe=debug`).
     #[arg(long, global = true, env = "EDGEPIPE_LOG", default_value = "info")]
@@ -317,8 +321,12 @@ impl BenchMqttArgs {
     /// Run the measurement and print it on stdout (no frames in this command).
     pub fn run(&self) -> Result<(), Failure> {
         use crate::mqtt::{bench, Qos};
-        let qos = Qos::from_level(self.qos)
-            .ok_or_else(|| Failure::msg(ExitKind::Config, format!("--qos {}: not 0, 1 or 2", self.qos)))?;
+        let qos = Qos::from_level(self.qos).ok_or_else(|| {
+            Failure::msg(
+                ExitKind::Config,
+                format!("--qos {}: not 0, 1 or 2", self.qos),
+            )
+        })?;
         let spec = bench::BenchSpec {
             url: self.url.clone(),
             qos,
@@ -327,7 +335,10 @@ impl BenchMqttArgs {
             rate: (self.rate > 0.0).then_some(self.rate),
         };
         let r = bench::run(&spec).or_exit(ExitKind::Mqtt)?;
-        let ms = |us: Option<u64>| us.map(|u| format!("{:.2} ms", u as f64 / 1000.0)).unwrap_or_else(|| "n/a".into());
+        let ms = |us: Option<u64>| {
+            us.map(|u| format!("{:.2} ms", u as f64 / 1000.0))
+                .unwrap_or_else(|| "n/a".into())
+        };
         println!(
             "bench-mqtt: qos {} {} messages of {} B{}: {:.2} s, {:.0} msg/s; publish->ack p50 {}, p99 {}; dropped {}, unacknowledged {}",
             self.qos,
@@ -352,7 +363,10 @@ impl RunArgs {
             None => self.stdout,
             Some("-") => true,
             Some(other) => {
-                return Err(Failure::msg(ExitKind::Config, format!("--output {other:?}: only `-` (stdout) is supported")))
+                return Err(Failure::msg(
+                    ExitKind::Config,
+                    format!("--output {other:?}: only `-` (stdout) is supported"),
+                ))
             }
         };
         let file = match &self.config {

@@ -44,23 +44,36 @@ struct TrackJson {
 }
 
 fn bad(path: &Path, line: usize, what: impl std::fmt::Display) -> Failure {
-    Failure::msg(ExitKind::Input, format!("{} line {line}: {what}", path.display()))
+    Failure::msg(
+        ExitKind::Input,
+        format!("{} line {line}: {what}", path.display()),
+    )
 }
 
 fn obj(path: &Path, line: usize, id: u64, b: [f64; 4]) -> Result<Obj, Failure> {
-    let bbox = BBox::new(b[0], b[1], b[2], b[3]).ok_or_else(|| bad(path, line, "box is not finite"))?;
+    let bbox =
+        BBox::new(b[0], b[1], b[2], b[3]).ok_or_else(|| bad(path, line, "box is not finite"))?;
     Ok(Obj { id, bbox })
 }
 
 /// Ground truth per frame (0-based, as the record counts frames).
 pub fn read_gt(path: &Path) -> Result<BTreeMap<u64, Vec<Obj>>, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure::msg(ExitKind::Input, format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::msg(
+            ExitKind::Input,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     let mut out: BTreeMap<u64, Vec<Obj>> = BTreeMap::new();
     for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())) {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let f: Vec<f64> = line.split(',').map(|v| v.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|e| bad(path, n, e))?;
+        let f: Vec<f64> = line
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(path, n, e))?;
         if f.len() < 6 {
             return Err(bad(path, n, "expected at least frame,id,x,y,w,h"));
         }
@@ -70,7 +83,12 @@ pub fn read_gt(path: &Path) -> Result<BTreeMap<u64, Vec<Obj>>, Failure> {
         if f[0] < 1.0 || f[0].fract() != 0.0 || f[1] < 0.0 || f[1].fract() != 0.0 {
             return Err(bad(path, n, "frame (from 1) and id must be whole numbers"));
         }
-        out.entry(f[0] as u64 - 1).or_default().push(obj(path, n, f[1] as u64, [f[2], f[3], f[4], f[5]])?);
+        out.entry(f[0] as u64 - 1).or_default().push(obj(
+            path,
+            n,
+            f[1] as u64,
+            [f[2], f[3], f[4], f[5]],
+        )?);
     }
     Ok(out)
 }
@@ -84,24 +102,44 @@ pub struct RecordTracks {
 }
 
 pub fn read_record(path: &Path, stat: &str) -> Result<RecordTracks, Failure> {
-    let file = std::fs::File::open(path).map_err(|e| Failure::msg(ExitKind::Input, format!("cannot open {}: {e}", path.display())))?;
-    let mut out = RecordTracks { frames: Vec::new(), final_total: None };
+    let file = std::fs::File::open(path).map_err(|e| {
+        Failure::msg(
+            ExitKind::Input,
+            format!("cannot open {}: {e}", path.display()),
+        )
+    })?;
+    let mut out = RecordTracks {
+        frames: Vec::new(),
+        final_total: None,
+    };
     let mut seen_stat = false;
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate().map(|(n, l)| (n + 1, l)) {
+    for (n, line) in std::io::BufReader::new(file)
+        .lines()
+        .enumerate()
+        .map(|(n, l)| (n + 1, l))
+    {
         let line = line.map_err(|e| bad(path, n, e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let r: RecordLine = serde_json::from_str(&line).map_err(|e| bad(path, n, format!("not a record line: {e}")))?;
+        let r: RecordLine = serde_json::from_str(&line)
+            .map_err(|e| bad(path, n, format!("not a record line: {e}")))?;
         let mut objs = Vec::new();
         if let Some(s) = r.stats.iter().find(|s| s.name == stat) {
             seen_stat = true;
-            let tracks: Vec<TrackJson> = serde_json::from_str(&s.value).map_err(|e| bad(path, n, format!("stat `{stat}`: {e}")))?;
+            let tracks: Vec<TrackJson> = serde_json::from_str(&s.value)
+                .map_err(|e| bad(path, n, format!("stat `{stat}`: {e}")))?;
             for t in tracks {
                 objs.push(obj(path, n, t.id, t.bbox)?);
             }
         }
-        if let Some(t) = r.stats.iter().rev().find(|s| s.name == "total").and_then(|s| s.value.parse().ok()) {
+        if let Some(t) = r
+            .stats
+            .iter()
+            .rev()
+            .find(|s| s.name == "total")
+            .and_then(|s| s.value.parse().ok())
+        {
             out.final_total = Some(t);
         }
         out.frames.push((r.index, objs));
@@ -109,7 +147,10 @@ pub fn read_record(path: &Path, stat: &str) -> Result<RecordTracks, Failure> {
     if !seen_stat {
         return Err(Failure::msg(
             ExitKind::Input,
-            format!("{}: no frame has a `{stat}` stat (record a run whose pipeline has people-counter)", path.display()),
+            format!(
+                "{}: no frame has a `{stat}` stat (record a run whose pipeline has people-counter)",
+                path.display()
+            ),
         ));
     }
     Ok(out)
@@ -118,11 +159,21 @@ pub fn read_record(path: &Path, stat: &str) -> Result<RecordTracks, Failure> {
 /// `edgepipe eval`.
 pub fn run(a: &EvalArgs) -> Result<(), Failure> {
     if !(a.iou > 0.0 && a.iou <= 1.0) {
-        return Err(Failure::msg(ExitKind::Config, format!("--iou {}: must be in (0, 1]", a.iou)));
+        return Err(Failure::msg(
+            ExitKind::Config,
+            format!("--iou {}: must be in (0, 1]", a.iou),
+        ));
     }
     let mut gt = read_gt(&a.gt)?;
     let rec = read_record(&a.record, &a.stat)?;
-    let frames: Vec<FramePair> = rec.frames.into_iter().map(|(i, hyp)| FramePair { gt: gt.remove(&i).unwrap_or_default(), hyp }).collect();
+    let frames: Vec<FramePair> = rec
+        .frames
+        .into_iter()
+        .map(|(i, hyp)| FramePair {
+            gt: gt.remove(&i).unwrap_or_default(),
+            hyp,
+        })
+        .collect();
     let m = evaluate(&frames, a.iou);
     let text = if a.json {
         let mut v = serde_json::to_value(&m).or_exit(ExitKind::Internal)?;
@@ -131,7 +182,10 @@ pub fn run(a: &EvalArgs) -> Result<(), Failure> {
     } else {
         render(&m, rec.final_total, a)
     };
-    std::io::stdout().lock().write_all(text.as_bytes()).or_exit(ExitKind::Output)
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .or_exit(ExitKind::Output)
 }
 
 fn render(m: &Metrics, total: Option<u64>, a: &EvalArgs) -> String {

@@ -25,13 +25,21 @@ pub struct BenchOptions {
     pub rounds: usize,
 }
 
-pub(crate) const DEFAULTS: [(&str, StageKind); 3] =
-    [("people-counter", StageKind::Stats), ("course-topics", StageKind::Topics), ("draw-boxes", StageKind::Draw)];
+pub(crate) const DEFAULTS: [(&str, StageKind); 3] = [
+    ("people-counter", StageKind::Stats),
+    ("course-topics", StageKind::Topics),
+    ("draw-boxes", StageKind::Draw),
+];
 
 fn specs(dir: &Path) -> Vec<StageSettings> {
     DEFAULTS
         .iter()
-        .map(|(n, k)| StageSettings { name: n.to_string(), kind: *k, path: dir.join(format!("{n}.wasm")), settings: Vec::new() })
+        .map(|(n, k)| StageSettings {
+            name: n.to_string(),
+            kind: *k,
+            path: dir.join(format!("{n}.wasm")),
+            settings: Vec::new(),
+        })
         .collect()
 }
 
@@ -68,16 +76,28 @@ pub(crate) fn with_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
 }
 
 pub(crate) fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
-    let file = std::fs::File::open(&o.record)
-        .map_err(|e| Failure::msg(ExitKind::Input, format!("cannot open {}: {e}", o.record.display())))?;
+    let file = std::fs::File::open(&o.record).map_err(|e| {
+        Failure::msg(
+            ExitKind::Input,
+            format!("cannot open {}: {e}", o.record.display()),
+        )
+    })?;
     let mut cap = Capture::open(&o.video.to_string_lossy()).or_exit(ExitKind::Input)?;
     let mut frames = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(|e| Failure::msg(ExitKind::Input, e.to_string()))?;
-        let r: RecordLine = serde_json::from_str(&line).map_err(|e| Failure::msg(ExitKind::Input, format!("{}: {e}", o.record.display())))?;
-        let Some(f) = cap.next_frame().or_exit(ExitKind::Input)? else { break };
+        let r: RecordLine = serde_json::from_str(&line)
+            .map_err(|e| Failure::msg(ExitKind::Input, format!("{}: {e}", o.record.display())))?;
+        let Some(f) = cap.next_frame().or_exit(ExitKind::Input)? else {
+            break;
+        };
         frames.push(Frame {
-            info: FrameInfo { index: r.index, timestamp_ms: r.timestamp_ms, width: r.width, height: r.height },
+            info: FrameInfo {
+                index: r.index,
+                timestamp_ms: r.timestamp_ms,
+                width: r.width,
+                height: r.height,
+            },
             dets: crate::commands::plugin_tool::record_detections(&r),
             pixels: f.mat.data_bytes().or_exit(ExitKind::Internal)?.to_vec(),
         });
@@ -91,10 +111,16 @@ pub(crate) fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
 /// Run the three stages on one frame; (per-stage durations, had output).
 fn run_frame(set: &mut StageSet, f: &Frame, info: FrameInfo) -> ([Duration; 3], bool) {
     let t = Instant::now();
-    let stats: Vec<wit::Stat> = set.of_kind(StageKind::Stats).flat_map(|s| s.update(info, &f.dets)).collect();
+    let stats: Vec<wit::Stat> = set
+        .of_kind(StageKind::Stats)
+        .flat_map(|s| s.update(info, &f.dets))
+        .collect();
     let t1 = t.elapsed();
     let t = Instant::now();
-    let msgs: Vec<wit::Message> = set.of_kind(StageKind::Topics).flat_map(|s| s.route(info, &stats)).collect();
+    let msgs: Vec<wit::Message> = set
+        .of_kind(StageKind::Topics)
+        .flat_map(|s| s.route(info, &stats))
+        .collect();
     let t2 = t.elapsed();
     let t = Instant::now();
     let mut drawn = None;
@@ -102,25 +128,31 @@ fn run_frame(set: &mut StageSet, f: &Frame, info: FrameInfo) -> ([Duration; 3], 
         drawn = s.draw(info, &f.pixels, &f.dets, &stats);
     }
     let t3 = t.elapsed();
-    ([t1, t2, t3], !stats.is_empty() && !msgs.is_empty() && drawn.is_some())
+    (
+        [t1, t2, t3],
+        !stats.is_empty() && !msgs.is_empty() && drawn.is_some(),
+    )
 }
 
 pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let limits = Limits::default();
     let specs = specs(&o.plugin_dir);
-    let scratch = std::env::temp_dir().join(format!("edgepipe-plugin-bench-{}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("edgepipe-plugin-bench-{}", std::process::id()));
     let _cleanup = Cleanup(scratch.clone());
 
     // 1. Start-up: load the three stages with an empty cache, then a warm one.
     let (mut cold, mut cached, mut nocache) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..o.rounds {
         let dir = scratch.join(format!("cache-{round}"));
-        let host = PluginHost::with_cache(limits, ComponentCache::new(Some(dir.clone()))).or_exit(ExitKind::Plugin)?;
+        let host = PluginHost::with_cache(limits, ComponentCache::new(Some(dir.clone())))
+            .or_exit(ExitKind::Plugin)?;
         let t = Instant::now();
         StageSet::load(&host, &specs).or_exit(ExitKind::Plugin)?;
         cold.push(ms(t.elapsed()));
-        let host = PluginHost::with_cache(limits, ComponentCache::new(Some(dir))).or_exit(ExitKind::Plugin)?;
+        let host = PluginHost::with_cache(limits, ComponentCache::new(Some(dir)))
+            .or_exit(ExitKind::Plugin)?;
         let t = Instant::now();
         StageSet::load(&host, &specs).or_exit(ExitKind::Plugin)?;
         cached.push(ms(t.elapsed()));
@@ -129,10 +161,22 @@ pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
         StageSet::load(&host, &specs).or_exit(ExitKind::Plugin)?;
         nocache.push(ms(t.elapsed()));
     }
-    let _ = writeln!(out, "start-up, loading the 3 default stages ({} rounds, median):", o.rounds);
-    let (c, w, n) = (quantile(&mut cold, 0.5), quantile(&mut cached, 0.5), quantile(&mut nocache, 0.5));
+    let _ = writeln!(
+        out,
+        "start-up, loading the 3 default stages ({} rounds, median):",
+        o.rounds
+    );
+    let (c, w, n) = (
+        quantile(&mut cold, 0.5),
+        quantile(&mut cached, 0.5),
+        quantile(&mut nocache, 0.5),
+    );
     let _ = writeln!(out, "  cold (compile + write cache): {c:.2} ms");
-    let _ = writeln!(out, "  cached (load from cache):     {w:.2} ms  ({:.1}x faster)", c / w);
+    let _ = writeln!(
+        out,
+        "  cached (load from cache):     {w:.2} ms  ({:.1}x faster)",
+        c / w
+    );
     let _ = writeln!(out, "  no cache (compile only):      {n:.2} ms");
 
     // 2. Per-frame cost on real frames.
@@ -167,8 +211,13 @@ pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
             .map_err(|e| Failure::msg(ExitKind::Input, format!("{}: {e}", s.path.display())))?;
     }
     let counter = dir.join("people-counter.wasm");
-    let original = std::fs::read(&counter).map_err(|e| Failure::msg(ExitKind::Input, e.to_string()))?;
-    let host = PluginHost::with_cache(limits, ComponentCache::new(Some(scratch.join("reload-cache")))).or_exit(ExitKind::Plugin)?;
+    let original =
+        std::fs::read(&counter).map_err(|e| Failure::msg(ExitKind::Input, e.to_string()))?;
+    let host = PluginHost::with_cache(
+        limits,
+        ComponentCache::new(Some(scratch.join("reload-cache"))),
+    )
+    .or_exit(ExitKind::Plugin)?;
     let mut set = StageSet::load(&host, &self::specs(&dir)).or_exit(ExitKind::Plugin)?;
     set.watch(&host).or_exit(ExitKind::Plugin)?;
     let writes: Arc<Mutex<Vec<Instant>>> = Arc::default();
@@ -211,11 +260,20 @@ pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
     }
     match writer.join() {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(Failure::msg(ExitKind::Output, format!("writing plugin versions: {e}"))),
+        Ok(Err(e)) => {
+            return Err(Failure::msg(
+                ExitKind::Output,
+                format!("writing plugin versions: {e}"),
+            ))
+        }
         Err(_) => return Err(Failure::msg(ExitKind::Internal, "writer thread failed")),
     }
     let writes = writes.lock().map(|w| w.clone()).unwrap_or_default();
-    let mut lat: Vec<f64> = writes.iter().zip(&active).map(|(w, a)| ms(a.saturating_duration_since(*w))).collect();
+    let mut lat: Vec<f64> = writes
+        .iter()
+        .zip(&active)
+        .map(|(w, a)| ms(a.saturating_duration_since(*w)))
+        .collect();
     let faults: u64 = set.stages().iter().map(|s| s.faults()).sum();
     let _ = writeln!(
         out,

@@ -13,9 +13,9 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::commands::plugin_bench::Frame;
 use crate::plugin::bindings::{self as wit, v0_2_0, Level};
 use crate::plugin::{cache, PluginHost, StageKind, EPOCH_TICK};
-use crate::commands::plugin_bench::Frame;
 
 /// Frames after which the memory size is read.
 pub const CHECKPOINTS: [usize; 3] = [10, 100, 500];
@@ -34,7 +34,10 @@ struct Probe {
 
 impl WasiView for Probe {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 impl v0_2_0::stats::edgepipe::plugin::types::Host for Probe {}
@@ -42,7 +45,12 @@ impl v0_2_0::stats::edgepipe::plugin::host::Host for Probe {
     fn log(&mut self, _level: Level, _message: String) {}
 }
 impl ResourceLimiter for Probe {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let total = self.bytes + desired.saturating_sub(current);
         if total > CEILING {
             wasmtime::bail!("guest memory past {} MiB", CEILING >> 20);
@@ -50,7 +58,12 @@ impl ResourceLimiter for Probe {
         self.bytes = total;
         Ok(true)
     }
-    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(true)
     }
 }
@@ -63,16 +76,31 @@ enum World {
 
 /// Bytes of guest memory after each of `CHECKPOINTS` frames (the recorded
 /// frames over and over), for a component of the newest contract.
-pub(crate) fn memory_after(host: &PluginHost, bytes: &[u8], kind: StageKind, frames: &[Frame], stats: &[Vec<wit::Stat>]) -> wasmtime::Result<Vec<usize>> {
+pub(crate) fn memory_after(
+    host: &PluginHost,
+    bytes: &[u8],
+    kind: StageKind,
+    frames: &[Frame],
+    stats: &[Vec<wit::Stat>],
+) -> wasmtime::Result<Vec<usize>> {
     if frames.is_empty() || frames.len() != stats.len() {
         wasmtime::bail!("no frames");
     }
     let engine = host.engine();
-    let (component, _) = host.cache().load_or_compile(engine, bytes, &cache::content_hash(bytes))?;
+    let (component, _) =
+        host.cache()
+            .load_or_compile(engine, bytes, &cache::content_hash(bytes))?;
     let mut linker = Linker::<Probe>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     v0_2_0::stats::Stats::add_to_linker::<Probe, HasSelf<Probe>>(&mut linker, |p| p)?;
-    let mut store = Store::new(engine, Probe { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), bytes: 0 });
+    let mut store = Store::new(
+        engine,
+        Probe {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            bytes: 0,
+        },
+    );
     store.limiter(|p| p);
     // The host's engine interrupts on epochs: each call gets CALL_LIMIT.
     let ticks = (CALL_LIMIT.as_micros() / EPOCH_TICK.as_micros().max(1)) as u64;
@@ -94,7 +122,10 @@ pub(crate) fn memory_after(host: &PluginHost, bytes: &[u8], kind: StageKind, fra
     for n in 0..CHECKPOINTS[CHECKPOINTS.len() - 1] {
         let i = n % frames.len();
         let (f, s) = (&frames[i], &stats[i]);
-        let info = wit::FrameInfo { index: n as u64, ..f.info };
+        let info = wit::FrameInfo {
+            index: n as u64,
+            ..f.info
+        };
         store.set_epoch_deadline(ticks);
         match &world {
             World::Stats(w) => drop(w.call_update(&mut store, info, &f.dets)?),

@@ -63,14 +63,26 @@ pub enum BuildError {
     #[error("{path}: {reason}")]
     BadManifest { path: PathBuf, reason: String },
     #[error("{path}: missing; a {lang} plugin's entry point is {entry}")]
-    NoEntry { path: PathBuf, lang: &'static str, entry: &'static str },
+    NoEntry {
+        path: PathBuf,
+        lang: &'static str,
+        entry: &'static str,
+    },
     #[error("{tool} not found: {install}")]
     ToolMissing { tool: &'static str, install: String },
     #[error("{tool} failed ({status}) building {dir}:\n{output}")]
-    ToolFailed { tool: &'static str, status: String, dir: PathBuf, output: String },
+    ToolFailed {
+        tool: &'static str,
+        status: String,
+        dir: PathBuf,
+        output: String,
+    },
     /// Shown as "what: source" (the source is chained by `{:#}`).
     #[error("{what}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("{tool} output could not be fixed up: {reason}")]
     Patch { tool: &'static str, reason: String },
     #[error("{tool} finished but {path} is not there")]
@@ -87,11 +99,17 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BuildError> {
     let path = dir.join(MANIFEST);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BuildError::NoManifest(dir.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(BuildError::NoManifest(dir.to_path_buf()))
+        }
         Err(e) => return Err(io(path.display().to_string())(e)),
     };
-    let m: Manifest = toml::from_str(&text).map_err(|e| BuildError::BadManifest { path: path.clone(), reason: e.message().to_string() })?;
-    crate::commands::plugin_new::check_name(&m.name).map_err(|reason| BuildError::BadManifest { path, reason })?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| BuildError::BadManifest {
+        path: path.clone(),
+        reason: e.message().to_string(),
+    })?;
+    crate::commands::plugin_new::check_name(&m.name)
+        .map_err(|reason| BuildError::BadManifest { path, reason })?;
     Ok(m)
 }
 
@@ -108,7 +126,10 @@ pub fn build(dir: &Path) -> Result<PathBuf, BuildError> {
         Lang::Rust => build_rust(dir, &m, &out)?,
     }
     if !out.is_file() {
-        return Err(BuildError::NoOutput { tool: tool_name(m.lang), path: out });
+        return Err(BuildError::NoOutput {
+            tool: tool_name(m.lang),
+            path: out,
+        });
     }
     Ok(out)
 }
@@ -118,13 +139,19 @@ pub fn run(dir: &Path) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let out = build(dir).map_err(|e| {
         let kind = match e {
-            BuildError::NoManifest(_) | BuildError::BadManifest { .. } | BuildError::NoEntry { .. } => ExitKind::Config,
+            BuildError::NoManifest(_)
+            | BuildError::BadManifest { .. }
+            | BuildError::NoEntry { .. } => ExitKind::Config,
             _ => ExitKind::Plugin,
         };
         Failure::new(kind, e)
     })?;
     let len = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    eprintln!("edgepipe: plugin build: {} ({len} bytes) in {:.1} s", out.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "edgepipe: plugin build: {} ({len} bytes) in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -140,8 +167,14 @@ fn tool_name(lang: Lang) -> &'static str {
 struct Scratch(PathBuf);
 impl Scratch {
     fn new(name: &str) -> Result<Scratch, BuildError> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let p = std::env::temp_dir().join(format!("edgepipe-build-{name}-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "edgepipe-build-{name}-{}-{nanos}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(p.join("wit")).map_err(io(p.display().to_string()))?;
         std::fs::write(p.join("wit/plugin.wit"), WIT).map_err(io(p.display().to_string()))?;
         Ok(Scratch(p))
@@ -159,13 +192,17 @@ fn find_tool(env: &str, vendored: Option<&str>, on_path: &str) -> Option<PathBuf
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let v = vendored.map(|v| Path::new(crate::config::BUILD_ROOT).join(v)).filter(|v| v.is_file());
+    let v = vendored
+        .map(|v| Path::new(crate::config::BUILD_ROOT).join(v))
+        .filter(|v| v.is_file());
     v.or_else(|| self::on_path(on_path))
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 fn run_tool(tool: &'static str, cmd: &mut Command, dir: &Path) -> Result<(), BuildError> {
@@ -173,8 +210,14 @@ fn run_tool(tool: &'static str, cmd: &mut Command, dir: &Path) -> Result<(), Bui
     cmd.env("RUST_BACKTRACE", "0");
     tracing::debug!(?cmd, "building");
     let out = cmd.output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => BuildError::ToolMissing { tool, install: install_hint(tool) },
-        _ => BuildError::Io { what: format!("running {tool}"), source: e },
+        std::io::ErrorKind::NotFound => BuildError::ToolMissing {
+            tool,
+            install: install_hint(tool),
+        },
+        _ => BuildError::Io {
+            what: format!("running {tool}"),
+            source: e,
+        },
     })?;
     if out.status.success() {
         return Ok(());
@@ -183,7 +226,12 @@ fn run_tool(tool: &'static str, cmd: &mut Command, dir: &Path) -> Result<(), Bui
     text.push_str(&String::from_utf8_lossy(&out.stdout));
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-    Err(BuildError::ToolFailed { tool, status: out.status.to_string(), dir: dir.to_path_buf(), output: tail })
+    Err(BuildError::ToolFailed {
+        tool,
+        status: out.status.to_string(),
+        dir: dir.to_path_buf(),
+        output: tail,
+    })
 }
 
 fn install_hint(tool: &str) -> String {
@@ -200,7 +248,10 @@ fn install_hint(tool: &str) -> String {
 }
 
 fn missing(tool: &'static str) -> BuildError {
-    BuildError::ToolMissing { tool, install: install_hint(tool) }
+    BuildError::ToolMissing {
+        tool,
+        install: install_hint(tool),
+    }
 }
 
 fn need_entry(dir: &Path, entry: &'static str, lang: &'static str) -> Result<(), BuildError> {
@@ -208,21 +259,37 @@ fn need_entry(dir: &Path, entry: &'static str, lang: &'static str) -> Result<(),
     if p.is_file() {
         Ok(())
     } else {
-        Err(BuildError::NoEntry { path: p, lang, entry })
+        Err(BuildError::NoEntry {
+            path: p,
+            lang,
+            entry,
+        })
     }
 }
 
 fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), BuildError> {
     need_entry(dir, PYTHON_ENTRY, "Python")?;
-    let tool = find_tool("EDGEPIPE_COMPONENTIZE_PY", Some("vendor/componentize-py/bin/componentize-py"), "componentize-py")
-        .ok_or_else(|| missing("componentize-py"))?;
+    let tool = find_tool(
+        "EDGEPIPE_COMPONENTIZE_PY",
+        Some("vendor/componentize-py/bin/componentize-py"),
+        "componentize-py",
+    )
+    .ok_or_else(|| missing("componentize-py"))?;
     let sdk = scratch.join("sdk");
     std::fs::create_dir_all(&sdk).map_err(io(sdk.display().to_string()))?;
-    std::fs::write(sdk.join("edgepipe_sdk.py"), PYTHON_SDK).map_err(io(sdk.display().to_string()))?;
+    std::fs::write(sdk.join("edgepipe_sdk.py"), PYTHON_SDK)
+        .map_err(io(sdk.display().to_string()))?;
     let world = format!("edgepipe:plugin/{}@{CONTRACT}", m.world.world());
     let mut cmd = Command::new(&tool);
     // No __pycache__ left in the plugin's folder.
-    cmd.env("PYTHONDONTWRITEBYTECODE", "1").arg("-q").arg("-d").arg(scratch.join("wit")).args(["-w", &world, "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-q")
+        .arg("-d")
+        .arg(scratch.join("wit"))
+        .args(["-w", &world, "componentize", "-p"])
+        .arg(dir)
+        .arg("-p")
+        .arg(&sdk);
     let raw = scratch.join("componentize-py.wasm");
     cmd.args(["app", "-o"]).arg(&raw);
     run_tool("componentize-py", &mut cmd, dir)?;
@@ -244,15 +311,23 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
 
 /// `TOOL --version` -> "0.25.1" (from "componentize-py 0.25.1").
 fn tool_version(tool: &Path) -> Option<String> {
-    let out = Command::new(tool).arg("--version").env("RUST_BACKTRACE", "0").output().ok()?;
+    let out = Command::new(tool)
+        .arg("--version")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace().last().map(str::to_string)
 }
 
 fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), BuildError> {
     need_entry(dir, JS_ENTRY, "JavaScript")?;
-    let tool = find_tool("EDGEPIPE_COMPONENTIZE_JS", Some("vendor/componentize-js/node_modules/.bin/componentize-js"), "componentize-js")
-        .ok_or_else(|| missing("componentize-js"))?;
+    let tool = find_tool(
+        "EDGEPIPE_COMPONENTIZE_JS",
+        Some("vendor/componentize-js/node_modules/.bin/componentize-js"),
+        "componentize-js",
+    )
+    .ok_or_else(|| missing("componentize-js"))?;
     if on_path("node").is_none() {
         return Err(missing("node"));
     }
@@ -268,22 +343,41 @@ fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), 
     }
     std::fs::write(src.join("edgepipe-sdk.js"), JS_SDK).map_err(io(src.display().to_string()))?;
     let mut cmd = Command::new(tool);
-    cmd.arg(src.join(JS_ENTRY)).arg("-w").arg(scratch.join("wit")).args(["-n", m.world.world(), "-d"]);
+    cmd.arg(src.join(JS_ENTRY))
+        .arg("-w")
+        .arg(scratch.join("wit"))
+        .args(["-n", m.world.world(), "-d"]);
     cmd.args(JS_DISABLED_FEATURES).arg("-o").arg(out);
     run_tool("componentize-js", &mut cmd, dir)
 }
 
 fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> Result<(), BuildError> {
     if !dir.join("Cargo.toml").is_file() {
-        return Err(BuildError::NoEntry { path: dir.join("Cargo.toml"), lang: "Rust", entry: "Cargo.toml" });
+        return Err(BuildError::NoEntry {
+            path: dir.join("Cargo.toml"),
+            lang: "Rust",
+            entry: "Cargo.toml",
+        });
     }
     // CARGO: set when edgepipe itself runs under cargo.
     let cargo = find_tool("CARGO", None, "cargo").ok_or_else(|| missing("cargo"))?;
     let target = dir.join("target");
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(dir).args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target);
+    cmd.current_dir(dir)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target);
     run_tool("cargo", &mut cmd, dir)?;
-    let built = target.join("wasm32-wasip2/plugin").join(format!("{}.wasm", m.name.replace('-', "_")));
+    let built = target
+        .join("wasm32-wasip2/plugin")
+        .join(format!("{}.wasm", m.name.replace('-', "_")));
     std::fs::copy(&built, out).map_err(io(built.display().to_string()))?;
     Ok(())
 }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::commands::plugin_build::{Lang, MANIFEST};
 use crate::error::{ExitKind, Failure};
 use crate::plugin::StageKind;
-use crate::commands::plugin_build::{Lang, MANIFEST};
 
 const MANIFEST_TEMPLATE: &str = include_str!("plugin_templates/plugin.toml");
 const GITIGNORE: &str = include_str!("plugin_templates/gitignore");
@@ -18,15 +18,28 @@ const RUST_CARGO_CONFIG: &str = include_str!("plugin_templates/rust-cargo-config
 /// The source template of a language and world: (file name, text).
 fn source(lang: Lang, world: StageKind) -> (&'static str, &'static str) {
     match (lang, world) {
-        (Lang::Python, StageKind::Stats) => ("app.py", include_str!("plugin_templates/python-stats.py")),
-        (Lang::Python, StageKind::Topics) => ("app.py", include_str!("plugin_templates/python-topics.py")),
-        (Lang::Python, StageKind::Draw) => ("app.py", include_str!("plugin_templates/python-draw.py")),
+        (Lang::Python, StageKind::Stats) => {
+            ("app.py", include_str!("plugin_templates/python-stats.py"))
+        }
+        (Lang::Python, StageKind::Topics) => {
+            ("app.py", include_str!("plugin_templates/python-topics.py"))
+        }
+        (Lang::Python, StageKind::Draw) => {
+            ("app.py", include_str!("plugin_templates/python-draw.py"))
+        }
         (Lang::Js, StageKind::Stats) => ("app.js", include_str!("plugin_templates/js-stats.js")),
         (Lang::Js, StageKind::Topics) => ("app.js", include_str!("plugin_templates/js-topics.js")),
         (Lang::Js, StageKind::Draw) => ("app.js", include_str!("plugin_templates/js-draw.js")),
-        (Lang::Rust, StageKind::Stats) => ("src/lib.rs", include_str!("plugin_templates/rust-stats.rs")),
-        (Lang::Rust, StageKind::Topics) => ("src/lib.rs", include_str!("plugin_templates/rust-topics.rs")),
-        (Lang::Rust, StageKind::Draw) => ("src/lib.rs", include_str!("plugin_templates/rust-draw.rs")),
+        (Lang::Rust, StageKind::Stats) => {
+            ("src/lib.rs", include_str!("plugin_templates/rust-stats.rs"))
+        }
+        (Lang::Rust, StageKind::Topics) => (
+            "src/lib.rs",
+            include_str!("plugin_templates/rust-topics.rs"),
+        ),
+        (Lang::Rust, StageKind::Draw) => {
+            ("src/lib.rs", include_str!("plugin_templates/rust-draw.rs"))
+        }
     }
 }
 
@@ -38,13 +51,23 @@ pub enum NewError {
     Exists(PathBuf),
     /// Shown as "cannot write PATH: source" (the source is chained by `{:#}`).
     #[error("cannot write {path}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A plugin name: lowercase letters, digits and `-`, starting with a letter.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if name.is_empty() || name.len() > 64 || !ok_chars || !name.starts_with(|c: char| c.is_ascii_lowercase()) || name.ends_with('-') {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name.is_empty()
+        || name.len() > 64
+        || !ok_chars
+        || !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || name.ends_with('-')
+    {
         return Err("use 1-64 lowercase letters, digits and `-`, starting with a letter (e.g. `car-counter`)".into());
     }
     Ok(())
@@ -56,7 +79,9 @@ fn class_name(name: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut c = p.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -70,8 +95,16 @@ fn lang_name(lang: Lang) -> &'static str {
 }
 
 /// Write the plugin `name` into `parent/name`; returns the folder.
-pub fn scaffold(parent: &Path, name: &str, lang: Lang, world: StageKind) -> Result<PathBuf, NewError> {
-    check_name(name).map_err(|reason| NewError::BadName { name: name.into(), reason })?;
+pub fn scaffold(
+    parent: &Path,
+    name: &str,
+    lang: Lang,
+    world: StageKind,
+) -> Result<PathBuf, NewError> {
+    check_name(name).map_err(|reason| NewError::BadName {
+        name: name.into(),
+        reason,
+    })?;
     let dir = parent.join(name);
     if dir.exists() {
         return Err(NewError::Exists(dir));
@@ -86,7 +119,11 @@ pub fn scaffold(parent: &Path, name: &str, lang: Lang, world: StageKind) -> Resu
             .replace("{{sdk}}", &sdk.to_string_lossy())
     };
     let (file, text) = source(lang, world);
-    let mut files = vec![(MANIFEST, fill(MANIFEST_TEMPLATE)), (".gitignore", GITIGNORE.to_string()), (file, fill(text))];
+    let mut files = vec![
+        (MANIFEST, fill(MANIFEST_TEMPLATE)),
+        (".gitignore", GITIGNORE.to_string()),
+        (file, fill(text)),
+    ];
     if lang == Lang::Rust {
         files.push(("Cargo.toml", fill(RUST_CARGO)));
         files.push((".cargo/config.toml", RUST_CARGO_CONFIG.to_string()));
@@ -106,18 +143,39 @@ pub fn scaffold(parent: &Path, name: &str, lang: Lang, world: StageKind) -> Resu
 
 /// `edgepipe plugin new`: scaffold, then say on stderr what to do next.
 pub fn run(a: &crate::commands::cli::PluginNewArgs) -> Result<(), Failure> {
-    let lang = Lang::parse(&a.lang).ok_or_else(|| Failure::msg(ExitKind::Config, format!("--lang {}: not rust, python or js", a.lang)))?;
+    let lang = Lang::parse(&a.lang).ok_or_else(|| {
+        Failure::msg(
+            ExitKind::Config,
+            format!("--lang {}: not rust, python or js", a.lang),
+        )
+    })?;
     let world = StageKind::ALL
         .into_iter()
         .find(|w| w.world() == a.world)
-        .ok_or_else(|| Failure::msg(ExitKind::Config, format!("--world {}: not stats, topics or draw", a.world)))?;
+        .ok_or_else(|| {
+            Failure::msg(
+                ExitKind::Config,
+                format!("--world {}: not stats, topics or draw", a.world),
+            )
+        })?;
     let dir = scaffold(&a.dir, &a.name, lang, world).map_err(|e| {
-        let kind = if matches!(e, NewError::Write { .. }) { ExitKind::Output } else { ExitKind::Config };
+        let kind = if matches!(e, NewError::Write { .. }) {
+            ExitKind::Output
+        } else {
+            ExitKind::Config
+        };
         Failure::new(kind, e)
     })?;
     let d = dir.display();
-    eprintln!("edgepipe: plugin new: made {d} ({} {} stage); next:", lang_name(lang), world.world());
-    eprintln!("  edgepipe plugin build {d} && edgepipe plugin check {d}/{}.wasm", a.name);
+    eprintln!(
+        "edgepipe: plugin new: made {d} ({} {} stage); next:",
+        lang_name(lang),
+        world.world()
+    );
+    eprintln!(
+        "  edgepipe plugin build {d} && edgepipe plugin check {d}/{}.wasm",
+        a.name
+    );
     Ok(())
 }
 
@@ -138,7 +196,8 @@ mod tests {
 
     #[test]
     fn every_language_and_world_fills_every_placeholder() {
-        let tmp = std::env::temp_dir().join(format!("edgepipe-plugin-new-unit-{}", std::process::id()));
+        let tmp =
+            std::env::temp_dir().join(format!("edgepipe-plugin-new-unit-{}", std::process::id()));
         for lang in [Lang::Rust, Lang::Python, Lang::Js] {
             for world in StageKind::ALL {
                 let name = format!("t-{}-{}", lang_name(lang), world.world());
@@ -146,11 +205,20 @@ mod tests {
                 let (file, _) = source(lang, world);
                 for f in [MANIFEST, file] {
                     let text = std::fs::read_to_string(dir.join(f)).unwrap();
-                    assert!(!text.contains("{{name}}") && !text.contains("{{Class}}"), "{f} of {name}");
+                    assert!(
+                        !text.contains("{{name}}") && !text.contains("{{Class}}"),
+                        "{f} of {name}"
+                    );
                 }
                 let m = crate::commands::plugin_build::read_manifest(&dir).unwrap();
-                assert_eq!((m.name.as_str(), m.lang, m.world), (name.as_str(), lang, world));
-                assert!(matches!(scaffold(&tmp, &name, lang, world), Err(NewError::Exists(_))));
+                assert_eq!(
+                    (m.name.as_str(), m.lang, m.world),
+                    (name.as_str(), lang, world)
+                );
+                assert!(matches!(
+                    scaffold(&tmp, &name, lang, world),
+                    Err(NewError::Exists(_))
+                ));
             }
         }
         let _ = std::fs::remove_dir_all(&tmp);

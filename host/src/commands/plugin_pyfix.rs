@@ -44,30 +44,45 @@ fn unexpected(what: impl Into<String>) -> PatchError {
 
 /// `component` with the post-return of each export in `exports` that returns
 /// `list<u8>` freeing the returned buffer; the number of functions patched.
-pub fn free_returned_bytes(component: &[u8], exports: &[&str]) -> Result<(Vec<u8>, usize), PatchError> {
+pub fn free_returned_bytes(
+    component: &[u8],
+    exports: &[&str],
+) -> Result<(Vec<u8>, usize), PatchError> {
     let mut depth = 0usize;
     let mut modules: Vec<Range<usize>> = Vec::new();
     for payload in Parser::new(0).parse_all(component) {
         match payload? {
             Payload::Version { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ModuleSection { unchecked_range, .. } if depth == 1 => modules.push(unchecked_range),
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } if depth == 1 => modules.push(unchecked_range),
             _ => {}
         }
     }
     for range in modules {
-        let module = component.get(range.clone()).ok_or_else(|| unexpected("module past the end"))?;
+        let module = component
+            .get(range.clone())
+            .ok_or_else(|| unexpected("module past the end"))?;
         if let Some((patched, count)) = patch_module(module, exports)? {
             return Ok((splice(component, range, &patched)?, count));
         }
     }
-    Err(unexpected(format!("no module imports {}.{} and exports cabi_post_{}", DEALLOC.0, DEALLOC.1, exports.join("/cabi_post_"))))
+    Err(unexpected(format!(
+        "no module imports {}.{} and exports cabi_post_{}",
+        DEALLOC.0,
+        DEALLOC.1,
+        exports.join("/cabi_post_")
+    )))
 }
 
 /// Replace the core module at `range` (its section header just before it).
 fn splice(component: &[u8], range: Range<usize>, module: &[u8]) -> Result<Vec<u8>, PatchError> {
     let header = 1 + leb(range.len() as u32).len();
-    let start = range.start.checked_sub(header).ok_or_else(|| unexpected("module section header"))?;
+    let start = range
+        .start
+        .checked_sub(header)
+        .ok_or_else(|| unexpected("module section header"))?;
     let mut expect = vec![1u8];
     expect.extend(leb(range.len() as u32));
     if component[start..range.start] != expect[..] {
@@ -96,7 +111,9 @@ struct Glue {
 impl Glue {
     fn type_of(&self, func: u32) -> Option<&FuncType> {
         let defined = func.checked_sub(self.imported_funcs)?;
-        self.types.get(*self.func_types.get(defined as usize)? as usize)?.as_ref()
+        self.types
+            .get(*self.func_types.get(defined as usize)? as usize)?
+            .as_ref()
     }
 }
 
@@ -140,7 +157,10 @@ fn patch_module(module: &[u8], exports: &[&str]) -> Result<Option<(Vec<u8>, usiz
             Payload::ExportSection(r) => {
                 for e in r {
                     let e = e?;
-                    let wanted = e.name.strip_prefix("cabi_post_").is_some_and(|n| exports.contains(&n));
+                    let wanted = e
+                        .name
+                        .strip_prefix("cabi_post_")
+                        .is_some_and(|n| exports.contains(&n));
                     if wanted && e.kind == ExternalKind::Func {
                         g.post_returns.push(e.index);
                     }
@@ -149,21 +169,39 @@ fn patch_module(module: &[u8], exports: &[&str]) -> Result<Option<(Vec<u8>, usiz
             _ => {}
         }
     }
-    let Some(dealloc) = g.dealloc else { return Ok(None) };
+    let Some(dealloc) = g.dealloc else {
+        return Ok(None);
+    };
     if g.post_returns.is_empty() {
         return Ok(None);
     }
     let i32s = [ValType::I32; 5];
-    if !is_sig(dealloc_ty.and_then(|t| g.types.get(t as usize)?.as_ref()), &i32s, &[]) {
-        return Err(unexpected(format!("{}.{} is not (i32 x5) -> ()", DEALLOC.0, DEALLOC.1)));
+    if !is_sig(
+        dealloc_ty.and_then(|t| g.types.get(t as usize)?.as_ref()),
+        &i32s,
+        &[],
+    ) {
+        return Err(unexpected(format!(
+            "{}.{} is not (i32 x5) -> ()",
+            DEALLOC.0, DEALLOC.1
+        )));
     }
     for &f in &g.post_returns {
         if !is_sig(g.type_of(f), &i32s[..1], &[]) {
-            return Err(unexpected(format!("post-return function {f} is not (i32) -> ()")));
+            return Err(unexpected(format!(
+                "post-return function {f} is not (i32) -> ()"
+            )));
         }
     }
-    let defined: Vec<u32> = g.post_returns.iter().map(|f| f - g.imported_funcs).collect();
-    Ok(Some((rewrite_code(module, &defined, dealloc)?, defined.len())))
+    let defined: Vec<u32> = g
+        .post_returns
+        .iter()
+        .map(|f| f - g.imported_funcs)
+        .collect();
+    Ok(Some((
+        rewrite_code(module, &defined, dealloc)?,
+        defined.len(),
+    )))
 }
 
 /// The instructions put first in each post-return: its parameter 0 points at
@@ -201,7 +239,9 @@ fn rewrite_code(module: &[u8], defined: &[u32], dealloc: u32) -> Result<Vec<u8>,
         match &payload {
             Payload::CodeSectionStart { count, .. } => code = Some((*count, Vec::new())),
             Payload::CodeSectionEntry(body) => {
-                let (_, bodies) = code.as_mut().ok_or_else(|| unexpected("code entry outside a code section"))?;
+                let (_, bodies) = code
+                    .as_mut()
+                    .ok_or_else(|| unexpected("code entry outside a code section"))?;
                 let range = body.range();
                 let mut body_bytes = module[range.clone()].to_vec();
                 if defined.contains(&index) {
@@ -282,6 +322,9 @@ mod tests {
     fn a_component_without_the_glue_is_refused_untouched() {
         // A bare component: preamble only.
         let bare = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
-        assert!(matches!(free_returned_bytes(&bare, &BYTE_LIST_EXPORTS), Err(PatchError::Unexpected(_))));
+        assert!(matches!(
+            free_returned_bytes(&bare, &BYTE_LIST_EXPORTS),
+            Err(PatchError::Unexpected(_))
+        ));
     }
 }

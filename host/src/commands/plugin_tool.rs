@@ -46,13 +46,21 @@ pub fn record_detections(r: &RecordLine) -> Vec<wit::Detection> {
             class_id: d.class_id,
             label: d.label.clone(),
             score: d.score,
-            bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
+            bbox: wit::Rect {
+                x: d.bbox.x,
+                y: d.bbox.y,
+                width: d.bbox.width,
+                height: d.bbox.height,
+            },
         })
         .collect()
 }
 
 fn stat_json(s: &wit::Stat) -> StatJson {
-    StatJson { name: s.name.clone(), value: s.value.clone() }
+    StatJson {
+        name: s.name.clone(),
+        value: s.value.clone(),
+    }
 }
 
 fn message_json(m: &wit::Message) -> MessageJson {
@@ -61,14 +69,22 @@ fn message_json(m: &wit::Message) -> MessageJson {
         Qos::AtLeastOnce => 1,
         Qos::ExactlyOnce => 2,
     };
-    MessageJson { topic: m.topic.clone(), payload: m.payload.clone(), qos, retain: m.retain }
+    MessageJson {
+        topic: m.topic.clone(),
+        payload: m.payload.clone(),
+        qos,
+        retain: m.retain,
+    }
 }
 
 /// The host of `check` and `test`: compiled components are cached like a
 /// run's (`EDGEPIPE_CACHE_DIR`, else the default folder), so testing an 18 MB
 /// Python or JavaScript stage again does not compile it again.
 fn tool_host() -> Result<PluginHost, Failure> {
-    let dir = std::env::var_os("EDGEPIPE_CACHE_DIR").filter(|d| !d.is_empty()).map(PathBuf::from).or_else(cache::default_dir);
+    let dir = std::env::var_os("EDGEPIPE_CACHE_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(cache::default_dir);
     PluginHost::with_cache(Limits::default(), ComponentCache::new(dir)).or_exit(ExitKind::Plugin)
 }
 
@@ -76,7 +92,10 @@ fn tool_host() -> Result<PluginHost, Failure> {
 /// this host can load it.
 pub fn check(file: &Path) -> Result<bool, Failure> {
     let host = tool_host()?;
-    let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
     let mut out = std::io::stdout().lock();
     let bytes = match PluginHost::read(&name, file) {
         Ok(b) => b,
@@ -85,7 +104,13 @@ pub fn check(file: &Path) -> Result<bool, Failure> {
             return Ok(false);
         }
     };
-    let _ = writeln!(out, "file: {} ({} bytes, sha256:{})", file.display(), bytes.len(), cache::content_hash(&bytes));
+    let _ = writeln!(
+        out,
+        "file: {} ({} bytes, sha256:{})",
+        file.display(),
+        bytes.len(),
+        cache::content_hash(&bytes)
+    );
     let info = match host.inspect(&name, file, &bytes) {
         Ok(i) => i,
         Err(e) => {
@@ -94,10 +119,27 @@ pub fn check(file: &Path) -> Result<bool, Failure> {
             return Ok(false);
         }
     };
-    let versions = if info.versions.is_empty() { "(none imported)".to_string() } else { info.versions.join(", ") };
-    let _ = writeln!(out, "contract: {} {versions} (this host serves {})", wit::PACKAGE, wit::served_versions());
+    let versions = if info.versions.is_empty() {
+        "(none imported)".to_string()
+    } else {
+        info.versions.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "contract: {} {versions} (this host serves {})",
+        wit::PACKAGE,
+        wit::served_versions()
+    );
     let worlds: Vec<&str> = info.worlds.iter().map(|w| w.world()).collect();
-    let _ = writeln!(out, "world: {}", if worlds.is_empty() { "(none)".to_string() } else { worlds.join(", ") });
+    let _ = writeln!(
+        out,
+        "world: {}",
+        if worlds.is_empty() {
+            "(none)".to_string()
+        } else {
+            worlds.join(", ")
+        }
+    );
     let _ = writeln!(out, "imports: {}", info.imports.join(", "));
     let _ = writeln!(out, "exports: {}", info.exports.join(", "));
     let Some(&kind) = info.worlds.first() else {
@@ -107,7 +149,13 @@ pub fn check(file: &Path) -> Result<bool, Failure> {
     };
     match host.prepare(&name, file, kind, &bytes) {
         Ok((compiled, _)) => {
-            let _ = writeln!(out, "loadable: yes (world {} of {}@{})", kind.world(), wit::PACKAGE, compiled.api.as_str());
+            let _ = writeln!(
+                out,
+                "loadable: yes (world {} of {}@{})",
+                kind.world(),
+                wit::PACKAGE,
+                compiled.api.as_str()
+            );
             Ok(true)
         }
         Err(e) => {
@@ -131,25 +179,53 @@ pub struct TestOptions {
     pub output: Option<PathBuf>,
 }
 
-fn load_stage(host: &PluginHost, file: &Path, settings: Vec<(String, String)>) -> Result<Stage, Failure> {
-    let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+fn load_stage(
+    host: &PluginHost,
+    file: &Path,
+    settings: Vec<(String, String)>,
+) -> Result<Stage, Failure> {
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
     let bytes = PluginHost::read(&name, file).or_exit(ExitKind::Plugin)?;
-    let info = host.inspect(&name, file, &bytes).or_exit(ExitKind::Plugin)?;
+    let info = host
+        .inspect(&name, file, &bytes)
+        .or_exit(ExitKind::Plugin)?;
     let kind = *info.worlds.first().ok_or_else(|| {
-        Failure::msg(ExitKind::Plugin, format!("{} implements none of the worlds stats, topics, draw", file.display()))
+        Failure::msg(
+            ExitKind::Plugin,
+            format!(
+                "{} implements none of the worlds stats, topics, draw",
+                file.display()
+            ),
+        )
     })?;
-    host.load(&name, file, kind, settings).or_exit(ExitKind::Plugin)
+    host.load(&name, file, kind, settings)
+        .or_exit(ExitKind::Plugin)
 }
 
 /// The outcome of a test run.
 pub enum TestResult {
-    Passed { lines: usize },
-    Differs { line: usize, frame: Option<u64>, expected: String, got: String },
-    Faulted { faults: u64 },
+    Passed {
+        lines: usize,
+    },
+    Differs {
+        line: usize,
+        frame: Option<u64>,
+        expected: String,
+        got: String,
+    },
+    Faulted {
+        faults: u64,
+    },
 }
 
 fn frame_of(line: &str) -> Option<u64> {
-    serde_json::from_str::<serde_json::Value>(line).ok()?.get("index")?.as_u64()
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()?
+        .get("index")?
+        .as_u64()
 }
 
 /// `edgepipe plugin test`: run the stage over recorded frames, print its
@@ -161,32 +237,64 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
         Some(p) => Some(load_stage(&host, p, Vec::new())?),
         None => None,
     };
-    if feeder.as_ref().is_some_and(|f| f.kind() != StageKind::Stats) {
-        return Err(Failure::msg(ExitKind::Config, "--stats-plugin must be a stats stage"));
+    if feeder
+        .as_ref()
+        .is_some_and(|f| f.kind() != StageKind::Stats)
+    {
+        return Err(Failure::msg(
+            ExitKind::Config,
+            "--stats-plugin must be a stats stage",
+        ));
     }
-    let input = std::fs::File::open(&o.input)
-        .map_err(|e| Failure::msg(ExitKind::Input, format!("cannot open {}: {e}", o.input.display())))?;
+    let input = std::fs::File::open(&o.input).map_err(|e| {
+        Failure::msg(
+            ExitKind::Input,
+            format!("cannot open {}: {e}", o.input.display()),
+        )
+    })?;
     let mut video = match (&o.video, stage.kind()) {
-        (Some(v), StageKind::Draw) => Some(Capture::open(&v.to_string_lossy()).or_exit(ExitKind::Input)?),
-        (Some(_), _) => return Err(Failure::msg(ExitKind::Config, "--video is for draw stages only")),
+        (Some(v), StageKind::Draw) => {
+            Some(Capture::open(&v.to_string_lossy()).or_exit(ExitKind::Input)?)
+        }
+        (Some(_), _) => {
+            return Err(Failure::msg(
+                ExitKind::Config,
+                "--video is for draw stages only",
+            ))
+        }
         (None, _) => None,
     };
 
     let mut produced: Vec<String> = Vec::new();
     let mut final_stats: Vec<wit::Stat> = Vec::new();
     for (n, line) in std::io::BufReader::new(input).lines().enumerate() {
-        let line = line.map_err(|e| Failure::msg(ExitKind::Input, format!("{}: {e}", o.input.display())))?;
+        let line =
+            line.map_err(|e| Failure::msg(ExitKind::Input, format!("{}: {e}", o.input.display())))?;
         if line.trim().is_empty() {
             continue;
         }
-        let rec: InputLine = serde_json::from_str(&line)
-            .map_err(|e| Failure::msg(ExitKind::Input, format!("{} line {}: not a record line: {e}", o.input.display(), n + 1)))?;
+        let rec: InputLine = serde_json::from_str(&line).map_err(|e| {
+            Failure::msg(
+                ExitKind::Input,
+                format!(
+                    "{} line {}: not a record line: {e}",
+                    o.input.display(),
+                    n + 1
+                ),
+            )
+        })?;
         let r = &rec.record;
-        let info = FrameInfo { index: r.index, timestamp_ms: r.timestamp_ms, width: r.width, height: r.height };
+        let info = FrameInfo {
+            index: r.index,
+            timestamp_ms: r.timestamp_ms,
+            width: r.width,
+            height: r.height,
+        };
         let dets = record_detections(r);
         let out = match stage.kind() {
             StageKind::Stats => {
-                let stats: Vec<StatJson> = stage.update(info, &dets).iter().map(stat_json).collect();
+                let stats: Vec<StatJson> =
+                    stage.update(info, &dets).iter().map(stat_json).collect();
                 serde_json::json!({ "index": r.index, "stats": stats })
             }
             StageKind::Topics => {
@@ -200,14 +308,18 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
                         ))
                     }
                 };
-                let msgs: Vec<MessageJson> = stage.route(info, &stats).iter().map(message_json).collect();
+                let msgs: Vec<MessageJson> =
+                    stage.route(info, &stats).iter().map(message_json).collect();
                 serde_json::json!({ "index": r.index, "messages": msgs })
             }
             StageKind::Draw => {
                 let pixels = match video.as_mut() {
                     Some(cap) => loop {
                         let f = cap.next_frame().or_exit(ExitKind::Input)?.ok_or_else(|| {
-                            Failure::msg(ExitKind::Input, format!("--video ended before frame {}", r.index))
+                            Failure::msg(
+                                ExitKind::Input,
+                                format!("--video ended before frame {}", r.index),
+                            )
                         })?;
                         if f.index == r.index {
                             break f.mat.data_bytes().or_exit(ExitKind::Internal)?.to_vec();
@@ -217,7 +329,10 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
                     None => vec![0x80u8; r.width as usize * r.height as usize * 3],
                 };
                 let drawn = stage.draw(info, &pixels, &dets, &[]);
-                let sum = drawn.as_deref().map(cache::content_hash).unwrap_or_else(|| "undrawn".into());
+                let sum = drawn
+                    .as_deref()
+                    .map(cache::content_hash)
+                    .unwrap_or_else(|| "undrawn".into());
                 serde_json::json!({ "index": r.index, "sha256": sum })
             }
         };
@@ -233,33 +348,54 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
             if let Some(f) = feeder.as_mut() {
                 final_stats = f.finish();
             }
-            let msgs: Vec<MessageJson> = stage.finish_topics(&final_stats).iter().map(message_json).collect();
+            let msgs: Vec<MessageJson> = stage
+                .finish_topics(&final_stats)
+                .iter()
+                .map(message_json)
+                .collect();
             produced.push(serde_json::json!({ "finish": msgs }).to_string());
         }
         StageKind::Draw => {}
     }
 
     let mut sink: Box<dyn Write> = match &o.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Failure::msg(ExitKind::Output, format!("cannot create {}: {e}", p.display())))?),
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| {
+            Failure::msg(
+                ExitKind::Output,
+                format!("cannot create {}: {e}", p.display()),
+            )
+        })?),
         None => Box::new(std::io::stdout().lock()),
     };
     for l in &produced {
-        sink.write_all(l.as_bytes()).and_then(|()| sink.write_all(b"\n")).or_exit(ExitKind::Output)?;
+        sink.write_all(l.as_bytes())
+            .and_then(|()| sink.write_all(b"\n"))
+            .or_exit(ExitKind::Output)?;
     }
     sink.flush().or_exit(ExitKind::Output)?;
 
     if stage.faults() > 0 {
-        return Ok(TestResult::Faulted { faults: stage.faults() });
+        return Ok(TestResult::Faulted {
+            faults: stage.faults(),
+        });
     }
     if let Some(golden) = &o.expect {
-        let text = std::fs::read_to_string(golden)
-            .map_err(|e| Failure::msg(ExitKind::Input, format!("cannot read {}: {e}", golden.display())))?;
+        let text = std::fs::read_to_string(golden).map_err(|e| {
+            Failure::msg(
+                ExitKind::Input,
+                format!("cannot read {}: {e}", golden.display()),
+            )
+        })?;
         let expected: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         for i in 0..expected.len().max(produced.len()) {
             let e = expected.get(i).copied();
             let g = produced.get(i).map(String::as_str);
             let same = match (e, g) {
-                (Some(e), Some(g)) => serde_json::from_str::<serde_json::Value>(e).ok() == serde_json::from_str::<serde_json::Value>(g).ok() && serde_json::from_str::<serde_json::Value>(e).is_ok(),
+                (Some(e), Some(g)) => {
+                    serde_json::from_str::<serde_json::Value>(e).ok()
+                        == serde_json::from_str::<serde_json::Value>(g).ok()
+                        && serde_json::from_str::<serde_json::Value>(e).is_ok()
+                }
                 _ => false,
             };
             if !same {
@@ -272,5 +408,7 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
             }
         }
     }
-    Ok(TestResult::Passed { lines: produced.len() })
+    Ok(TestResult::Passed {
+        lines: produced.len(),
+    })
 }

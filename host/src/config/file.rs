@@ -150,9 +150,14 @@ impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         let text = read_text(path)?;
         let mut cfg = FileConfig::parse(&text, path)?;
-        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
         cfg.rebase(path.parent().unwrap_or(Path::new(".")), home.as_deref())
-            .map_err(|reason| ConfigError::Parse { path: path.to_path_buf(), reason })?;
+            .map_err(|reason| ConfigError::Parse {
+                path: path.to_path_buf(),
+                reason,
+            })?;
         Ok(cfg)
     }
 
@@ -171,7 +176,12 @@ impl FileConfig {
         fix(&mut self.outputs.record)?;
         fix(&mut self.plugins.dir)?;
         fix(&mut self.tenants.dir)?;
-        if self.plugins.cache_dir.as_ref().is_some_and(|d| !d.as_os_str().is_empty()) {
+        if self
+            .plugins
+            .cache_dir
+            .as_ref()
+            .is_some_and(|d| !d.as_os_str().is_empty())
+        {
             fix(&mut self.plugins.cache_dir)?;
         }
         fix(&mut self.mqtt.ca_file)?;
@@ -188,7 +198,9 @@ impl FileConfig {
         if let Some(input) = self.source.input.as_mut() {
             let looks_like_path = !input.contains("://") && input.parse::<i32>().is_err();
             if looks_like_path {
-                *input = resolve_path(Path::new(input.as_str()), dir, home)?.to_string_lossy().into_owned();
+                *input = resolve_path(Path::new(input.as_str()), dir, home)?
+                    .to_string_lossy()
+                    .into_owned();
             }
         }
         Ok(())
@@ -197,14 +209,22 @@ impl FileConfig {
 
 /// The text of the file at `path`.
 pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// A TOML error of the file at `path`, on one line.
 pub(crate) fn parse_error(path: &Path, e: &toml::de::Error) -> ConfigError {
     ConfigError::Parse {
         path: path.to_path_buf(),
-        reason: e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "),
+        reason: e
+            .to_string()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -213,13 +233,21 @@ pub(crate) fn parse_error(path: &Path, e: &toml::de::Error) -> ConfigError {
 fn resolve_path(p: &Path, dir: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
     let text = p.to_string_lossy();
     if text == "~" || text.starts_with("~/") {
-        let home = home.ok_or_else(|| format!("{text}: `~` needs the HOME environment variable, which is not set"))?;
+        let home = home.ok_or_else(|| {
+            format!("{text}: `~` needs the HOME environment variable, which is not set")
+        })?;
         return Ok(home.join(text.trim_start_matches('~').trim_start_matches('/')));
     }
     if text.starts_with('~') {
-        return Err(format!("{text}: only `~/` (your own home folder) is expanded; write the full path"));
+        return Err(format!(
+            "{text}: only `~/` (your own home folder) is expanded; write the full path"
+        ));
     }
-    Ok(if p.is_relative() { dir.join(p) } else { p.to_path_buf() })
+    Ok(if p.is_relative() {
+        dir.join(p)
+    } else {
+        p.to_path_buf()
+    })
 }
 
 #[cfg(test)]
@@ -228,25 +256,52 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        let e = FileConfig::parse("[source]\ninptu = \"x\"\n", Path::new("p.toml")).unwrap_err().to_string();
+        let e = FileConfig::parse("[source]\ninptu = \"x\"\n", Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("p.toml") && e.contains("inptu"), "{e}");
         assert!(!e.contains('\n'), "one line: {e}");
-        let e = FileConfig::parse("[sauce]\n", Path::new("p.toml")).unwrap_err().to_string();
+        let e = FileConfig::parse("[sauce]\n", Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sauce"), "{e}");
     }
 
     #[test]
     fn tilde_is_the_home_folder() {
         let (dir, home) = (Path::new("/etc/edgepipe"), Some(Path::new("/home/cam")));
-        assert_eq!(resolve_path(Path::new("~/.cache/x"), dir, home).unwrap(), Path::new("/home/cam/.cache/x"));
-        assert_eq!(resolve_path(Path::new("~"), dir, home).unwrap(), Path::new("/home/cam"));
-        assert_eq!(resolve_path(Path::new("m/a.onnx"), dir, home).unwrap(), Path::new("/etc/edgepipe/m/a.onnx"));
-        assert_eq!(resolve_path(Path::new("/abs"), dir, home).unwrap(), Path::new("/abs"));
-        assert!(resolve_path(Path::new("~/x"), dir, None).unwrap_err().contains("HOME"));
-        assert!(resolve_path(Path::new("~bob/x"), dir, home).unwrap_err().contains("only `~/`"));
-        let mut f = FileConfig::parse("[plugins]\ncache_dir = \"~/.cache/c\"\n[source]\ninput = \"~/v.avi\"\n", Path::new("p.toml")).unwrap();
+        assert_eq!(
+            resolve_path(Path::new("~/.cache/x"), dir, home).unwrap(),
+            Path::new("/home/cam/.cache/x")
+        );
+        assert_eq!(
+            resolve_path(Path::new("~"), dir, home).unwrap(),
+            Path::new("/home/cam")
+        );
+        assert_eq!(
+            resolve_path(Path::new("m/a.onnx"), dir, home).unwrap(),
+            Path::new("/etc/edgepipe/m/a.onnx")
+        );
+        assert_eq!(
+            resolve_path(Path::new("/abs"), dir, home).unwrap(),
+            Path::new("/abs")
+        );
+        assert!(resolve_path(Path::new("~/x"), dir, None)
+            .unwrap_err()
+            .contains("HOME"));
+        assert!(resolve_path(Path::new("~bob/x"), dir, home)
+            .unwrap_err()
+            .contains("only `~/`"));
+        let mut f = FileConfig::parse(
+            "[plugins]\ncache_dir = \"~/.cache/c\"\n[source]\ninput = \"~/v.avi\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
         f.rebase(dir, home).unwrap();
-        assert_eq!(f.plugins.cache_dir.as_deref(), Some(Path::new("/home/cam/.cache/c")));
+        assert_eq!(
+            f.plugins.cache_dir.as_deref(),
+            Some(Path::new("/home/cam/.cache/c"))
+        );
         assert_eq!(f.source.input.as_deref(), Some("/home/cam/v.avi"));
     }
 }

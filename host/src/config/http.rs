@@ -57,26 +57,45 @@ pub fn resolve(o: &HttpOverrides, f: &HttpConfig) -> Result<Option<LiveSettings>
     if o.off || (o.listen.is_none() && f.enabled == Some(false)) {
         return Ok(None);
     }
-    let text = o.listen.clone().or(f.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listen: SocketAddr = text.parse().map_err(|_| invalid("http.listen", format!("{text:?} is not an address like 127.0.0.1:8080")))?;
+    let text = o
+        .listen
+        .clone()
+        .or(f.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen: SocketAddr = text.parse().map_err(|_| {
+        invalid(
+            "http.listen",
+            format!("{text:?} is not an address like 127.0.0.1:8080"),
+        )
+    })?;
     let max_viewers = f.max_viewers.unwrap_or(DEFAULT_MAX_VIEWERS);
     if max_viewers == 0 || max_viewers > MAX_VIEWERS {
-        return Err(invalid("http.max_viewers", format!("{max_viewers} is not between 1 and {MAX_VIEWERS}")));
+        return Err(invalid(
+            "http.max_viewers",
+            format!("{max_viewers} is not between 1 and {MAX_VIEWERS}"),
+        ));
     }
     let (var, file) = match (&o.token_env, &o.token_file) {
         (None, None) => (f.token_env.as_deref(), f.token_file.as_deref()),
         (v, p) => (v.as_deref(), p.as_deref()),
     };
     let token = read_token(var, file).map_err(|e| invalid("http.token", e))?;
-    Ok(Some(LiveSettings { listen, explicit: o.listen.is_some(), max_viewers, token: token.map(Secret::new) }))
+    Ok(Some(LiveSettings {
+        listen,
+        explicit: o.listen.is_some(),
+        max_viewers,
+        token: token.map(Secret::new),
+    }))
 }
 
 /// Read a token: from the environment variable `var`, or the first line of `file`.
 pub fn read_token(var: Option<&str>, file: Option<&Path>) -> Result<Option<String>, String> {
     let tok = match (var, file) {
-        (Some(v), _) => std::env::var(v).map_err(|_| format!("the environment variable {v} (HTTP token) is not set"))?,
+        (Some(v), _) => std::env::var(v)
+            .map_err(|_| format!("the environment variable {v} (HTTP token) is not set"))?,
         (None, Some(f)) => {
-            let text = std::fs::read_to_string(f).map_err(|e| format!("HTTP token file {}: {e}", f.display()))?;
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("HTTP token file {}: {e}", f.display()))?;
             text.lines().next().unwrap_or("").to_string()
         }
         (None, None) => return Ok(None),
@@ -85,8 +104,13 @@ pub fn read_token(var: Option<&str>, file: Option<&Path>) -> Result<Option<Strin
     if tok.len() < 8 {
         return Err("the HTTP token is shorter than 8 characters".into());
     }
-    if !tok.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b'&' && b != b'%') {
-        return Err("the HTTP token must be printable ASCII without ';', '&', '%' or spaces".into());
+    if !tok
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b';' && b != b'&' && b != b'%')
+    {
+        return Err(
+            "the HTTP token must be printable ASCII without ';', '&', '%' or spaces".into(),
+        );
     }
     Ok(Some(tok))
 }

@@ -19,8 +19,10 @@ use thiserror::Error;
 
 /// Inference sessions of a file when not set (the providers' default).
 pub use crate::ep::DEFAULT_FILE_SESSIONS;
-pub use file::{FileConfig, ModelConfig, MqttConfig, OutputsConfig, PluginsConfig, SourceConfig, StageConfig};
 pub(crate) use file::{parse_error, read_text};
+pub use file::{
+    FileConfig, ModelConfig, MqttConfig, OutputsConfig, PluginsConfig, SourceConfig, StageConfig,
+};
 pub use http::{read_token, HttpConfig, HttpOverrides, LiveSettings};
 pub use mqtt::{load_password, Delivery, MqttTarget};
 pub use overrides::{MqttOverrides, Overrides};
@@ -66,7 +68,10 @@ pub const DEFAULT_PIPELINE: &str = include_str!("../default-pipeline.toml");
 
 /// The error of a setting: `key` names it as the file does (`mqtt.qos`).
 pub(crate) fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError {
-    ConfigError::Invalid { key: key.to_string(), reason: reason.to_string() }
+    ConfigError::Invalid {
+        key: key.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Everything a run needs, resolved.
@@ -121,8 +126,14 @@ pub struct Settings {
 
 /// A default asset: beside the executable first, then under the build root.
 pub fn default_asset(rel: &str) -> PathBuf {
-    let name = Path::new(rel).file_name().map(PathBuf::from).unwrap_or_default();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    let name = Path::new(rel)
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         let beside = dir.join(&name);
         if beside.exists() {
             return beside;
@@ -150,8 +161,13 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         Some(h) => http::resolve(h, &file.http)?,
         None => None,
     };
-    let state = crate::state::StateSettings::resolve(&file.state, o.state_dir.as_deref(), o.fresh_state, &pipeline_name)
-        .map_err(|e| invalid("state", e))?;
+    let state = crate::state::StateSettings::resolve(
+        &file.state,
+        o.state_dir.as_deref(),
+        o.fresh_state,
+        &pipeline_name,
+    )
+    .map_err(|e| invalid("state", e))?;
     Ok(Settings {
         pipeline_name,
         input,
@@ -190,7 +206,11 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
 
 /// The pipeline's name: an MQTT topic level.
 fn pipeline_name(o: &Overrides, file: &FileConfig) -> Result<String, ConfigError> {
-    let name = o.name.clone().or(file.name.clone()).unwrap_or_else(|| DEFAULT_PIPELINE_NAME.to_string());
+    let name = o
+        .name
+        .clone()
+        .or(file.name.clone())
+        .unwrap_or_else(|| DEFAULT_PIPELINE_NAME.to_string());
     if name.is_empty() || name.contains(['/', '+', '#']) {
         return Err(invalid("name", format!("{name:?} must be non-empty and free of '/', '+' and '#' (it is an MQTT topic level)")));
     }
@@ -205,9 +225,20 @@ mod tests {
     fn embedded_default_pipeline_parses() {
         let s = resolve(None, &Overrides::default()).unwrap();
         let names: Vec<&str> = s.stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["people-counter", "class-names", "speedometer", "course-topics", "draw-boxes"]);
+        assert_eq!(
+            names,
+            [
+                "people-counter",
+                "class-names",
+                "speedometer",
+                "course-topics",
+                "draw-boxes"
+            ]
+        );
         assert_eq!(s.keepalive, Duration::from_secs(60));
-        assert!(matches!(s.mqtt, MqttTarget::Embedded(a) if a.port() == 1883 && a.ip().is_loopback()));
+        assert!(
+            matches!(s.mqtt, MqttTarget::Embedded(a) if a.port() == 1883 && a.ip().is_loopback())
+        );
     }
 
     #[test]
@@ -217,7 +248,11 @@ mod tests {
             Path::new("p.toml"),
         )
         .unwrap();
-        let o = Overrides { input: Some("b.avi".into()), confidence: Some(0.6), ..Default::default() };
+        let o = Overrides {
+            input: Some("b.avi".into()),
+            confidence: Some(0.6),
+            ..Default::default()
+        };
         let s = resolve(Some(f), &o).unwrap();
         assert_eq!(s.input, "b.avi");
         assert_eq!(s.confidence, 0.6);
@@ -226,28 +261,65 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let o = Overrides { confidence: Some(1.5), ..Default::default() };
-        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `confidence`"));
-        let o = Overrides { mqtt_url: Some("http://x".into()), ..Default::default() };
-        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `mqtt.url`"));
-        let o = Overrides { sessions: Some(MAX_SESSIONS + 1), ..Default::default() };
-        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `model.sessions`"));
+        let o = Overrides {
+            confidence: Some(1.5),
+            ..Default::default()
+        };
+        assert!(resolve(None, &o)
+            .unwrap_err()
+            .to_string()
+            .starts_with("setting `confidence`"));
+        let o = Overrides {
+            mqtt_url: Some("http://x".into()),
+            ..Default::default()
+        };
+        assert!(resolve(None, &o)
+            .unwrap_err()
+            .to_string()
+            .starts_with("setting `mqtt.url`"));
+        let o = Overrides {
+            sessions: Some(MAX_SESSIONS + 1),
+            ..Default::default()
+        };
+        assert!(resolve(None, &o)
+            .unwrap_err()
+            .to_string()
+            .starts_with("setting `model.sessions`"));
     }
 
     #[test]
     fn values_that_would_overflow_are_errors() {
         let key_of = |toml: &str| {
             let f = FileConfig::parse(toml, Path::new("p.toml")).unwrap();
-            resolve(Some(f), &Overrides::default()).unwrap_err().to_string()
+            resolve(Some(f), &Overrides::default())
+                .unwrap_err()
+                .to_string()
         };
-        assert!(key_of("[mqtt]\nack_timeout_secs = 9223372036854775807\n").starts_with("setting `mqtt.ack_timeout_secs`"));
-        assert!(key_of("[mqtt]\nconnect_timeout_secs = 86401\n").starts_with("setting `mqtt.connect_timeout_secs`"));
-        assert!(key_of("[plugins]\ncall_timeout_ms = 60001\n").starts_with("setting `plugins.call_timeout_ms`"));
-        assert!(key_of("[mqtt]\nmax_message_bytes = 100\n").starts_with("setting `mqtt.max_message_bytes`"));
+        assert!(key_of("[mqtt]\nack_timeout_secs = 9223372036854775807\n")
+            .starts_with("setting `mqtt.ack_timeout_secs`"));
+        assert!(key_of("[mqtt]\nconnect_timeout_secs = 86401\n")
+            .starts_with("setting `mqtt.connect_timeout_secs`"));
+        assert!(key_of("[plugins]\ncall_timeout_ms = 60001\n")
+            .starts_with("setting `plugins.call_timeout_ms`"));
+        assert!(key_of("[mqtt]\nmax_message_bytes = 100\n")
+            .starts_with("setting `mqtt.max_message_bytes`"));
         // 2^44 + 1 MiB: shifted into bytes it would wrap to 1 MiB.
-        let o = Overrides { plugin_memory_mb: Some((1 << 44) + 1), ..Default::default() };
-        assert!(resolve(None, &o).unwrap_err().to_string().starts_with("setting `plugins.memory_mb`"));
-        let s = resolve(None, &Overrides { plugin_memory_mb: Some(4096), ..Default::default() }).unwrap();
+        let o = Overrides {
+            plugin_memory_mb: Some((1 << 44) + 1),
+            ..Default::default()
+        };
+        assert!(resolve(None, &o)
+            .unwrap_err()
+            .to_string()
+            .starts_with("setting `plugins.memory_mb`"));
+        let s = resolve(
+            None,
+            &Overrides {
+                plugin_memory_mb: Some(4096),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.memory_limit, 4 << 30);
     }
 }

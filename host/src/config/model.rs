@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::file::ModelConfig;
 use super::overrides::Overrides;
-use super::{default_asset, invalid, ConfigError, DEFAULT_MODEL, DEFAULT_ORT_LIB, MAX_SESSIONS, MAX_THREADS};
+use super::{
+    default_asset, invalid, ConfigError, DEFAULT_MODEL, DEFAULT_ORT_LIB, MAX_SESSIONS, MAX_THREADS,
+};
 
 /// The detector's settings, resolved (the fields of [`super::Settings`] they fill).
 pub(super) struct Model {
@@ -24,11 +26,19 @@ pub(super) struct Model {
 pub(super) fn resolve(o: &Overrides, m: &ModelConfig, input: &str) -> Result<Model, ConfigError> {
     let confidence = check_unit("confidence", o.confidence.or(m.confidence).unwrap_or(0.25))?;
     let iou = check_unit("iou", o.iou.or(m.iou).unwrap_or(0.45))?;
-    let ort_lib = o.ort_lib.clone().or(m.ort_lib.clone()).unwrap_or_else(|| default_asset(DEFAULT_ORT_LIB));
+    let ort_lib = o
+        .ort_lib
+        .clone()
+        .or(m.ort_lib.clone())
+        .unwrap_or_else(|| default_asset(DEFAULT_ORT_LIB));
     let ep = resolve_ep(o, m, &ort_lib)?;
     let (sessions, threads) = sessions_and_threads(o, m, &ep, input)?;
     Ok(Model {
-        model: o.model.clone().or(m.path.clone()).unwrap_or_else(|| default_asset(DEFAULT_MODEL)),
+        model: o
+            .model
+            .clone()
+            .or(m.path.clone())
+            .unwrap_or_else(|| default_asset(DEFAULT_MODEL)),
         labels: o.labels.clone().or(m.labels.clone()),
         ort_lib,
         ep,
@@ -42,16 +52,35 @@ pub(super) fn resolve(o: &Overrides, m: &ModelConfig, input: &str) -> Result<Mod
 
 /// Inference sessions and the intra-op threads of each: unset (or 0), the
 /// provider's default for this source and these cores.
-fn sessions_and_threads(o: &Overrides, m: &ModelConfig, ep: &crate::ep::Ep, input: &str) -> Result<(usize, usize), ConfigError> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+fn sessions_and_threads(
+    o: &Overrides,
+    m: &ModelConfig,
+    ep: &crate::ep::Ep,
+    input: &str,
+) -> Result<(usize, usize), ConfigError> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let threads_set = o.threads.or(m.threads).filter(|&t| t > 0);
     let sessions = match o.sessions.or(m.sessions).unwrap_or(0) {
-        0 => ep.provider.default_sessions(crate::capture::SourceSpec::parse(input).is_live(), cores, threads_set),
-        n if n > MAX_SESSIONS => return Err(invalid("model.sessions", format!("{n} is more than {MAX_SESSIONS}"))),
+        0 => ep.provider.default_sessions(
+            crate::capture::SourceSpec::parse(input).is_live(),
+            cores,
+            threads_set,
+        ),
+        n if n > MAX_SESSIONS => {
+            return Err(invalid(
+                "model.sessions",
+                format!("{n} is more than {MAX_SESSIONS}"),
+            ))
+        }
         n => n,
     };
     if let Some(t) = threads_set.filter(|&t| t > MAX_THREADS) {
-        return Err(invalid("model.threads", format!("{t} is more than {MAX_THREADS}")));
+        return Err(invalid(
+            "model.threads",
+            format!("{t} is more than {MAX_THREADS}"),
+        ));
     }
     let threads = threads_set.unwrap_or_else(|| (cores / sessions).max(1));
     Ok((sessions, threads))
@@ -66,16 +95,29 @@ fn check_unit(key: &str, v: f32) -> Result<f32, ConfigError> {
 }
 
 /// `--ep`/`[model] ep` and the provider options (flags replace the file's).
-fn resolve_ep(o: &Overrides, model: &ModelConfig, ort_lib: &Path) -> Result<crate::ep::Ep, ConfigError> {
+fn resolve_ep(
+    o: &Overrides,
+    model: &ModelConfig,
+    ort_lib: &Path,
+) -> Result<crate::ep::Ep, ConfigError> {
     let bad = |e: crate::ep::EpError| invalid("model.ep", e);
     let choice = match o.ep.as_deref().or(model.ep.as_deref()) {
         Some(s) => s.parse().map_err(bad)?,
         None => crate::ep::EpChoice::Auto,
     };
     let options = if o.ep_options.is_empty() {
-        model.ep_options.clone().unwrap_or_default().into_iter().collect()
+        model
+            .ep_options
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
     } else {
-        o.ep_options.iter().map(|s| crate::ep::parse_option(s)).collect::<Result<Vec<_>, _>>().map_err(bad)?
+        o.ep_options
+            .iter()
+            .map(|s| crate::ep::parse_option(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?
     };
     crate::ep::resolve(choice, options, ort_lib).map_err(bad)
 }
@@ -87,27 +129,107 @@ mod tests {
 
     #[test]
     fn sessions_and_threads_share_the_cores() {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let cpu = || Overrides { ep: Some("cpu".into()), ..Default::default() };
-        let file = resolve(None, &Overrides { input: Some("clip.avi".into()), ..cpu() }).unwrap();
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let cpu = || Overrides {
+            ep: Some("cpu".into()),
+            ..Default::default()
+        };
+        let file = resolve(
+            None,
+            &Overrides {
+                input: Some("clip.avi".into()),
+                ..cpu()
+            },
+        )
+        .unwrap();
         assert_eq!(file.sessions, DEFAULT_FILE_SESSIONS.min(cores).max(1));
         assert_eq!(file.threads, (cores / file.sessions).max(1));
-        let ov = resolve(None, &Overrides { input: Some("clip.avi".into()), ep: Some("openvino".into()), ..Default::default() }).unwrap();
-        assert_eq!((ov.sessions, ov.threads), (file.sessions, file.threads), "openvino: the same shape as cpu");
-        let live = resolve(None, &Overrides { input: Some("rtsp://cam/s".into()), ..cpu() }).unwrap();
-        assert_eq!((live.sessions, live.threads), (1, cores), "a live source: one session, every core");
-        let f = FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
-        let s = resolve(Some(f), &Overrides { sessions: Some(2), ..cpu() }).unwrap();
-        assert_eq!((s.sessions, s.threads), (2, 1), "the flag wins over the file");
-        let s = resolve(None, &Overrides { threads: Some(cores), ..cpu() }).unwrap();
-        assert_eq!((s.sessions, s.threads), (1, cores), "threads for every core: one session");
-        let f = FileConfig::parse("[model]\nep = \"openvino\"\nep_options = { device_type = \"GPU\" }\n", Path::new("p.toml")).unwrap();
+        let ov = resolve(
+            None,
+            &Overrides {
+                input: Some("clip.avi".into()),
+                ep: Some("openvino".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (ov.sessions, ov.threads),
+            (file.sessions, file.threads),
+            "openvino: the same shape as cpu"
+        );
+        let live = resolve(
+            None,
+            &Overrides {
+                input: Some("rtsp://cam/s".into()),
+                ..cpu()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (live.sessions, live.threads),
+            (1, cores),
+            "a live source: one session, every core"
+        );
+        let f =
+            FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
+        let s = resolve(
+            Some(f),
+            &Overrides {
+                sessions: Some(2),
+                ..cpu()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (s.sessions, s.threads),
+            (2, 1),
+            "the flag wins over the file"
+        );
+        let s = resolve(
+            None,
+            &Overrides {
+                threads: Some(cores),
+                ..cpu()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (s.sessions, s.threads),
+            (1, cores),
+            "threads for every core: one session"
+        );
+        let f = FileConfig::parse(
+            "[model]\nep = \"openvino\"\nep_options = { device_type = \"GPU\" }\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
         let s = resolve(Some(f), &Overrides::default()).unwrap();
-        assert_eq!((s.ep.provider, s.ep.option("device_type")), (crate::ep::Provider::OpenVino, Some("GPU")));
-        let f = FileConfig::load(&Path::new(BUILD_ROOT).join("examples/openvino-gpu.toml")).unwrap();
+        assert_eq!(
+            (s.ep.provider, s.ep.option("device_type")),
+            (crate::ep::Provider::OpenVino, Some("GPU"))
+        );
+        let f =
+            FileConfig::load(&Path::new(BUILD_ROOT).join("examples/openvino-gpu.toml")).unwrap();
         let s = resolve(Some(f), &Overrides::default()).unwrap();
-        assert_eq!((s.ep.provider, s.ep.option("device_type"), s.sessions), (crate::ep::Provider::OpenVino, Some("GPU"), file.sessions));
-        let e = resolve(None, &Overrides { ep: Some("tpu".into()), ..Default::default() }).unwrap_err();
-        assert!(e.to_string().starts_with("setting `model.ep`: unknown execution provider"), "{e}");
+        assert_eq!(
+            (s.ep.provider, s.ep.option("device_type"), s.sessions),
+            (crate::ep::Provider::OpenVino, Some("GPU"), file.sessions)
+        );
+        let e = resolve(
+            None,
+            &Overrides {
+                ep: Some("tpu".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("setting `model.ep`: unknown execution provider"),
+            "{e}"
+        );
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use super::file::PluginsConfig;
 use super::overrides::Overrides;
-use super::{default_asset, invalid, ConfigError, DEFAULT_PLUGIN_DIR, MAX_CALL_TIMEOUT_MS, MAX_STAGE_MEMORY_MB};
+use super::{
+    default_asset, invalid, ConfigError, DEFAULT_PLUGIN_DIR, MAX_CALL_TIMEOUT_MS,
+    MAX_STAGE_MEMORY_MB,
+};
 
 /// The stages' host settings, resolved (the fields of [`super::Settings`] they fill).
 pub(super) struct Plugins {
@@ -26,14 +29,31 @@ pub(super) fn dir(o: &Overrides, f: &PluginsConfig) -> PathBuf {
 }
 
 pub(super) fn resolve(o: &Overrides, f: &PluginsConfig) -> Result<Plugins, ConfigError> {
-    let memory_mb = o.plugin_memory_mb.or(f.memory_mb).unwrap_or(crate::plugin::DEFAULT_MEMORY_LIMIT >> 20);
+    let memory_mb = o
+        .plugin_memory_mb
+        .or(f.memory_mb)
+        .unwrap_or(crate::plugin::DEFAULT_MEMORY_LIMIT >> 20);
     if !(1..=MAX_STAGE_MEMORY_MB).contains(&memory_mb) {
-        return Err(invalid("plugins.memory_mb", format!("{memory_mb} is not 1..={MAX_STAGE_MEMORY_MB} (a stage's memory is 32-bit)")));
+        return Err(invalid(
+            "plugins.memory_mb",
+            format!("{memory_mb} is not 1..={MAX_STAGE_MEMORY_MB} (a stage's memory is 32-bit)"),
+        ));
     }
-    let memory_limit = memory_mb.checked_mul(1 << 20).ok_or_else(|| invalid("plugins.memory_mb", format!("{memory_mb} MiB does not fit in memory")))?;
-    let call_timeout_ms = o.plugin_timeout_ms.or(f.call_timeout_ms).unwrap_or(crate::plugin::DEFAULT_CALL_TIMEOUT.as_millis() as u64);
+    let memory_limit = memory_mb.checked_mul(1 << 20).ok_or_else(|| {
+        invalid(
+            "plugins.memory_mb",
+            format!("{memory_mb} MiB does not fit in memory"),
+        )
+    })?;
+    let call_timeout_ms = o
+        .plugin_timeout_ms
+        .or(f.call_timeout_ms)
+        .unwrap_or(crate::plugin::DEFAULT_CALL_TIMEOUT.as_millis() as u64);
     if !(1..=MAX_CALL_TIMEOUT_MS).contains(&call_timeout_ms) {
-        return Err(invalid("plugins.call_timeout_ms", format!("{call_timeout_ms} is not 1..={MAX_CALL_TIMEOUT_MS}")));
+        return Err(invalid(
+            "plugins.call_timeout_ms",
+            format!("{call_timeout_ms} is not 1..={MAX_CALL_TIMEOUT_MS}"),
+        ));
     }
     Ok(Plugins {
         call_timeout: Duration::from_millis(call_timeout_ms),
@@ -48,7 +68,12 @@ pub(super) fn resolve(o: &Overrides, f: &PluginsConfig) -> Result<Plugins, Confi
 fn cache_dir(o: &Overrides, f: &PluginsConfig) -> Option<PathBuf> {
     if o.no_plugin_cache {
         None
-    } else if let Some(d) = o.plugin_cache.clone().or_else(|| std::env::var_os("EDGEPIPE_CACHE_DIR").map(PathBuf::from)).or(f.cache_dir.clone()) {
+    } else if let Some(d) = o
+        .plugin_cache
+        .clone()
+        .or_else(|| std::env::var_os("EDGEPIPE_CACHE_DIR").map(PathBuf::from))
+        .or(f.cache_dir.clone())
+    {
         (!d.as_os_str().is_empty()).then_some(d)
     } else {
         crate::plugin::cache::default_dir()

@@ -11,10 +11,16 @@ pub use crate::plugin::StageSettings;
 
 /// The pipeline's chain: the file's `[[stages]]`, or the default pipeline's
 /// where the file has none.
-pub(super) fn pipeline_stages(file: &FileConfig, plugin_dir: &Path, default_qos: u8) -> Result<Vec<StageSettings>, ConfigError> {
+pub(super) fn pipeline_stages(
+    file: &FileConfig,
+    plugin_dir: &Path,
+    default_qos: u8,
+) -> Result<Vec<StageSettings>, ConfigError> {
     let cfgs = match &file.stages {
         Some(s) => s.clone(),
-        None => FileConfig::parse(DEFAULT_PIPELINE, Path::new("<embedded default pipeline>"))?.stages.unwrap_or_default(),
+        None => FileConfig::parse(DEFAULT_PIPELINE, Path::new("<embedded default pipeline>"))?
+            .stages
+            .unwrap_or_default(),
     };
     stage_settings(cfgs, plugin_dir, default_qos)
 }
@@ -22,19 +28,34 @@ pub(super) fn pipeline_stages(file: &FileConfig, plugin_dir: &Path, default_qos:
 /// A chain's `[[stages]]`, resolved: settings as strings, the default QoS
 /// handed to topics stages that did not choose one, `<plugin_dir>/<name>.wasm`
 /// where no path is given; names unique.
-pub fn stage_settings(cfgs: Vec<StageConfig>, plugin_dir: &Path, default_qos: u8) -> Result<Vec<StageSettings>, ConfigError> {
+pub fn stage_settings(
+    cfgs: Vec<StageConfig>,
+    plugin_dir: &Path,
+    default_qos: u8,
+) -> Result<Vec<StageSettings>, ConfigError> {
     let mut stages = Vec::with_capacity(cfgs.len());
     for s in cfgs {
         let mut settings = Vec::with_capacity(s.settings.len());
         for (k, v) in &s.settings {
-            settings.push((k.clone(), setting_value(&format!("stages.{}.settings.{k}", s.name), v)?));
+            settings.push((
+                k.clone(),
+                setting_value(&format!("stages.{}.settings.{k}", s.name), v)?,
+            ));
         }
         // The pipeline's default QoS, unless the stage chose its own.
         if s.kind == StageKind::Topics && !s.settings.contains_key("qos") {
             settings.push(("qos".to_string(), default_qos.to_string()));
         }
-        let path = s.path.clone().unwrap_or_else(|| plugin_dir.join(format!("{}.wasm", s.name)));
-        stages.push(StageSettings { name: s.name, kind: s.kind, path, settings });
+        let path = s
+            .path
+            .clone()
+            .unwrap_or_else(|| plugin_dir.join(format!("{}.wasm", s.name)));
+        stages.push(StageSettings {
+            name: s.name,
+            kind: s.kind,
+            path,
+            settings,
+        });
     }
     unique_stage_names(&stages)?;
     Ok(stages)
@@ -80,7 +101,9 @@ mod tests {
             Path::new("p.toml"),
         )
         .unwrap();
-        let e = resolve(Some(f), &Overrides::default()).unwrap_err().to_string();
+        let e = resolve(Some(f), &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("two stages are named \"a\""), "{e}");
     }
 }

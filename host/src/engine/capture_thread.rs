@@ -99,7 +99,11 @@ impl CaptureJob {
                 },
             };
             let t = Instant::now();
-            let frame = match self.capture.next_frame_into(buffer).or_exit(ExitKind::Input) {
+            let frame = match self
+                .capture
+                .next_frame_into(buffer)
+                .or_exit(ExitKind::Input)
+            {
                 Ok(Some(f)) => f,
                 Ok(None) if self.loop_input && produced > pass_start => {
                     // The buffer went with the end of the stream.
@@ -169,7 +173,11 @@ impl CaptureJob {
             if let Some(limit) = self.retry.give_up_after {
                 if outage.elapsed() + wait > limit {
                     self.health.gave_up(outage.elapsed());
-                    let msg = format!("input {input} gave no frames for {:.1} s (--source-retry-secs {})", outage.elapsed().as_secs_f64(), limit.as_secs());
+                    let msg = format!(
+                        "input {input} gave no frames for {:.1} s (--source-retry-secs {})",
+                        outage.elapsed().as_secs_f64(),
+                        limit.as_secs()
+                    );
                     self.errors.set(Failure::msg(ExitKind::Input, msg));
                     return Some(CaptureEnd::Failed);
                 }

@@ -10,8 +10,8 @@ use super::queue::{Pushed, Queue};
 use super::ErrorSlot;
 use crate::capture::Frame;
 use crate::detect::Detection;
-use crate::error::{ExitKind, OrExit};
 use crate::error::Failure;
+use crate::error::{ExitKind, OrExit};
 use crate::model::{DetectTimings, Detector, DetectorSettings};
 
 /// A frame with what the detector found in it.
@@ -53,7 +53,13 @@ impl Worker {
     /// session still loading is waited for first; one that fails to load
     /// ends the run with its error.
     pub fn run(self) -> Option<Detector> {
-        let Worker { detector, input, output, errors, done } = self;
+        let Worker {
+            detector,
+            input,
+            output,
+            errors,
+            done,
+        } = self;
         let mut detector = match detector {
             LazyDetector::Ready(d) => *d,
             LazyDetector::Pending(next) => match next_detector(&next) {
@@ -71,13 +77,27 @@ impl Worker {
     }
 }
 
-fn work(detector: &mut Detector, input: &Queue<Captured>, output: &Queue<Inferred>, errors: &ErrorSlot) {
+fn work(
+    detector: &mut Detector,
+    input: &Queue<Captured>,
+    output: &Queue<Inferred>,
+    errors: &ErrorSlot,
+) {
     while let Some((seq, captured)) = input.pop_numbered() {
         crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
         let mut timings = DetectTimings::default();
-        match detector.detect(&captured.frame.mat, &mut timings).or_exit(ExitKind::Model) {
+        match detector
+            .detect(&captured.frame.mat, &mut timings)
+            .or_exit(ExitKind::Model)
+        {
             Ok(detections) => {
-                let item = Inferred { seq, frame: captured.frame, detections, capture_ms: captured.capture_ms, timings };
+                let item = Inferred {
+                    seq,
+                    frame: captured.frame,
+                    detections,
+                    capture_ms: captured.capture_ms,
+                    timings,
+                };
                 if let Pushed::Closed(_) = output.push(item) {
                     break;
                 }
@@ -111,7 +131,12 @@ pub struct Next {
 impl Drop for Next {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             let _ = t.join();
         }
     }
@@ -147,18 +172,32 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
             }
         })
         .map_err(|e| Failure::msg(ExitKind::Internal, format!("cannot start a thread: {e}")))?;
-    let next = Next { rx: Mutex::new(rx), cancel, thread: Mutex::new(Some(thread)) };
-    Ok(Loading { sessions: n.max(1), next: Arc::new(next) })
+    let next = Next {
+        rx: Mutex::new(rx),
+        cancel,
+        thread: Mutex::new(Some(thread)),
+    };
+    Ok(Loading {
+        sessions: n.max(1),
+        next: Arc::new(next),
+    })
 }
 
 /// Wait for the first session; the others as [`LazyDetector::Pending`].
 pub fn first_loaded(loading: Loading) -> Result<(Detector, Vec<LazyDetector>), Failure> {
     let first = next_detector(&loading.next)?;
-    let later = (1..loading.sessions).map(|_| LazyDetector::Pending(loading.next.clone())).collect();
+    let later = (1..loading.sessions)
+        .map(|_| LazyDetector::Pending(loading.next.clone()))
+        .collect();
     Ok((first, later))
 }
 
 fn next_detector(next: &Next) -> Result<Detector, Failure> {
     let rx = next.rx.lock().unwrap_or_else(PoisonError::into_inner);
-    rx.recv().unwrap_or_else(|_| Err(Failure::msg(ExitKind::Internal, "the model-loading thread ended early")))
+    rx.recv().unwrap_or_else(|_| {
+        Err(Failure::msg(
+            ExitKind::Internal,
+            "the model-loading thread ended early",
+        ))
+    })
 }

@@ -30,7 +30,11 @@ impl Timings {
     /// Medians are taken over the last `window` samples of each part.
     pub fn new(window: usize) -> Timings {
         let window = window.max(1);
-        Timings { parts: Vec::new(), window, scratch: Vec::with_capacity(window) }
+        Timings {
+            parts: Vec::new(),
+            window,
+            scratch: Vec::with_capacity(window),
+        }
     }
 
     /// Register a part (or find it by name); call before the frame loop.
@@ -38,7 +42,14 @@ impl Timings {
         if let Some(i) = self.parts.iter().position(|p| p.name == name) {
             return PartId(i);
         }
-        self.parts.push(Part { name: name.to_string(), ring: vec![0.0; self.window], pos: 0, filled: 0, total_ms: 0.0, count: 0 });
+        self.parts.push(Part {
+            name: name.to_string(),
+            ring: vec![0.0; self.window],
+            pos: 0,
+            filled: 0,
+            total_ms: 0.0,
+            count: 0,
+        });
         PartId(self.parts.len() - 1)
     }
 
@@ -47,7 +58,9 @@ impl Timings {
     }
 
     pub fn add_ms(&mut self, id: PartId, ms: f64) {
-        let Some(p) = self.parts.get_mut(id.0) else { return };
+        let Some(p) = self.parts.get_mut(id.0) else {
+            return;
+        };
         p.ring[p.pos] = ms as f32;
         p.pos = (p.pos + 1) % p.ring.len();
         p.filled = (p.filled + 1).min(p.ring.len());
@@ -57,7 +70,11 @@ impl Timings {
 
     /// (part, mean ms per sample) for every part with samples, in registration order.
     pub fn means(&self) -> Vec<(String, f64)> {
-        self.parts.iter().filter(|p| p.count > 0).map(|p| (p.name.clone(), p.total_ms / p.count as f64)).collect()
+        self.parts
+            .iter()
+            .filter(|p| p.count > 0)
+            .map(|p| (p.name.clone(), p.total_ms / p.count as f64))
+            .collect()
     }
 
     /// (part, median ms over the window) for every part with samples.

@@ -31,6 +31,7 @@ use crate::model::{Detector, DetectorSettings};
 use crate::pipeline::{StopReason, Summary};
 use crate::plugin::{ComponentCache, Limits, PluginHost};
 use crate::sink::{Recorder, StdoutSink};
+use crate::stop::StopToken;
 use capture_thread::{CaptureEnd, CaptureJob, Captured};
 use infer::{Inferred, LastOneCloses, Worker};
 use metrics::{format_parts, rss_kib};
@@ -39,7 +40,6 @@ use queue::{Popped, Queue, WhenFull};
 use reorder::Reorder;
 use source_health::SourceHealth;
 use stages::{Flow, Outputs, StageRunner};
-use crate::stop::StopToken;
 
 /// How often the stats line goes to stderr (at info).
 pub const STATS_EVERY: Duration = Duration::from_secs(5);
@@ -92,7 +92,13 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { loop_input: false, frames_to: None, median_window: MEDIAN_WINDOW, progress: true, stop: StopToken::new() }
+        EngineOptions {
+            loop_input: false,
+            frames_to: None,
+            median_window: MEDIAN_WINDOW,
+            progress: true,
+            stop: StopToken::new(),
+        }
     }
 }
 
@@ -119,7 +125,10 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     tracing::info!(input = %settings.input, width, height, fps, live, "input opened");
 
     let host = PluginHost::with_cache(
-        Limits { call_timeout: settings.call_timeout, memory: settings.memory_limit },
+        Limits {
+            call_timeout: settings.call_timeout,
+            memory: settings.memory_limit,
+        },
         ComponentCache::new(settings.plugin_cache.clone()),
     )
     .or_exit(ExitKind::Plugin)?;
@@ -131,13 +140,19 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
         sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
         "model loaded (execution provider {})", settings.ep.describe());
-    let detectors: Vec<infer::LazyDetector> = std::iter::once(infer::LazyDetector::Ready(Box::new(first))).chain(later).collect();
+    let detectors: Vec<infer::LazyDetector> =
+        std::iter::once(infer::LazyDetector::Ready(Box::new(first)))
+            .chain(later)
+            .collect();
     let publisher = crate::pipeline::start_mqtt(settings)?;
     let mqtt_settings = publisher.as_ref().map(|p| p.settings().clone());
     let stdout = match opts.frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),
         None if settings.stdout => {
-            eprintln!("edgepipe: stdout: raw BGR24 {width}x{height}; read it with: {}", crate::sink::ffmpeg_hint(width, height, fps));
+            eprintln!(
+                "edgepipe: stdout: raw BGR24 {width}x{height}; read it with: {}",
+                crate::sink::ffmpeg_hint(width, height, fps)
+            );
             Some(StdoutSink::new(width, height))
         }
         None => None,
@@ -146,16 +161,29 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         Some(p) => Some(Recorder::create(p).or_exit(ExitKind::Output)?),
         None => None,
     };
-    let operator = Chain::new("operator", stages, TopicPolicy::operator(&settings.delivery.host_prefixes), ChainLimits::default());
+    let operator = Chain::new(
+        "operator",
+        stages,
+        TopicPolicy::operator(&settings.delivery.host_prefixes),
+        ChainLimits::default(),
+    );
     let mut runner = StageRunner::new(
         operator,
-        Outputs { publisher, stdout, recorder },
+        Outputs {
+            publisher,
+            stdout,
+            recorder,
+        },
         labels,
         (width, height),
         opts.median_window,
         settings.pipeline_name.clone(),
     );
-    if let Some(cp) = settings.state.as_ref().and_then(crate::checkpoint::Checkpoints::open) {
+    if let Some(cp) = settings
+        .state
+        .as_ref()
+        .and_then(crate::checkpoint::Checkpoints::open)
+    {
         runner.keep_state(cp);
     }
     let mut tenant_frames = None;
@@ -169,14 +197,20 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
             reload: settings.reload,
             state: settings.state.clone(),
         };
-        let set = crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload).map_err(|e| Failure::msg(ExitKind::Config, e))?;
+        let set =
+            crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload)
+                .map_err(|e| Failure::msg(ExitKind::Config, e))?;
         tracing::info!(dir = %dir.display(), tenants = set.len(), ids = %set.ids().join(","), "tenants loaded");
         tenant_frames = Some(set.frames());
         runner.with_tenants(set);
     }
     let view = match &settings.live {
         Some(ls) => crate::live::start(ls, width, height, tenant_frames).map_err(|e| {
-            let kind = if matches!(e, crate::live::LiveError::Token(_)) { ExitKind::Config } else { ExitKind::Output };
+            let kind = if matches!(e, crate::live::LiveError::Token(_)) {
+                ExitKind::Config
+            } else {
+                ExitKind::Output
+            };
             Failure::new(kind, e)
         })?,
         None => None,
@@ -190,16 +224,37 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         runner.watch_source(health.clone(), settings.input.clone());
     }
 
-    let total = if live || opts.loop_input { settings.max_frames } else {
+    let total = if live || opts.loop_input {
+        settings.max_frames
+    } else {
         match (capture.frame_count(), settings.max_frames) {
             (Some(n), Some(m)) => Some(n.min(m)),
             (n, m) => n.or(m),
         }
     };
-    let progress = if opts.progress && !live { Progress::for_terminal(total) } else { None };
+    let progress = if opts.progress && !live {
+        Progress::for_terminal(total)
+    } else {
+        None
+    };
     let started = Instant::now();
-    let threads = Threads::start(capture, detectors, settings, opts.loop_input, opts.stop.clone(), health.clone())?;
-    let mut frame_loop = FrameLoop { runner, threads, progress, stop: opts.stop, health, live, rss: Vec::with_capacity(2) };
+    let threads = Threads::start(
+        capture,
+        detectors,
+        settings,
+        opts.loop_input,
+        opts.stop.clone(),
+        health.clone(),
+    )?;
+    let mut frame_loop = FrameLoop {
+        runner,
+        threads,
+        progress,
+        stop: opts.stop,
+        health,
+        live,
+        rss: Vec::with_capacity(2),
+    };
     let outcome = frame_loop.run();
     let summary = frame_loop.end(outcome, started, settings);
     if let Some(v) = view {
@@ -252,7 +307,11 @@ impl Threads {
     ) -> Result<Threads, Failure> {
         let live = capture.spec().is_live();
         let sessions = detectors.len();
-        let (policy, depth) = if live { (WhenFull::DropOldest, LIVE_DEPTH) } else { (WhenFull::Block, CAPTURE_DEPTH) };
+        let (policy, depth) = if live {
+            (WhenFull::DropOldest, LIVE_DEPTH)
+        } else {
+            (WhenFull::Block, CAPTURE_DEPTH)
+        };
         let captured = Arc::new(Queue::new(depth, policy));
         // Frames in flight: queued, in the sessions, waiting to be re-ordered, in the stages.
         let max_buffers = depth + 2 * sessions + 2;
@@ -278,7 +337,12 @@ impl Threads {
             retry: settings.source_retry,
             health,
         };
-        let capture = spawn_guarded("capture".into(), errors.clone(), stop_all.clone(), move || job.run())?;
+        let capture = spawn_guarded(
+            "capture".into(),
+            errors.clone(),
+            stop_all.clone(),
+            move || job.run(),
+        )?;
         let remaining = Arc::new(AtomicUsize::new(sessions));
         let mut workers = Vec::with_capacity(sessions);
         for (i, detector) in detectors.into_iter().enumerate() {
@@ -287,9 +351,17 @@ impl Threads {
                 input: captured.clone(),
                 output: results.clone(),
                 errors: errors.clone(),
-                done: LastOneCloses { remaining: remaining.clone(), queue: results.clone() },
+                done: LastOneCloses {
+                    remaining: remaining.clone(),
+                    queue: results.clone(),
+                },
             };
-            match spawn_guarded(format!("infer-{i}"), errors.clone(), stop_all.clone(), move || worker.run()) {
+            match spawn_guarded(
+                format!("infer-{i}"),
+                errors.clone(),
+                stop_all.clone(),
+                move || worker.run(),
+            ) {
                 Ok(h) => workers.push(h),
                 Err(f) => {
                     stop_all();
@@ -297,7 +369,16 @@ impl Threads {
                 }
             }
         }
-        Ok(Threads { capture, workers, captured, results, errors, pool: pool_tx, max_buffers, sessions })
+        Ok(Threads {
+            capture,
+            workers,
+            captured,
+            results,
+            errors,
+            pool: pool_tx,
+            max_buffers,
+            sessions,
+        })
     }
 }
 
@@ -350,7 +431,10 @@ impl FrameLoop {
                 }
             };
             if let Err(dup) = reorder.insert(item.seq, item) {
-                return Err(Failure::msg(ExitKind::Internal, format!("frame sequence {} delivered twice", dup.seq)));
+                return Err(Failure::msg(
+                    ExitKind::Internal,
+                    format!("frame sequence {} delivered twice", dup.seq),
+                ));
             }
             while let Some(item) = reorder.pop() {
                 let flow = self.runner.process_frame(&item);
@@ -389,7 +473,10 @@ impl FrameLoop {
             eprintln!("edgepipe: {by} received: finishing the frames in flight, then the stages (again to exit at once)");
             Instant::now()
         });
-        if first.elapsed() >= STOP_GRACE && !self.threads.capture.is_finished() && !self.threads.captured.is_closed() {
+        if first.elapsed() >= STOP_GRACE
+            && !self.threads.capture.is_finished()
+            && !self.threads.captured.is_closed()
+        {
             self.threads.captured.close();
         }
     }
@@ -399,13 +486,18 @@ impl FrameLoop {
         let done = self.runner.frames();
         let secs = mark.0.elapsed().as_secs_f64();
         let t = &self.threads;
-        let fps = if secs > 0.0 { (done - mark.1) as f64 / secs } else { 0.0 };
-        self.runner.refresh_live(crate::live::status::EngineFigures {
-            fps,
-            dropped: t.captured.dropped(),
-            queue_capture: t.captured.len(),
-            queue_results: t.results.len(),
-        });
+        let fps = if secs > 0.0 {
+            (done - mark.1) as f64 / secs
+        } else {
+            0.0
+        };
+        self.runner
+            .refresh_live(crate::live::status::EngineFigures {
+                fps,
+                dropped: t.captured.dropped(),
+                queue_capture: t.captured.len(),
+                queue_results: t.results.len(),
+            });
         *mark = (Instant::now(), done);
     }
 
@@ -438,8 +530,21 @@ impl FrameLoop {
     /// Stop the other threads, wait for them, finish the stages and sinks
     /// (whatever ended the run: what was accepted is still delivered), and
     /// build the summary.
-    fn end(self, outcome: Result<Flow, Failure>, started: Instant, settings: &Settings) -> Result<Summary, Failure> {
-        let FrameLoop { runner, threads, progress, stop, health, live, mut rss } = self;
+    fn end(
+        self,
+        outcome: Result<Flow, Failure>,
+        started: Instant,
+        settings: &Settings,
+    ) -> Result<Summary, Failure> {
+        let FrameLoop {
+            runner,
+            threads,
+            progress,
+            stop,
+            health,
+            live,
+            mut rss,
+        } = self;
         if !matches!(outcome, Ok(Flow::Continue)) {
             threads.captured.abort();
             threads.results.abort();
@@ -447,7 +552,11 @@ impl FrameLoop {
         drop(threads.pool);
         let capture_end = join_within(threads.capture, STOP_GRACE).unwrap_or(CaptureEnd::Failed);
         // Kept until the last memory figure is taken.
-        let sessions_done: Vec<Detector> = threads.workers.into_iter().filter_map(|w| w.join().ok().flatten().flatten()).collect();
+        let sessions_done: Vec<Detector> = threads
+            .workers
+            .into_iter()
+            .filter_map(|w| w.join().ok().flatten().flatten())
+            .collect();
         let elapsed = started.elapsed();
         drop(progress);
         let dropped = threads.captured.dropped();
@@ -469,7 +578,9 @@ impl FrameLoop {
         let stop = match (flow, capture_end) {
             (Flow::ReaderGone, _) => StopReason::ReaderGone,
             (_, CaptureEnd::MaxFrames) => StopReason::MaxFrames,
-            _ if stop.is_requested() => StopReason::Signal(stop.signal_name().unwrap_or("stop request")),
+            _ if stop.is_requested() => {
+                StopReason::Signal(stop.signal_name().unwrap_or("stop request"))
+            }
             _ => StopReason::EndOfInput,
         };
         Ok(Summary {
@@ -481,7 +592,11 @@ impl FrameLoop {
             mqtt: report.mqtt,
             faults: report.faults,
             refusals: report.refusals,
-            tenants: report.tenants.into_iter().map(|t| (format!("tenant {}: {}", t.id, t.line), t.mqtt)).collect(),
+            tenants: report
+                .tenants
+                .into_iter()
+                .map(|t| (format!("tenant {}: {}", t.id, t.line), t.mqtt))
+                .collect(),
             frames_written: report.frames_written,
             reloads: report.reloads,
             rejected_reloads: report.rejected_reloads,

@@ -22,7 +22,11 @@ impl Progress {
         if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             return None;
         }
-        Some(Progress { total, started: Instant::now(), last_draw: None })
+        Some(Progress {
+            total,
+            started: Instant::now(),
+            last_draw: None,
+        })
     }
 
     /// Redraw after `done` frames (throttled to [`REDRAW_EVERY`]).
@@ -54,7 +58,11 @@ impl Drop for Progress {
 /// `[#####-----] 123/795 15% 11.2 fps ETA 0:58`
 pub fn render(done: u64, total: u64, elapsed: Duration) -> String {
     let done_c = done.min(total);
-    let frac = if total == 0 { 0.0 } else { done_c as f64 / total as f64 };
+    let frac = if total == 0 {
+        0.0
+    } else {
+        done_c as f64 / total as f64
+    };
     let filled = (frac * BAR_WIDTH as f64).round() as usize;
     let secs = elapsed.as_secs_f64();
     let fps = if secs > 0.0 { done as f64 / secs } else { 0.0 };
@@ -79,7 +87,10 @@ mod tests {
     #[test]
     fn the_bar_shows_progress_rate_and_time_left() {
         let s = render(100, 400, Duration::from_secs(10));
-        assert!(s.starts_with("[########----------------------] 100/400 25%"), "{s}");
+        assert!(
+            s.starts_with("[########----------------------] 100/400 25%"),
+            "{s}"
+        );
         assert!(s.ends_with("10.0 fps ETA 0:30"), "{s}");
         assert!(render(0, 10, Duration::ZERO).ends_with("ETA ?"));
         assert!(render(10, 10, Duration::from_secs(1)).contains("100%"));

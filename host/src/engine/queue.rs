@@ -57,7 +57,12 @@ impl<T> Queue<T> {
     pub fn new(capacity: usize, policy: WhenFull) -> Queue<T> {
         let capacity = capacity.max(1);
         Queue {
-            inner: Mutex::new(Inner { items: VecDeque::with_capacity(capacity), closed: false, next_seq: 0, dropped: 0 }),
+            inner: Mutex::new(Inner {
+                items: VecDeque::with_capacity(capacity),
+                closed: false,
+                next_seq: 0,
+                dropped: 0,
+            }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             capacity,
@@ -80,7 +85,10 @@ impl<T> Queue<T> {
         let mut g = self.lock();
         if self.policy == WhenFull::Block {
             while !g.closed && g.items.len() >= self.capacity {
-                g = self.not_full.wait(g).unwrap_or_else(PoisonError::into_inner);
+                g = self
+                    .not_full
+                    .wait(g)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
         }
         if g.closed {
@@ -122,7 +130,10 @@ impl<T> Queue<T> {
             if g.closed {
                 return None;
             }
-            g = self.not_empty.wait(g).unwrap_or_else(PoisonError::into_inner);
+            g = self
+                .not_empty
+                .wait(g)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -144,7 +155,11 @@ impl<T> Queue<T> {
             if now >= until {
                 return Popped::TimedOut;
             }
-            g = self.not_empty.wait_timeout(g, until - now).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            g = self
+                .not_empty
+                .wait_timeout(g, until - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 
@@ -243,11 +258,20 @@ mod tests {
     #[test]
     fn a_timed_pop_returns_when_nothing_comes() {
         let q = Queue::new(2, WhenFull::Block);
-        assert_eq!(q.pop_timeout(std::time::Duration::from_millis(10)), Popped::TimedOut);
+        assert_eq!(
+            q.pop_timeout(std::time::Duration::from_millis(10)),
+            Popped::TimedOut
+        );
         q.push(7);
-        assert_eq!(q.pop_timeout(std::time::Duration::from_millis(10)), Popped::Item(7));
+        assert_eq!(
+            q.pop_timeout(std::time::Duration::from_millis(10)),
+            Popped::Item(7)
+        );
         q.close();
-        assert_eq!(q.pop_timeout(std::time::Duration::from_millis(10)), Popped::<i32>::Closed);
+        assert_eq!(
+            q.pop_timeout(std::time::Duration::from_millis(10)),
+            Popped::<i32>::Closed
+        );
     }
 
     #[test]

@@ -12,19 +12,27 @@ pub struct Reorder<T> {
 
 impl<T> Default for Reorder<T> {
     fn default() -> Self {
-        Reorder { next: 0, slots: VecDeque::new() }
+        Reorder {
+            next: 0,
+            slots: VecDeque::new(),
+        }
     }
 }
 
 impl<T> Reorder<T> {
     pub fn with_capacity(n: usize) -> Reorder<T> {
-        Reorder { next: 0, slots: VecDeque::with_capacity(n) }
+        Reorder {
+            next: 0,
+            slots: VecDeque::with_capacity(n),
+        }
     }
 
     /// Hold `item` until every item before `seq` has been popped. An item
     /// whose number was already used (a duplicate) is handed back.
     pub fn insert(&mut self, seq: u64, item: T) -> Result<(), T> {
-        let Some(offset) = seq.checked_sub(self.next) else { return Err(item) };
+        let Some(offset) = seq.checked_sub(self.next) else {
+            return Err(item);
+        };
         let offset = offset as usize;
         while self.slots.len() <= offset {
             self.slots.push_back(None);

@@ -21,7 +21,9 @@ impl SourceEvent {
     /// The event as published (JSON).
     pub fn to_json(&self, input: &str) -> String {
         let v = match self {
-            SourceEvent::Lost { reason } => serde_json::json!({"event": "lost", "input": input, "reason": reason}),
+            SourceEvent::Lost { reason } => {
+                serde_json::json!({"event": "lost", "input": input, "reason": reason})
+            }
             SourceEvent::Back { after, attempts } => serde_json::json!({
                 "event": "back", "input": input, "after_secs": round1(after.as_secs_f64()), "attempts": attempts
             }),
@@ -59,10 +61,15 @@ impl SourceHealth {
     }
 
     pub fn back(&self, attempts: u32) {
-        let since = self.current.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let since = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let after = since.map(|s| s.elapsed()).unwrap_or_default();
         self.reconnects.fetch_add(1, Ordering::Relaxed);
-        self.outage_ms.fetch_add(after.as_millis() as u64, Ordering::Relaxed);
+        self.outage_ms
+            .fetch_add(after.as_millis() as u64, Ordering::Relaxed);
         self.push(SourceEvent::Back { after, attempts });
     }
 
@@ -71,7 +78,10 @@ impl SourceHealth {
     }
 
     fn push(&self, e: SourceEvent) {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner).push(e);
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(e);
     }
 
     pub fn take_events(&self) -> Vec<SourceEvent> {
@@ -85,7 +95,12 @@ impl SourceHealth {
     /// Time without frames so far, the outage under way included.
     pub fn seconds_without_frames(&self) -> f64 {
         let done = self.outage_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-        let now = self.current.lock().unwrap_or_else(PoisonError::into_inner).map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0);
+        let now = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
         done + now
     }
 }
@@ -105,7 +120,11 @@ mod tests {
         assert_eq!(h.reconnects(), 1);
         let ev = h.take_events();
         assert_eq!(ev.len(), 2);
-        assert!(ev[1].to_json("rtsp://c").contains("\"event\":\"back\""), "{}", ev[1].to_json("rtsp://c"));
+        assert!(
+            ev[1].to_json("rtsp://c").contains("\"event\":\"back\""),
+            "{}",
+            ev[1].to_json("rtsp://c")
+        );
         assert!(h.take_events().is_empty());
     }
 }

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use opencv::prelude::*;
 
-use crate::checkpoint::Checkpoints;
 use super::infer::Inferred;
 use super::metrics::{PartId, Timings};
 use super::source_health::{self, SourceHealth};
 use crate::chain::Chain;
+use crate::checkpoint::Checkpoints;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo, Message};
@@ -106,7 +106,12 @@ impl StageRunner {
         let preprocess = timings.part("preprocess");
         let inference = timings.part("inference");
         let postprocess = timings.part("postprocess");
-        let stage_ids = operator.stages().stages().iter().map(|s| timings.part(s.name())).collect();
+        let stage_ids = operator
+            .stages()
+            .stages()
+            .iter()
+            .map(|s| timings.part(s.name()))
+            .collect();
         let plugins = timings.part(PLUGINS_PART);
         let tenants = timings.part("tenants");
         let mqtt = timings.part("mqtt");
@@ -122,7 +127,18 @@ impl StageRunner {
             width: size.0,
             height: size.1,
             timings,
-            ids: PartIds { capture, preprocess, inference, postprocess, stages: stage_ids, plugins, tenants, mqtt, record, stdout },
+            ids: PartIds {
+                capture,
+                preprocess,
+                inference,
+                postprocess,
+                stages: stage_ids,
+                plugins,
+                tenants,
+                mqtt,
+                record,
+                stdout,
+            },
             frames: 0,
             detections: Vec::new(),
             checkpoints: None,
@@ -160,7 +176,11 @@ impl StageRunner {
             mqtt_queued: self.publisher.as_ref().map_or(0, |p| p.queued()),
             stage_ms,
             stages: crate::live::status::stage_infos(self.operator.stages().stages()),
-            tenants: self.tenants.as_ref().map(|t| t.prefixes()).unwrap_or_default(),
+            tenants: self
+                .tenants
+                .as_ref()
+                .map(|t| t.prefixes())
+                .unwrap_or_default(),
             ..Default::default()
         });
     }
@@ -196,12 +216,19 @@ impl StageRunner {
             t.tick();
             t.apply_changes(self.frames, &mut self.publisher.as_mut());
         }
-        let Some((health, input)) = &self.source else { return Ok(()) };
+        let Some((health, input)) = &self.source else {
+            return Ok(());
+        };
         let events = health.take_events();
         if let (Some(p), false) = (self.publisher.as_mut(), events.is_empty()) {
             let topic = source_health::topic(&self.pipeline);
             for e in events {
-                let m = Message { topic: topic.clone(), payload: e.to_json(input), qos: wit::Qos::AtLeastOnce, retain: false };
+                let m = Message {
+                    topic: topic.clone(),
+                    payload: e.to_json(input),
+                    qos: wit::Qos::AtLeastOnce,
+                    retain: false,
+                };
                 if let Some(l) = &self.live {
                     l.message(&m.topic, &m.payload);
                 }
@@ -219,27 +246,43 @@ impl StageRunner {
     }
 
     fn label(&self, class_id: u32) -> String {
-        self.labels.get(class_id as usize).cloned().unwrap_or_else(|| "unknown".to_string())
+        self.labels
+            .get(class_id as usize)
+            .cloned()
+            .unwrap_or_else(|| "unknown".to_string())
     }
 
     /// Everything that happens to one frame after inference, in order.
     pub fn process_frame(&mut self, item: &Inferred) -> Result<Flow, Failure> {
         let ids = &self.ids;
         self.timings.add_ms(ids.capture, item.capture_ms);
-        self.timings.add_ms(ids.preprocess, item.timings.preprocess * 1000.0);
-        self.timings.add_ms(ids.inference, item.timings.inference * 1000.0);
-        self.timings.add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
+        self.timings
+            .add_ms(ids.preprocess, item.timings.preprocess * 1000.0);
+        self.timings
+            .add_ms(ids.inference, item.timings.inference * 1000.0);
+        self.timings
+            .add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
 
         let frame = &item.frame;
         crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
-        let info = FrameInfo { index: frame.index, timestamp_ms: frame.timestamp_ms, width: self.width, height: self.height };
+        let info = FrameInfo {
+            index: frame.index,
+            timestamp_ms: frame.timestamp_ms,
+            width: self.width,
+            height: self.height,
+        };
         let mut wdets = std::mem::take(&mut self.detections);
         wdets.clear();
         wdets.extend(item.detections.iter().map(|d| wit::Detection {
             class_id: d.class_id,
             label: self.label(d.class_id),
             score: d.score,
-            bbox: wit::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
+            bbox: wit::Rect {
+                x: d.bbox.x,
+                y: d.bbox.y,
+                width: d.bbox.width,
+                height: d.bbox.height,
+            },
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
@@ -256,7 +299,11 @@ impl StageRunner {
         }
         let events = self.operator.take_events(frame.index);
         if let Some(l) = &self.live {
-            l.chain_output(&out.messages, &crate::plugin::events::topic(&self.pipeline), &events);
+            l.chain_output(
+                &out.messages,
+                &crate::plugin::events::topic(&self.pipeline),
+                &events,
+            );
         }
         crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
         let mut tenants_ms = 0.0;
@@ -281,9 +328,22 @@ impl StageRunner {
                     .detections
                     .iter()
                     .zip(&wdets)
-                    .map(|(d, w)| RecordDetection { class_id: d.class_id, label: w.label.clone(), score: d.score, bbox: d.bbox })
+                    .map(|(d, w)| RecordDetection {
+                        class_id: d.class_id,
+                        label: w.label.clone(),
+                        score: d.score,
+                        bbox: d.bbox,
+                    })
                     .collect(),
-                stats: self.operator.stats().iter().map(|s| RecordStat { name: s.name.clone(), value: s.value.clone() }).collect(),
+                stats: self
+                    .operator
+                    .stats()
+                    .iter()
+                    .map(|s| RecordStat {
+                        name: s.name.clone(),
+                        value: s.value.clone(),
+                    })
+                    .collect(),
             };
             r.write(&line).or_exit(ExitKind::Output)?;
             self.timings.add(self.ids.record, t.elapsed());
@@ -291,10 +351,15 @@ impl StageRunner {
         self.detections = wdets;
         if let Some(out) = self.stdout.as_mut() {
             let t = Instant::now();
-            let written = out.write(drawn.as_deref().unwrap_or(pixels)).or_exit(ExitKind::Output)?;
+            let written = out
+                .write(drawn.as_deref().unwrap_or(pixels))
+                .or_exit(ExitKind::Output)?;
             self.timings.add(self.ids.stdout, t.elapsed());
             if written == Written::ReaderGone {
-                eprintln!("edgepipe: stdout reader went away after {} frames; stopping", out.frames());
+                eprintln!(
+                    "edgepipe: stdout reader went away after {} frames; stopping",
+                    out.frames()
+                );
                 return Ok(Flow::ReaderGone);
             }
         }
@@ -321,11 +386,20 @@ impl StageRunner {
             None => Vec::new(),
         };
         if let Some(p) = self.publisher.as_mut() {
-            crate::chain::publish::publish_chain_output(p, &mut self.operator, &final_messages, self.frames);
+            crate::chain::publish::publish_chain_output(
+                p,
+                &mut self.operator,
+                &final_messages,
+                self.frames,
+            );
         }
         let events = self.operator.take_events(self.frames);
         if let Some(l) = &self.live {
-            l.chain_output(&final_messages.messages, &crate::plugin::events::topic(&self.pipeline), &events);
+            l.chain_output(
+                &final_messages.messages,
+                &crate::plugin::events::topic(&self.pipeline),
+                &events,
+            );
         }
         crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
         let mqtt = self.publisher.take().map(Publisher::finish);
@@ -335,7 +409,13 @@ impl StageRunner {
         Ok(RunnerReport {
             frames: self.frames,
             mqtt,
-            faults: self.operator.stages().stages().iter().map(|s| (s.name().to_string(), s.faults())).collect(),
+            faults: self
+                .operator
+                .stages()
+                .stages()
+                .iter()
+                .map(|s| (s.name().to_string(), s.faults()))
+                .collect(),
             refusals: self.operator.refusals_by_stage(),
             reloads: self.operator.stages().reloads(),
             rejected_reloads: self.operator.stages().rejected_reloads(),

@@ -18,7 +18,9 @@ pub struct Tokens {
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the tokens themselves.
-        f.debug_struct("Tokens").field("operator", &self.operator.is_some()).finish_non_exhaustive()
+        f.debug_struct("Tokens")
+            .field("operator", &self.operator.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,7 +42,10 @@ pub enum Scope<'a> {
 
 impl Tokens {
     pub fn new(operator: Option<String>) -> Tokens {
-        Tokens { operator: operator.map(Arc::from), tenants: Default::default() }
+        Tokens {
+            operator: operator.map(Arc::from),
+            tenants: Default::default(),
+        }
     }
     pub fn has_operator(&self) -> bool {
         self.operator.is_some()
@@ -55,7 +60,9 @@ impl Tokens {
     }
     /// Whether `given` opens `scope`. Without an operator token (loopback) everything is open.
     pub fn allows(&self, scope: &Scope<'_>, given: Option<&str>) -> bool {
-        let Some(op) = &self.operator else { return true };
+        let Some(op) = &self.operator else {
+            return true;
+        };
         let Some(given) = given else { return false };
         if same(op, given) {
             return true;

@@ -37,7 +37,14 @@ pub struct Batch {
 impl Bus {
     pub fn new(capacity: usize) -> Bus {
         let capacity = capacity.max(1);
-        Bus { ring: Mutex::new(Ring { items: VecDeque::with_capacity(capacity), next: 1 }), cv: Condvar::new(), capacity }
+        Bus {
+            ring: Mutex::new(Ring {
+                items: VecDeque::with_capacity(capacity),
+                next: 1,
+            }),
+            cv: Condvar::new(),
+            capacity,
+        }
     }
 
     pub fn publish(&self, topic: &str, payload: &str) {
@@ -47,20 +54,30 @@ impl Bus {
         }
         let seq = r.next;
         r.next += 1;
-        r.items.push_back(Item { seq, topic: Arc::from(topic), payload: Arc::from(payload) });
+        r.items.push_back(Item {
+            seq,
+            topic: Arc::from(topic),
+            payload: Arc::from(payload),
+        });
         drop(r);
         self.cv.notify_all();
     }
 
     /// The sequence number the next message will get (a new reader starts here).
     pub fn position(&self) -> u64 {
-        self.ring.lock().unwrap_or_else(PoisonError::into_inner).next
+        self.ring
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next
     }
 
     /// Items numbered `from` and later, waiting at most `wait` for the first.
     pub fn read(&self, from: u64, wait: Duration) -> Batch {
         let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        let (r, _) = self.cv.wait_timeout_while(r, wait, |r| r.next <= from).unwrap_or_else(PoisonError::into_inner);
+        let (r, _) = self
+            .cv
+            .wait_timeout_while(r, wait, |r| r.next <= from)
+            .unwrap_or_else(PoisonError::into_inner);
         let oldest = r.items.front().map(|i| i.seq).unwrap_or(r.next);
         let missed = oldest.saturating_sub(from);
         let items = r.items.iter().filter(|i| i.seq >= from).cloned().collect();

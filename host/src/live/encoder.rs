@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use opencv::core::{Mat, Size, Vector};
 use opencv::prelude::*;
 
-
 /// A tenant's draw stages run this long after its frame was last asked for
 /// outside a stream.
 pub const TENANT_ASKED_FOR: Duration = Duration::from_secs(5);
@@ -80,7 +79,12 @@ pub struct Frames {
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("frame of {got} bytes, expected {want} ({w}x{h} BGR24)")]
-    Size { got: usize, want: usize, w: u32, h: u32 },
+    Size {
+        got: usize,
+        want: usize,
+        w: u32,
+        h: u32,
+    },
     #[error("JPEG encoding: {0}")]
     OpenCv(#[from] opencv::Error),
 }
@@ -89,16 +93,31 @@ pub enum EncodeError {
 pub fn encode(bgr: &[u8], w: u32, h: u32, out_h: u32, quality: u8) -> Result<Vec<u8>, EncodeError> {
     let want = w as usize * h as usize * 3;
     if bgr.len() != want {
-        return Err(EncodeError::Size { got: bgr.len(), want, w, h });
+        return Err(EncodeError::Size {
+            got: bgr.len(),
+            want,
+            w,
+            h,
+        });
     }
     let flat = Mat::new_rows_cols_with_data::<u8>(h as i32, (w * 3) as i32, bgr)?;
     let img = flat.reshape(3, h as i32)?;
-    let params = Vector::<i32>::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, quality.clamp(1, 100) as i32]);
+    let params = Vector::<i32>::from_slice(&[
+        opencv::imgcodecs::IMWRITE_JPEG_QUALITY,
+        quality.clamp(1, 100) as i32,
+    ]);
     let mut buf = Vector::<u8>::new();
     if out_h > 0 && out_h < h {
         let out_w = ((w as u64 * out_h as u64) / h as u64).max(1) as i32;
         let mut small = Mat::default();
-        opencv::imgproc::resize(&img, &mut small, Size::new(out_w, out_h as i32), 0.0, 0.0, opencv::imgproc::INTER_AREA)?;
+        opencv::imgproc::resize(
+            &img,
+            &mut small,
+            Size::new(out_w, out_h as i32),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_AREA,
+        )?;
         opencv::imgcodecs::imencode(".jpg", &small, &mut buf, &params)?;
     } else {
         opencv::imgcodecs::imencode(".jpg", &img, &mut buf, &params)?;
@@ -115,7 +134,11 @@ pub struct Watch<'a> {
 
 impl Drop for Watch<'_> {
     fn drop(&mut self) {
-        let mut v = self.frames.variants.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut v = self
+            .frames
+            .variants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(var) = v.get_mut(&self.key) {
             var.viewers -= 1;
             if var.viewers == 0 {
@@ -133,7 +156,10 @@ impl Frames {
         Frames {
             width,
             height,
-            slot: Mutex::new(Slot { seq: 0, frame: None }),
+            slot: Mutex::new(Slot {
+                seq: 0,
+                frame: None,
+            }),
             frame_cv: Condvar::new(),
             tenants,
             variants: Mutex::new(BTreeMap::new()),
@@ -149,7 +175,8 @@ impl Frames {
 
     /// Someone watches the operator's frames or asked for a snapshot.
     pub fn wanted(&self) -> bool {
-        self.operator_viewers.load(Ordering::Relaxed) > 0 || self.snapshot_wanted.load(Ordering::Relaxed)
+        self.operator_viewers.load(Ordering::Relaxed) > 0
+            || self.snapshot_wanted.load(Ordering::Relaxed)
     }
 
     /// A frame went through the stages (`bgr`: the operator's, when handed over).
@@ -166,7 +193,12 @@ impl Frames {
 
     /// The operator's newest frame (asks the engine for one if there is none yet).
     pub fn latest(&self) -> Option<Arc<Vec<u8>>> {
-        let f = self.slot.lock().unwrap_or_else(PoisonError::into_inner).frame.clone();
+        let f = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .frame
+            .clone();
         if f.is_none() {
             self.snapshot_wanted.store(true, Ordering::Relaxed);
         }
@@ -178,14 +210,20 @@ impl Frames {
         self.snapshot_wanted.store(true, Ordering::Relaxed);
         let s = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = s.seq;
-        let (s, _) = self.frame_cv.wait_timeout_while(s, wait, |s| s.seq == seq).unwrap_or_else(PoisonError::into_inner);
+        let (s, _) = self
+            .frame_cv
+            .wait_timeout_while(s, wait, |s| s.seq == seq)
+            .unwrap_or_else(PoisonError::into_inner);
         s.frame.clone()
     }
 
     /// A tenant's newest drawn frame (asking for it makes the tenant's draw
     /// stages run for [`TENANT_ASKED_FOR`]).
     pub fn tenant_frame(&self, id: &str) -> Option<Arc<Vec<u8>>> {
-        self.tenant_asked.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_string(), Instant::now());
+        self.tenant_asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_string(), Instant::now());
         self.source_frame(&Source::Tenant(id.to_string()), &None)
     }
 
@@ -206,12 +244,32 @@ impl Frames {
     /// Someone watches tenant `id`'s frames (or asked for one lately): only
     /// then do its draw stages run.
     pub fn tenant_wanted(&self, id: &str) -> bool {
-        let asked = self.tenant_asked.lock().unwrap_or_else(PoisonError::into_inner).get(id).is_some_and(|t| t.elapsed() < TENANT_ASKED_FOR);
-        asked || self.variants.lock().unwrap_or_else(PoisonError::into_inner).values().any(|v| v.viewers > 0 && v.key.source == Source::Tenant(id.to_string()))
+        let asked = self
+            .tenant_asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .is_some_and(|t| t.elapsed() < TENANT_ASKED_FOR);
+        asked
+            || self
+                .variants
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .any(|v| v.viewers > 0 && v.key.source == Source::Tenant(id.to_string()))
     }
 
     pub fn tenant_ids(&self) -> Vec<String> {
-        self.tenants.as_ref().map(|t| t.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()).unwrap_or_default()
+        self.tenants
+            .as_ref()
+            .map(|t| {
+                t.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .keys()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn watch(&self, key: VariantKey) -> Watch<'_> {
@@ -219,7 +277,14 @@ impl Frames {
             self.operator_viewers.fetch_add(1, Ordering::Relaxed);
         }
         let mut v = self.variants.lock().unwrap_or_else(PoisonError::into_inner);
-        v.entry(key.clone()).or_insert_with(|| Variant { key: key.clone(), viewers: 0, last_src: None, jpeg: None }).viewers += 1;
+        v.entry(key.clone())
+            .or_insert_with(|| Variant {
+                key: key.clone(),
+                viewers: 0,
+                last_src: None,
+                jpeg: None,
+            })
+            .viewers += 1;
         drop(v);
         // Wake the encoder: the newest frame may already be there.
         self.frame_cv.notify_all();
@@ -230,8 +295,15 @@ impl Frames {
     /// `wait`; on timeout the newest there is (the caller re-sends it).
     pub fn next(&self, w: &Watch<'_>, after: u64, wait: Duration) -> Option<Arc<Jpeg>> {
         let v = self.variants.lock().unwrap_or_else(PoisonError::into_inner);
-        let newer = |v: &mut BTreeMap<VariantKey, Variant>| v.get(&w.key).and_then(|x| x.jpeg.as_ref()).is_some_and(|j| j.seq > after);
-        let (mut v, _) = self.jpeg_cv.wait_timeout_while(v, wait, |v| !newer(v) && !self.is_closed()).unwrap_or_else(PoisonError::into_inner);
+        let newer = |v: &mut BTreeMap<VariantKey, Variant>| {
+            v.get(&w.key)
+                .and_then(|x| x.jpeg.as_ref())
+                .is_some_and(|j| j.seq > after)
+        };
+        let (mut v, _) = self
+            .jpeg_cv
+            .wait_timeout_while(v, wait, |v| !newer(v) && !self.is_closed())
+            .unwrap_or_else(PoisonError::into_inner);
         v.get_mut(&w.key).and_then(|x| x.jpeg.clone())
     }
 
@@ -257,7 +329,13 @@ impl Frames {
     fn source_frame(&self, s: &Source, operator: &Option<Arc<Vec<u8>>>) -> Option<Arc<Vec<u8>>> {
         match s {
             Source::Operator => operator.clone(),
-            Source::Tenant(id) => self.tenants.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned(),
+            Source::Tenant(id) => self
+                .tenants
+                .as_ref()?
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(id)
+                .cloned(),
         }
     }
 
@@ -283,7 +361,8 @@ impl Frames {
                 }
             };
             self.encoded.fetch_add(1, Ordering::Relaxed);
-            self.encode_us.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.encode_us
+                .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
             let mut v = self.variants.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(var) = v.get_mut(&key) {
                 let seq = var.jpeg.as_ref().map_or(0, |j| j.seq) + 1;
@@ -300,7 +379,10 @@ impl Frames {
         while !self.is_closed() {
             let operator = {
                 let s = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
-                let (s, _) = self.frame_cv.wait_timeout_while(s, IDLE, |s| s.seq == seen && !self.is_closed()).unwrap_or_else(PoisonError::into_inner);
+                let (s, _) = self
+                    .frame_cv
+                    .wait_timeout_while(s, IDLE, |s| s.seq == seen && !self.is_closed())
+                    .unwrap_or_else(PoisonError::into_inner);
                 seen = s.seq;
                 s.frame.clone()
             };
@@ -311,7 +393,10 @@ impl Frames {
 
 /// Start the encoder thread (ends when the frames are closed).
 pub fn spawn(hub: Arc<super::Hub>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("live-jpeg".into()).spawn(move || hub.frames.run_encoder()).map(|_| ())
+    std::thread::Builder::new()
+        .name("live-jpeg".into())
+        .spawn(move || hub.frames.run_encoder())
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -324,11 +409,22 @@ mod tests {
         let bgr: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
         let full = encode(&bgr, w, h, 0, 80).unwrap_or_default();
         assert_eq!(&full[..2], &[0xFF, 0xD8]);
-        let m = opencv::imgcodecs::imdecode(&Vector::<u8>::from_slice(&full), opencv::imgcodecs::IMREAD_COLOR).map(|m| (m.cols(), m.rows()));
+        let m = opencv::imgcodecs::imdecode(
+            &Vector::<u8>::from_slice(&full),
+            opencv::imgcodecs::IMREAD_COLOR,
+        )
+        .map(|m| (m.cols(), m.rows()));
         assert_eq!(m.ok(), Some((64, 48)));
         let small = encode(&bgr, w, h, 24, 80).unwrap_or_default();
-        let m = opencv::imgcodecs::imdecode(&Vector::<u8>::from_slice(&small), opencv::imgcodecs::IMREAD_COLOR).map(|m| (m.cols(), m.rows()));
+        let m = opencv::imgcodecs::imdecode(
+            &Vector::<u8>::from_slice(&small),
+            opencv::imgcodecs::IMREAD_COLOR,
+        )
+        .map(|m| (m.cols(), m.rows()));
         assert_eq!(m.ok(), Some((32, 24)));
-        assert!(matches!(encode(&bgr[1..], w, h, 0, 80), Err(EncodeError::Size { .. })));
+        assert!(matches!(
+            encode(&bgr[1..], w, h, 0, 80),
+            Err(EncodeError::Size { .. })
+        ));
     }
 }

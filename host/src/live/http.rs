@@ -20,7 +20,10 @@ pub struct Request {
 
 impl Request {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     /// The token given (query first, then cookie).
     pub fn token(&self) -> Option<&str> {
@@ -36,7 +39,8 @@ fn unescape(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -94,11 +98,22 @@ pub fn read_request(stream: &TcpStream) -> Option<Request> {
             }
         }
     }
-    Some(Request { method, path, query, cookie_token })
+    Some(Request {
+        method,
+        path,
+        query,
+        cookie_token,
+    })
 }
 
 /// Write a whole small response.
-pub fn respond(mut s: &TcpStream, status: &str, content_type: &str, extra: &str, body: &[u8]) -> std::io::Result<()> {
+pub fn respond(
+    mut s: &TcpStream,
+    status: &str,
+    content_type: &str,
+    extra: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n{extra}\r\n",
         body.len()
@@ -120,8 +135,19 @@ mod tests {
     fn target_is_split_and_unescaped() {
         let (p, q) = super::split_target("/stream.mjpeg?fps=5&height=240&token=a%2Bb&x");
         assert_eq!(p, "/stream.mjpeg");
-        assert_eq!(q, vec![("fps".into(), "5".into()), ("height".into(), "240".into()), ("token".into(), "a+b".into()), ("x".into(), "".into())]);
+        assert_eq!(
+            q,
+            vec![
+                ("fps".into(), "5".into()),
+                ("height".into(), "240".into()),
+                ("token".into(), "a+b".into()),
+                ("x".into(), "".into())
+            ]
+        );
         let (_, q) = super::split_target("/?a=%zz&b=%4");
-        assert_eq!(q, vec![("a".into(), "%zz".into()), ("b".into(), "%4".into())]);
+        assert_eq!(
+            q,
+            vec![("a".into(), "%zz".into()), ("b".into(), "%4".into())]
+        );
     }
 }

@@ -29,7 +29,10 @@ pub use crate::config::LiveSettings;
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     #[error("live view: cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("live view: {0}")]
     Token(String),
     #[error("live view: cannot start a thread: {0}")]
@@ -68,10 +71,19 @@ impl Tap {
     /// A message the pipeline publishes (or would, with MQTT off).
     pub fn message(&self, topic: &str, payload: &str) {
         self.hub.bus.publish(topic, payload);
-        self.hub.status.counters.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.hub
+            .status
+            .counters
+            .messages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     /// A chain's messages of one frame and its plugin events (on `events_topic`).
-    pub fn chain_output(&self, messages: &[crate::plugin::bindings::Message], events_topic: &str, events: &[crate::plugin::PluginEvent]) {
+    pub fn chain_output(
+        &self,
+        messages: &[crate::plugin::bindings::Message],
+        events_topic: &str,
+        events: &[crate::plugin::PluginEvent],
+    ) {
         for m in messages {
             self.message(&m.topic, &m.payload);
         }
@@ -106,13 +118,19 @@ impl Live {
     pub fn close(&self) {
         self.tap.hub.frames.close();
         // Wake the listener blocked in accept.
-        let _ = std::net::TcpStream::connect_timeout(&self.addr, std::time::Duration::from_millis(200));
+        let _ =
+            std::net::TcpStream::connect_timeout(&self.addr, std::time::Duration::from_millis(200));
     }
 }
 
 /// Bind and start serving. `Ok(None)`: the default port was taken (warned,
 /// the run goes on without the view).
-pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<encoder::TenantFrames>) -> Result<Option<Live>, LiveError> {
+pub fn start(
+    s: &LiveSettings,
+    width: u32,
+    height: u32,
+    tenant_frames: Option<encoder::TenantFrames>,
+) -> Result<Option<Live>, LiveError> {
     if !s.listen.ip().is_loopback() && s.token.is_none() {
         return Err(LiveError::Token(format!(
             "{} is not a loopback address: a token is required (--http-token-env VAR or --http-token-file FILE)",
@@ -125,9 +143,17 @@ pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<en
             tracing::warn!(addr = %s.listen, "live view off: the address is taken (choose one with --http ADDR, or --no-http)");
             return Ok(None);
         }
-        Err(source) => return Err(LiveError::Bind { addr: s.listen, source }),
+        Err(source) => {
+            return Err(LiveError::Bind {
+                addr: s.listen,
+                source,
+            })
+        }
     };
-    let addr = listener.local_addr().map_err(|source| LiveError::Bind { addr: s.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| LiveError::Bind {
+        addr: s.listen,
+        source,
+    })?;
     let hub = Arc::new(Hub {
         frames: Frames::new(width, height, tenant_frames),
         bus: Bus::new(bus::CAPACITY),
@@ -138,5 +164,8 @@ pub fn start(s: &LiveSettings, width: u32, height: u32, tenant_frames: Option<en
     });
     encoder::spawn(hub.clone()).map_err(LiveError::Thread)?;
     server::spawn(listener, hub.clone()).map_err(LiveError::Thread)?;
-    Ok(Some(Live { tap: Tap { hub }, addr }))
+    Ok(Some(Live {
+        tap: Tap { hub },
+        addr,
+    }))
 }

@@ -16,7 +16,9 @@ pub const KEEPALIVE: Duration = Duration::from_secs(10);
 
 /// Whether `topic` lies under `prefix` (a tenant's topics and `$events`).
 pub fn under(topic: &str, prefix: &str) -> bool {
-    topic.strip_prefix(prefix).is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    topic
+        .strip_prefix(prefix)
+        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
 }
 
 pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Result<()> {
@@ -28,7 +30,9 @@ pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Re
     loop {
         // After the run ends, what was published last still goes out.
         let closed = hub.frames.is_closed();
-        let batch = hub.bus.read(next, if closed { Duration::ZERO } else { KEEPALIVE });
+        let batch = hub
+            .bus
+            .read(next, if closed { Duration::ZERO } else { KEEPALIVE });
         if closed && batch.items.is_empty() {
             return Ok(());
         }
@@ -42,7 +46,10 @@ pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Re
                 continue;
             }
             let data = serde_json::json!({"topic": &*item.topic, "payload": &*item.payload});
-            out.push_str(&format!("id: {}\nevent: message\ndata: {data}\n\n", item.seq));
+            out.push_str(&format!(
+                "id: {}\nevent: message\ndata: {data}\n\n",
+                item.seq
+            ));
         }
         if out.is_empty() {
             out.push_str(": keep-alive\n\n");

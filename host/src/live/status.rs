@@ -8,7 +8,9 @@ use std::sync::{Mutex, PoisonError};
 use serde::Serialize;
 
 /// Upper bounds (seconds) of the stage-time histogram's buckets.
-pub const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
+pub const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
+];
 
 #[derive(Default)]
 pub struct Counters {
@@ -32,12 +34,21 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add((ms * 1000.0) as u64, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((ms * 1000.0) as u64, Ordering::Relaxed);
     }
     /// (cumulative count per bucket, count, sum in seconds)
     pub fn read(&self) -> (Vec<u64>, u64, f64) {
-        let b = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        (b, self.count.load(Ordering::Relaxed), self.sum_us.load(Ordering::Relaxed) as f64 / 1e6)
+        let b = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        (
+            b,
+            self.count.load(Ordering::Relaxed),
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        )
     }
 }
 
@@ -65,7 +76,14 @@ pub fn stage_infos(stages: &[crate::plugin::Stage]) -> Vec<StageInfo> {
         .iter()
         .map(|s| {
             let v = s.version();
-            StageInfo { name: s.name().to_string(), kind: s.kind().world().to_string(), generation: v.generation, hash: v.hash, faults: s.faults(), disabled: s.is_disabled() }
+            StageInfo {
+                name: s.name().to_string(),
+                kind: s.kind().world().to_string(),
+                generation: v.generation,
+                hash: v.hash,
+                faults: s.faults(),
+                disabled: s.is_disabled(),
+            }
         })
         .collect()
 }
@@ -112,15 +130,26 @@ impl Status {
     pub fn frame_done(&self, stages_ms: f64) {
         self.counters.frames.fetch_add(1, Ordering::Relaxed);
         self.stage_time.observe_ms(stages_ms);
-        *self.last_frame.lock().unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
+        *self
+            .last_frame
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
     }
     pub fn set(&self, s: Snapshot) {
         *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = s;
     }
     pub fn get(&self) -> Snapshot {
-        let mut s = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut s = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         s.frames = self.counters.frames.load(Ordering::Relaxed);
-        s.secs_since_frame = self.last_frame.lock().unwrap_or_else(PoisonError::into_inner).map_or(-1.0, |t| t.elapsed().as_secs_f64());
+        s.secs_since_frame = self
+            .last_frame
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map_or(-1.0, |t| t.elapsed().as_secs_f64());
         s.version = env!("CARGO_PKG_VERSION");
         s
     }

@@ -27,14 +27,21 @@ pub struct BenchResult {
 impl BenchResult {
     /// Delivered (QoS 0: written; QoS>=1: acknowledged) messages per second.
     pub fn per_second(&self, qos: Qos) -> f64 {
-        let done = if qos.acked() { self.report.acked } else { self.report.sent };
+        let done = if qos.acked() {
+            self.report.acked
+        } else {
+            self.report.sent
+        };
         done as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
 /// Publish `messages` messages on `edgepipe/bench/<n % 8>` and wait for them all.
 pub fn run(spec: &BenchSpec) -> Result<BenchResult, MqttError> {
-    let mut settings = MqttSettings::new(spec.url.clone(), format!("edgepipe-bench-{}", std::process::id()));
+    let mut settings = MqttSettings::new(
+        spec.url.clone(),
+        format!("edgepipe-bench-{}", std::process::id()),
+    );
     settings.required = true;
     settings.ack_timeout = Duration::from_secs(120);
     settings.queue.messages = usize::try_from(spec.messages).unwrap_or(usize::MAX).max(1);
@@ -42,7 +49,10 @@ pub fn run(spec: &BenchSpec) -> Result<BenchResult, MqttError> {
     let mut publisher = Publisher::connect(&settings)?;
     let topics: Vec<String> = (0..8).map(|i| format!("edgepipe/bench/{i}")).collect();
     let mut payload = vec![b'x'; spec.payload_bytes];
-    let interval = spec.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+    let interval = spec
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(1.0 / r));
     let started = Instant::now();
     for n in 0..spec.messages {
         if let Some(iv) = interval {
@@ -60,5 +70,8 @@ pub fn run(spec: &BenchSpec) -> Result<BenchResult, MqttError> {
         let _ = publisher.enqueue(&topics[(n % 8) as usize], &payload, spec.qos, false);
     }
     let report = publisher.finish();
-    Ok(BenchResult { elapsed: started.elapsed(), report })
+    Ok(BenchResult {
+        elapsed: started.elapsed(),
+        report,
+    })
 }

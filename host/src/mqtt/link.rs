@@ -105,7 +105,8 @@ pub fn build(
     let connect_secs = settings.connect_timeout.as_secs().max(1);
     match settings.version {
         MqttVersion::V311 => {
-            let mut o = rumqttc::MqttOptions::new(settings.client_id.clone(), addr.host.clone(), addr.port);
+            let mut o =
+                rumqttc::MqttOptions::new(settings.client_id.clone(), addr.host.clone(), addr.port);
             o.set_keep_alive(settings.keepalive);
             // Unacknowledged messages are re-sent by us after a reconnect, from
             // our own queue, so the broker-side session is not needed.
@@ -115,13 +116,25 @@ pub fn build(
             // queue, so rumqttc's check never fails (that would drop the connection).
             o.set_max_packet_size(super::DEFAULT_MAX_PACKET, settings.client_max_packet());
             if let Some(user) = &settings.username {
-                o.set_credentials(user.clone(), settings.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default());
+                o.set_credentials(
+                    user.clone(),
+                    settings
+                        .password
+                        .as_ref()
+                        .map(|p| p.expose().to_string())
+                        .unwrap_or_default(),
+                );
             }
             if let Some(t) = transport {
                 o.set_transport(t);
             }
             if let Some(s) = status {
-                o.set_last_will(rumqttc::LastWill::new(s.topic.clone(), OFFLINE, rumqttc::QoS::AtLeastOnce, true));
+                o.set_last_will(rumqttc::LastWill::new(
+                    s.topic.clone(),
+                    OFFLINE,
+                    rumqttc::QoS::AtLeastOnce,
+                    true,
+                ));
             }
             let (client, mut connection) = rumqttc::Client::new(o, cap);
             let mut net = connection.eventloop.network_options();
@@ -131,7 +144,11 @@ pub fn build(
         }
         MqttVersion::V5 => {
             use rumqttc::v5::mqttbytes::v5::LastWill;
-            let mut o = rumqttc::v5::MqttOptions::new(settings.client_id.clone(), addr.host.clone(), addr.port);
+            let mut o = rumqttc::v5::MqttOptions::new(
+                settings.client_id.clone(),
+                addr.host.clone(),
+                addr.port,
+            );
             o.set_keep_alive(settings.keepalive);
             o.set_clean_start(true);
             o.set_outgoing_inflight_upper_limit(inflight);
@@ -140,13 +157,26 @@ pub fn build(
             o.set_max_packet_size(Some(super::DEFAULT_MAX_PACKET as u32));
             o.set_connection_timeout(connect_secs);
             if let Some(user) = &settings.username {
-                o.set_credentials(user.clone(), settings.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default());
+                o.set_credentials(
+                    user.clone(),
+                    settings
+                        .password
+                        .as_ref()
+                        .map(|p| p.expose().to_string())
+                        .unwrap_or_default(),
+                );
             }
             if let Some(t) = transport {
                 o.set_transport(t);
             }
             if let Some(s) = status {
-                o.set_last_will(LastWill::new(s.topic.clone(), OFFLINE, qos5(Qos::AtLeastOnce), true, None));
+                o.set_last_will(LastWill::new(
+                    s.topic.clone(),
+                    OFFLINE,
+                    qos5(Qos::AtLeastOnce),
+                    true,
+                    None,
+                ));
             }
             let (client, connection) = rumqttc::v5::Client::new(o, cap);
             (Client::V5(client), Connection::V5(Box::new(connection)))
@@ -156,10 +186,20 @@ pub fn build(
 
 impl Client {
     /// Hand a publish to the event loop; never waits.
-    pub fn try_publish(&self, topic: &str, qos: Qos, retain: bool, payload: Vec<u8>) -> Result<(), String> {
+    pub fn try_publish(
+        &self,
+        topic: &str,
+        qos: Qos,
+        retain: bool,
+        payload: Vec<u8>,
+    ) -> Result<(), String> {
         match self {
-            Client::V4(c) => c.try_publish(topic, qos4(qos), retain, payload).map_err(|e| e.to_string()),
-            Client::V5(c) => c.try_publish(topic, qos5(qos), retain, payload).map_err(|e| e.to_string()),
+            Client::V4(c) => c
+                .try_publish(topic, qos4(qos), retain, payload)
+                .map_err(|e| e.to_string()),
+            Client::V5(c) => c
+                .try_publish(topic, qos5(qos), retain, payload)
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -176,9 +216,14 @@ fn v4_refusal(code: rumqttc::ConnectReturnCode) -> String {
     use rumqttc::ConnectReturnCode as C;
     match code {
         C::BadUserNamePassword => "broker refused the connection: bad user name or password".into(),
-        C::NotAuthorized => "broker refused the connection: not authorised (check the user name and password)".into(),
+        C::NotAuthorized => {
+            "broker refused the connection: not authorised (check the user name and password)"
+                .into()
+        }
         C::BadClientId => "broker refused the connection: client id rejected".into(),
-        C::RefusedProtocolVersion => "broker refused the connection: MQTT 3.1.1 not supported (try --mqtt-version 5)".into(),
+        C::RefusedProtocolVersion => {
+            "broker refused the connection: MQTT 3.1.1 not supported (try --mqtt-version 5)".into()
+        }
         other => format!("broker refused the connection: {other:?}"),
     }
 }
@@ -187,7 +232,10 @@ fn v5_refusal(code: rumqttc::v5::mqttbytes::v5::ConnectReturnCode) -> String {
     use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as C;
     match code {
         C::BadUserNamePassword => "broker refused the connection: bad user name or password".into(),
-        C::NotAuthorized => "broker refused the connection: not authorised (check the user name and password)".into(),
+        C::NotAuthorized => {
+            "broker refused the connection: not authorised (check the user name and password)"
+                .into()
+        }
         C::UnsupportedProtocolVersion | C::RefusedProtocolVersion => {
             "broker refused the connection: MQTT 5 not supported (try --mqtt-version 3.1.1)".into()
         }
@@ -197,14 +245,20 @@ fn v5_refusal(code: rumqttc::v5::mqttbytes::v5::ConnectReturnCode) -> String {
 
 /// One line, without rumqttc's "I/O: " style prefixes doubling up.
 fn tls_reason(e: &dyn std::fmt::Display) -> String {
-    format!("TLS handshake failed: {}", e.to_string().trim_start_matches("I/O: "))
+    format!(
+        "TLS handshake failed: {}",
+        e.to_string().trim_start_matches("I/O: ")
+    )
 }
 
 /// With TLS 1.3 the server judges the client's certificate after the
 /// handshake, so its refusal arrives as an alert while reading CONNACK.
 fn net_or_tls(reason: String) -> LinkError {
     match reason.find("received fatal alert") {
-        Some(at) => LinkError::Tls(format!("TLS: broker sent {}", &reason[at + "received ".len()..])),
+        Some(at) => LinkError::Tls(format!(
+            "TLS: broker sent {}",
+            &reason[at + "received ".len()..]
+        )),
         None => LinkError::Net(reason),
     }
 }
@@ -240,7 +294,9 @@ impl Connection {
                 match c.recv() {
                     Err(_) => Err(LinkError::Closed),
                     Ok(Ok(ev)) => Ok(match ev {
-                        Event::Incoming(Packet::ConnAck(a)) => LinkEvent::Connected(a.properties.and_then(|p| p.max_packet_size)),
+                        Event::Incoming(Packet::ConnAck(a)) => {
+                            LinkEvent::Connected(a.properties.and_then(|p| p.max_packet_size))
+                        }
                         Event::Incoming(Packet::PubAck(a)) => LinkEvent::Acked(a.pkid),
                         Event::Incoming(Packet::PubComp(a)) => LinkEvent::Acked(a.pkid),
                         Event::Outgoing(Outgoing::Publish(pkid)) => LinkEvent::Published(pkid),
@@ -287,7 +343,10 @@ mod tests {
     #[test]
     fn tls_alerts_are_tls_errors() {
         let e = net_or_tls("Mqtt state: Mqtt serialization/deserialization error: IO: received fatal alert: CertificateRequired".into());
-        assert_eq!(e, LinkError::Tls("TLS: broker sent fatal alert: CertificateRequired".into()));
+        assert_eq!(
+            e,
+            LinkError::Tls("TLS: broker sent fatal alert: CertificateRequired".into())
+        );
         assert!(e.is_fatal());
         assert!(!net_or_tls("I/O: Connection refused (os error 111)".into()).is_fatal());
     }

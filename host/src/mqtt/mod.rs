@@ -23,9 +23,9 @@ use link::{Client, LinkError};
 pub use queue::{Limits, Qos, WhenFull};
 use queue::{Outbox, Queued};
 use state::{DropLog, Shared, State};
-use worker::Worker;
 pub use tls::TlsFiles;
 pub use url::BrokerAddr;
+use worker::Worker;
 
 /// Most messages handed to rumqttc and not yet acknowledged (its in-flight window).
 pub const WINDOW: usize = 100;
@@ -51,7 +51,11 @@ pub enum Refused {
     #[error("invalid topic {0:?} (empty, over 65535 bytes, or with + # NUL)")]
     InvalidTopic(String),
     #[error("message on {topic:?} is {size} bytes, over the limit of {limit} bytes (mqtt.max_message_bytes, or the broker's maximum packet size)")]
-    TooLarge { topic: String, size: usize, limit: usize },
+    TooLarge {
+        topic: String,
+        size: usize,
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Error)]
@@ -258,8 +262,15 @@ impl Publisher {
     pub fn connect(settings: &MqttSettings) -> Result<Publisher, MqttError> {
         let addr = BrokerAddr::parse(&settings.url)?;
         let shown_url = url::redact(&settings.url);
-        let tls = if addr.tls { Some(tls::client_config(&settings.tls)?) } else { None };
-        let status = settings.status_topic.as_ref().map(|t| link::Status { topic: t.clone() });
+        let tls = if addr.tls {
+            Some(tls::client_config(&settings.tls)?)
+        } else {
+            None
+        };
+        let status = settings
+            .status_topic
+            .as_ref()
+            .map(|t| link::Status { topic: t.clone() });
         let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -293,7 +304,13 @@ impl Publisher {
             .name("mqtt".into())
             .spawn(move || worker.run())
             .map_err(|e| MqttError::Thread(e.to_string()))?;
-        let publisher = Publisher { client, shared, thread: Some(thread), settings: settings.clone(), shown_url: shown_url.clone() };
+        let publisher = Publisher {
+            client,
+            shared,
+            thread: Some(thread),
+            settings: settings.clone(),
+            shown_url: shown_url.clone(),
+        };
         // The first attempt may take up to the connect timeout (TCP + TLS + CONNACK).
         match ready_rx.recv_timeout(settings.connect_timeout + Duration::from_secs(1)) {
             Ok(Ok(())) => {
@@ -304,13 +321,22 @@ impl Publisher {
                 publisher.abandon();
                 let reason = e.reason().to_string();
                 Err(match e {
-                    LinkError::Tls(_) => MqttError::Handshake { url: shown_url, reason },
-                    _ => MqttError::Refused { url: shown_url, reason },
+                    LinkError::Tls(_) => MqttError::Handshake {
+                        url: shown_url,
+                        reason,
+                    },
+                    _ => MqttError::Refused {
+                        url: shown_url,
+                        reason,
+                    },
                 })
             }
             Ok(Err(e)) if settings.required => {
                 publisher.abandon();
-                Err(MqttError::Connect { url: shown_url, reason: e.reason().to_string() })
+                Err(MqttError::Connect {
+                    url: shown_url,
+                    reason: e.reason().to_string(),
+                })
             }
             Ok(Err(e)) => {
                 tracing::warn!(
@@ -322,7 +348,10 @@ impl Publisher {
             }
             Err(_) if settings.required => {
                 publisher.abandon();
-                Err(MqttError::ConnectTimeout { url: shown_url, secs: settings.connect_timeout.as_secs() })
+                Err(MqttError::ConnectTimeout {
+                    url: shown_url,
+                    secs: settings.connect_timeout.as_secs(),
+                })
             }
             Err(_) => {
                 tracing::warn!(url = %shown_url, "MQTT broker does not answer; running on and queueing messages (--mqtt-required makes this an error)");
@@ -349,12 +378,21 @@ impl Publisher {
     /// Queue a message a stage returned (its chain already checked where it
     /// may go, see [`crate::chain::policy`]); never waits. Refused (and
     /// counted against `stage`) when it is larger than the limit.
-    pub fn publish_from(&mut self, stage: &str, msg: &crate::plugin::bindings::Message) -> Result<(), Refused> {
+    pub fn publish_from(
+        &mut self,
+        stage: &str,
+        msg: &crate::plugin::bindings::Message,
+    ) -> Result<(), Refused> {
         let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
         let r = self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
         if r.is_err() {
             let mut st = self.shared.lock();
-            match st.report.refused_by_stage.iter_mut().find(|(s, _)| s == stage) {
+            match st
+                .report
+                .refused_by_stage
+                .iter_mut()
+                .find(|(s, _)| s == stage)
+            {
                 Some((_, n)) => *n += 1,
                 None => st.report.refused_by_stage.push((stage.to_string(), 1)),
             }
@@ -363,7 +401,13 @@ impl Publisher {
     }
 
     /// The queueing behind `publish`, for any payload.
-    pub fn enqueue(&mut self, topic: &str, payload: &[u8], qos: Qos, retain: bool) -> Result<(), Refused> {
+    pub fn enqueue(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: Qos,
+        retain: bool,
+    ) -> Result<(), Refused> {
         let mut st = self.shared.lock();
         if !valid_topic(topic) {
             return Err(st.refuse(Refused::InvalidTopic(shown_topic(topic))));
@@ -371,14 +415,26 @@ impl Publisher {
         let size = packet_size(topic, payload.len(), qos, st.v5);
         if size > st.max_packet {
             let limit = st.max_packet;
-            return Err(st.refuse(Refused::TooLarge { topic: shown_topic(topic), size, limit }));
+            return Err(st.refuse(Refused::TooLarge {
+                topic: shown_topic(topic),
+                size,
+                limit,
+            }));
         }
         let seq = st.report.published;
         st.report.published += 1;
         if qos.acked() {
             st.report.expected_acks += 1;
         }
-        let q = Queued { seq, topic: topic.to_string(), payload: payload.to_vec(), qos, retain, at: Instant::now(), sent: false };
+        let q = Queued {
+            seq,
+            topic: topic.to_string(),
+            payload: payload.to_vec(),
+            qos,
+            retain,
+            at: Instant::now(),
+            sent: false,
+        };
         let d = st.outbox.push(q);
         st.account(d);
         st.feed(&self.client);
@@ -411,11 +467,21 @@ impl Publisher {
                 break;
             }
             let wait = (deadline - now).min(Duration::from_millis(50));
-            st = self.shared.changed.wait_timeout(st, wait).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, wait)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
         if st.connected {
             if let Some(t) = &self.settings.status_topic {
-                let _ = self.client.try_publish(t, Qos::AtLeastOnce, true, link::OFFLINE.as_bytes().to_vec());
+                let _ = self.client.try_publish(
+                    t,
+                    Qos::AtLeastOnce,
+                    true,
+                    link::OFFLINE.as_bytes().to_vec(),
+                );
             }
         }
         st.stop = true;
@@ -449,7 +515,10 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let s = MqttSettings { password: Some(Secret::new("hunter2")), ..MqttSettings::new("mqtt://h", "c") };
+        let s = MqttSettings {
+            password: Some(Secret::new("hunter2")),
+            ..MqttSettings::new("mqtt://h", "c")
+        };
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 
@@ -476,7 +545,10 @@ mod tests {
 
     #[test]
     fn shown_topics_are_short() {
-        assert_eq!(shown_topic(&"é".repeat(100)), format!("{}...", "é".repeat(80)));
+        assert_eq!(
+            shown_topic(&"é".repeat(100)),
+            format!("{}...", "é".repeat(80))
+        );
     }
 
     #[test]

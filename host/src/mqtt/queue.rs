@@ -63,7 +63,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { messages: DEFAULT_QUEUE_MESSAGES, bytes: DEFAULT_QUEUE_BYTES, when_full: WhenFull::DropOldest }
+        Limits {
+            messages: DEFAULT_QUEUE_MESSAGES,
+            bytes: DEFAULT_QUEUE_BYTES,
+            when_full: WhenFull::DropOldest,
+        }
     }
 }
 
@@ -120,7 +124,11 @@ impl Dropped {
 
 impl Outbox {
     pub fn new(limits: Limits) -> Outbox {
-        Outbox { items: VecDeque::new(), bytes: 0, limits }
+        Outbox {
+            items: VecDeque::new(),
+            bytes: 0,
+            limits,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -228,7 +236,11 @@ mod tests {
 
     #[test]
     fn drop_oldest_keeps_the_newest_by_count() {
-        let mut o = Outbox::new(Limits { messages: 3, bytes: 1000, when_full: WhenFull::DropOldest });
+        let mut o = Outbox::new(Limits {
+            messages: 3,
+            bytes: 1000,
+            when_full: WhenFull::DropOldest,
+        });
         let dropped: u64 = (0..5).map(|i| o.push(msg(i, 10)).messages).sum();
         assert_eq!(dropped, 2);
         assert_eq!(seqs(&mut o), [2, 3, 4]);
@@ -236,7 +248,11 @@ mod tests {
 
     #[test]
     fn drop_newest_keeps_the_oldest() {
-        let mut o = Outbox::new(Limits { messages: 3, bytes: 1000, when_full: WhenFull::DropNewest });
+        let mut o = Outbox::new(Limits {
+            messages: 3,
+            bytes: 1000,
+            when_full: WhenFull::DropNewest,
+        });
         let dropped: u64 = (0..5).map(|i| o.push(msg(i, 10)).messages).sum();
         assert_eq!(dropped, 2);
         assert_eq!(seqs(&mut o), [0, 1, 2]);
@@ -244,20 +260,35 @@ mod tests {
 
     #[test]
     fn the_byte_limit_counts_topic_and_payload() {
-        let mut o = Outbox::new(Limits { messages: 100, bytes: 25, when_full: WhenFull::DropOldest });
+        let mut o = Outbox::new(Limits {
+            messages: 100,
+            bytes: 25,
+            when_full: WhenFull::DropOldest,
+        });
         for i in 0..3 {
             o.push(msg(i, 10));
         }
         assert_eq!(o.bytes(), 20);
         assert_eq!(seqs(&mut o), [1, 2]);
         let d = o.push(msg(9, 26));
-        assert_eq!(d, Dropped { messages: 1, acked_kind: 1 }, "a message larger than the whole queue is dropped");
+        assert_eq!(
+            d,
+            Dropped {
+                messages: 1,
+                acked_kind: 1
+            },
+            "a message larger than the whole queue is dropped"
+        );
         assert!(o.is_empty());
     }
 
     #[test]
     fn requeued_messages_go_back_in_publish_order_in_front() {
-        let mut o = Outbox::new(Limits { messages: 10, bytes: 1000, when_full: WhenFull::DropOldest });
+        let mut o = Outbox::new(Limits {
+            messages: 10,
+            bytes: 1000,
+            when_full: WhenFull::DropOldest,
+        });
         o.push(msg(5, 10));
         o.push(msg(6, 10));
         let d = o.requeue(vec![msg(4, 10), msg(2, 10), msg(3, 10)]);
@@ -267,12 +298,20 @@ mod tests {
 
     #[test]
     fn requeue_over_the_limit_applies_the_policy() {
-        let mut o = Outbox::new(Limits { messages: 3, bytes: 1000, when_full: WhenFull::DropOldest });
+        let mut o = Outbox::new(Limits {
+            messages: 3,
+            bytes: 1000,
+            when_full: WhenFull::DropOldest,
+        });
         o.push(msg(5, 10));
         o.push(msg(6, 10));
         assert_eq!(o.requeue(vec![msg(3, 10), msg(4, 10)]).messages, 1);
         assert_eq!(seqs(&mut o), [4, 5, 6]);
-        let mut o = Outbox::new(Limits { messages: 3, bytes: 1000, when_full: WhenFull::DropNewest });
+        let mut o = Outbox::new(Limits {
+            messages: 3,
+            bytes: 1000,
+            when_full: WhenFull::DropNewest,
+        });
         o.push(msg(5, 10));
         o.push(msg(6, 10));
         assert_eq!(o.requeue(vec![msg(3, 10), msg(4, 10)]).messages, 1);

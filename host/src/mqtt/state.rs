@@ -50,7 +50,10 @@ impl State {
         self.report.dropped += d.messages;
         self.report.expected_acks = self.report.expected_acks.saturating_sub(d.acked_kind);
         self.drop_log.since_last += d.messages;
-        let due = self.drop_log.last.is_none_or(|t| t.elapsed() >= DROP_LOG_INTERVAL);
+        let due = self
+            .drop_log
+            .last
+            .is_none_or(|t| t.elapsed() >= DROP_LOG_INTERVAL);
         if due {
             tracing::warn!(
                 dropped = self.drop_log.since_last,
@@ -60,7 +63,10 @@ impl State {
                 policy = ?self.when_full,
                 "MQTT queue full: messages dropped"
             );
-            self.drop_log = DropLog { since_last: 0, last: Some(Instant::now()) };
+            self.drop_log = DropLog {
+                since_last: 0,
+                last: Some(Instant::now()),
+            };
         }
     }
 
@@ -93,7 +99,11 @@ impl State {
                     self.report.expected_acks = self.report.expected_acks.saturating_sub(1);
                 }
                 let limit = self.max_packet;
-                self.refuse(Refused::TooLarge { topic: super::shown_topic(&q.topic), size, limit });
+                self.refuse(Refused::TooLarge {
+                    topic: super::shown_topic(&q.topic),
+                    size,
+                    limit,
+                });
                 continue;
             }
             match client.try_publish(&q.topic, q.qos, q.retain, q.payload.clone()) {
@@ -112,7 +122,16 @@ impl State {
     pub(super) fn take_in_flight(&mut self) -> Vec<Queued> {
         let unacked = self.unacked.drain().map(|(_, h)| h);
         let handed = self.handed.drain(..);
-        unacked.chain(handed).filter_map(|h| if let Handed::Msg(q) = h { Some(q) } else { None }).collect()
+        unacked
+            .chain(handed)
+            .filter_map(|h| {
+                if let Handed::Msg(q) = h {
+                    Some(q)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     pub(super) fn settled(&self) -> bool {
@@ -133,4 +152,3 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-

@@ -34,7 +34,10 @@ fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, MqttEr
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_err(path, format!("not a PEM {what} file: {e}")))?;
     if certs.is_empty() {
-        return Err(tls_err(path, format!("no PEM certificate in this {what} file")));
+        return Err(tls_err(
+            path,
+            format!("no PEM certificate in this {what} file"),
+        ));
     }
     Ok(certs)
 }
@@ -42,7 +45,9 @@ fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, MqttEr
 /// Build the client configuration.
 pub fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, MqttError> {
     if files.cert.is_some() != files.key.is_some() {
-        return Err(MqttError::Tls("a client certificate needs its key, and a key its certificate".into()));
+        return Err(MqttError::Tls(
+            "a client certificate needs its key, and a key its certificate".into(),
+        ));
     }
     let mut roots = RootCertStore::empty();
     match &files.ca {
@@ -56,7 +61,9 @@ pub fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, MqttError> {
             let found = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                return Err(MqttError::Tls("no system CA certificates found; give a CA file (--mqtt-ca)".into()));
+                return Err(MqttError::Tls(
+                    "no system CA certificates found; give a CA file (--mqtt-ca)".into(),
+                ));
             }
         }
     }
@@ -71,8 +78,11 @@ pub fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, MqttError> {
             if !key.is_file() {
                 return Err(tls_err(key, "client key file does not exist"));
             }
-            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err(key, format!("not a PEM private key: {e}")))?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|e| tls_err(cert, e))?
+            let key_der = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| tls_err(key, format!("not a PEM private key: {e}")))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| tls_err(cert, e))?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -85,15 +95,37 @@ mod tests {
 
     #[test]
     fn missing_and_empty_ca_files_are_named() {
-        let e = client_config(&TlsFiles { ca: Some("/nonexistent/ca.pem".into()), ..Default::default() }).unwrap_err();
-        assert!(e.to_string().contains("/nonexistent/ca.pem: CA file does not exist"), "{e}");
+        let e = client_config(&TlsFiles {
+            ca: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/nonexistent/ca.pem: CA file does not exist"),
+            "{e}"
+        );
         let dir = std::env::temp_dir().join(format!("edgepipe-tls-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let e = client_config(&TlsFiles { ca: Some(empty.clone()), ..Default::default() }).unwrap_err().to_string();
-        assert!(e.contains("empty.pem") && e.contains("no PEM certificate"), "{e}");
-        let e = client_config(&TlsFiles { ca: None, cert: Some(empty), key: None }).unwrap_err().to_string();
+        let e = client_config(&TlsFiles {
+            ca: Some(empty.clone()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("empty.pem") && e.contains("no PEM certificate"),
+            "{e}"
+        );
+        let e = client_config(&TlsFiles {
+            ca: None,
+            cert: Some(empty),
+            key: None,
+        })
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("needs its key"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }

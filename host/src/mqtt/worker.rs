@@ -38,7 +38,16 @@ impl Worker {
                     }
                     st.ever_connected = true;
                     if let Some(t) = &self.status_topic {
-                        if self.client.try_publish(t, Qos::AtLeastOnce, true, link::ONLINE.as_bytes().to_vec()).is_ok() {
+                        if self
+                            .client
+                            .try_publish(
+                                t,
+                                Qos::AtLeastOnce,
+                                true,
+                                link::ONLINE.as_bytes().to_vec(),
+                            )
+                            .is_ok()
+                        {
                             st.handed.push_back(Handed::Status);
                         }
                     }
@@ -118,7 +127,8 @@ impl Worker {
                         return;
                     }
                     drop(st);
-                    let until = Instant::now() + link::backoff(attempt, RECONNECT_MIN, RECONNECT_MAX);
+                    let until =
+                        Instant::now() + link::backoff(attempt, RECONNECT_MIN, RECONNECT_MAX);
                     attempt = attempt.saturating_add(1);
                     while Instant::now() < until {
                         if self.shared.lock().stop {

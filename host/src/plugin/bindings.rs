@@ -30,17 +30,25 @@ macro_rules! version_bindings {
 
 /// `edgepipe:plugin@0.1.0` (wit/since_v0.1.0).
 pub mod v0_1_0 {
-    version_bindings!("../wit/since_v0.1.0", "edgepipe:plugin/types", "edgepipe:plugin/host");
+    version_bindings!(
+        "../wit/since_v0.1.0",
+        "edgepipe:plugin/types",
+        "edgepipe:plugin/host"
+    );
 }
 
 /// `edgepipe:plugin@0.2.0` (wit/since_v0.2.0): the newest.
 pub mod v0_2_0 {
-    version_bindings!("../wit/since_v0.2.0", "edgepipe:plugin/types", "edgepipe:plugin/host");
+    version_bindings!(
+        "../wit/since_v0.2.0",
+        "edgepipe:plugin/types",
+        "edgepipe:plugin/host"
+    );
 }
 
+pub use v0_2_0::draw;
 pub use v0_2_0::stats;
 pub use v0_2_0::topics;
-pub use v0_2_0::draw;
 pub use v0_2_0::{Detection, FrameInfo, Level, Message, Qos, Rect, Stat};
 
 /// The package these bindings serve.
@@ -76,5 +84,9 @@ impl ApiVersion {
 
 /// `0.2.0, 0.1.0` for messages.
 pub fn served_versions() -> String {
-    SERVED_VERSIONS.iter().map(|v| format!("{PACKAGE}@{v}")).collect::<Vec<_>>().join(", ")
+    SERVED_VERSIONS
+        .iter()
+        .map(|v| format!("{PACKAGE}@{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -27,7 +27,9 @@ pub fn default_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(d).join("edgepipe/components"));
     }
-    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache/edgepipe/components"))
+    std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache/edgepipe/components"))
 }
 
 /// How a component was obtained.
@@ -60,7 +62,12 @@ impl ComponentCache {
 
     /// The compiled form of `bytes` (whose content hash is `hash`): from the
     /// cache when present, else compiled now and stored.
-    pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8], hash: &str) -> wasmtime::Result<(Component, Origin)> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        hash: &str,
+    ) -> wasmtime::Result<(Component, Origin)> {
         let Some(path) = self.entry(engine, hash) else {
             return Ok((Component::new(engine, bytes)?, Origin::Compiled));
         };
@@ -73,7 +80,9 @@ impl ComponentCache {
             // checks the artifact's header and engine settings before use.
             match unsafe { Component::deserialize(engine, &cached) } {
                 Ok(c) => return Ok((c, Origin::Cache)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "cached component does not load; recompiling"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "cached component does not load; recompiling")
+                }
             }
         }
         let compiled = engine.precompile_component(bytes)?;
@@ -96,7 +105,13 @@ fn store(path: &Path, data: &[u8]) -> std::io::Result<()> {
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
         b.create(dir)?;
     }
-    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(data)?;
     f.sync_all()?;

@@ -5,7 +5,12 @@ use super::bindings::{v0_1_0 as old, v0_2_0 as new};
 
 impl From<new::FrameInfo> for old::FrameInfo {
     fn from(f: new::FrameInfo) -> Self {
-        old::FrameInfo { index: f.index, timestamp_ms: f.timestamp_ms, width: f.width, height: f.height }
+        old::FrameInfo {
+            index: f.index,
+            timestamp_ms: f.timestamp_ms,
+            width: f.width,
+            height: f.height,
+        }
     }
 }
 
@@ -15,20 +20,31 @@ impl From<&new::Detection> for old::Detection {
             class_id: d.class_id,
             label: d.label.clone(),
             score: d.score,
-            bbox: old::Rect { x: d.bbox.x, y: d.bbox.y, width: d.bbox.width, height: d.bbox.height },
+            bbox: old::Rect {
+                x: d.bbox.x,
+                y: d.bbox.y,
+                width: d.bbox.width,
+                height: d.bbox.height,
+            },
         }
     }
 }
 
 impl From<&new::Stat> for old::Stat {
     fn from(s: &new::Stat) -> Self {
-        old::Stat { name: s.name.clone(), value: s.value.clone() }
+        old::Stat {
+            name: s.name.clone(),
+            value: s.value.clone(),
+        }
     }
 }
 
 impl From<old::Stat> for new::Stat {
     fn from(s: old::Stat) -> Self {
-        new::Stat { name: s.name, value: s.value }
+        new::Stat {
+            name: s.name,
+            value: s.value,
+        }
     }
 }
 
@@ -44,7 +60,12 @@ impl From<old::Qos> for new::Qos {
 
 impl From<old::Message> for new::Message {
     fn from(m: old::Message) -> Self {
-        new::Message { topic: m.topic, payload: m.payload, qos: m.qos.into(), retain: m.retain }
+        new::Message {
+            topic: m.topic,
+            payload: m.payload,
+            qos: m.qos.into(),
+            retain: m.retain,
+        }
     }
 }
 

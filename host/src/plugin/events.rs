@@ -14,7 +14,12 @@ pub struct PluginVersion {
 
 impl std::fmt::Display for PluginVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "v{} (sha256:{})", self.generation, &self.hash[..self.hash.len().min(12)])
+        write!(
+            f,
+            "v{} (sha256:{})",
+            self.generation,
+            &self.hash[..self.hash.len().min(12)]
+        )
     }
 }
 
@@ -41,35 +46,76 @@ pub struct PluginEvent {
 
 impl PluginEvent {
     fn new(event: &'static str, plugin: &str, version: PluginVersion) -> PluginEvent {
-        PluginEvent { event, plugin: plugin.to_string(), version, candidate: None, call: None, reason: None, frame: None }
+        PluginEvent {
+            event,
+            plugin: plugin.to_string(),
+            version,
+            candidate: None,
+            call: None,
+            reason: None,
+            frame: None,
+        }
     }
     pub fn loaded(plugin: &str, version: PluginVersion) -> PluginEvent {
         PluginEvent::new("loaded", plugin, version)
     }
-    pub fn reloaded(plugin: &str, from: PluginVersion, to: PluginVersion, frame: u64) -> PluginEvent {
-        PluginEvent { candidate: Some(to), frame: Some(frame), ..PluginEvent::new("reloaded", plugin, from) }
+    pub fn reloaded(
+        plugin: &str,
+        from: PluginVersion,
+        to: PluginVersion,
+        frame: u64,
+    ) -> PluginEvent {
+        PluginEvent {
+            candidate: Some(to),
+            frame: Some(frame),
+            ..PluginEvent::new("reloaded", plugin, from)
+        }
     }
-    pub fn reload_failed(plugin: &str, running: PluginVersion, rejected: PluginVersion, reason: &str) -> PluginEvent {
-        PluginEvent { candidate: Some(rejected), reason: Some(reason.to_string()), ..PluginEvent::new("reload-failed", plugin, running) }
+    pub fn reload_failed(
+        plugin: &str,
+        running: PluginVersion,
+        rejected: PluginVersion,
+        reason: &str,
+    ) -> PluginEvent {
+        PluginEvent {
+            candidate: Some(rejected),
+            reason: Some(reason.to_string()),
+            ..PluginEvent::new("reload-failed", plugin, running)
+        }
     }
     pub fn fault(plugin: &str, version: PluginVersion, call: &str, reason: &str) -> PluginEvent {
-        PluginEvent { call: Some(call.to_string()), reason: Some(reason.to_string()), ..PluginEvent::new("fault", plugin, version) }
+        PluginEvent {
+            call: Some(call.to_string()),
+            reason: Some(reason.to_string()),
+            ..PluginEvent::new("fault", plugin, version)
+        }
     }
     pub fn recovered(plugin: &str, version: PluginVersion) -> PluginEvent {
         PluginEvent::new("recovered", plugin, version)
     }
-    pub fn disabled(plugin: &str, version: PluginVersion, in_a_row: u32, reason: &str) -> PluginEvent {
+    pub fn disabled(
+        plugin: &str,
+        version: PluginVersion,
+        in_a_row: u32,
+        reason: &str,
+    ) -> PluginEvent {
         PluginEvent {
             reason: Some(format!("{in_a_row} faults in a row; last: {reason}")),
             ..PluginEvent::new("disabled", plugin, version)
         }
     }
     pub fn overrun(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
-        PluginEvent { reason: Some(reason.to_string()), ..PluginEvent::new("budget-overrun", plugin, version) }
+        PluginEvent {
+            reason: Some(reason.to_string()),
+            ..PluginEvent::new("budget-overrun", plugin, version)
+        }
     }
     /// The first message of a stage that was refused (the rest are counted).
     pub fn message_refused(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
-        PluginEvent { reason: Some(reason.to_string()), ..PluginEvent::new("message-refused", plugin, version) }
+        PluginEvent {
+            reason: Some(reason.to_string()),
+            ..PluginEvent::new("message-refused", plugin, version)
+        }
     }
     pub fn with_frame(mut self, frame: u64) -> PluginEvent {
         self.frame.get_or_insert(frame);
@@ -77,7 +123,8 @@ impl PluginEvent {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"{}\",\"error\":\"{e}\"}}", self.event))
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"event\":\"{}\",\"error\":\"{e}\"}}", self.event))
     }
 }
 

@@ -7,8 +7,8 @@
 pub mod bindings;
 pub mod cache;
 mod compat;
-mod no_wait;
 pub mod events;
+mod no_wait;
 pub mod reload;
 mod sandbox;
 mod stage;
@@ -52,17 +52,40 @@ pub enum PluginError {
     #[error("plugin {name}: file {path} does not exist")]
     Missing { name: String, path: PathBuf },
     #[error("plugin {name}: cannot read {path}: {source}")]
-    Read { name: String, path: PathBuf, source: std::io::Error },
+    Read {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("plugin {name}: {path} is not WebAssembly ({len} bytes, no `\\0asm` header)")]
-    NotWasm { name: String, path: PathBuf, len: usize },
+    NotWasm {
+        name: String,
+        path: PathBuf,
+        len: usize,
+    },
     #[error("plugin {name}: {path} is a core WebAssembly module, not a component (build it for wasm32-wasip2)")]
     CoreModule { name: String, path: PathBuf },
     #[error("plugin {name}: {path} is not a valid component: {reason}")]
-    Invalid { name: String, path: PathBuf, reason: String },
+    Invalid {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("plugin {name}: {path} is built against {found}; this host serves {served}")]
-    Version { name: String, path: PathBuf, found: String, served: String },
+    Version {
+        name: String,
+        path: PathBuf,
+        found: String,
+        served: String,
+    },
     #[error("plugin {name}: {path} does not implement world `{world}` of edgepipe:plugin@{version}: {reason}")]
-    WrongWorld { name: String, path: PathBuf, world: &'static str, version: &'static str, reason: String },
+    WrongWorld {
+        name: String,
+        path: PathBuf,
+        world: &'static str,
+        version: &'static str,
+        reason: String,
+    },
     #[error("plugin {name}: instantiation failed: {reason}")]
     Instantiate { name: String, reason: String },
     #[error("plugin {name}: configure failed: {reason}")]
@@ -70,7 +93,11 @@ pub enum PluginError {
     #[error("plugin {name}: restore failed: {reason}")]
     Restore { name: String, reason: String },
     #[error("plugin {name}: cannot watch {path} for changes: {reason}")]
-    Watch { name: String, path: PathBuf, reason: String },
+    Watch {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("plugin runtime: {0}")]
     Engine(String),
 }
@@ -98,7 +125,9 @@ impl StageKind {
         match (self, api) {
             (StageKind::Stats, _) => &["configure", "update", "finish", "save", "restore"],
             (StageKind::Topics, ApiVersion::V0_1_0) => &["configure", "route", "save", "restore"],
-            (StageKind::Topics, ApiVersion::V0_2_0) => &["configure", "route", "finish", "save", "restore"],
+            (StageKind::Topics, ApiVersion::V0_2_0) => {
+                &["configure", "route", "finish", "save", "restore"]
+            }
             (StageKind::Draw, _) => &["configure", "draw", "save", "restore"],
         }
     }
@@ -113,7 +142,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { call_timeout: DEFAULT_CALL_TIMEOUT, memory: DEFAULT_MEMORY_LIMIT }
+        Limits {
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            memory: DEFAULT_MEMORY_LIMIT,
+        }
     }
 }
 
@@ -175,8 +207,10 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
         no_wait::add_to_linker(&mut linker).map_err(engine_err)?;
-        v0_2_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s).map_err(engine_err)?;
-        v0_1_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s).map_err(engine_err)?;
+        v0_2_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)
+            .map_err(engine_err)?;
+        v0_1_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)
+            .map_err(engine_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let weak = engine.weak();
         let stop2 = stop.clone();
@@ -192,8 +226,19 @@ impl PluginHost {
                 }
             })
             .map_err(|e| PluginError::Engine(format!("cannot start epoch ticker: {e}")))?;
-        let inner = HostInner { engine, linker, limits, cache, _ticker: Ticker { stop, thread: Some(thread) } };
-        Ok(PluginHost { inner: Arc::new(inner) })
+        let inner = HostInner {
+            engine,
+            linker,
+            limits,
+            cache,
+            _ticker: Ticker {
+                stop,
+                thread: Some(thread),
+            },
+        };
+        Ok(PluginHost {
+            inner: Arc::new(inner),
+        })
     }
 
     pub fn limits(&self) -> Limits {
@@ -210,33 +255,62 @@ impl PluginHost {
     pub fn read(name: &str, path: &Path) -> Result<Vec<u8>, PluginError> {
         match std::fs::read(path) {
             Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PluginError::Missing { name: name.into(), path: path.into() }),
-            Err(source) => Err(PluginError::Read { name: name.into(), path: path.into(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PluginError::Missing {
+                name: name.into(),
+                path: path.into(),
+            }),
+            Err(source) => Err(PluginError::Read {
+                name: name.into(),
+                path: path.into(),
+                source,
+            }),
         }
     }
 
     fn check_header(name: &str, path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-            return Err(PluginError::NotWasm { name: name.into(), path: path.into(), len: bytes.len() });
+            return Err(PluginError::NotWasm {
+                name: name.into(),
+                path: path.into(),
+                len: bytes.len(),
+            });
         }
         // Bytes 4..8: version 1 with layer 0 is a core module; layer 1 a component.
         if bytes[6..8] == [0, 0] {
-            return Err(PluginError::CoreModule { name: name.into(), path: path.into() });
+            return Err(PluginError::CoreModule {
+                name: name.into(),
+                path: path.into(),
+            });
         }
         Ok(())
     }
 
     /// Compile `bytes` (validating them) through the cache.
-    fn component(&self, name: &str, path: &Path, bytes: &[u8], hash: &str) -> Result<(Component, Origin), PluginError> {
+    fn component(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        hash: &str,
+    ) -> Result<(Component, Origin), PluginError> {
         Self::check_header(name, path, bytes)?;
         self.inner
             .cache
             .load_or_compile(&self.inner.engine, bytes, hash)
-            .map_err(|e| PluginError::Invalid { name: name.into(), path: path.into(), reason: format!("{e:#}") })
+            .map_err(|e| PluginError::Invalid {
+                name: name.into(),
+                path: path.into(),
+                reason: format!("{e:#}"),
+            })
     }
 
     /// What a component imports and exports, and which worlds it fits.
-    pub fn inspect(&self, name: &str, path: &Path, bytes: &[u8]) -> Result<Inspection, PluginError> {
+    pub fn inspect(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Inspection, PluginError> {
         let (component, _) = self.component(name, path, bytes, &cache::content_hash(bytes))?;
         Ok(self.inspect_component(&component))
     }
@@ -250,16 +324,26 @@ impl PluginHost {
         let mut versions: Vec<String> = Vec::new();
         for import in &imports {
             if let Some(rest) = import.strip_prefix(&prefix) {
-                let v = rest.split_once('@').map(|(_, v)| v.to_string()).unwrap_or_else(|| "(unversioned)".into());
+                let v = rest
+                    .split_once('@')
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_else(|| "(unversioned)".into());
                 if !versions.contains(&v) {
                     versions.push(v);
                 }
             }
         }
-        let api = versions.first().and_then(|v| ApiVersion::parse(v)).unwrap_or(ApiVersion::NEWEST);
+        let api = versions
+            .first()
+            .and_then(|v| ApiVersion::parse(v))
+            .unwrap_or(ApiVersion::NEWEST);
         let worlds = StageKind::ALL
             .into_iter()
-            .filter(|k| k.required_exports(api).iter().all(|r| exports.iter().any(|e| e == r)))
+            .filter(|k| {
+                k.required_exports(api)
+                    .iter()
+                    .all(|r| exports.iter().any(|e| e == r))
+            })
             // `draw` and `update` set the worlds apart; `finish` alone does not.
             .filter(|k| match k {
                 StageKind::Stats => exports.iter().any(|e| e == "update"),
@@ -267,12 +351,23 @@ impl PluginHost {
                 StageKind::Draw => exports.iter().any(|e| e == "draw"),
             })
             .collect();
-        Inspection { versions, imports, exports, worlds }
+        Inspection {
+            versions,
+            imports,
+            exports,
+            worlds,
+        }
     }
 
     /// Validate and compile a stage's component from its bytes. Nothing is
     /// instantiated. Rejects other versions and worlds with messages naming both.
-    pub fn prepare(&self, name: &str, path: &Path, kind: StageKind, bytes: &[u8]) -> Result<(Compiled, Origin), PluginError> {
+    pub fn prepare(
+        &self,
+        name: &str,
+        path: &Path,
+        kind: StageKind,
+        bytes: &[u8],
+    ) -> Result<(Compiled, Origin), PluginError> {
         let hash = cache::content_hash(bytes);
         let (component, origin) = self.component(name, path, bytes, &hash)?;
         let info = self.inspect_component(&component);
@@ -293,44 +388,97 @@ impl PluginHost {
                 })
             }
         };
-        let missing: Vec<&str> =
-            kind.required_exports(api).iter().copied().filter(|r| !info.exports.iter().any(|e| e == r)).collect();
+        let missing: Vec<&str> = kind
+            .required_exports(api)
+            .iter()
+            .copied()
+            .filter(|r| !info.exports.iter().any(|e| e == r))
+            .collect();
         if !missing.is_empty() {
             return Err(PluginError::WrongWorld {
                 name: name.into(),
                 path: path.into(),
                 world: kind.world(),
                 version: api.as_str(),
-                reason: format!("missing export(s) {}; it exports: {}", missing.join(", "), info.exports.join(", ")),
+                reason: format!(
+                    "missing export(s) {}; it exports: {}",
+                    missing.join(", "),
+                    info.exports.join(", ")
+                ),
             });
         }
-        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| PluginError::WrongWorld {
-            name: name.into(),
-            path: path.into(),
-            world: kind.world(),
-            version: api.as_str(),
-            reason: format!("{e:#}"),
-        })?;
-        Ok((Compiled { pre, api, hash, exports: info.exports }, origin))
+        let pre =
+            self.inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| PluginError::WrongWorld {
+                    name: name.into(),
+                    path: path.into(),
+                    world: kind.world(),
+                    version: api.as_str(),
+                    reason: format!("{e:#}"),
+                })?;
+        Ok((
+            Compiled {
+                pre,
+                api,
+                hash,
+                exports: info.exports,
+            },
+            origin,
+        ))
     }
 
     /// Read, validate and compile a stage's file.
-    pub fn compile(&self, name: &str, path: &Path, kind: StageKind) -> Result<Compiled, PluginError> {
+    pub fn compile(
+        &self,
+        name: &str,
+        path: &Path,
+        kind: StageKind,
+    ) -> Result<Compiled, PluginError> {
         let bytes = Self::read(name, path)?;
         let t = Instant::now();
         let (compiled, origin) = self.prepare(name, path, kind, &bytes)?;
-        tracing::debug!(plugin = name, ?origin, ms = t.elapsed().as_secs_f64() * 1000.0, "component ready");
+        tracing::debug!(
+            plugin = name,
+            ?origin,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            "component ready"
+        );
         Ok(compiled)
     }
 
     /// Compile, instantiate and configure a stage.
-    pub fn load(&self, name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>) -> Result<Stage, PluginError> {
+    pub fn load(
+        &self,
+        name: &str,
+        path: &Path,
+        kind: StageKind,
+        settings: Vec<(String, String)>,
+    ) -> Result<Stage, PluginError> {
         self.load_limited(name, path, kind, settings, self.inner.limits)
     }
 
     /// [`load`](Self::load) with limits of its own (a tenant's).
-    pub fn load_limited(&self, name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>, limits: Limits) -> Result<Stage, PluginError> {
+    pub fn load_limited(
+        &self,
+        name: &str,
+        path: &Path,
+        kind: StageKind,
+        settings: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<Stage, PluginError> {
         let compiled = self.compile(name, path, kind)?;
-        Stage::new(Recipe::new(name, path, kind, settings, self.inner.engine.clone(), limits), Arc::new(compiled))
+        Stage::new(
+            Recipe::new(
+                name,
+                path,
+                kind,
+                settings,
+                self.inner.engine.clone(),
+                limits,
+            ),
+            Arc::new(compiled),
+        )
     }
 }

@@ -29,8 +29,12 @@ pub fn would_wait(what: &str) -> wasmtime::Error {
 /// and the subscriptions of `wasi:clocks/monotonic-clock`.
 pub fn add_to_linker(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    poll::add_to_linker::<StageState, NoWait>(linker, |s| NoWaitView { table: &mut s.table })?;
-    monotonic_clock::add_to_linker::<StageState, NoWait>(linker, |s| NoWaitView { table: &mut s.table })?;
+    poll::add_to_linker::<StageState, NoWait>(linker, |s| NoWaitView {
+        table: &mut s.table,
+    })?;
+    monotonic_clock::add_to_linker::<StageState, NoWait>(linker, |s| NoWaitView {
+        table: &mut s.table,
+    })?;
     linker.allow_shadowing(false);
     Ok(())
 }
@@ -88,7 +92,9 @@ impl poll::Host for NoWaitView<'_> {
             }
         }
         if ready.is_empty() {
-            return Err(would_wait("`wasi:io/poll.poll` on pollables none of which is ready"));
+            return Err(would_wait(
+                "`wasi:io/poll.poll` on pollables none of which is ready",
+            ));
         }
         Ok(ready)
     }
@@ -102,7 +108,9 @@ impl poll::HostPollable for NoWaitView<'_> {
         if self.ready_now(&p)? {
             Ok(())
         } else {
-            Err(would_wait("`wasi:io/poll.pollable.block` on a pollable that is not ready"))
+            Err(would_wait(
+                "`wasi:io/poll.pollable.block` on a pollable that is not ready",
+            ))
         }
     }
     fn drop(&mut self, p: Resource<DynPollable>) -> wasmtime::Result<()> {
@@ -152,6 +160,8 @@ impl Pollable for NoStdinStream {
 
 impl InputStream for NoStdinStream {
     fn read(&mut self, _size: usize) -> StreamResult<bytes::Bytes> {
-        Err(StreamError::trap("reading stdin: a stage has no input but what the contract passes in"))
+        Err(StreamError::trap(
+            "reading stdin: a stage has no input but what the contract passes in",
+        ))
     }
 }

@@ -37,8 +37,17 @@ pub struct WatchedFile {
 /// What the worker hands the frame loop.
 pub enum ReloadOutcome {
     /// The new version, instantiated and configured, waiting for the running state.
-    Ready { index: usize, candidate: Candidate, changed_at: Instant },
-    Rejected { index: usize, hash: String, reason: String, changed_at: Instant },
+    Ready {
+        index: usize,
+        candidate: Candidate,
+        changed_at: Instant,
+    },
+    Rejected {
+        index: usize,
+        hash: String,
+        reason: String,
+        changed_at: Instant,
+    },
 }
 
 /// A running watcher and compile worker. Dropping it stops both.
@@ -51,7 +60,10 @@ impl Reloader {
     pub fn start(host: &PluginHost, files: Vec<WatchedFile>) -> Result<Reloader, PluginError> {
         let (ev_tx, ev_rx) = mpsc::channel::<notify::Result<notify::Event>>();
         let mut watcher = notify::recommended_watcher(ev_tx).map_err(|e| PluginError::Watch {
-            name: files.first().map(|f| f.recipe.name.clone()).unwrap_or_default(),
+            name: files
+                .first()
+                .map(|f| f.recipe.name.clone())
+                .unwrap_or_default(),
             path: PathBuf::new(),
             reason: e.to_string(),
         })?;
@@ -60,22 +72,32 @@ impl Reloader {
         let mut by_path: HashMap<PathBuf, Vec<usize>> = HashMap::new();
         for (slot, f) in files.iter().enumerate() {
             let f = &f.recipe;
-            let dir = f.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = f
+                .path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let dir = std::fs::canonicalize(dir).map_err(|e| PluginError::Watch {
                 name: f.name.clone(),
                 path: dir.to_path_buf(),
                 reason: e.to_string(),
             })?;
             let Some(file_name) = f.path.file_name() else {
-                return Err(PluginError::Watch { name: f.name.clone(), path: f.path.clone(), reason: "not a file path".into() });
+                return Err(PluginError::Watch {
+                    name: f.name.clone(),
+                    path: f.path.clone(),
+                    reason: "not a file path".into(),
+                });
             };
             by_path.entry(dir.join(file_name)).or_default().push(slot);
             if !dirs.contains(&dir) {
-                watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(|e| PluginError::Watch {
-                    name: f.name.clone(),
-                    path: dir.clone(),
-                    reason: e.to_string(),
-                })?;
+                watcher
+                    .watch(&dir, RecursiveMode::NonRecursive)
+                    .map_err(|e| PluginError::Watch {
+                        name: f.name.clone(),
+                        path: dir.clone(),
+                        reason: e.to_string(),
+                    })?;
                 dirs.push(dir);
             }
         }
@@ -86,7 +108,10 @@ impl Reloader {
             .spawn(move || worker(host, files, by_path, ev_rx, tx))
             .map_err(|e| PluginError::Engine(format!("cannot start the reload worker: {e}")))?;
         tracing::debug!(folders = dirs.len(), "watching plugin files for changes");
-        Ok(Reloader { rx, _watcher: watcher })
+        Ok(Reloader {
+            rx,
+            _watcher: watcher,
+        })
     }
 
     /// Outcomes ready now (never blocks).
@@ -132,7 +157,12 @@ fn worker(
                 Ok(b) => b,
                 Err(PluginError::Missing { .. }) => continue, // removed; its replacement raises another event
                 Err(e) => {
-                    let _ = out.send(ReloadOutcome::Rejected { index, hash: String::new(), reason: e.to_string(), changed_at: first });
+                    let _ = out.send(ReloadOutcome::Rejected {
+                        index,
+                        hash: String::new(),
+                        reason: e.to_string(),
+                        changed_at: first,
+                    });
                     continue;
                 }
             };

@@ -15,7 +15,10 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use super::bindings::{v0_1_0, v0_2_0, ApiVersion, Detection, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
 use super::sandbox::{wasi_ctx, StageState};
-use super::{compat, Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX, MAX_CONSECUTIVE_FAULTS, START_TIMEOUT};
+use super::{
+    compat, Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX,
+    MAX_CONSECUTIVE_FAULTS, START_TIMEOUT,
+};
 
 /// A validated, compiled component, ready to instantiate.
 pub struct Compiled {
@@ -93,12 +96,20 @@ pub struct Stage {
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
     match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => format!("deadline of {} ms exceeded", limits.call_timeout.as_millis()),
+        Some(wasmtime::Trap::Interrupt) => format!(
+            "deadline of {} ms exceeded",
+            limits.call_timeout.as_millis()
+        ),
         Some(t) => format!("trap: {t}"),
         None => {
             let text = format!("{e:#}");
-            if text.contains("memory") && text.contains("limit") || text.contains("forcing trap when growing memory") {
-                format!("memory limit of {} MiB reached: {text}", limits.memory >> 20)
+            if text.contains("memory") && text.contains("limit")
+                || text.contains("forcing trap when growing memory")
+            {
+                format!(
+                    "memory limit of {} MiB reached: {text}",
+                    limits.memory >> 20
+                )
             } else {
                 // A host call's own error (e.g. a call that would wait), without
                 // the multi-line wasm backtrace wrapped around it.
@@ -116,7 +127,9 @@ fn ticks(deadline: Duration) -> u64 {
 
 /// Drop a replaced instance and its compiled code on a thread of their own.
 fn retire(live: Option<Live>, compiled: Arc<Compiled>) {
-    let spawned = std::thread::Builder::new().name("plugin-retire".into()).spawn(move || drop((live, compiled)));
+    let spawned = std::thread::Builder::new()
+        .name("plugin-retire".into())
+        .spawn(move || drop((live, compiled)));
     if let Err(e) = spawned {
         // The closure (and what it owns) is dropped right here instead.
         tracing::debug!("no thread to free a replaced plugin version ({e}); freed between frames");
@@ -124,8 +137,22 @@ fn retire(live: Option<Live>, compiled: Arc<Compiled>) {
 }
 
 impl Recipe {
-    pub(crate) fn new(name: &str, path: &Path, kind: StageKind, settings: Vec<(String, String)>, engine: Engine, limits: Limits) -> Recipe {
-        Recipe { name: name.to_string(), path: path.to_path_buf(), kind, settings, limits, engine }
+    pub(crate) fn new(
+        name: &str,
+        path: &Path,
+        kind: StageKind,
+        settings: Vec<(String, String)>,
+        engine: Engine,
+        limits: Limits,
+    ) -> Recipe {
+        Recipe {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            kind,
+            settings,
+            limits,
+            engine,
+        }
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -135,7 +162,10 @@ impl Recipe {
     /// Limits while an instance is made (instantiate + `configure`): off the
     /// frame path, with the longer [`START_TIMEOUT`] as its deadline.
     fn start_limits(&self) -> Limits {
-        Limits { call_timeout: self.limits.call_timeout.max(START_TIMEOUT), ..self.limits }
+        Limits {
+            call_timeout: self.limits.call_timeout.max(START_TIMEOUT),
+            ..self.limits
+        }
     }
 
     /// A new instance of `compiled`, configured with the stage's settings.
@@ -144,7 +174,10 @@ impl Recipe {
             name: self.name.clone(),
             wasi: wasi_ctx(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory).trap_on_grow_failure(true).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory)
+                .trap_on_grow_failure(true)
+                .build(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -158,17 +191,33 @@ impl Recipe {
             version: compiled.api.as_str(),
             reason: format!("{e:#}"),
         };
-        let instance = compiled.pre.instantiate(&mut store).map_err(|e| PluginError::Instantiate {
-            name: self.name.clone(),
-            reason: trap_text(&e, &start),
-        })?;
+        let instance =
+            compiled
+                .pre
+                .instantiate(&mut store)
+                .map_err(|e| PluginError::Instantiate {
+                    name: self.name.clone(),
+                    reason: trap_text(&e, &start),
+                })?;
         let bindings = match (self.kind, compiled.api) {
-            (StageKind::Stats, ApiVersion::V0_2_0) => Bindings::StatsV2(v0_2_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?),
-            (StageKind::Topics, ApiVersion::V0_2_0) => Bindings::TopicsV2(v0_2_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?),
-            (StageKind::Draw, ApiVersion::V0_2_0) => Bindings::DrawV2(v0_2_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?),
-            (StageKind::Stats, ApiVersion::V0_1_0) => Bindings::StatsV1(v0_1_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?),
-            (StageKind::Topics, ApiVersion::V0_1_0) => Bindings::TopicsV1(v0_1_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?),
-            (StageKind::Draw, ApiVersion::V0_1_0) => Bindings::DrawV1(v0_1_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?),
+            (StageKind::Stats, ApiVersion::V0_2_0) => {
+                Bindings::StatsV2(v0_2_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?)
+            }
+            (StageKind::Topics, ApiVersion::V0_2_0) => Bindings::TopicsV2(
+                v0_2_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?,
+            ),
+            (StageKind::Draw, ApiVersion::V0_2_0) => {
+                Bindings::DrawV2(v0_2_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?)
+            }
+            (StageKind::Stats, ApiVersion::V0_1_0) => {
+                Bindings::StatsV1(v0_1_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?)
+            }
+            (StageKind::Topics, ApiVersion::V0_1_0) => Bindings::TopicsV1(
+                v0_1_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?,
+            ),
+            (StageKind::Draw, ApiVersion::V0_1_0) => {
+                Bindings::DrawV1(v0_1_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?)
+            }
         };
         let mut live = Live { store, bindings };
         let s = &self.settings;
@@ -183,8 +232,14 @@ impl Recipe {
         };
         match res {
             Ok(Ok(())) => Ok(live),
-            Ok(Err(reason)) => Err(PluginError::Configure { name: self.name.clone(), reason }),
-            Err(e) => Err(PluginError::Configure { name: self.name.clone(), reason: format!("trapped: {}", trap_text(&e, &start)) }),
+            Ok(Err(reason)) => Err(PluginError::Configure {
+                name: self.name.clone(),
+                reason,
+            }),
+            Err(e) => Err(PluginError::Configure {
+                name: self.name.clone(),
+                reason: format!("trapped: {}", trap_text(&e, &start)),
+            }),
         }
     }
 
@@ -192,10 +247,17 @@ impl Recipe {
     /// reload worker does off the frame path.
     pub fn candidate(&self, compiled: Compiled) -> Result<Candidate, PluginError> {
         let live = self.instantiate(&compiled)?;
-        Ok(Candidate { compiled: Arc::new(compiled), live })
+        Ok(Candidate {
+            compiled: Arc::new(compiled),
+            live,
+        })
     }
 
-    fn call_live<R>(&self, live: &mut Live, f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>) -> wasmtime::Result<R> {
+    fn call_live<R>(
+        &self,
+        live: &mut Live,
+        f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>,
+    ) -> wasmtime::Result<R> {
         live.store.set_epoch_deadline(self.deadline_ticks());
         f(&live.bindings, &mut live.store)
     }
@@ -282,7 +344,10 @@ impl Stage {
     /// Which version of the plugin is running: a generation counted from 1
     /// at start, and the content hash.
     pub fn version(&self) -> PluginVersion {
-        PluginVersion { generation: self.generation, hash: self.compiled.hash.clone() }
+        PluginVersion {
+            generation: self.generation,
+            hash: self.compiled.hash.clone(),
+        }
     }
     pub fn take_events(&mut self) -> Vec<PluginEvent> {
         std::mem::take(&mut self.events)
@@ -306,24 +371,33 @@ impl Stage {
         if self.live.is_some() {
             return true;
         }
-        if self.retry_at.is_some_and(|t| Instant::now() < t) || self.recreating.as_ref().is_some_and(|h| !h.is_finished()) {
+        if self.retry_at.is_some_and(|t| Instant::now() < t)
+            || self.recreating.as_ref().is_some_and(|h| !h.is_finished())
+        {
             self.skipped += 1;
             return false;
         }
         let made = match self.recreating.take() {
             Some(h) => h.join().unwrap_or_else(|_| {
-                Err(PluginError::Instantiate { name: self.recipe.name.clone(), reason: "the thread re-creating it panicked".into() })
+                Err(PluginError::Instantiate {
+                    name: self.recipe.name.clone(),
+                    reason: "the thread re-creating it panicked".into(),
+                })
             }),
             None => self.recipe.instantiate(&self.compiled),
         };
         let result = made.and_then(|mut live| {
             let r = self.recipe.restore_live(&mut live, &self.checkpoint);
-            r.map(|()| live).map_err(|reason| PluginError::Restore { name: self.recipe.name.clone(), reason })
+            r.map(|()| live).map_err(|reason| PluginError::Restore {
+                name: self.recipe.name.clone(),
+                reason,
+            })
         });
         match result {
             Ok(live) => {
                 tracing::info!(plugin = %self.name(), version = %self.version(), "stage re-created from its last checkpoint");
-                self.events.push(PluginEvent::recovered(self.name(), self.version()));
+                self.events
+                    .push(PluginEvent::recovered(self.name(), self.version()));
                 self.live = Some(live);
                 true
             }
@@ -339,7 +413,9 @@ impl Stage {
     /// Without a thread, [`ensure_live`](Self::ensure_live) makes it inline.
     fn start_recreate(&mut self) {
         let (recipe, compiled) = (self.recipe.clone(), self.compiled.clone());
-        let spawned = std::thread::Builder::new().name("plugin-recreate".into()).spawn(move || recipe.instantiate(&compiled));
+        let spawned = std::thread::Builder::new()
+            .name("plugin-recreate".into())
+            .spawn(move || recipe.instantiate(&compiled));
         self.recreating = match spawned {
             Ok(h) => Some(h),
             Err(e) => {
@@ -355,7 +431,12 @@ impl Stage {
         self.live = None;
         self.recreating = None;
         tracing::error!(plugin = %self.name(), version = %self.version(), "stage disabled: {reason}");
-        self.events.push(PluginEvent::disabled(self.name(), self.version(), self.consecutive_faults, reason));
+        self.events.push(PluginEvent::disabled(
+            self.name(),
+            self.version(),
+            self.consecutive_faults,
+            reason,
+        ));
     }
 
     fn record_fault(&mut self, call: &str, reason: String) {
@@ -363,14 +444,26 @@ impl Stage {
         self.consecutive_faults += 1;
         self.live = None;
         tracing::error!(plugin = %self.name(), version = %self.version(), call, faults = self.faults, "stage faulted: {reason}");
-        self.events.push(PluginEvent::fault(self.name(), self.version(), call, &reason));
+        self.events.push(PluginEvent::fault(
+            self.name(),
+            self.version(),
+            call,
+            &reason,
+        ));
         if self.consecutive_faults >= MAX_CONSECUTIVE_FAULTS {
             self.disabled = true;
             self.recreating = None;
             tracing::error!(plugin = %self.name(), version = %self.version(), faults = self.faults, "stage disabled after {} faults in a row", self.consecutive_faults);
-            self.events.push(PluginEvent::disabled(self.name(), self.version(), self.consecutive_faults, &reason));
+            self.events.push(PluginEvent::disabled(
+                self.name(),
+                self.version(),
+                self.consecutive_faults,
+                &reason,
+            ));
         } else {
-            let backoff = FAULT_BACKOFF_BASE.saturating_mul(1 << (self.consecutive_faults - 1).min(16)).min(FAULT_BACKOFF_MAX);
+            let backoff = FAULT_BACKOFF_BASE
+                .saturating_mul(1 << (self.consecutive_faults - 1).min(16))
+                .min(FAULT_BACKOFF_MAX);
             self.retry_at = Some(Instant::now() + backoff);
             self.start_recreate();
         }
@@ -378,7 +471,12 @@ impl Stage {
 
     /// One call with the deadline re-armed; a good call is followed by a
     /// checkpoint (`save`), a trap is recorded as a fault.
-    fn call<R>(&mut self, what: &str, checkpoint: bool, f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>) -> Option<R> {
+    fn call<R>(
+        &mut self,
+        what: &str,
+        checkpoint: bool,
+        f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>,
+    ) -> Option<R> {
         if !self.ensure_live() {
             return None;
         }
@@ -415,7 +513,9 @@ impl Stage {
     pub fn update(&mut self, info: FrameInfo, detections: &[Detection]) -> Vec<Stat> {
         self.call("update", true, |b, s| match b {
             Bindings::StatsV2(b) => b.call_update(s, info, detections),
-            Bindings::StatsV1(b) => b.call_update(s, info.into(), &compat::detections(detections)).map(compat::stats_out),
+            Bindings::StatsV1(b) => b
+                .call_update(s, info.into(), &compat::detections(detections))
+                .map(compat::stats_out),
             _ => Ok(Vec::new()),
         })
         .unwrap_or_default()
@@ -435,7 +535,9 @@ impl Stage {
     pub fn route(&mut self, info: FrameInfo, stats: &[Stat]) -> Vec<Message> {
         self.call("route", true, |b, s| match b {
             Bindings::TopicsV2(b) => b.call_route(s, info, stats),
-            Bindings::TopicsV1(b) => b.call_route(s, info.into(), &compat::stats_in(stats)).map(compat::messages_out),
+            Bindings::TopicsV1(b) => b
+                .call_route(s, info.into(), &compat::stats_in(stats))
+                .map(compat::messages_out),
             _ => Ok(Vec::new()),
         })
         .unwrap_or_default()
@@ -453,16 +555,35 @@ impl Stage {
 
     /// `draw.draw`; `None` (frame left as it is) for other kinds, on a fault,
     /// or when the stage returns a buffer of the wrong size.
-    pub fn draw(&mut self, info: FrameInfo, pixels: &[u8], detections: &[Detection], stats: &[Stat]) -> Option<Vec<u8>> {
+    pub fn draw(
+        &mut self,
+        info: FrameInfo,
+        pixels: &[u8],
+        detections: &[Detection],
+        stats: &[Stat],
+    ) -> Option<Vec<u8>> {
         let out = self.call("draw", true, |b, s| match b {
             Bindings::DrawV2(b) => b.call_draw(s, info, pixels, detections, stats).map(Some),
-            Bindings::DrawV1(b) => {
-                b.call_draw(s, info.into(), pixels, &compat::detections(detections), &compat::stats_in(stats)).map(Some)
-            }
+            Bindings::DrawV1(b) => b
+                .call_draw(
+                    s,
+                    info.into(),
+                    pixels,
+                    &compat::detections(detections),
+                    &compat::stats_in(stats),
+                )
+                .map(Some),
             _ => Ok(None),
         })??;
         if out.len() != pixels.len() {
-            self.record_fault("draw", format!("returned {} bytes for a {}-byte frame; frame left undrawn", out.len(), pixels.len()));
+            self.record_fault(
+                "draw",
+                format!(
+                    "returned {} bytes for a {}-byte frame; frame left undrawn",
+                    out.len(),
+                    pixels.len()
+                ),
+            );
             return None;
         }
         Some(out)
@@ -508,7 +629,10 @@ impl Stage {
     /// On any failure the running version stays and the reason is returned.
     pub(crate) fn swap(&mut self, next: Candidate) -> Result<(), String> {
         let from = self.version();
-        let to = PluginVersion { generation: self.generation + 1, hash: next.compiled.hash.clone() };
+        let to = PluginVersion {
+            generation: self.generation + 1,
+            hash: next.compiled.hash.clone(),
+        };
         let state = match self.live.take() {
             Some(mut live) => match self.recipe.save_live(&mut live) {
                 Ok(s) => {
@@ -524,10 +648,15 @@ impl Stage {
             None => self.checkpoint.clone(),
         };
         let Candidate { compiled, mut live } = next;
-        self.recipe.restore_live(&mut live, &state).map_err(|r| format!("restore failed: {r}"))?;
+        self.recipe
+            .restore_live(&mut live, &state)
+            .map_err(|r| format!("restore failed: {r}"))?;
         // Freeing the old instance and its compiled code (unmapping tens of
         // MB for a Python or JavaScript guest) takes milliseconds: not here.
-        retire(self.live.replace(live), std::mem::replace(&mut self.compiled, compiled));
+        retire(
+            self.live.replace(live),
+            std::mem::replace(&mut self.compiled, compiled),
+        );
         self.generation = to.generation;
         self.checkpoint = state;
         self.reloads += 1;
@@ -545,7 +674,9 @@ impl Stage {
         if !self.refusal_reported {
             self.refusal_reported = true;
             tracing::warn!(plugin = %self.name(), version = %self.version(), frame, "message refused: {reason}; further ones are only counted");
-            self.events.push(PluginEvent::message_refused(self.name(), self.version(), reason).with_frame(frame));
+            self.events.push(
+                PluginEvent::message_refused(self.name(), self.version(), reason).with_frame(frame),
+            );
         }
     }
 

@@ -32,7 +32,11 @@ impl StageSet {
     }
 
     /// [`load`](Self::load) with limits for these stages (a tenant's).
-    pub fn load_limited(host: &PluginHost, specs: &[StageSettings], limits: super::Limits) -> Result<StageSet, PluginError> {
+    pub fn load_limited(
+        host: &PluginHost,
+        specs: &[StageSettings],
+        limits: super::Limits,
+    ) -> Result<StageSet, PluginError> {
         let mut stages = Vec::with_capacity(specs.len());
         let mut events = Vec::new();
         for s in specs {
@@ -41,7 +45,13 @@ impl StageSet {
             events.push(PluginEvent::loaded(&s.name, stage.version()));
             stages.push(stage);
         }
-        Ok(StageSet { stages, reloader: None, events, reload_latencies: Vec::new(), rejected: 0 })
+        Ok(StageSet {
+            stages,
+            reloader: None,
+            events,
+            reload_latencies: Vec::new(),
+            rejected: 0,
+        })
     }
 
     /// Start watching every stage's file for new versions.
@@ -50,7 +60,11 @@ impl StageSet {
             .stages
             .iter()
             .enumerate()
-            .map(|(index, s)| WatchedFile { index, recipe: s.recipe().clone(), hash: s.version().hash })
+            .map(|(index, s)| WatchedFile {
+                index,
+                recipe: s.recipe().clone(),
+                hash: s.version().hash,
+            })
             .collect();
         self.reloader = Some(Reloader::start(host, files)?);
         Ok(())
@@ -61,34 +75,66 @@ impl StageSet {
     /// moves over); `next_frame` is the first frame the new versions will
     /// see. Call between frames.
     pub fn apply_reloads(&mut self, next_frame: u64) -> usize {
-        let Some(reloader) = &self.reloader else { return 0 };
+        let Some(reloader) = &self.reloader else {
+            return 0;
+        };
         let mut swapped = 0;
         for outcome in reloader.ready() {
             match outcome {
-                ReloadOutcome::Ready { index, candidate, changed_at } => {
-                    let Some(stage) = self.stages.get_mut(index) else { continue };
+                ReloadOutcome::Ready {
+                    index,
+                    candidate,
+                    changed_at,
+                } => {
+                    let Some(stage) = self.stages.get_mut(index) else {
+                        continue;
+                    };
                     let from = stage.version();
-                    let to = PluginVersion { generation: from.generation + 1, hash: candidate.hash().to_string() };
+                    let to = PluginVersion {
+                        generation: from.generation + 1,
+                        hash: candidate.hash().to_string(),
+                    };
                     match stage.swap(candidate) {
                         Ok(()) => {
                             self.reload_latencies.push(changed_at.elapsed());
-                            stage.push_event(PluginEvent::reloaded(stage.name(), from, stage.version(), next_frame));
+                            stage.push_event(PluginEvent::reloaded(
+                                stage.name(),
+                                from,
+                                stage.version(),
+                                next_frame,
+                            ));
                             swapped += 1;
                         }
                         Err(reason) => {
                             self.rejected += 1;
                             tracing::error!(plugin = %stage.name(), running = %from, rejected = %to, "reload failed, old version keeps running: {reason}");
-                            stage.push_event(PluginEvent::reload_failed(stage.name(), from, to, &reason).with_frame(next_frame));
+                            stage.push_event(
+                                PluginEvent::reload_failed(stage.name(), from, to, &reason)
+                                    .with_frame(next_frame),
+                            );
                         }
                     }
                 }
-                ReloadOutcome::Rejected { index, hash, reason, .. } => {
-                    let Some(stage) = self.stages.get_mut(index) else { continue };
+                ReloadOutcome::Rejected {
+                    index,
+                    hash,
+                    reason,
+                    ..
+                } => {
+                    let Some(stage) = self.stages.get_mut(index) else {
+                        continue;
+                    };
                     self.rejected += 1;
                     let from = stage.version();
-                    let to = PluginVersion { generation: from.generation + 1, hash };
+                    let to = PluginVersion {
+                        generation: from.generation + 1,
+                        hash,
+                    };
                     tracing::error!(plugin = %stage.name(), running = %from, rejected = %to, "reload failed, old version keeps running: {reason}");
-                    stage.push_event(PluginEvent::reload_failed(stage.name(), from, to, &reason).with_frame(next_frame));
+                    stage.push_event(
+                        PluginEvent::reload_failed(stage.name(), from, to, &reason)
+                            .with_frame(next_frame),
+                    );
                 }
             }
         }

@@ -10,21 +10,37 @@ use super::{file, Maxima};
 use crate::plugin::{PluginHost, StageSet};
 
 /// Check every tenant in `dir`; `Ok(true)` when all pass.
-pub fn run(dir: &Path, host: &PluginHost, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Result<bool, String> {
-    let (ids, odd) = file::list(dir).map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
+pub fn run(
+    dir: &Path,
+    host: &PluginHost,
+    plugin_dir: &Path,
+    default_qos: u8,
+    max: &Maxima,
+) -> Result<bool, String> {
+    let (ids, odd) =
+        file::list(dir).map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
     let mut out = std::io::stdout().lock();
     let mut ok = odd.is_empty();
     for p in &odd {
-        let _ = writeln!(out, "{}: not a tenant file name: use <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,31}}", p.display());
+        let _ = writeln!(
+            out,
+            "{}: not a tenant file name: use <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,31}}",
+            p.display()
+        );
     }
     let mut prefixes: Vec<(String, String)> = Vec::new();
     for (id, path) in &ids {
         let line = match check_one(path, host, plugin_dir, default_qos, max) {
-            Ok((prefix, stages)) => match prefixes.iter().find(|(_, p)| file::overlaps(p, &prefix)) {
-                Some((other, p)) => Err(format!("topic prefix {prefix:?} overlaps tenant {other}'s {p:?}")),
+            Ok((prefix, stages)) => match prefixes.iter().find(|(_, p)| file::overlaps(p, &prefix))
+            {
+                Some((other, p)) => Err(format!(
+                    "topic prefix {prefix:?} overlaps tenant {other}'s {p:?}"
+                )),
                 None => {
                     prefixes.push((id.clone(), prefix.clone()));
-                    Ok(format!("ok {id}: {stages} stage(s), topics under {prefix}/"))
+                    Ok(format!(
+                        "ok {id}: {stages} stage(s), topics under {prefix}/"
+                    ))
                 }
             },
             Err(e) => Err(e),
@@ -45,8 +61,15 @@ pub fn run(dir: &Path, host: &PluginHost, plugin_dir: &Path, default_qos: u8, ma
     Ok(ok)
 }
 
-fn check_one(path: &Path, host: &PluginHost, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Result<(String, usize), String> {
+fn check_one(
+    path: &Path,
+    host: &PluginHost,
+    plugin_dir: &Path,
+    default_qos: u8,
+    max: &Maxima,
+) -> Result<(String, usize), String> {
     let spec = file::load(path, plugin_dir, default_qos, max).map_err(|e| e.to_string())?;
-    let set = StageSet::load_limited(host, &spec.stages, spec.stage_limits).map_err(|e| e.to_string())?;
+    let set =
+        StageSet::load_limited(host, &spec.stages, spec.stage_limits).map_err(|e| e.to_string())?;
     Ok((spec.prefix, set.stages().len()))
 }

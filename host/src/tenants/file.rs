@@ -102,8 +102,13 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
     if prefix.contains(['+', '#', '\0']) || prefix.starts_with('$') {
         return Err("must be free of wildcards, NUL and a leading '$'".into());
     }
-    if prefix.split('/').any(|l| l.is_empty() || l == ".." || l == ".") {
-        return Err("must not have empty, '.' or '..' levels (nor a leading or trailing '/')".into());
+    if prefix
+        .split('/')
+        .any(|l| l.is_empty() || l == ".." || l == ".")
+    {
+        return Err(
+            "must not have empty, '.' or '..' levels (nor a leading or trailing '/')".into(),
+        );
     }
     if prefix == "edgepipe" || prefix.starts_with("edgepipe/") {
         return Err("edgepipe/... is the host's own".into());
@@ -118,13 +123,22 @@ pub fn overlaps(a: &str, b: &str) -> bool {
 }
 
 /// Read, parse and resolve `path`.
-pub fn load(path: &Path, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Result<TenantSpec, ConfigError> {
+pub fn load(
+    path: &Path,
+    plugin_dir: &Path,
+    default_qos: u8,
+    max: &Maxima,
+) -> Result<TenantSpec, ConfigError> {
     let id = id_of(path).ok_or_else(|| ConfigError::Read {
         path: path.to_path_buf(),
-        reason: format!("the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,{}}}", MAX_ID_LEN - 1),
+        reason: format!(
+            "the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,{}}}",
+            MAX_ID_LEN - 1
+        ),
     })?;
     let text = crate::config::read_text(path)?;
-    let mut f: TenantFile = toml::from_str(&text).map_err(|e| crate::config::parse_error(path, &e))?;
+    let mut f: TenantFile =
+        toml::from_str(&text).map_err(|e| crate::config::parse_error(path, &e))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     for s in &mut f.stages {
         if let Some(p) = s.path.as_mut() {
@@ -139,36 +153,77 @@ pub fn load(path: &Path, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Re
         }
     }
     resolve(id, path, f, plugin_dir, default_qos, max).map_err(|e| match e {
-        ConfigError::Invalid { key, reason } => ConfigError::Parse { path: path.to_path_buf(), reason: format!("`{key}`: {reason}") },
+        ConfigError::Invalid { key, reason } => ConfigError::Parse {
+            path: path.to_path_buf(),
+            reason: format!("`{key}`: {reason}"),
+        },
         other => other,
     })
 }
 
-fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qos: u8, max: &Maxima) -> Result<TenantSpec, ConfigError> {
+fn resolve(
+    id: String,
+    path: &Path,
+    f: TenantFile,
+    plugin_dir: &Path,
+    default_qos: u8,
+    max: &Maxima,
+) -> Result<TenantSpec, ConfigError> {
     if f.stages.is_empty() {
         return Err(bad("stages", "a tenant needs at least one [[stages]]"));
     }
-    let prefix = f.topic_prefix.clone().unwrap_or_else(|| format!("tenants/{id}"));
+    let prefix = f
+        .topic_prefix
+        .clone()
+        .unwrap_or_else(|| format!("tenants/{id}"));
     let prefix = prefix.trim_end_matches('/').to_string();
     check_prefix(&prefix).map_err(|r| bad("topic_prefix", format!("{prefix:?} {r}")))?;
     let l = &f.limits;
     let ms = |key: &str, v: Option<u64>, cap: Duration| -> Result<Duration, ConfigError> {
         let v = v.unwrap_or(cap.as_millis() as u64);
-        Ok(Duration::from_millis(within(key, v, 1, cap.as_millis() as u64).map_err(|_| above(key, v, cap.as_millis()))?))
+        Ok(Duration::from_millis(
+            within(key, v, 1, cap.as_millis() as u64)
+                .map_err(|_| above(key, v, cap.as_millis()))?,
+        ))
     };
-    let call_timeout = ms("limits.call_timeout_ms", l.call_timeout_ms, max.call_timeout)?;
-    let frame_budget = ms("limits.frame_budget_ms", l.frame_budget_ms, max.frame_budget)?;
+    let call_timeout = ms(
+        "limits.call_timeout_ms",
+        l.call_timeout_ms,
+        max.call_timeout,
+    )?;
+    let frame_budget = ms(
+        "limits.frame_budget_ms",
+        l.frame_budget_ms,
+        max.frame_budget,
+    )?;
     let memory_mb = l.memory_mb.unwrap_or(max.memory_mb);
-    within("limits.memory_mb", memory_mb, 1, max.memory_mb).map_err(|_| above("limits.memory_mb", memory_mb, max.memory_mb))?;
+    within("limits.memory_mb", memory_mb, 1, max.memory_mb)
+        .map_err(|_| above("limits.memory_mb", memory_mb, max.memory_mb))?;
     let bytes = l.max_message_bytes.unwrap_or(max.max_message_bytes);
-    within("limits.max_message_bytes", bytes, 1, max.max_message_bytes).map_err(|_| above("limits.max_message_bytes", bytes, max.max_message_bytes))?;
-    let count = l.max_messages_per_frame.unwrap_or(max.max_messages_per_frame);
-    within("limits.max_messages_per_frame", count, 1, max.max_messages_per_frame)
-        .map_err(|_| above("limits.max_messages_per_frame", count, max.max_messages_per_frame))?;
+    within("limits.max_message_bytes", bytes, 1, max.max_message_bytes)
+        .map_err(|_| above("limits.max_message_bytes", bytes, max.max_message_bytes))?;
+    let count = l
+        .max_messages_per_frame
+        .unwrap_or(max.max_messages_per_frame);
+    within(
+        "limits.max_messages_per_frame",
+        count,
+        1,
+        max.max_messages_per_frame,
+    )
+    .map_err(|_| {
+        above(
+            "limits.max_messages_per_frame",
+            count,
+            max.max_messages_per_frame,
+        )
+    })?;
     let stages = crate::config::stage_settings(f.stages, plugin_dir, default_qos)?;
     let http_token = match &f.http {
         None => None,
-        Some(h) => crate::config::read_token(h.token_env.as_deref(), h.token_file.as_deref()).map_err(|e| bad("http", e))?.map(Secret::new),
+        Some(h) => crate::config::read_token(h.token_env.as_deref(), h.token_file.as_deref())
+            .map_err(|e| bad("http", e))?
+            .map(Secret::new),
     };
     let login = match f.mqtt {
         None => None,
@@ -176,8 +231,14 @@ fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qo
             if m.username.is_empty() {
                 return Err(bad("mqtt.username", "must not be empty"));
             }
-            let password = crate::config::load_password("mqtt", m.password_env.as_deref(), m.password_file.as_deref())?;
-            let client_id = m.client_id.unwrap_or_else(|| format!("edgepipe-tenant-{id}-{}", std::process::id()));
+            let password = crate::config::load_password(
+                "mqtt",
+                m.password_env.as_deref(),
+                m.password_file.as_deref(),
+            )?;
+            let client_id = m
+                .client_id
+                .unwrap_or_else(|| format!("edgepipe-tenant-{id}-{}", std::process::id()));
             Some((m.username, password, client_id))
         }
     };
@@ -186,15 +247,25 @@ fn resolve(id: String, path: &Path, f: TenantFile, plugin_dir: &Path, default_qo
         file: path.to_path_buf(),
         prefix,
         stages,
-        stage_limits: Limits { call_timeout, memory: (memory_mb as usize) << 20 },
-        chain_limits: ChainLimits { frame_budget: Some(frame_budget), max_message_bytes: bytes, max_messages_per_frame: count },
+        stage_limits: Limits {
+            call_timeout,
+            memory: (memory_mb as usize) << 20,
+        },
+        chain_limits: ChainLimits {
+            frame_budget: Some(frame_budget),
+            max_message_bytes: bytes,
+            max_messages_per_frame: count,
+        },
         login,
         http_token,
     })
 }
 
 fn above(key: &str, v: impl std::fmt::Display, max: impl std::fmt::Display) -> ConfigError {
-    bad(key, format!("{v} is outside 1..{max} (the most this pipeline allows a tenant)"))
+    bad(
+        key,
+        format!("{v} is outside 1..{max} (the most this pipeline allows a tenant)"),
+    )
 }
 
 /// Every `<id>.toml` in `dir`, by id; files with other names are reported.
@@ -236,7 +307,18 @@ mod tests {
     #[test]
     fn prefixes() {
         assert!(check_prefix("tenants/acme").is_ok());
-        for bad in ["", "/x", "x/", "a//b", "a/+/b", "#", "$SYS", "a/../b", "edgepipe/x", "edgepipe"] {
+        for bad in [
+            "",
+            "/x",
+            "x/",
+            "a//b",
+            "a/+/b",
+            "#",
+            "$SYS",
+            "a/../b",
+            "edgepipe/x",
+            "edgepipe",
+        ] {
             assert!(check_prefix(bad).is_err(), "{bad}");
         }
         assert!(overlaps("tenants/a", "tenants/a/b") && overlaps("t/a", "t/a"));
@@ -245,22 +327,56 @@ mod tests {
 
     fn spec(text: &str, max: &Maxima) -> Result<TenantSpec, ConfigError> {
         let f: TenantFile = toml::from_str(text).map_err(|e| bad("parse", e))?;
-        resolve("acme".into(), Path::new("/t/acme.toml"), f, Path::new("/p"), 1, max)
+        resolve(
+            "acme".into(),
+            Path::new("/t/acme.toml"),
+            f,
+            Path::new("/p"),
+            1,
+            max,
+        )
     }
 
     #[test]
     fn limits_default_to_the_maxima_and_may_not_exceed_them() {
         let max = Maxima::default();
-        let s = spec("[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\n", &max).unwrap();
+        let s = spec(
+            "[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\n",
+            &max,
+        )
+        .unwrap();
         assert_eq!(s.prefix, "tenants/acme");
         assert_eq!(s.chain_limits.frame_budget, Some(max.frame_budget));
         assert_eq!(s.stages[0].path, PathBuf::from("/p/people-counter.wasm"));
-        let e = spec("[limits]\nmemory_mb = 100000\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).unwrap_err().to_string();
-        assert!(e.contains("limits.memory_mb") && e.contains("the most this pipeline allows"), "{e}");
-        let e = spec("[limits]\nframe_budget_ms = 0\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).unwrap_err().to_string();
+        let e = spec(
+            "[limits]\nmemory_mb = 100000\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n",
+            &max,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("limits.memory_mb") && e.contains("the most this pipeline allows"),
+            "{e}"
+        );
+        let e = spec(
+            "[limits]\nframe_budget_ms = 0\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n",
+            &max,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("frame_budget_ms"), "{e}");
-        assert!(spec("", &max).unwrap_err().to_string().contains("at least one"));
-        assert!(spec("topic_prefix = \"edgepipe/x\"\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n", &max).is_err());
-        assert!(spec("bogus = 1\n", &max).is_err(), "unknown keys are errors");
+        assert!(spec("", &max)
+            .unwrap_err()
+            .to_string()
+            .contains("at least one"));
+        assert!(spec(
+            "topic_prefix = \"edgepipe/x\"\n[[stages]]\nname = \"x\"\nkind = \"stats\"\n",
+            &max
+        )
+        .is_err());
+        assert!(
+            spec("bogus = 1\n", &max).is_err(),
+            "unknown keys are errors"
+        );
     }
 }

@@ -14,11 +14,11 @@ use std::sync::{Arc, PoisonError};
 
 use crate::chain::{Chain, TopicPolicy};
 use crate::checkpoint::Checkpoints;
+pub use crate::config::{Maxima, TenantsConfig};
 use crate::mqtt::{MqttSettings, PublishReport, Publisher};
 use crate::plugin::bindings::{Detection, FrameInfo, Message, Qos};
 use crate::plugin::{PluginEvent, PluginHost, StageSet};
 use crate::state::StateSettings;
-pub use crate::config::{Maxima, TenantsConfig};
 pub use file::TenantSpec;
 
 /// What building a tenant needs; shared with the watcher thread.
@@ -57,27 +57,38 @@ pub struct TenantReport {
 
 fn sha(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl TenantContext {
     /// Read, check and load the tenant in `path`: its stages compiled and
     /// configured, its saved state restored, its own MQTT connection made.
     pub fn build(&self, path: &Path) -> Result<Tenant, String> {
-        let spec = file::load(path, &self.plugin_dir, self.default_qos, &self.maxima).map_err(|e| e.to_string())?;
-        let mut stages = StageSet::load_limited(&self.host, &spec.stages, spec.stage_limits).map_err(|e| e.to_string())?;
+        let spec = file::load(path, &self.plugin_dir, self.default_qos, &self.maxima)
+            .map_err(|e| e.to_string())?;
+        let mut stages = StageSet::load_limited(&self.host, &spec.stages, spec.stage_limits)
+            .map_err(|e| e.to_string())?;
         if self.reload {
             stages.watch(&self.host).map_err(|e| e.to_string())?;
         }
         let mut checkpoints = self.state.as_ref().and_then(|s| {
-            Checkpoints::open(&StateSettings { dir: s.dir.join("tenants").join(&spec.id), ..s.clone() })
+            Checkpoints::open(&StateSettings {
+                dir: s.dir.join("tenants").join(&spec.id),
+                ..s.clone()
+            })
         });
         if let Some(cp) = checkpoints.as_mut() {
             cp.restore(&mut stages);
         }
         let publisher = match (&spec.login, &self.mqtt) {
             (None, _) => None,
-            (Some(_), None) => return Err("the tenant has an [mqtt] login but this pipeline publishes nowhere (MQTT is off)".into()),
+            (Some(_), None) => return Err(
+                "the tenant has an [mqtt] login but this pipeline publishes nowhere (MQTT is off)"
+                    .into(),
+            ),
             (Some((user, password, client_id)), Some(base)) => {
                 let settings = MqttSettings {
                     username: Some(user.clone()),
@@ -87,16 +98,32 @@ impl TenantContext {
                     retain_last: Vec::new(),
                     ..base.clone()
                 };
-                Some(Publisher::connect(&settings).map_err(|e| format!("tenant {}: {e}", spec.id))?)
+                Some(
+                    Publisher::connect(&settings)
+                        .map_err(|e| format!("tenant {}: {e}", spec.id))?,
+                )
             }
         };
-        let chain = Chain::new(&spec.id, stages, TopicPolicy::tenant(&spec.prefix), spec.chain_limits);
-        Ok(Tenant { spec, chain, publisher, checkpoints })
+        let chain = Chain::new(
+            &spec.id,
+            stages,
+            TopicPolicy::tenant(&spec.prefix),
+            spec.chain_limits,
+        );
+        Ok(Tenant {
+            spec,
+            chain,
+            publisher,
+            checkpoints,
+        })
     }
 }
 
 /// The tenant's own connection, else the operator's.
-fn connection<'a>(own: &'a mut Option<Publisher>, operator: &'a mut Option<&mut Publisher>) -> Option<&'a mut Publisher> {
+fn connection<'a>(
+    own: &'a mut Option<Publisher>,
+    operator: &'a mut Option<&mut Publisher>,
+) -> Option<&'a mut Publisher> {
     match own.as_mut() {
         Some(p) => Some(p),
         None => operator.as_deref_mut(),
@@ -123,14 +150,28 @@ impl Tenant {
 
     /// The tenant's own trouble, inside its prefix where only the host writes.
     fn publish_events(&mut self, operator: &mut Option<&mut Publisher>, events: Vec<PluginEvent>) {
-        let Some(topic) = self.chain.policy().events_topic() else { return };
+        let Some(topic) = self.chain.policy().events_topic() else {
+            return;
+        };
         for e in events {
-            let m = Message { topic: topic.clone(), payload: e.to_json(), qos: Qos::AtLeastOnce, retain: false };
+            let m = Message {
+                topic: topic.clone(),
+                payload: e.to_json(),
+                qos: Qos::AtLeastOnce,
+                retain: false,
+            };
             send(&mut self.publisher, operator, &m);
         }
     }
 
-    fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>, live: Option<&crate::live::Tap>) -> Option<Vec<u8>> {
+    fn process(
+        &mut self,
+        info: FrameInfo,
+        detections: &[Detection],
+        pixels: &[u8],
+        operator: &mut Option<&mut Publisher>,
+        live: Option<&crate::live::Tap>,
+    ) -> Option<Vec<u8>> {
         // A tenant's frames are only for its live view: drawn while watched.
         let draw = live.is_some_and(|l| l.wants_tenant_frame(&self.spec.id));
         let out = self.chain.process(info, detections, pixels, draw);
@@ -160,13 +201,26 @@ impl Tenant {
 
     fn report(self) -> TenantReport {
         let faults = self.chain.faults();
-        TenantReport { id: self.spec.id.clone(), line: self.chain.numbers().line(faults), mqtt: self.publisher.map(Publisher::finish), faults }
+        TenantReport {
+            id: self.spec.id.clone(),
+            line: self.chain.numbers().line(faults),
+            mqtt: self.publisher.map(Publisher::finish),
+            faults,
+        }
     }
 
     /// Hand every stage that keeps its name in `next` the state it had here.
     fn carry_state_to(&mut self, next: &mut Tenant) {
         for stage in next.chain.stages_mut().stages_mut() {
-            let Some(old) = self.chain.stages_mut().stages_mut().iter_mut().find(|s| s.name() == stage.name()) else { continue };
+            let Some(old) = self
+                .chain
+                .stages_mut()
+                .stages_mut()
+                .iter_mut()
+                .find(|s| s.name() == stage.name())
+            else {
+                continue;
+            };
             let Some(state) = old.save() else { continue };
             if let Err(e) = stage.restore(&state) {
                 tracing::warn!(tenant = %next.spec.id, plugin = %stage.name(), "state not carried to the edited tenant, the stage starts empty: {e}");
@@ -180,7 +234,10 @@ pub enum Change {
     /// A new or edited tenant, ready to run.
     Ready(Box<Tenant>),
     /// A file that could not be used; the running version (or absence) stays.
-    Refused { id: String, reason: String },
+    Refused {
+        id: String,
+        reason: String,
+    },
     Removed(String),
 }
 
@@ -200,8 +257,14 @@ pub struct TenantSet {
 impl TenantSet {
     /// Load every tenant in `dir` (a bad file is refused, the others run),
     /// and watch the folder for changes when `watch` is on.
-    pub fn start(ctx: TenantContext, dir: &Path, pipeline: &str, watch: bool) -> Result<TenantSet, String> {
-        let (ids, odd) = file::list(dir).map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
+    pub fn start(
+        ctx: TenantContext,
+        dir: &Path,
+        pipeline: &str,
+        watch: bool,
+    ) -> Result<TenantSet, String> {
+        let (ids, odd) =
+            file::list(dir).map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
         for p in odd {
             tracing::warn!(file = %p.display(), "not a tenant: the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,31}}");
         }
@@ -218,7 +281,10 @@ impl TenantSet {
         for (id, path) in ids {
             let change = match ctx.build(&path) {
                 Ok(t) => Change::Ready(Box::new(t)),
-                Err(reason) => Change::Refused { id: id.clone(), reason },
+                Err(reason) => Change::Refused {
+                    id: id.clone(),
+                    reason,
+                },
             };
             if let Ok(bytes) = std::fs::read(&path) {
                 hashes.insert(id, sha(&bytes));
@@ -242,13 +308,22 @@ impl TenantSet {
     }
     pub fn set_live(&mut self, tap: crate::live::Tap) {
         for t in self.tenants.values() {
-            tap.hub.tokens.set_tenant(&t.spec.id, t.spec.http_token.as_ref().map(|s| s.expose().to_string()));
+            tap.hub.tokens.set_tenant(
+                &t.spec.id,
+                t.spec.http_token.as_ref().map(|s| s.expose().to_string()),
+            );
         }
         self.live = Some(tap);
     }
     /// (id, topic prefix) of each running tenant.
     pub fn prefixes(&self) -> Vec<crate::live::status::TenantInfo> {
-        self.tenants.values().map(|t| crate::live::status::TenantInfo { id: t.spec.id.clone(), prefix: t.spec.prefix.clone() }).collect()
+        self.tenants
+            .values()
+            .map(|t| crate::live::status::TenantInfo {
+                id: t.spec.id.clone(),
+                prefix: t.spec.prefix.clone(),
+            })
+            .collect()
     }
     /// The newest annotated frame of each tenant with draw stages.
     pub fn frames(&self) -> TenantFrames {
@@ -268,8 +343,15 @@ impl TenantSet {
         match change {
             Change::Ready(mut next) => {
                 let id = next.spec.id.clone();
-                if let Some(clash) = self.tenants.values().find(|t| t.spec.id != id && file::overlaps(&t.spec.prefix, &next.spec.prefix)) {
-                    let reason = format!("topic prefix {:?} overlaps tenant {}'s {:?}", next.spec.prefix, clash.spec.id, clash.spec.prefix);
+                if let Some(clash) = self
+                    .tenants
+                    .values()
+                    .find(|t| t.spec.id != id && file::overlaps(&t.spec.prefix, &next.spec.prefix))
+                {
+                    let reason = format!(
+                        "topic prefix {:?} overlaps tenant {}'s {:?}",
+                        next.spec.prefix, clash.spec.id, clash.spec.prefix
+                    );
                     return self.apply(Change::Refused { id, reason }, frame, operator);
                 }
                 match self.tenants.remove(&id) {
@@ -285,18 +367,37 @@ impl TenantSet {
                     }
                 }
                 if let Some(l) = &self.live {
-                    l.hub.tokens.set_tenant(&id, next.spec.http_token.as_ref().map(|s| s.expose().to_string()));
+                    l.hub.tokens.set_tenant(
+                        &id,
+                        next.spec
+                            .http_token
+                            .as_ref()
+                            .map(|s| s.expose().to_string()),
+                    );
                 }
                 self.tenants.insert(id, *next);
             }
             Change::Refused { id, reason } => {
-                let keeps = if self.tenants.contains_key(&id) { "the running version stays" } else { "not running" };
+                let keeps = if self.tenants.contains_key(&id) {
+                    "the running version stays"
+                } else {
+                    "not running"
+                };
                 tracing::error!(tenant = %id, "tenant file refused ({keeps}): {reason}");
                 self.event("refused", &id, frame, Some(&reason));
                 if let Some(t) = self.tenants.get_mut(&id) {
                     let e = serde_json::json!({"event": "refused", "tenant": id, "frame": frame, "reason": reason}).to_string();
                     let topic = t.chain.policy().events_topic().unwrap_or_default();
-                    send(&mut t.publisher, operator, &Message { topic, payload: e, qos: Qos::AtLeastOnce, retain: false });
+                    send(
+                        &mut t.publisher,
+                        operator,
+                        &Message {
+                            topic,
+                            payload: e,
+                            qos: Qos::AtLeastOnce,
+                            retain: false,
+                        },
+                    );
                 }
             }
             Change::Removed(id) => {
@@ -304,7 +405,10 @@ impl TenantSet {
                     old.finish(frame, operator);
                     tracing::info!(tenant = %id, "tenant removed");
                     self.event("removed", &id, frame, None);
-                    self.frames.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+                    self.frames
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id);
                     if let Some(l) = &self.live {
                         l.hub.tokens.set_tenant(&id, None);
                     }
@@ -326,11 +430,21 @@ impl TenantSet {
     }
 
     /// One frame through every tenant's chain.
-    pub fn process(&mut self, info: FrameInfo, detections: &[Detection], pixels: &[u8], operator: &mut Option<&mut Publisher>) {
+    pub fn process(
+        &mut self,
+        info: FrameInfo,
+        detections: &[Detection],
+        pixels: &[u8],
+        operator: &mut Option<&mut Publisher>,
+    ) {
         for (id, t) in self.tenants.iter_mut() {
-            let mut frames = match t.process(info, detections, pixels, operator, self.live.as_ref()) {
+            let mut frames = match t.process(info, detections, pixels, operator, self.live.as_ref())
+            {
                 Some(drawn) => {
-                    self.frames.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), Arc::new(drawn));
+                    self.frames
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id.clone(), Arc::new(drawn));
                     continue;
                 }
                 None => self.frames.lock().unwrap_or_else(PoisonError::into_inner),
@@ -347,7 +461,12 @@ impl TenantSet {
                 l.message(&self.topic, &payload);
             }
             if let Some(p) = operator.as_deref_mut() {
-                let m = Message { topic: self.topic.clone(), payload, qos: Qos::AtLeastOnce, retain: false };
+                let m = Message {
+                    topic: self.topic.clone(),
+                    payload,
+                    qos: Qos::AtLeastOnce,
+                    retain: false,
+                };
                 if let Err(e) = p.publish(&m) {
                     tracing::warn!("tenant event not queued: {e}");
                 }
@@ -366,18 +485,34 @@ impl TenantSet {
 
     /// One line per tenant: its numbers.
     pub fn lines(&self) -> Vec<String> {
-        self.tenants.values().map(|t| format!("tenant {}: {}", t.spec.id, t.chain.numbers().line(t.chain.faults()))).collect()
+        self.tenants
+            .values()
+            .map(|t| {
+                format!(
+                    "tenant {}: {}",
+                    t.spec.id,
+                    t.chain.numbers().line(t.chain.faults())
+                )
+            })
+            .collect()
     }
 
     /// End of stream: every tenant's final messages and state, its
     /// connection settled; a report per tenant.
-    pub fn finish(mut self, frames: u64, operator: &mut Option<&mut Publisher>) -> Vec<TenantReport> {
+    pub fn finish(
+        mut self,
+        frames: u64,
+        operator: &mut Option<&mut Publisher>,
+    ) -> Vec<TenantReport> {
         self.watcher = None;
         for t in self.tenants.values_mut() {
             t.finish(frames, operator);
         }
         self.flush_events(operator);
-        std::mem::take(&mut self.tenants).into_values().map(Tenant::report).collect()
+        std::mem::take(&mut self.tenants)
+            .into_values()
+            .map(Tenant::report)
+            .collect()
     }
 }
 
@@ -385,10 +520,12 @@ impl TenantSet {
 /// bounded by the ack timeout) on a thread of its own, off the frame path.
 fn retire(t: Tenant) {
     let id = t.spec.id.clone();
-    let spawned = std::thread::Builder::new().name(format!("retire-{id}")).spawn(move || {
-        let r = t.report();
-        tracing::debug!(tenant = %r.id, "retired: {}", r.line);
-    });
+    let spawned = std::thread::Builder::new()
+        .name(format!("retire-{id}"))
+        .spawn(move || {
+            let r = t.report();
+            tracing::debug!(tenant = %r.id, "retired: {}", r.line);
+        });
     if let Err(e) = spawned {
         tracing::warn!(tenant = %id, "cannot start a thread to close the old connection: {e}");
     }

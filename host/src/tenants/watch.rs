@@ -25,17 +25,28 @@ pub struct TenantWatcher {
 
 impl TenantWatcher {
     /// `hashes`: the content of each file as it was at start, by id.
-    pub fn start(ctx: Arc<TenantContext>, dir: &Path, hashes: BTreeMap<String, String>) -> Result<TenantWatcher, String> {
-        let dir = std::fs::canonicalize(dir).map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
+    pub fn start(
+        ctx: Arc<TenantContext>,
+        dir: &Path,
+        hashes: BTreeMap<String, String>,
+    ) -> Result<TenantWatcher, String> {
+        let dir = std::fs::canonicalize(dir)
+            .map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
         let (ev_tx, ev_rx) = mpsc::channel::<notify::Result<notify::Event>>();
-        let mut watcher = notify::recommended_watcher(ev_tx).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-        watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        let mut watcher = notify::recommended_watcher(ev_tx)
+            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("tenants".into())
             .spawn(move || worker(ctx, dir, hashes, ev_rx, tx))
             .map_err(|e| format!("cannot start the tenants watcher: {e}"))?;
-        Ok(TenantWatcher { rx, _watcher: watcher })
+        Ok(TenantWatcher {
+            rx,
+            _watcher: watcher,
+        })
     }
 
     /// Changes ready now (never blocks).
@@ -59,7 +70,11 @@ fn worker(
     loop {
         match events.recv_timeout(pending.wait()) {
             Ok(Ok(ev)) if is_change(&ev.kind) => {
-                for p in ev.paths.iter().filter(|p| p.parent() == Some(dir.as_path())) {
+                for p in ev
+                    .paths
+                    .iter()
+                    .filter(|p| p.parent() == Some(dir.as_path()))
+                {
                     match file::id_of(p) {
                         Some(id) => pending.touch(id),
                         None if p.extension().and_then(|e| e.to_str()) == Some("toml") => {
@@ -83,7 +98,10 @@ fn worker(
                     }
                     Change::Removed(id)
                 }
-                Err(e) => Change::Refused { id, reason: format!("{}: {e}", path.display()) },
+                Err(e) => Change::Refused {
+                    id,
+                    reason: format!("{}: {e}", path.display()),
+                },
                 Ok(bytes) => {
                     let hash = sha(&bytes);
                     if seen.get(&id) == Some(&hash) {

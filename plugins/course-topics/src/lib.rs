@@ -27,7 +27,12 @@ struct CourseTopics {
 
 impl Default for CourseTopics {
     fn default() -> Self {
-        CourseTopics { prefix: String::new(), qos: Qos::AtLeastOnce, include_frame: false, last: BTreeMap::new() }
+        CourseTopics {
+            prefix: String::new(),
+            qos: Qos::AtLeastOnce,
+            include_frame: false,
+            last: BTreeMap::new(),
+        }
     }
 }
 
@@ -42,7 +47,15 @@ fn qos_from(n: u8) -> Result<Qos, String> {
 
 /// A name safe inside one topic level: no wildcards, separators or NULs.
 fn topic_level(name: &str) -> String {
-    name.chars().map(|c| if matches!(c, '/' | '+' | '#' | '\0') { '_' } else { c }).collect()
+    name.chars()
+        .map(|c| {
+            if matches!(c, '/' | '+' | '#' | '\0') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 impl CourseTopics {
@@ -52,17 +65,26 @@ impl CourseTopics {
 
     fn durations(&self, stats: &[Stat], frame: &str, out: &mut Vec<Message>) {
         for d in stats.iter().filter(|s| s.name == "duration") {
-            out.push(self.msg("person/duration", format!("{{\"duration\":{}{frame}}}", d.value)));
+            out.push(self.msg(
+                "person/duration",
+                format!("{{\"duration\":{}{frame}}}", d.value),
+            ));
         }
     }
 
     /// `line/<name>` and `zone/<name>` from line-counter's stats, when changed.
     fn lines_and_zones(&mut self, stats: &[Stat], out: &mut Vec<Message>) {
         for (stat, kind) in [("lines", "line"), ("zones", "zone")] {
-            let Some(s) = stats.iter().find(|s| s.name == stat) else { continue };
-            let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&s.value) else { continue };
+            let Some(s) = stats.iter().find(|s| s.name == stat) else {
+                continue;
+            };
+            let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&s.value) else {
+                continue;
+            };
             for item in &items {
-                let Some(name) = item.get("name").and_then(Value::as_str) else { continue };
+                let Some(name) = item.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
                 let n = |k: &str| item.get(k).and_then(Value::as_u64).unwrap_or(0);
                 let payload = match kind {
                     "line" => format!("{{\"in\":{},\"out\":{}}}", n("in"), n("out")),
@@ -92,16 +114,30 @@ impl Topics for CourseTopics {
     }
 
     fn route(&mut self, info: FrameInfo, stats: Vec<Stat>) -> Vec<Message> {
-        let find = |name: &str| stats.iter().find(|s| s.name == name).map(|s| s.value.as_str());
-        let frame = if self.include_frame { format!(",\"frame\":{}", info.index) } else { String::new() };
+        let find = |name: &str| {
+            stats
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.value.as_str())
+        };
+        let frame = if self.include_frame {
+            format!(",\"frame\":{}", info.index)
+        } else {
+            String::new()
+        };
         let mut out = Vec::new();
         if let (Some(count), Some(total)) = (find("count"), find("total")) {
-            out.push(self.msg("person", format!("{{\"count\":{count},\"total\":{total}{frame}}}")));
+            out.push(self.msg(
+                "person",
+                format!("{{\"count\":{count},\"total\":{total}{frame}}}"),
+            ));
         }
         self.durations(&stats, &frame, &mut out);
         // Values are JSON documents from other stages: passed on only when
         // they are what the topic promises.
-        if let Some(names) = find("class_names").filter(|v| matches!(serde_json::from_str(v), Ok(Value::Array(_)))) {
+        if let Some(names) =
+            find("class_names").filter(|v| matches!(serde_json::from_str(v), Ok(Value::Array(_))))
+        {
             out.push(self.msg("class", format!("{{\"class_names\":{names}}}")));
         }
         if let Some(speed) = find("speed").filter(|v| v.parse::<f64>().is_ok_and(f64::is_finite)) {
@@ -115,12 +151,14 @@ impl Topics for CourseTopics {
         // People still in view at the end get their duration, then the total.
         let mut out = Vec::new();
         self.durations(&stats, "", &mut out);
-        out.extend(
-            stats
-                .iter()
-                .filter(|s| s.name == "total")
-                .map(|t| Message::new(&format!("{}person/total", self.prefix), format!("{{\"total\":{}}}", t.value), self.qos, true)),
-        );
+        out.extend(stats.iter().filter(|s| s.name == "total").map(|t| {
+            Message::new(
+                &format!("{}person/total", self.prefix),
+                format!("{{\"total\":{}}}", t.value),
+                self.qos,
+                true,
+            )
+        }));
         out
     }
 }

@@ -30,7 +30,9 @@ impl Canvas<'_> {
 
     /// Fill `[x0, x1) x [y0, y1)`, clipped to the frame.
     pub fn fill(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: Bgr) {
-        let Some((x0, y0, x1, y1)) = self.clip(x0, y0, x1, y1) else { return };
+        let Some((x0, y0, x1, y1)) = self.clip(x0, y0, x1, y1) else {
+            return;
+        };
         let w = self.w as usize;
         for y in y0..y1 {
             let row = y * w * 3;
@@ -42,7 +44,9 @@ impl Canvas<'_> {
 
     /// Mix `c` into `[x0, x1) x [y0, y1)` with weight `alpha`/256.
     pub fn blend(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: Bgr, alpha: u16) {
-        let Some((x0, y0, x1, y1)) = self.clip(x0, y0, x1, y1) else { return };
+        let Some((x0, y0, x1, y1)) = self.clip(x0, y0, x1, y1) else {
+            return;
+        };
         let w = self.w as usize;
         let a = alpha.min(256);
         let keep = 256 - a;
@@ -83,7 +87,11 @@ impl Canvas<'_> {
     /// `text` with its top-left corner at (x, y); a font pixel is `scale` x `scale`.
     pub fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: Bgr) {
         for (i, ch) in text.chars().take(MAX_CHARS).enumerate() {
-            let glyph = BASIC_LEGACY[if ch.is_ascii() { ch as usize } else { b'?' as usize }];
+            let glyph = BASIC_LEGACY[if ch.is_ascii() {
+                ch as usize
+            } else {
+                b'?' as usize
+            }];
             let gx = x + i as i64 * 8 * scale;
             if gx >= self.w {
                 break;

@@ -36,13 +36,45 @@ impl Layout {
     /// one tag; the first free place wins (else the first that fits).
     pub fn place(&mut self, b: Rect, w: i64, h: i64, fw: i64, fh: i64) -> Rect {
         let x = b.x0.min(fw - w).max(0);
-        let mut ys = [b.y0 - h, b.y0, b.y1, b.y0 - 2 * h, b.y1 + h, b.y0 - 3 * h, b.y1 + 2 * h].into_iter();
+        let mut ys = [
+            b.y0 - h,
+            b.y0,
+            b.y1,
+            b.y0 - 2 * h,
+            b.y1 + h,
+            b.y0 - 3 * h,
+            b.y1 + 2 * h,
+        ]
+        .into_iter();
         let fits = |y: i64| y >= 0 && y + h <= fh;
-        let first = ys.clone().find(|&y| fits(y)).unwrap_or(b.y0.clamp(0, (fh - h).max(0)));
+        let first = ys
+            .clone()
+            .find(|&y| fits(y))
+            .unwrap_or(b.y0.clamp(0, (fh - h).max(0)));
         let r = ys
-            .find(|&y| fits(y) && !self.placed.iter().any(|p| p.overlaps(&Rect { x0: x, y0: y, x1: x + w, y1: y + h })))
-            .map(|y| Rect { x0: x, y0: y, x1: x + w, y1: y + h })
-            .unwrap_or(Rect { x0: x, y0: first, x1: x + w, y1: first + h });
+            .find(|&y| {
+                fits(y)
+                    && !self.placed.iter().any(|p| {
+                        p.overlaps(&Rect {
+                            x0: x,
+                            y0: y,
+                            x1: x + w,
+                            y1: y + h,
+                        })
+                    })
+            })
+            .map(|y| Rect {
+                x0: x,
+                y0: y,
+                x1: x + w,
+                y1: y + h,
+            })
+            .unwrap_or(Rect {
+                x0: x,
+                y0: first,
+                x1: x + w,
+                y1: first + h,
+            });
         self.placed.push(r);
         r
     }
@@ -55,8 +87,30 @@ mod tests {
     #[test]
     fn side_by_side_tags_do_not_overlap() {
         let mut l = Layout::default();
-        let a = l.place(Rect { x0: 100, y0: 100, x1: 140, y1: 200 }, 80, 10, 768, 576);
-        let b = l.place(Rect { x0: 110, y0: 102, x1: 150, y1: 200 }, 80, 10, 768, 576);
+        let a = l.place(
+            Rect {
+                x0: 100,
+                y0: 100,
+                x1: 140,
+                y1: 200,
+            },
+            80,
+            10,
+            768,
+            576,
+        );
+        let b = l.place(
+            Rect {
+                x0: 110,
+                y0: 102,
+                x1: 150,
+                y1: 200,
+            },
+            80,
+            10,
+            768,
+            576,
+        );
         assert_eq!(a.y0, 90);
         assert!(!a.overlaps(&b), "{a:?} {b:?}");
     }

@@ -82,7 +82,10 @@ fn px(v: f64) -> i64 {
 }
 
 fn stat<'a>(stats: &'a [Stat], name: &str) -> Option<&'a str> {
-    stats.iter().find(|s| s.name == name).map(|s| s.value.as_str())
+    stats
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.value.as_str())
 }
 
 fn json_items(stats: &[Stat], name: &str) -> Vec<Value> {
@@ -129,7 +132,12 @@ impl DrawBoxes {
         self.track_of.clear();
         self.track_of.resize(n, None);
         for t in json_items(stats, "tracks") {
-            let (Some(id), Some(d)) = (t.get("id").and_then(Value::as_u64), t.get("det").and_then(Value::as_u64)) else { continue };
+            let (Some(id), Some(d)) = (
+                t.get("id").and_then(Value::as_u64),
+                t.get("det").and_then(Value::as_u64),
+            ) else {
+                continue;
+            };
             if let Some(slot) = self.track_of.get_mut(d as usize) {
                 *slot = Some(id);
             }
@@ -138,7 +146,9 @@ impl DrawBoxes {
 
     fn detections(&mut self, cv: &mut Canvas, detections: &[Detection]) {
         for (i, d) in detections.iter().enumerate() {
-            let Some(b) = d.bbox.normalized() else { continue };
+            let Some(b) = d.bbox.normalized() else {
+                continue;
+            };
             let (x, y, w, h) = (b.x as f64, b.y as f64, b.width as f64, b.height as f64);
             let (x0, y0) = (px(x), px(y));
             let (x1, y1) = (px(x + w).max(x0 + 1), px(y + h).max(y0 + 1));
@@ -148,7 +158,11 @@ impl DrawBoxes {
             }
             let colour = PALETTE[d.class_id as usize % PALETTE.len()];
             let id = self.track_of.get(i).copied().flatten();
-            let t = if id.is_some() { self.thickness } else { (self.thickness / 2).max(1).min(self.thickness) };
+            let t = if id.is_some() {
+                self.thickness
+            } else {
+                (self.thickness / 2).max(1).min(self.thickness)
+            };
             cv.rect(x0, y0, x1, y1, t, colour);
             self.text.clear();
             let _ = match id {
@@ -162,7 +176,11 @@ impl DrawBoxes {
     fn lines_and_zones(&mut self, cv: &mut Canvas, stats: &[Stat]) {
         let (w, h) = (cv.w, cv.h);
         for z in json_items(stats, "zones") {
-            let pts: Vec<(i64, i64)> = z.get("points").and_then(Value::as_array).map(|p| p.iter().filter_map(|q| point(q, w, h)).collect()).unwrap_or_default();
+            let pts: Vec<(i64, i64)> = z
+                .get("points")
+                .and_then(Value::as_array)
+                .map(|p| p.iter().filter_map(|q| point(q, w, h)).collect())
+                .unwrap_or_default();
             if pts.len() < 3 {
                 continue;
             }
@@ -171,25 +189,63 @@ impl DrawBoxes {
                 cv.line(a.0, a.1, b.0, b.1, 2, ZONE);
             }
             self.text.clear();
-            let _ = write!(self.text, "{}: {}", z.get("name").and_then(Value::as_str).unwrap_or("zone"), z.get("count").and_then(Value::as_u64).unwrap_or(0));
-            let (x, y) = pts.iter().fold((i64::MAX, i64::MAX), |a, p| (a.0.min(p.0), a.1.min(p.1)));
-            self.tag(Rect { x0: x, y0: y, x1: x + 1, y1: y + 1 }, ZONE);
+            let _ = write!(
+                self.text,
+                "{}: {}",
+                z.get("name").and_then(Value::as_str).unwrap_or("zone"),
+                z.get("count").and_then(Value::as_u64).unwrap_or(0)
+            );
+            let (x, y) = pts
+                .iter()
+                .fold((i64::MAX, i64::MAX), |a, p| (a.0.min(p.0), a.1.min(p.1)));
+            self.tag(
+                Rect {
+                    x0: x,
+                    y0: y,
+                    x1: x + 1,
+                    y1: y + 1,
+                },
+                ZONE,
+            );
         }
         for l in json_items(stats, "lines") {
-            let (Some(a), Some(b)) = (l.get("a").and_then(|p| point(p, w, h)), l.get("b").and_then(|p| point(p, w, h))) else { continue };
+            let (Some(a), Some(b)) = (
+                l.get("a").and_then(|p| point(p, w, h)),
+                l.get("b").and_then(|p| point(p, w, h)),
+            ) else {
+                continue;
+            };
             cv.line(a.0, a.1, b.0, b.1, 3, LINE);
             self.text.clear();
             let n = |k: &str| l.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let _ = write!(self.text, "{}: in {} out {}", l.get("name").and_then(Value::as_str).unwrap_or("line"), n("in"), n("out"));
+            let _ = write!(
+                self.text,
+                "{}: in {} out {}",
+                l.get("name").and_then(Value::as_str).unwrap_or("line"),
+                n("in"),
+                n("out")
+            );
             let (mx, my) = ((a.0 + b.0) / 2, (a.1 + b.1) / 2);
-            self.tag(Rect { x0: mx, y0: my, x1: mx + 1, y1: my + 1 }, LINE);
+            self.tag(
+                Rect {
+                    x0: mx,
+                    y0: my,
+                    x1: mx + 1,
+                    y1: my + 1,
+                },
+                LINE,
+            );
         }
     }
 
     /// The count panel: with `paint` false only its area is reserved (before
     /// any tag is placed), with `paint` true it is drawn (over everything).
     fn panel(&mut self, cv: &mut Canvas, stats: &[Stat], paint: bool) {
-        let (count, total, speed) = (stat(stats, "count"), stat(stats, "total"), stat(stats, "speed"));
+        let (count, total, speed) = (
+            stat(stats, "count"),
+            stat(stats, "total"),
+            stat(stats, "speed"),
+        );
         if count.is_none() && total.is_none() && speed.is_none() {
             return;
         }
@@ -205,12 +261,25 @@ impl DrawBoxes {
         let pad = 3 * s;
         let first = text_width(&self.text, s);
         let line2 = speed.map(|v| format!("speed {v} px/s"));
-        let second = line2.as_deref().map(|t| text_width(t, self.scale)).unwrap_or(0);
+        let second = line2
+            .as_deref()
+            .map(|t| text_width(t, self.scale))
+            .unwrap_or(0);
         let h1 = 8 * s + 2 * pad;
-        let h = h1 + if line2.is_some() { 8 * self.scale + pad } else { 0 };
+        let h = h1
+            + if line2.is_some() {
+                8 * self.scale + pad
+            } else {
+                0
+            };
         let w = first.max(second) + 2 * pad;
         if !paint {
-            self.layout.reserve(Rect { x0: 0, y0: 0, x1: w, y1: h });
+            self.layout.reserve(Rect {
+                x0: 0,
+                y0: 0,
+                x1: w,
+                y1: h,
+            });
             return;
         }
         cv.blend(0, 0, w, h, PANEL, 200);
@@ -232,16 +301,30 @@ impl Draw for DrawBoxes {
             return Err(format!("setting `font_scale`: {scale} is not in 1..=16"));
         }
         for (k, _) in settings.iter().filter(|(k, _)| !KEYS.contains(&k.as_str())) {
-            log(Level::Warn, &format!("draw-boxes: unknown setting `{k}` ignored (known: {})", KEYS.join(", ")));
+            log(
+                Level::Warn,
+                &format!(
+                    "draw-boxes: unknown setting `{k}` ignored (known: {})",
+                    KEYS.join(", ")
+                ),
+            );
         }
         self.thickness = thickness as i64;
         self.scale = scale as i64;
         Ok(())
     }
 
-    fn draw(&mut self, info: FrameInfo, pixels: &mut [u8], detections: Vec<Detection>, stats: Vec<Stat>) {
+    fn draw(
+        &mut self,
+        info: FrameInfo,
+        pixels: &mut [u8],
+        detections: Vec<Detection>,
+        stats: Vec<Stat>,
+    ) {
         // usize is 32 bits on wasm32: a bogus size must not overflow.
-        let expected = (info.width as usize).checked_mul(info.height as usize).and_then(|n| n.checked_mul(3));
+        let expected = (info.width as usize)
+            .checked_mul(info.height as usize)
+            .and_then(|n| n.checked_mul(3));
         if expected != Some(pixels.len()) {
             if !self.warned {
                 self.warned = true;
@@ -258,7 +341,11 @@ impl Draw for DrawBoxes {
             }
             return;
         }
-        let mut cv = Canvas { px: pixels, w: info.width as i64, h: info.height as i64 };
+        let mut cv = Canvas {
+            px: pixels,
+            w: info.width as i64,
+            h: info.height as i64,
+        };
         self.layout.clear();
         self.used_tags = 0;
         self.tracks(&stats, detections.len());

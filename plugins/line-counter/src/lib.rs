@@ -19,7 +19,9 @@ mod shapes;
 
 use std::collections::BTreeMap;
 
-use edgepipe_sdk::{log, parse_setting, setting, Detection, FrameInfo, Level, Settings, Stat, Stats};
+use edgepipe_sdk::{
+    log, parse_setting, setting, Detection, FrameInfo, Level, Settings, Stat, Stats,
+};
 use edgepipe_track::sdk::tracker_input;
 use edgepipe_track::{config::KEYS, TrackConfig, Tracker};
 use serde::{Deserialize, Serialize};
@@ -77,16 +79,37 @@ impl LineCounter {
         let at = match self.memos.iter().position(|(k, _)| *k == (class, id)) {
             Some(i) => i,
             None => {
-                self.memos.push(((class, id), TrackMemo { lines: vec![LineMemo::default(); nl], entered: vec![None; nz] }));
+                self.memos.push((
+                    (class, id),
+                    TrackMemo {
+                        lines: vec![LineMemo::default(); nl],
+                        entered: vec![None; nz],
+                    },
+                ));
                 self.memos.len() - 1
             }
         };
         let memo = &mut self.memos[at].1;
         let label = &self.trackers[class].0;
         for (li, line) in self.lines.iter().enumerate() {
-            let (a, b) = ((line.points[0].0 * info.width as f64, line.points[0].1 * info.height as f64), (line.points[1].0 * info.width as f64, line.points[1].1 * info.height as f64));
+            let (a, b) = (
+                (
+                    line.points[0].0 * info.width as f64,
+                    line.points[0].1 * info.height as f64,
+                ),
+                (
+                    line.points[1].0 * info.width as f64,
+                    line.points[1].1 * info.height as f64,
+                ),
+            );
             let d = shapes::side_distance(a, b, foot);
-            let side = if d > margin { 1 } else if d < -margin { -1 } else { 0 };
+            let side = if d > margin {
+                1
+            } else if d < -margin {
+                -1
+            } else {
+                0
+            };
             let m = &mut memo.lines[li];
             if side != 0 && m.side != 0 && side != m.side && shapes::within_segment(a, b, foot) {
                 let c = self.counts.lines[li].entry(label.clone()).or_default();
@@ -103,7 +126,11 @@ impl LineCounter {
             }
         }
         for (zi, zone) in self.zones.iter().enumerate() {
-            let poly: Vec<Pt> = zone.points.iter().map(|p| (p.0 * info.width as f64, p.1 * info.height as f64)).collect();
+            let poly: Vec<Pt> = zone
+                .points
+                .iter()
+                .map(|p| (p.0 * info.width as f64, p.1 * info.height as f64))
+                .collect();
             let now_in = shapes::inside(&poly, foot);
             let e = &mut memo.entered[zi];
             *e = match (now_in, *e) {
@@ -150,23 +177,45 @@ impl Stats for LineCounter {
         if !(0.0..=0.5).contains(&margin) {
             return Err(format!("setting `margin`: {margin} is not in [0, 0.5]"));
         }
-        let labels: Vec<String> =
-            setting(&settings, "labels").unwrap_or("person").split(',').map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        let labels: Vec<String> = setting(&settings, "labels")
+            .unwrap_or("person")
+            .split(',')
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
         if labels.is_empty() {
             return Err("setting `labels`: no label given".into());
         }
         if lines.is_empty() && zones.is_empty() {
-            log(Level::Warn, "line-counter: no `lines` or `zones` set; nothing to count");
+            log(
+                Level::Warn,
+                "line-counter: no `lines` or `zones` set; nothing to count",
+            );
         }
-        for (k, _) in settings.iter().filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()) && !KEYS.contains(&k.as_str())) {
-            log(Level::Warn, &format!("line-counter: unknown setting `{k}` ignored (known: {}, {})", OWN_KEYS.join(", "), KEYS.join(", ")));
+        for (k, _) in settings
+            .iter()
+            .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()) && !KEYS.contains(&k.as_str()))
+        {
+            log(
+                Level::Warn,
+                &format!(
+                    "line-counter: unknown setting `{k}` ignored (known: {}, {})",
+                    OWN_KEYS.join(", "),
+                    KEYS.join(", ")
+                ),
+            );
         }
         *self = LineCounter {
-            counts: Counts { lines: vec![BTreeMap::new(); lines.len()] },
+            counts: Counts {
+                lines: vec![BTreeMap::new(); lines.len()],
+            },
             lines,
             zones,
             margin,
-            trackers: labels.into_iter().map(|l| (l, Tracker::new(config.clone()))).collect(),
+            trackers: labels
+                .into_iter()
+                .map(|l| (l, Tracker::new(config.clone())))
+                .collect(),
             memos: Vec::new(),
         };
         Ok(())
@@ -185,10 +234,17 @@ impl Stats for LineCounter {
         }
         // Forget tracks the trackers no longer hold.
         let trackers = &self.trackers;
-        self.memos.retain(|((c, id), _)| trackers[*c].1.tracks.iter().any(|t| t.id == *id));
+        self.memos
+            .retain(|((c, id), _)| trackers[*c].1.tracks.iter().any(|t| t.id == *id));
         vec![
-            Stat { name: "lines".into(), value: self.lines_stat().to_string() },
-            Stat { name: "zones".into(), value: self.zones_stat(info.timestamp_ms, &live).to_string() },
+            Stat {
+                name: "lines".into(),
+                value: self.lines_stat().to_string(),
+            },
+            Stat {
+                name: "zones".into(),
+                value: self.zones_stat(info.timestamp_ms, &live).to_string(),
+            },
         ]
     }
 
@@ -205,22 +261,38 @@ impl Stats for LineCounter {
             version: u32,
             state: LineCounter,
         }
-        let saved: Saved = serde_json::from_slice(&state).map_err(|e| format!("line-counter: saved state: {e}"))?;
+        let saved: Saved = serde_json::from_slice(&state)
+            .map_err(|e| format!("line-counter: saved state: {e}"))?;
         if saved.version != STATE_VERSION {
-            return Err(format!("line-counter: saved state has version {}, this build reads {STATE_VERSION}", saved.version));
+            return Err(format!(
+                "line-counter: saved state has version {}, this build reads {STATE_VERSION}",
+                saved.version
+            ));
         }
         let mut s = saved.state;
         // Shapes come from this instance's settings; counts carry over when they still fit.
-        if s.counts.lines.len() != self.lines.len() || s.trackers.iter().map(|t| &t.0).ne(self.trackers.iter().map(|t| &t.0)) {
-            return Err("line-counter: saved state has other lines or labels than the settings".into());
+        if s.counts.lines.len() != self.lines.len()
+            || s.trackers
+                .iter()
+                .map(|t| &t.0)
+                .ne(self.trackers.iter().map(|t| &t.0))
+        {
+            return Err(
+                "line-counter: saved state has other lines or labels than the settings".into(),
+            );
         }
         for (_, t) in &mut s.trackers {
-            t.validate().map_err(|e| format!("line-counter: saved state: {e}"))?;
+            t.validate()
+                .map_err(|e| format!("line-counter: saved state: {e}"))?;
         }
         self.trackers = s.trackers;
         self.counts = s.counts;
         let (nl, nz) = (self.lines.len(), self.zones.len());
-        self.memos = s.memos.into_iter().filter(|(_, m)| m.lines.len() == nl && m.entered.len() == nz).collect();
+        self.memos = s
+            .memos
+            .into_iter()
+            .filter(|(_, m)| m.lines.len() == nl && m.entered.len() == nz)
+            .collect();
         Ok(())
     }
 }

@@ -14,9 +14,14 @@ pub struct Shape {
 }
 
 fn point(s: &str, key: &str) -> Result<Pt, String> {
-    let (x, y) = s.split_once(',').ok_or_else(|| format!("setting `{key}`: point {s:?} is not x,y"))?;
+    let (x, y) = s
+        .split_once(',')
+        .ok_or_else(|| format!("setting `{key}`: point {s:?} is not x,y"))?;
     let p = |v: &str| -> Result<f64, String> {
-        let f: f64 = v.trim().parse().map_err(|_| format!("setting `{key}`: {v:?} is not a number"))?;
+        let f: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("setting `{key}`: {v:?} is not a number"))?;
         if !(-1.0..=2.0).contains(&f) {
             return Err(format!("setting `{key}`: {f} is not a frame fraction"));
         }
@@ -26,22 +31,40 @@ fn point(s: &str, key: &str) -> Result<Pt, String> {
 }
 
 /// Parse `name: x,y x,y ...; name: ...`; each shape needs `min_points`..=`max_points`.
-pub fn parse(text: &str, key: &str, min_points: usize, max_points: usize) -> Result<Vec<Shape>, String> {
+pub fn parse(
+    text: &str,
+    key: &str,
+    min_points: usize,
+    max_points: usize,
+) -> Result<Vec<Shape>, String> {
     let mut out: Vec<Shape> = Vec::new();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, pts) = part.split_once(':').ok_or_else(|| format!("setting `{key}`: {part:?} is not `name: x,y x,y ...`"))?;
+        let (name, pts) = part
+            .split_once(':')
+            .ok_or_else(|| format!("setting `{key}`: {part:?} is not `name: x,y x,y ...`"))?;
         let name = name.trim();
         if name.is_empty() || name.len() > 64 {
-            return Err(format!("setting `{key}`: a name must have 1 to 64 characters, got {name:?}"));
+            return Err(format!(
+                "setting `{key}`: a name must have 1 to 64 characters, got {name:?}"
+            ));
         }
         if out.iter().any(|s| s.name == name) {
             return Err(format!("setting `{key}`: {name:?} is given twice"));
         }
-        let points = pts.split_whitespace().map(|p| point(p, key)).collect::<Result<Vec<_>, _>>()?;
+        let points = pts
+            .split_whitespace()
+            .map(|p| point(p, key))
+            .collect::<Result<Vec<_>, _>>()?;
         if points.len() < min_points || points.len() > max_points {
-            return Err(format!("setting `{key}`: {name:?} has {} points, expected {min_points} to {max_points}", points.len()));
+            return Err(format!(
+                "setting `{key}`: {name:?} has {} points, expected {min_points} to {max_points}",
+                points.len()
+            ));
         }
-        out.push(Shape { name: name.to_string(), points });
+        out.push(Shape {
+            name: name.to_string(),
+            points,
+        });
     }
     Ok(out)
 }

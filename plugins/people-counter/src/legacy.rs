@@ -49,8 +49,13 @@ pub fn upgrade(s: StateV1) -> Result<(String, Tracker, u64), String> {
     config.validate()?;
     let mut tracker = Tracker::new(config);
     for t in s.tracks {
-        let b = BBox::new(t.bbox.x as f64, t.bbox.y as f64, t.bbox.w as f64, t.bbox.h as f64)
-            .ok_or_else(|| "a version-1 track has an invalid box".to_string())?;
+        let b = BBox::new(
+            t.bbox.x as f64,
+            t.bbox.y as f64,
+            t.bbox.w as f64,
+            t.bbox.h as f64,
+        )
+        .ok_or_else(|| "a version-1 track has an invalid box".to_string())?;
         let mut tr = Track {
             id: 0,
             kf: Kalman::new(&b),

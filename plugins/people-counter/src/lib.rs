@@ -32,7 +32,11 @@ struct PeopleCounter {
 
 impl Default for PeopleCounter {
     fn default() -> Self {
-        PeopleCounter { label: "person".to_string(), tracker: Tracker::new(TrackConfig::default()), total: 0 }
+        PeopleCounter {
+            label: "person".to_string(),
+            tracker: Tracker::new(TrackConfig::default()),
+            total: 0,
+        }
     }
 }
 
@@ -81,8 +85,17 @@ impl Stats for PeopleCounter {
         if label.is_empty() {
             return Err("setting `label`: must not be empty".to_string());
         }
-        for (k, _) in settings.iter().filter(|(k, _)| k != "label" && !edgepipe_track::config::KEYS.contains(&k.as_str())) {
-            log(Level::Warn, &format!("people-counter: unknown setting `{k}` ignored (known: label, {})", edgepipe_track::config::KEYS.join(", ")));
+        for (k, _) in settings
+            .iter()
+            .filter(|(k, _)| k != "label" && !edgepipe_track::config::KEYS.contains(&k.as_str()))
+        {
+            log(
+                Level::Warn,
+                &format!(
+                    "people-counter: unknown setting `{k}` ignored (known: label, {})",
+                    edgepipe_track::config::KEYS.join(", ")
+                ),
+            );
         }
         self.label = label.to_string();
         self.tracker = Tracker::new(config);
@@ -98,7 +111,10 @@ impl Stats for PeopleCounter {
         let mut out = Vec::with_capacity(3 + ended.len());
         out.push(Stat::json("count", self.tracker.tracked().count()));
         out.push(Stat::json("total", self.total));
-        out.push(Stat { name: "tracks".to_string(), value: tracks });
+        out.push(Stat {
+            name: "tracks".to_string(),
+            value: tracks,
+        });
         out.extend(durations(&ended));
         out
     }
@@ -112,7 +128,11 @@ impl Stats for PeopleCounter {
 
     fn save(&self) -> Vec<u8> {
         // Only finite floats are ever stored, so this cannot fail.
-        serde_json::to_vec(&SavedRef { version: STATE_VERSION, state: self }).unwrap_or_default()
+        serde_json::to_vec(&SavedRef {
+            version: STATE_VERSION,
+            state: self,
+        })
+        .unwrap_or_default()
     }
 
     fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
@@ -120,9 +140,15 @@ impl Stats for PeopleCounter {
         if state.is_empty() {
             return Ok(());
         }
-        let saved: Saved = serde_json::from_slice(&state)
-            .map_err(|e| format!("people-counter: saved state is not valid JSON tracker state: {e}"))?;
-        let bad = |e: String| format!("people-counter: saved state (version {}): {e}", saved.version);
+        let saved: Saved = serde_json::from_slice(&state).map_err(|e| {
+            format!("people-counter: saved state is not valid JSON tracker state: {e}")
+        })?;
+        let bad = |e: String| {
+            format!(
+                "people-counter: saved state (version {}): {e}",
+                saved.version
+            )
+        };
         let mut s = match saved.version {
             1 => {
                 let v1: legacy::StateV1 = serde_json::from_value(saved.state.clone()).map_err(|e| bad(e.to_string()))?;

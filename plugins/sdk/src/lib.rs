@@ -127,7 +127,10 @@ pub fn log(level: Level, message: &str) {
 impl Stat {
     /// A stat whose value is `value` serialised as a JSON number/literal via `Display`.
     pub fn json(name: &str, value: impl core::fmt::Display) -> Stat {
-        Stat { name: name.to_string(), value: value.to_string() }
+        Stat {
+            name: name.to_string(),
+            value: value.to_string(),
+        }
     }
 }
 
@@ -147,19 +150,33 @@ impl Rect {
             y += h;
             h = -h;
         }
-        Some(Rect { x, y, width: w, height: h })
+        Some(Rect {
+            x,
+            y,
+            width: w,
+            height: h,
+        })
     }
 }
 
 impl Message {
     pub fn new(topic: &str, payload: String, qos: Qos, retain: bool) -> Message {
-        Message { topic: topic.to_string(), payload, qos, retain }
+        Message {
+            topic: topic.to_string(),
+            payload,
+            qos,
+            retain,
+        }
     }
 }
 
 /// Find a setting by key.
 pub fn setting<'a>(settings: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    settings.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    settings
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Parse a setting, with a clear message naming the key on failure.
@@ -170,7 +187,9 @@ pub fn parse_setting<T: core::str::FromStr>(
 ) -> Result<T, String> {
     match setting(settings, key) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| format!("setting `{key}`: cannot parse {v:?}")),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("setting `{key}`: cannot parse {v:?}")),
     }
 }
 
@@ -216,7 +235,13 @@ pub trait Draw: Default + 'static {
         Ok(())
     }
     /// Draw on `pixels` (BGR24, `info.width * info.height * 3` bytes) in place.
-    fn draw(&mut self, info: FrameInfo, pixels: &mut [u8], detections: Vec<Detection>, stats: Vec<Stat>);
+    fn draw(
+        &mut self,
+        info: FrameInfo,
+        pixels: &mut [u8],
+        detections: Vec<Detection>,
+        stats: Vec<Stat>,
+    );
     fn save(&self) -> Vec<u8> {
         Vec::new()
     }

@@ -5,7 +5,9 @@
 //! Settings: `label` ("person"), `meters_per_pixel` (none), and the tracker's
 //! (the same keys and defaults as people-counter, so both see the same tracks).
 
-use edgepipe_sdk::{log, parse_setting, setting, Detection, FrameInfo, Level, Settings, Stat, Stats};
+use edgepipe_sdk::{
+    log, parse_setting, setting, Detection, FrameInfo, Level, Settings, Stat, Stats,
+};
 use edgepipe_track::sdk::tracker_input;
 use edgepipe_track::{config::KEYS, TrackConfig, Tracker};
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,12 @@ struct Speedometer {
 
 impl Default for Speedometer {
     fn default() -> Self {
-        Speedometer { label: "person".into(), meters_per_pixel: None, tracker: Tracker::new(TrackConfig::default()), last_ms: None }
+        Speedometer {
+            label: "person".into(),
+            meters_per_pixel: None,
+            tracker: Tracker::new(TrackConfig::default()),
+            last_ms: None,
+        }
     }
 }
 
@@ -52,25 +59,43 @@ impl Stats for Speedometer {
             Some(_) => {
                 let m: f64 = parse_setting(&settings, "meters_per_pixel", 0.0)?;
                 if !(m.is_finite() && m > 0.0) {
-                    return Err(format!("setting `meters_per_pixel`: {m} is not a number > 0"));
+                    return Err(format!(
+                        "setting `meters_per_pixel`: {m} is not a number > 0"
+                    ));
                 }
                 Some(m)
             }
         };
-        for (k, _) in settings.iter().filter(|(k, _)| !matches!(k.as_str(), "label" | "meters_per_pixel") && !KEYS.contains(&k.as_str())) {
+        for (k, _) in settings.iter().filter(|(k, _)| {
+            !matches!(k.as_str(), "label" | "meters_per_pixel") && !KEYS.contains(&k.as_str())
+        }) {
             log(Level::Warn, &format!("speedometer: unknown setting `{k}` ignored (known: label, meters_per_pixel, {})", KEYS.join(", ")));
         }
-        *self = Speedometer { label: label.into(), meters_per_pixel: mpp, tracker: Tracker::new(config), last_ms: None };
+        *self = Speedometer {
+            label: label.into(),
+            meters_per_pixel: mpp,
+            tracker: Tracker::new(config),
+            last_ms: None,
+        };
         Ok(())
     }
 
     fn update(&mut self, info: FrameInfo, detections: Vec<Detection>) -> Vec<Stat> {
-        self.tracker.step(info.timestamp_ms, &tracker_input(&self.label, &detections));
+        self.tracker
+            .step(info.timestamp_ms, &tracker_input(&self.label, &detections));
         // The filter's velocity is per frame; the frame interval turns it into per second.
-        let dt_s = self.last_ms.map(|l| info.timestamp_ms.saturating_sub(l) as f64 / 1000.0).filter(|d| *d > 0.0);
+        let dt_s = self
+            .last_ms
+            .map(|l| info.timestamp_ms.saturating_sub(l) as f64 / 1000.0)
+            .filter(|d| *d > 0.0);
         self.last_ms = Some(info.timestamp_ms);
         let mut speeds: Vec<f64> = match dt_s {
-            Some(dt) => self.tracker.tracked().map(|t| t.kf.velocity()).map(|(vx, vy)| vx.hypot(vy) / dt).collect(),
+            Some(dt) => self
+                .tracker
+                .tracked()
+                .map(|t| t.kf.velocity())
+                .map(|(vx, vy)| vx.hypot(vy) / dt)
+                .collect(),
             None => Vec::new(),
         };
         let px_s = median(&mut speeds);
@@ -78,12 +103,17 @@ impl Stats for Speedometer {
             Some(m) => px_s * m * 3.6,
             None => px_s,
         };
-        let speed = if speed.is_finite() { (speed * 100.0).round() / 100.0 } else { 0.0 };
+        let speed = if speed.is_finite() {
+            (speed * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
         vec![Stat::json("speed", speed)]
     }
 
     fn save(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({ "version": STATE_VERSION, "state": self })).unwrap_or_default()
+        serde_json::to_vec(&serde_json::json!({ "version": STATE_VERSION, "state": self }))
+            .unwrap_or_default()
     }
 
     fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
@@ -95,12 +125,18 @@ impl Stats for Speedometer {
             version: u32,
             state: Speedometer,
         }
-        let saved: Saved = serde_json::from_slice(&state).map_err(|e| format!("speedometer: saved state: {e}"))?;
+        let saved: Saved =
+            serde_json::from_slice(&state).map_err(|e| format!("speedometer: saved state: {e}"))?;
         if saved.version != STATE_VERSION {
-            return Err(format!("speedometer: saved state has version {}, this build reads {STATE_VERSION}", saved.version));
+            return Err(format!(
+                "speedometer: saved state has version {}, this build reads {STATE_VERSION}",
+                saved.version
+            ));
         }
         let mut s = saved.state;
-        s.tracker.validate().map_err(|e| format!("speedometer: saved state: {e}"))?;
+        s.tracker
+            .validate()
+            .map_err(|e| format!("speedometer: saved state: {e}"))?;
         *self = s;
         Ok(())
     }

@@ -13,12 +13,24 @@ pub fn assign(cost: &[f64], rows: usize, cols: usize, max_cost: f64) -> Vec<(usi
     debug_assert_eq!(cost.len(), rows * cols);
     // Forbidden pairs cost more than any assignment of allowed ones.
     let allowed = |c: f64| c.is_finite() && c <= max_cost;
-    let finite_max = cost.iter().copied().filter(|c| allowed(*c)).fold(0.0f64, |a, c| a.max(c.abs()));
+    let finite_max = cost
+        .iter()
+        .copied()
+        .filter(|c| allowed(*c))
+        .fold(0.0f64, |a, c| a.max(c.abs()));
     let big = (finite_max + 1.0) * (rows.max(cols) as f64 + 1.0);
     let transpose = rows > cols;
-    let (n, m) = if transpose { (cols, rows) } else { (rows, cols) };
+    let (n, m) = if transpose {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     let at = |i: usize, j: usize| {
-        let c = if transpose { cost[j * cols + i] } else { cost[i * cols + j] };
+        let c = if transpose {
+            cost[j * cols + i]
+        } else {
+            cost[i * cols + j]
+        };
         if allowed(c) {
             c
         } else {

@@ -3,8 +3,16 @@
 use serde::{Deserialize, Serialize};
 
 /// Setting keys the tracker reads (a stage may add its own).
-pub const KEYS: [&str; 8] =
-    ["high_score", "low_score", "new_track_score", "match_iou", "low_match_iou", "tentative_iou", "min_hits", "max_missed"];
+pub const KEYS: [&str; 8] = [
+    "high_score",
+    "low_score",
+    "new_track_score",
+    "match_iou",
+    "low_match_iou",
+    "tentative_iou",
+    "min_hits",
+    "max_missed",
+];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrackConfig {
@@ -42,10 +50,17 @@ impl Default for TrackConfig {
     }
 }
 
-fn parse<T: core::str::FromStr>(settings: &[(String, String)], key: &str, default: T) -> Result<T, String> {
+fn parse<T: core::str::FromStr>(
+    settings: &[(String, String)],
+    key: &str,
+    default: T,
+) -> Result<T, String> {
     match settings.iter().rev().find(|(k, _)| k == key) {
         None => Ok(default),
-        Some((_, v)) => v.trim().parse().map_err(|_| format!("setting `{key}`: cannot parse {v:?}")),
+        Some((_, v)) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("setting `{key}`: cannot parse {v:?}")),
     }
 }
 
@@ -83,7 +98,10 @@ impl TrackConfig {
             }
         }
         if self.low_score > self.high_score {
-            return Err(format!("setting `low_score`: {} is above `high_score` {}", self.low_score, self.high_score));
+            return Err(format!(
+                "setting `low_score`: {} is above `high_score` {}",
+                self.low_score, self.high_score
+            ));
         }
         if self.min_hits == 0 {
             return Err("setting `min_hits`: must be at least 1".to_string());

@@ -29,7 +29,13 @@ struct Axis {
 
 impl Axis {
     fn new(x: f64, std_x: f64, std_v: f64) -> Axis {
-        Axis { x, v: 0.0, p00: std_x * std_x, p01: 0.0, p11: std_v * std_v }
+        Axis {
+            x,
+            v: 0.0,
+            p00: std_x * std_x,
+            p01: 0.0,
+            p11: std_v * std_v,
+        }
     }
 
     fn predict(&mut self, q_x: f64, q_v: f64) {
@@ -55,7 +61,9 @@ impl Axis {
     }
 
     fn is_finite(&self) -> bool {
-        [self.x, self.v, self.p00, self.p01, self.p11].iter().all(|f| f.is_finite())
+        [self.x, self.v, self.p00, self.p01, self.p11]
+            .iter()
+            .all(|f| f.is_finite())
     }
 }
 
@@ -114,7 +122,12 @@ impl Kalman {
     pub fn bbox(&self) -> BBox {
         let h = self.axes[3].x.max(0.0);
         let w = self.axes[2].x.max(0.0) * h;
-        BBox { x: self.axes[0].x - w / 2.0, y: self.axes[1].x - h / 2.0, w, h }
+        BBox {
+            x: self.axes[0].x - w / 2.0,
+            y: self.axes[1].x - h / 2.0,
+            w,
+            h,
+        }
     }
 
     /// Velocity of the box centre, pixels per frame.
@@ -133,21 +146,32 @@ mod tests {
 
     #[test]
     fn follows_a_box_moving_at_constant_speed() {
-        let at = |i: f64| BBox { x: 100.0 + 4.0 * i, y: 50.0 + 2.0 * i, w: 40.0, h: 100.0 };
+        let at = |i: f64| BBox {
+            x: 100.0 + 4.0 * i,
+            y: 50.0 + 2.0 * i,
+            w: 40.0,
+            h: 100.0,
+        };
         let mut k = Kalman::new(&at(0.0));
         for i in 1..30 {
             k.predict(false);
             k.update(&at(i as f64));
         }
         let (vx, vy) = k.velocity();
-        assert!((vx - 4.0).abs() < 0.1 && (vy - 2.0).abs() < 0.1, "velocity {vx} {vy}");
+        assert!(
+            (vx - 4.0).abs() < 0.1 && (vy - 2.0).abs() < 0.1,
+            "velocity {vx} {vy}"
+        );
         // Five frames without measurements: the prediction keeps moving.
         for _ in 0..5 {
             k.predict(true);
         }
         let b = k.bbox();
         let e = at(34.0);
-        assert!((b.x - e.x).abs() < 2.0 && (b.y - e.y).abs() < 2.0, "{b:?} vs {e:?}");
+        assert!(
+            (b.x - e.x).abs() < 2.0 && (b.y - e.y).abs() < 2.0,
+            "{b:?} vs {e:?}"
+        );
         assert!((b.w - 40.0).abs() < 1.0 && (b.h - 100.0).abs() < 1.0);
     }
 }

@@ -14,8 +14,19 @@ pub fn tracker_input(label: &str, detections: &[Detection]) -> Vec<Det> {
         .map(|d| {
             let b = d.bbox;
             match BBox::new(b.x as f64, b.y as f64, b.width as f64, b.height as f64) {
-                Some(bbox) if d.label == label => Det { bbox, score: d.score },
-                _ => Det { bbox: BBox { x: 0.0, y: 0.0, w: 0.0, h: 0.0 }, score: f32::NAN },
+                Some(bbox) if d.label == label => Det {
+                    bbox,
+                    score: d.score,
+                },
+                _ => Det {
+                    bbox: BBox {
+                        x: 0.0,
+                        y: 0.0,
+                        w: 0.0,
+                        h: 0.0,
+                    },
+                    score: f32::NAN,
+                },
             }
         })
         .collect()

@@ -95,21 +95,37 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(config: TrackConfig) -> Tracker {
-        Tracker { config, tracks: Vec::new(), next_id: 1 }
+        Tracker {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
     }
 
     /// Confirmed tracks matched this frame.
     pub fn tracked(&self) -> impl Iterator<Item = &Track> {
-        self.tracks.iter().filter(|t| t.state == TrackState::Tracked)
+        self.tracks
+            .iter()
+            .filter(|t| t.state == TrackState::Tracked)
     }
 
     /// Match `idx` tracks (of `pool`) against detections `cand`; returns the
     /// matched (track, detection) pairs.
-    fn associate(&self, pool: &[usize], dets: &[Det], cand: &[usize], min_iou: f32) -> Vec<(usize, usize)> {
+    fn associate(
+        &self,
+        pool: &[usize],
+        dets: &[Det],
+        cand: &[usize],
+        min_iou: f32,
+    ) -> Vec<(usize, usize)> {
         let tb: Vec<BBox> = pool.iter().map(|&t| self.tracks[t].bbox()).collect();
         let db: Vec<BBox> = cand.iter().map(|&d| dets[d].bbox).collect();
         let mut cost = iou_cost(&tb, &db);
-        for (r, &t) in pool.iter().enumerate().filter(|(_, &t)| self.tracks[t].state == TrackState::Lost) {
+        for (r, &t) in pool
+            .iter()
+            .enumerate()
+            .filter(|(_, &t)| self.tracks[t].state == TrackState::Lost)
+        {
             let last = self.tracks[t].last_box;
             for (c, d) in db.iter().enumerate() {
                 let k = r * db.len() + c;
@@ -118,7 +134,10 @@ impl Tracker {
         }
         // The tiny margin keeps an IoU exactly at the threshold matched.
         let max_cost = 1.0 - min_iou as f64 + 1e-9;
-        assign(&cost, tb.len(), db.len(), max_cost).into_iter().map(|(r, c)| (pool[r], cand[c])).collect()
+        assign(&cost, tb.len(), db.len(), max_cost)
+            .into_iter()
+            .map(|(r, c)| (pool[r], cand[c]))
+            .collect()
     }
 
     fn hit(&mut self, t: usize, d: usize, det: &Det, now_ms: u64) {
@@ -152,29 +171,40 @@ impl Tracker {
         }
         // A NaN score fails both comparisons and is dropped.
         let usable = |d: &Det| d.bbox.is_valid();
-        let high: Vec<usize> = (0..dets.len()).filter(|&i| usable(&dets[i]) && dets[i].score >= cfg.high_score).collect();
+        let high: Vec<usize> = (0..dets.len())
+            .filter(|&i| usable(&dets[i]) && dets[i].score >= cfg.high_score)
+            .collect();
         let low: Vec<usize> = (0..dets.len())
-            .filter(|&i| usable(&dets[i]) && dets[i].score >= cfg.low_score && dets[i].score < cfg.high_score)
+            .filter(|&i| {
+                usable(&dets[i]) && dets[i].score >= cfg.low_score && dets[i].score < cfg.high_score
+            })
             .collect();
         let mut det_used = vec![false; dets.len()];
         let mut matched = vec![false; self.tracks.len()];
 
         // 1. Confirmed tracks (tracked and lost) with the confident detections.
-        let pool: Vec<usize> = (0..self.tracks.len()).filter(|&t| self.tracks[t].is_confirmed()).collect();
+        let pool: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].is_confirmed())
+            .collect();
         for (t, d) in self.associate(&pool, dets, &high, cfg.match_iou) {
             self.hit(t, d, &dets[d], now_ms);
             matched[t] = true;
             det_used[d] = true;
         }
         // 2. Tracks tracked until now and still unmatched, with the weak detections.
-        let pool: Vec<usize> = pool.into_iter().filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Tracked).collect();
+        let pool: Vec<usize> = pool
+            .into_iter()
+            .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Tracked)
+            .collect();
         for (t, d) in self.associate(&pool, dets, &low, cfg.low_match_iou) {
             self.hit(t, d, &dets[d], now_ms);
             matched[t] = true;
             det_used[d] = true;
         }
         // 3. Tentative tracks with the confident detections left.
-        let pool: Vec<usize> = (0..self.tracks.len()).filter(|&t| self.tracks[t].state == TrackState::Tentative).collect();
+        let pool: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].state == TrackState::Tentative)
+            .collect();
         let rest: Vec<usize> = high.iter().copied().filter(|&d| !det_used[d]).collect();
         for (t, d) in self.associate(&pool, dets, &rest, cfg.tentative_iou) {
             self.hit(t, d, &dets[d], now_ms);
@@ -187,7 +217,10 @@ impl Tracker {
         }
         self.retire(&matched, &mut out.ended);
         // 4. New tentative tracks from confident detections nobody took.
-        for &d in high.iter().filter(|&&d| !det_used[d] && dets[d].score >= cfg.new_track_score) {
+        for &d in high
+            .iter()
+            .filter(|&&d| !det_used[d] && dets[d].score >= cfg.new_track_score)
+        {
             self.tracks.push(Track {
                 id: 0,
                 kf: Kalman::new(&dets[d].bbox),
@@ -213,7 +246,12 @@ impl Tracker {
     /// Unmatched tracks: tentative ones end, tracked ones become lost, lost
     /// ones past `max_missed` end (confirmed ones into `ended`).
     fn retire(&mut self, matched: &[bool], ended: &mut Vec<Ended>) {
-        for (_, tr) in self.tracks.iter_mut().enumerate().filter(|(t, _)| !matched[*t]) {
+        for (_, tr) in self
+            .tracks
+            .iter_mut()
+            .enumerate()
+            .filter(|(t, _)| !matched[*t])
+        {
             tr.missed = tr.missed.saturating_add(1);
             if tr.state == TrackState::Tracked {
                 tr.state = TrackState::Lost;
@@ -224,7 +262,11 @@ impl Tracker {
         for (t, tr) in std::mem::take(&mut self.tracks).into_iter().enumerate() {
             match tr.state {
                 TrackState::Tentative if !matched[t] => {}
-                TrackState::Lost if tr.missed > max_missed => ended.push(Ended { id: tr.id, first_ms: tr.first_ms, last_ms: tr.last_ms }),
+                TrackState::Lost if tr.missed > max_missed => ended.push(Ended {
+                    id: tr.id,
+                    first_ms: tr.first_ms,
+                    last_ms: tr.last_ms,
+                }),
                 _ => keep.push(tr),
             }
         }
@@ -238,7 +280,11 @@ impl Tracker {
             .tracks
             .iter()
             .filter(|t| t.is_confirmed())
-            .map(|t| Ended { id: t.id, first_ms: t.first_ms, last_ms: t.last_ms })
+            .map(|t| Ended {
+                id: t.id,
+                first_ms: t.first_ms,
+                last_ms: t.last_ms,
+            })
             .collect();
         self.tracks.clear();
         ended
@@ -247,7 +293,11 @@ impl Tracker {
     /// Checks a restored tracker: finite filters, valid settings, fresh ids.
     pub fn validate(&mut self) -> Result<(), String> {
         self.config.validate()?;
-        if let Some(t) = self.tracks.iter().find(|t| !t.kf.is_finite() || !t.score.is_finite()) {
+        if let Some(t) = self
+            .tracks
+            .iter()
+            .find(|t| !t.kf.is_finite() || !t.score.is_finite())
+        {
             return Err(format!("track {} has a non-finite state", t.id));
         }
         let max = self.tracks.iter().map(|t| t.id).max().unwrap_or(0);
@@ -261,7 +311,15 @@ mod tests {
     use super::*;
 
     fn det(x: f64, y: f64, score: f32) -> Det {
-        Det { bbox: BBox { x, y, w: 40.0, h: 100.0 }, score }
+        Det {
+            bbox: BBox {
+                x,
+                y,
+                w: 40.0,
+                h: 100.0,
+            },
+            score,
+        }
     }
 
     #[test]
@@ -269,7 +327,9 @@ mod tests {
         let mut t = Tracker::new(TrackConfig::default());
         let mut confirmed = 0;
         for i in 0..10u64 {
-            confirmed += t.step(i * 100, &[det(100.0 + 5.0 * i as f64, 50.0, 0.9)]).confirmed;
+            confirmed += t
+                .step(i * 100, &[det(100.0 + 5.0 * i as f64, 50.0, 0.9)])
+                .confirmed;
             assert_eq!(t.tracked().count(), usize::from(i >= 2), "frame {i}");
         }
         assert_eq!(confirmed, 1);
@@ -277,7 +337,14 @@ mod tests {
         for i in 10..42u64 {
             ended.extend(t.step(i * 100, &[]).ended);
         }
-        assert_eq!(ended, vec![Ended { id: 1, first_ms: 0, last_ms: 900 }]);
+        assert_eq!(
+            ended,
+            vec![Ended {
+                id: 1,
+                first_ms: 0,
+                last_ms: 900
+            }]
+        );
         assert_eq!(ended[0].duration_s(), 0.9);
     }
 
@@ -298,7 +365,11 @@ mod tests {
             confirmed += o.confirmed;
             assert!(o.ended.is_empty());
             if (10..=14).contains(&i) {
-                assert_eq!(t.tracked().count(), 1, "weak detection extends the track at frame {i}");
+                assert_eq!(
+                    t.tracked().count(),
+                    1,
+                    "weak detection extends the track at frame {i}"
+                );
             }
         }
         assert_eq!(confirmed, 1, "one person, one track");
@@ -310,7 +381,9 @@ mod tests {
         let mut t = Tracker::new(TrackConfig::default());
         let mut confirmed = 0;
         for i in 0..20u64 {
-            confirmed += t.step(i * 100, &[det(100.0 + 6.0 * i as f64, 50.0, 0.9)]).confirmed;
+            confirmed += t
+                .step(i * 100, &[det(100.0 + 6.0 * i as f64, 50.0, 0.9)])
+                .confirmed;
         }
         // Hidden for 15 frames, during which they stopped: the motion model
         // expects them 90 px further on.
@@ -318,7 +391,9 @@ mod tests {
             t.step(i * 100, &[]);
         }
         for i in 35..40u64 {
-            confirmed += t.step(i * 100, &[det(100.0 + 6.0 * 19.0, 50.0, 0.9)]).confirmed;
+            confirmed += t
+                .step(i * 100, &[det(100.0 + 6.0 * 19.0, 50.0, 0.9)])
+                .confirmed;
         }
         assert_eq!(confirmed, 1, "the same person, not a new one");
         assert_eq!(t.tracked().next().map(|tr| tr.id), Some(1));

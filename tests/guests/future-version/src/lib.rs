@@ -13,7 +13,10 @@ impl Guest for Future {
         Ok(())
     }
     fn update(_info: FrameInfo, detections: Vec<Detection>) -> Vec<Stat> {
-        vec![Stat { name: "n".into(), value: detections.len().to_string() }]
+        vec![Stat {
+            name: "n".into(),
+            value: detections.len().to_string(),
+        }]
     }
     fn finish() -> Vec<Stat> {
         Vec::new()

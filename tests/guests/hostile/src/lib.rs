@@ -2,7 +2,17 @@
 
 use edgepipe_sdk::{parse_setting, setting, Detection, FrameInfo, Settings, Stat, Stats};
 
-const MODES: [&str; 9] = ["ok", "loop", "alloc", "panic", "fail-restore", "sleep", "poll-clock", "stdin", "loop-configure"];
+const MODES: [&str; 9] = [
+    "ok",
+    "loop",
+    "alloc",
+    "panic",
+    "fail-restore",
+    "sleep",
+    "poll-clock",
+    "stdin",
+    "loop-configure",
+];
 
 /// How long the blocking modes ask to wait: far longer than any test runs.
 const WAIT_SECS: u64 = 600;
@@ -83,7 +93,10 @@ impl Stats for Hostile {
         if state.is_empty() {
             return Ok(());
         }
-        let bytes: [u8; 8] = state.as_slice().try_into().map_err(|_| format!("expected 8 bytes of state, got {}", state.len()))?;
+        let bytes: [u8; 8] = state
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("expected 8 bytes of state, got {}", state.len()))?;
         self.seen = u64::from_le_bytes(bytes);
         Ok(())
     }

@@ -8,9 +8,20 @@ struct Legacy;
 
 impl Topics for Legacy {
     fn route(&mut self, info: FrameInfo, stats: Vec<Stat>) -> Vec<Message> {
-        let find = |name: &str| stats.iter().find(|s| s.name == name).map(|s| s.value.clone());
+        let find = |name: &str| {
+            stats
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.value.clone())
+        };
         if info.index == 0 {
-            log(Level::Info, &format!("legacy-topics built against edgepipe:plugin@{}", edgepipe_sdk::API_VERSION));
+            log(
+                Level::Info,
+                &format!(
+                    "legacy-topics built against edgepipe:plugin@{}",
+                    edgepipe_sdk::API_VERSION
+                ),
+            );
         }
         match (find("count"), find("total")) {
             (Some(c), Some(t)) => vec![Message::new(

@@ -17,7 +17,11 @@ struct Noisy {
 
 impl Topics for Noisy {
     fn configure(&mut self, settings: Settings) -> Result<(), String> {
-        self.topics = setting(&settings, "topics").unwrap_or("").split('|').map(str::to_string).collect();
+        self.topics = setting(&settings, "topics")
+            .unwrap_or("")
+            .split('|')
+            .map(str::to_string)
+            .collect();
         self.payload = "x".repeat(parse_setting(&settings, "payload_bytes", 2usize)?);
         self.repeat = parse_setting(&settings, "repeat", 1usize)?;
         Ok(())
@@ -27,7 +31,12 @@ impl Topics for Noisy {
         let mut out = Vec::new();
         for _ in 0..self.repeat {
             for t in &self.topics {
-                out.push(Message::new(t, self.payload.clone(), Qos::AtLeastOnce, false));
+                out.push(Message::new(
+                    t,
+                    self.payload.clone(),
+                    Qos::AtLeastOnce,
+                    false,
+                ));
             }
         }
         out
