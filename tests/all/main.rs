@@ -24,4 +24,5 @@ mod providers;
 mod reload;
 mod sandbox;
 mod sandbox_langs;
+mod state;
 mod tenants;
