@@ -1,12 +1,12 @@
 //! An inference worker: one ONNX Runtime session on its own thread, taking
-//! the next captured frame and passing on the frame with its detections,
-//! numbered so the stages thread can restore the order.
+//! the next request of any camera and handing the frame with its detections
+//! back to that camera, numbered so its stages thread can restore the order.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 use super::capture_thread::Captured;
-use super::queue::{Pushed, Queue};
+use super::queue::Queue;
 use super::ErrorSlot;
 use crate::capture::Frame;
 use crate::detect::Detection;
@@ -25,40 +25,50 @@ pub struct Inferred {
     pub timings: DetectTimings,
 }
 
-/// Closes the results queue when the last worker ends, however it ends.
-pub struct LastOneCloses {
-    pub remaining: Arc<AtomicUsize>,
-    pub queue: Arc<Queue<Inferred>>,
+/// One camera's frame for the shared sessions, with where its result goes.
+pub struct Request {
+    /// The frame's position in its camera's order (no gaps).
+    pub seq: u64,
+    pub captured: Captured,
+    pub reply: Arc<Reply>,
 }
 
-impl Drop for LastOneCloses {
+/// Where one camera's results go. Its results queue is closed when the
+/// last holder is gone: the camera's feeder and every request in flight.
+pub struct Reply {
+    pub results: Arc<Queue<Inferred>>,
+    /// The camera's error slot: a detector error ends this camera only.
+    pub errors: Arc<ErrorSlot>,
+    /// The camera's capture queue, aborted when its frames can no longer
+    /// be delivered in order.
+    pub input: Arc<Queue<Captured>>,
+}
+
+impl Drop for Reply {
     fn drop(&mut self) {
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.queue.close();
-        }
+        self.results.close();
     }
 }
 
+/// One session on its own thread, serving every camera's requests in the
+/// order they were queued.
 pub struct Worker {
     pub detector: LazyDetector,
-    pub input: Arc<Queue<Captured>>,
-    pub output: Arc<Queue<Inferred>>,
+    pub requests: Arc<Queue<Request>>,
+    /// The service's own errors (a session that fails to load).
     pub errors: Arc<ErrorSlot>,
-    pub done: LastOneCloses,
 }
 
 impl Worker {
-    /// Work until the input ends; hands the detector back so that it is
+    /// Work until the requests end; hands the detector back so that it is
     /// freed after the run's last memory figure is taken, not before. A
     /// session still loading is waited for first; one that fails to load
-    /// ends the run with its error.
+    /// stops the service with its error.
     pub fn run(self) -> Option<Detector> {
         let Worker {
             detector,
-            input,
-            output,
+            requests,
             errors,
-            done,
         } = self;
         let mut detector = match detector {
             LazyDetector::Ready(d) => *d,
@@ -66,24 +76,23 @@ impl Worker {
                 Ok(d) => d,
                 Err(f) => {
                     errors.set(f);
-                    input.abort();
+                    requests.abort();
                     return None;
                 }
             },
         };
-        work(&mut detector, &input, &output, &errors);
-        drop(done);
+        work(&mut detector, &requests);
         Some(detector)
     }
 }
 
-fn work(
-    detector: &mut Detector,
-    input: &Queue<Captured>,
-    output: &Queue<Inferred>,
-    errors: &ErrorSlot,
-) {
-    while let Some((seq, captured)) = input.pop_numbered() {
+fn work(detector: &mut Detector, requests: &Queue<Request>) {
+    while let Some(req) = requests.pop() {
+        let Request {
+            seq,
+            captured,
+            reply,
+        } = req;
         crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
         let mut timings = DetectTimings::default();
         match detector
@@ -91,23 +100,21 @@ fn work(
             .or_exit(ExitKind::Model)
         {
             Ok(detections) => {
-                let item = Inferred {
+                // Room for every frame in flight (see the feeder's credits):
+                // a slow camera never holds up the sessions.
+                let _ = reply.results.push(Inferred {
                     seq,
                     frame: captured.frame,
                     detections,
                     capture_ms: captured.capture_ms,
                     timings,
-                };
-                if let Pushed::Closed(_) = output.push(item) {
-                    break;
-                }
+                });
             }
             Err(f) => {
-                errors.set(f);
-                // Frames after this one cannot be delivered in order: stop
-                // taking new ones; those before it still reach the sinks.
-                input.abort();
-                break;
+                reply.errors.set(f);
+                // Frames after this one cannot be delivered in order: the
+                // camera takes no new ones; those before it reach its sinks.
+                reply.input.abort();
             }
         }
     }

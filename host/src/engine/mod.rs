@@ -12,11 +12,11 @@ pub mod metrics;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
+pub mod service;
 pub mod source_health;
 pub mod stages;
 
 use std::io::Write;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,12 +32,13 @@ use crate::pipeline::{StopReason, Summary};
 use crate::plugin::{ComponentCache, Limits, PluginHost};
 use crate::sink::{Recorder, StdoutSink};
 use crate::stop::StopToken;
-use capture_thread::{CaptureEnd, CaptureJob, Captured};
-use infer::{Inferred, LastOneCloses, Worker};
+use capture_thread::{CaptureEnd, CaptureJob};
+use infer::Inferred;
 use metrics::{format_parts, rss_kib};
 use progress::Progress;
 use queue::{Popped, Queue, WhenFull};
 use reorder::Reorder;
+use service::{CameraFeed, InferenceService};
 use source_health::SourceHealth;
 use stages::{Flow, Outputs, StageRunner};
 
@@ -239,9 +240,10 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         None
     };
     let started = Instant::now();
+    let service = InferenceService::start(detectors)?;
     let threads = Threads::start(
         capture,
-        detectors,
+        &service,
         settings,
         opts.loop_input,
         opts.stop.clone(),
@@ -257,7 +259,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         rss: Vec::with_capacity(2),
     };
     let outcome = frame_loop.run();
-    let summary = frame_loop.end(outcome, started, settings);
+    let summary = frame_loop.end(outcome, started, settings, service);
     if let Some(v) = view {
         v.close();
     }
@@ -279,13 +281,14 @@ fn resume_at(capture: &mut Capture, at: u64) -> u64 {
     }
 }
 
-/// The capture and inference threads and the queues between them.
+/// A camera's capture thread, its feeder to the inference service and the
+/// queues between them.
 struct Threads {
     capture: JoinHandle<Option<CaptureEnd>>,
-    workers: Vec<JoinHandle<Option<Option<Detector>>>>,
-    captured: Arc<Queue<Captured>>,
-    results: Arc<Queue<Inferred>>,
-    errors: Arc<ErrorSlot>,
+    feeder: JoinHandle<Option<()>>,
+    feed: CameraFeed,
+    /// The inference service's own failures.
+    service_errors: Arc<ErrorSlot>,
     pool: mpsc::Sender<Mat>,
     max_buffers: usize,
     sessions: usize,
@@ -315,14 +318,14 @@ fn spawn_guarded<T: Send + 'static>(
 impl Threads {
     fn start(
         capture: Capture,
-        detectors: Vec<infer::LazyDetector>,
+        service: &InferenceService,
         settings: &Settings,
         loop_input: bool,
         stop: StopToken,
         health: Arc<SourceHealth>,
     ) -> Result<Threads, Failure> {
         let live = capture.spec().is_live();
-        let sessions = detectors.len();
+        let sessions = service.sessions();
         let (policy, depth) = if live {
             (WhenFull::DropOldest, LIVE_DEPTH)
         } else {
@@ -331,16 +334,8 @@ impl Threads {
         let captured = Arc::new(Queue::new(depth, policy));
         // Frames in flight: queued, in the sessions, waiting to be re-ordered, in the stages.
         let max_buffers = depth + 2 * sessions + 2;
-        let results = Arc::new(Queue::new(max_buffers, WhenFull::Block));
-        let errors = Arc::new(ErrorSlot::default());
+        let feed = CameraFeed::new(captured.clone(), max_buffers);
         let (pool_tx, pool_rx) = mpsc::channel::<Mat>();
-        let stop_all = {
-            let (c, r) = (captured.clone(), results.clone());
-            move || {
-                c.abort();
-                r.abort();
-            }
-        };
         let job = CaptureJob {
             capture,
             loop_input,
@@ -348,49 +343,34 @@ impl Threads {
             queue: captured.clone(),
             pool: pool_rx,
             max_buffers,
-            errors: errors.clone(),
+            errors: feed.errors.clone(),
             stop,
             retry: settings.source_retry,
             health,
         };
-        let capture = spawn_guarded(
-            "capture".into(),
-            errors.clone(),
-            stop_all.clone(),
-            move || job.run(),
-        )?;
-        let remaining = Arc::new(AtomicUsize::new(sessions));
-        let mut workers = Vec::with_capacity(sessions);
-        for (i, detector) in detectors.into_iter().enumerate() {
-            let worker = Worker {
-                detector,
-                input: captured.clone(),
-                output: results.clone(),
-                errors: errors.clone(),
-                done: LastOneCloses {
-                    remaining: remaining.clone(),
-                    queue: results.clone(),
-                },
-            };
-            match spawn_guarded(
-                format!("infer-{i}"),
-                errors.clone(),
-                stop_all.clone(),
-                move || worker.run(),
-            ) {
-                Ok(h) => workers.push(h),
-                Err(f) => {
-                    stop_all();
-                    return Err(f);
-                }
+        let stop_all = {
+            let (c, r, k) = (captured.clone(), feed.results.clone(), feed.credits.clone());
+            move || {
+                c.abort();
+                r.abort();
+                k.abort();
             }
-        }
+        };
+        let capture = spawn_guarded("capture".into(), feed.errors.clone(), stop_all, move || {
+            job.run()
+        })?;
+        let feeder = match service.feed(&settings.camera, &feed) {
+            Ok(h) => h,
+            Err(f) => {
+                feed.abort();
+                return Err(f);
+            }
+        };
         Ok(Threads {
             capture,
-            workers,
-            captured,
-            results,
-            errors,
+            feeder,
+            feed,
+            service_errors: service.errors(),
             pool: pool_tx,
             max_buffers,
             sessions,
@@ -435,7 +415,7 @@ impl FrameLoop {
             if self.stop.is_requested() {
                 self.on_stop(&mut stop_seen);
             }
-            let item = match self.threads.results.pop_timeout(IDLE_TICK) {
+            let item = match self.threads.feed.results.pop_timeout(IDLE_TICK) {
                 Popped::Item(item) => item,
                 Popped::Closed => return Ok(Flow::Continue),
                 Popped::TimedOut => {
@@ -454,6 +434,7 @@ impl FrameLoop {
             }
             while let Some(item) = reorder.pop() {
                 let flow = self.runner.process_frame(&item);
+                self.threads.feed.frame_done();
                 // The buffer goes back to the reader; a reader that has stopped no longer needs it.
                 let _ = self.threads.pool.send(item.frame.mat);
                 if !matches!(flow, Ok(Flow::Continue)) {
@@ -491,9 +472,9 @@ impl FrameLoop {
         });
         if first.elapsed() >= STOP_GRACE
             && !self.threads.capture.is_finished()
-            && !self.threads.captured.is_closed()
+            && !self.threads.feed.captured.is_closed()
         {
-            self.threads.captured.close();
+            self.threads.feed.captured.close();
         }
     }
 
@@ -510,9 +491,9 @@ impl FrameLoop {
         self.runner
             .refresh_live(crate::live::status::EngineFigures {
                 fps,
-                dropped: t.captured.dropped(),
-                queue_capture: t.captured.len(),
-                queue_results: t.results.len(),
+                dropped: t.feed.captured.dropped(),
+                queue_capture: t.feed.captured.len(),
+                queue_results: t.feed.results.len(),
             });
         *mark = (Instant::now(), done);
     }
@@ -528,11 +509,11 @@ impl FrameLoop {
         tracing::info!(
             fps = format_args!("{fps:.2}"),
             frames = done,
-            dropped = t.captured.dropped(),
+            dropped = t.feed.captured.dropped(),
             reconnects = self.health.reconnects(),
             secs_without_frames = format_args!("{:.1}", self.health.seconds_without_frames()),
-            queued_capture = t.captured.len(),
-            queued_results = t.results.len(),
+            queued_capture = t.feed.captured.len(),
+            queued_results = t.feed.results.len(),
             reordering,
             rss_mib = rss_kib().unwrap_or(0) / 1024,
             "ms per frame (median): {}",
@@ -551,6 +532,7 @@ impl FrameLoop {
         outcome: Result<Flow, Failure>,
         started: Instant,
         settings: &Settings,
+        service: InferenceService,
     ) -> Result<Summary, Failure> {
         let FrameLoop {
             runner,
@@ -562,23 +544,26 @@ impl FrameLoop {
             mut rss,
         } = self;
         if !matches!(outcome, Ok(Flow::Continue)) {
-            threads.captured.abort();
-            threads.results.abort();
+            threads.feed.abort();
         }
         drop(threads.pool);
         let capture_end = join_within(threads.capture, STOP_GRACE).unwrap_or(CaptureEnd::Failed);
+        let _ = threads.feeder.join();
         // Kept until the last memory figure is taken.
-        let sessions_done: Vec<Detector> = threads
-            .workers
-            .into_iter()
-            .filter_map(|w| w.join().ok().flatten().flatten())
-            .collect();
+        let sessions_done: Vec<Detector> = service.stop();
         let elapsed = started.elapsed();
         drop(progress);
-        let dropped = threads.captured.dropped();
+        let dropped = threads.feed.captured.dropped();
         let (flow, failed) = match outcome {
             Err(f) => (Flow::Continue, Some(f)),
-            Ok(flow) => (flow, threads.errors.take()),
+            Ok(flow) => (
+                flow,
+                threads
+                    .feed
+                    .errors
+                    .take()
+                    .or_else(|| threads.service_errors.take()),
+            ),
         };
         let frames = runner.frames();
         if frames != RSS_FIRST_FRAME {
