@@ -139,6 +139,9 @@ fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
     let settings = args.settings()?;
     let stop = edgepipe::stop::StopToken::new();
     stop.install_signal_handlers().or_exit(ExitKind::Internal)?;
+    if settings.several_cameras() {
+        return run_cameras(&settings, stop);
+    }
     let summary = edgepipe::engine::run(
         &settings,
         edgepipe::engine::EngineOptions {
@@ -147,6 +150,37 @@ fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
         },
     )?;
     summary.print();
+    Ok(ExitCode::from(judge(&summary)))
+}
+
+/// Several cameras: a summary and an exit status per camera; the process
+/// exits with the worst.
+fn run_cameras(
+    settings: &edgepipe::config::Settings,
+    stop: edgepipe::stop::StopToken,
+) -> Result<ExitCode, Failure> {
+    let results = edgepipe::engine::cameras::run_cameras(settings, stop)?;
+    let mut worst = 0u8;
+    for c in results {
+        eprintln!("edgepipe: camera {}:", c.name);
+        let code = match c.result {
+            Ok(summary) => {
+                summary.print();
+                judge(&summary)
+            }
+            Err(f) => {
+                eprintln!("edgepipe: error: camera {}: {f}", c.name);
+                f.kind.code() as u8
+            }
+        };
+        eprintln!("edgepipe: camera {}: exit status {code}", c.name);
+        worst = worst.max(code);
+    }
+    Ok(ExitCode::from(worst))
+}
+
+/// A finished run's exit status: 0, or degraded (faults, messages lost).
+fn judge(summary: &edgepipe::pipeline::Summary) -> u8 {
     let unacked = summary
         .mqtt
         .as_ref()
@@ -161,9 +195,9 @@ fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
             unacked,
             lost - unacked
         );
-        return Ok(ExitCode::from(ExitKind::Degraded.code() as u8));
+        return ExitKind::Degraded.code() as u8;
     }
-    Ok(ExitCode::SUCCESS)
+    0
 }
 
 fn plugin_check(file: &std::path::Path) -> Result<ExitCode, Failure> {
@@ -262,16 +296,13 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
 
 fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure> {
     use std::io::Write;
-    if let Some(n) = args.viewers {
-        let text = edgepipe::commands::bench_viewers::run(args, n)?;
-        std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| Failure::new(ExitKind::Output, e))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Some(n) = args.tenants {
-        let text = edgepipe::commands::bench_tenants::run(args, n)?;
+    let comparison = match (args.cameras, args.viewers, args.tenants) {
+        (Some(n), _, _) => Some(edgepipe::commands::bench_cameras::run(args, n)?),
+        (_, Some(n), _) => Some(edgepipe::commands::bench_viewers::run(args, n)?),
+        (_, _, Some(n)) => Some(edgepipe::commands::bench_tenants::run(args, n)?),
+        _ => None,
+    };
+    if let Some(text) = comparison {
         std::io::stdout()
             .lock()
             .write_all(text.as_bytes())

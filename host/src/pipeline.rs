@@ -25,6 +25,8 @@ pub enum StopReason {
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub frames: u64,
+    /// Frames that went to the model (fewer with `detect_fps`).
+    pub inferred: u64,
     pub elapsed: Duration,
     pub stop: StopReason,
     /// (part, mean milliseconds per frame)
@@ -78,6 +80,12 @@ impl Summary {
                 StopReason::Signal(by) => format!("{by} (graceful stop)"),
             }
         );
+        if self.inferred != self.frames {
+            eprintln!(
+                "edgepipe: summary: frames inferred: {} of {} (detect_fps)",
+                self.inferred, self.frames
+            );
+        }
         if let Some((reconnects, secs)) = self.source {
             eprintln!("edgepipe: summary: source reconnects: {reconnects}, seconds without frames: {secs:.1}");
         }
@@ -214,7 +222,9 @@ pub(crate) fn publish_events(
     Ok(())
 }
 
-pub(crate) fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failure> {
+/// Where the run's publishers connect (`None`: MQTT off); the embedded
+/// broker, when asked for, is started here, once for every camera.
+pub(crate) fn broker_url(settings: &Settings) -> Result<Option<String>, Failure> {
     let url = match &settings.mqtt {
         MqttTarget::Off => return Ok(None),
         MqttTarget::External(url) => url.clone(),
@@ -243,7 +253,17 @@ pub(crate) fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failu
             format!("mqtt://{host}")
         }
     };
-    let publisher = Publisher::connect(&settings.mqtt_settings(url)).or_exit(ExitKind::Mqtt)?;
+    Ok(Some(url))
+}
+
+/// A camera's own connection to the broker at `url`.
+pub(crate) fn connect(
+    settings: &Settings,
+    url: Option<&str>,
+) -> Result<Option<Publisher>, Failure> {
+    let Some(url) = url else { return Ok(None) };
+    let publisher =
+        Publisher::connect(&settings.mqtt_settings(url.to_string())).or_exit(ExitKind::Mqtt)?;
     Ok(Some(publisher))
 }
 

@@ -24,8 +24,13 @@ fn toml_blocks(md: &str) -> Vec<String> {
 }
 
 fn examples() -> Vec<(PathBuf, String)> {
-    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(common::root().join("examples"))
-        .expect("examples/ exists")
+    examples_in("examples")
+}
+
+/// The pipeline files of a folder of the repository (not below it).
+fn examples_in(folder: &str) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(common::root().join(folder))
+        .expect("the examples folder exists")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .map(|p| {
@@ -42,7 +47,8 @@ fn every_configuration_in_the_readme_is_an_example_file() {
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let blocks = toml_blocks(&readme);
     assert!(!blocks.is_empty(), "README.md shows a pipeline file");
-    let examples = examples();
+    let mut examples = examples();
+    examples.extend(examples_in("examples/cameras"));
     for b in &blocks {
         assert!(
             examples.iter().any(|(_, text)| text == b),
@@ -106,5 +112,37 @@ fn every_example_loads_and_runs() {
             !path.parent().unwrap().join("~").exists(),
             "no literal `~` folder beside the example"
         );
+    }
+}
+
+#[test]
+fn every_cameras_example_runs_each_camera_under_its_prefix() {
+    let broker = common::Mosquitto::start();
+    let examples = examples_in("examples/cameras");
+    assert!(!examples.is_empty(), "examples/cameras/ has pipeline files");
+    for (path, text) in examples {
+        let file = edgepipe::config::FileConfig::load(&path).unwrap();
+        let mut sub = common::Subscriber::start(broker.port, &["#"]);
+        let home = common::TempDir::new("cameras-example-home");
+        let out = common::command()
+            .args(["run", "--config"])
+            .arg(&path)
+            .args(["--max-frames", "3", "--mqtt-url", &broker.url()])
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
+        for c in &file.cameras {
+            let prefix = c.topic_prefix.clone().unwrap_or_else(|| c.name.clone());
+            let topic = format!("{}/person", prefix.trim_end_matches('/'));
+            assert!(
+                sub.wait_for(std::time::Duration::from_secs(10), |m| {
+                    m.iter().filter(|(t, _)| *t == topic).count() == 3
+                }),
+                "{}: three messages on {topic} ({text})",
+                path.display()
+            );
+        }
     }
 }

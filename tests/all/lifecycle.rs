@@ -342,7 +342,7 @@ fn serve_mjpeg(mut conn: std::net::TcpStream, frames: &[Vec<u8>]) {
 /// An MJPEG-over-HTTP camera: the first connection serves `first` frames
 /// and drops; for `gap` every connection is closed at once (the camera is
 /// away); after that each connection streams the remaining frames at 10 fps.
-fn flaky_mjpeg_camera(jpegs: Vec<Vec<u8>>, first: usize, gap: Duration) -> u16 {
+pub(crate) fn flaky_mjpeg_camera(jpegs: Vec<Vec<u8>>, first: usize, gap: Duration) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -380,7 +380,7 @@ fn steady_mjpeg_camera(jpegs: Vec<Vec<u8>>) -> u16 {
 }
 
 /// The clip's first `n` frames as JPEGs (made by ffmpeg in `dir`).
-fn jpeg_frames(dir: &std::path::Path, n: usize) -> Vec<Vec<u8>> {
+pub(crate) fn jpeg_frames(dir: &std::path::Path, n: usize) -> Vec<Vec<u8>> {
     let ok = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
         .arg(common::clip())

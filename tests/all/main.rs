@@ -4,6 +4,7 @@
 //! and ffmpeg.
 
 mod bad_input;
+mod cameras;
 mod common;
 mod counting;
 mod detector;

@@ -16,8 +16,12 @@ pub const TENANT_EVENTS: &str = "$events";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TopicPolicy {
     /// Any valid topic except at or under one of `host_prefixes` (the
-    /// host's own: `edgepipe/<name>`, the status prefix) and `$` topics.
-    Operator { host_prefixes: Vec<String> },
+    /// host's own: `edgepipe/<name>`, the status prefix) and `$` topics;
+    /// under `camera` (a camera's topic prefix) when there are several.
+    Operator {
+        host_prefixes: Vec<String>,
+        camera: Option<String>,
+    },
     /// Topics are relative to `prefix` (no trailing `/`).
     Tenant { prefix: String },
 }
@@ -81,11 +85,17 @@ fn check_shape(topic: &str) -> Result<(), Refusal> {
 
 impl TopicPolicy {
     pub fn operator(host_prefixes: &[String]) -> TopicPolicy {
+        TopicPolicy::camera(host_prefixes, None)
+    }
+
+    /// The operator's chain of a camera whose topics go under `prefix`.
+    pub fn camera(host_prefixes: &[String], prefix: Option<&str>) -> TopicPolicy {
         TopicPolicy::Operator {
             host_prefixes: host_prefixes
                 .iter()
                 .map(|p| p.trim_end_matches('/').to_string())
                 .collect(),
+            camera: prefix.map(|p| p.trim_end_matches('/').to_string()),
         }
     }
 
@@ -106,17 +116,26 @@ impl TopicPolicy {
     /// The topic the message really goes to, or why it may not.
     pub fn place(&self, topic: &str) -> Result<String, Refusal> {
         match self {
-            TopicPolicy::Operator { host_prefixes } => {
+            TopicPolicy::Operator {
+                host_prefixes,
+                camera,
+            } => {
                 check_shape(topic)?;
+                let full = match camera {
+                    Some(p) => format!("{p}/{topic}"),
+                    None => topic.to_string(),
+                };
                 let under = |p: &String| {
-                    topic
-                        .strip_prefix(p.as_str())
+                    full.strip_prefix(p.as_str())
                         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
                 };
                 if host_prefixes.iter().any(under) {
-                    return Err(Refusal::HostTopic(topic.to_string()));
+                    return Err(Refusal::HostTopic(full));
                 }
-                Ok(topic.to_string())
+                if full.len() > MAX_TOPIC_BYTES {
+                    return Err(Refusal::TopicTooLong(full.len()));
+                }
+                Ok(full)
             }
             TopicPolicy::Tenant { prefix } => {
                 check_shape(topic)?;

@@ -244,6 +244,14 @@ pub struct RunArgs {
     /// Name of the camera --input reads (default `default`): a-z, 0-9, '-'.
     #[arg(long, value_name = "NAME")]
     pub camera_name: Option<String>,
+    /// A camera of this process, NAME=INPUT (repeatable; instead of --input):
+    /// all share the model; each publishes under `NAME/` when there are several.
+    #[arg(long = "camera", value_name = "NAME=INPUT", conflicts_with_all = ["input", "camera_name"])]
+    pub cameras: Vec<String>,
+    /// At most this many frames a second per camera go to the model; the
+    /// others are shown and counted with the last detections.
+    #[arg(long, value_name = "FPS")]
+    pub detect_fps: Option<f64>,
     /// Tenants folder: each `<id>.toml` is a tenant with its own chain of
     /// stages; files added, edited or removed while running take effect.
     #[arg(long, value_name = "DIR")]
@@ -411,6 +419,8 @@ impl RunArgs {
             fresh_state: self.fresh_state,
             resume: self.resume,
             camera_name: self.camera_name.clone(),
+            cameras: self.cameras.clone(),
+            detect_fps: self.detect_fps,
             tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
@@ -485,4 +495,11 @@ pub struct BenchArgs {
     /// (runs without and with them, alternating), and the JPEG encode time.
     #[arg(long, value_name = "N", conflicts_with = "tenants")]
     pub viewers: Option<usize>,
+    /// Instead: N cameras of the clip in one process against N processes of
+    /// one camera each (alternating): aggregate and per-camera fps, peak memory.
+    #[arg(long, value_name = "N", conflicts_with_all = ["tenants", "viewers"])]
+    pub cameras: Option<usize>,
+    /// With --cameras: each camera's detect_fps (frames inferred vs shown).
+    #[arg(long, value_name = "FPS", requires = "cameras")]
+    pub detect_fps: Option<f64>,
 }

@@ -3,6 +3,7 @@
 //! library below them; nothing below imports them.
 
 pub mod bench;
+pub mod bench_cameras;
 pub mod bench_compare;
 pub mod bench_tenants;
 pub mod bench_viewers;

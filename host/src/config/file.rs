@@ -19,6 +19,9 @@ pub struct FileConfig {
     pub name: Option<String>,
     #[serde(default)]
     pub source: SourceConfig,
+    /// Several cameras in one process (instead of `[source] input`).
+    #[serde(default)]
+    pub cameras: Vec<super::cameras::CameraConfig>,
     #[serde(default)]
     pub model: ModelConfig,
     #[serde(default)]
@@ -190,12 +193,18 @@ impl FileConfig {
         fix(&mut self.mqtt.password_file)?;
         fix(&mut self.state.dir)?;
         fix(&mut self.http.token_file)?;
-        if let Some(stages) = self.stages.as_mut() {
+        let camera_stages = self.cameras.iter_mut().filter_map(|c| c.stages.as_mut());
+        for stages in self.stages.iter_mut().chain(camera_stages) {
             for s in stages {
                 fix(&mut s.path)?;
             }
         }
-        if let Some(input) = self.source.input.as_mut() {
+        let inputs = self
+            .source
+            .input
+            .iter_mut()
+            .chain(self.cameras.iter_mut().map(|c| &mut c.input));
+        for input in inputs {
             let looks_like_path = !input.contains("://") && input.parse::<i32>().is_err();
             if looks_like_path {
                 *input = resolve_path(Path::new(input.as_str()), dir, home)?

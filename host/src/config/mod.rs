@@ -2,6 +2,7 @@
 //! resolved into one [`Settings`]: the errors, the defaults and limits, and
 //! [`resolve`], which composes the sections' own resolution (one file each).
 
+pub mod cameras;
 mod file;
 pub mod http;
 mod model;
@@ -81,6 +82,18 @@ pub struct Settings {
     pub pipeline_name: String,
     /// The camera's name (`default` unless `--camera-name`): its state folder.
     pub camera: String,
+    /// The cameras of the run when there are several (`--camera`,
+    /// `[[cameras]]`); each runs with [`Settings::for_camera`].
+    pub cameras: Vec<cameras::CameraSpec>,
+    /// The operator chain's topics go under this prefix (`None`: as the
+    /// stages say; several cameras: `<name>` unless set).
+    pub topic_prefix: Option<String>,
+    /// The camera's host topics (source events) go under this:
+    /// `edgepipe/<pipeline>`, or `edgepipe/<pipeline>/cameras/<name>` with
+    /// several cameras.
+    pub host_topics: String,
+    /// At most this many frames a second go to the model (`None`: all).
+    pub detect_fps: Option<f64>,
     pub input: String,
     pub max_frames: Option<u64>,
     pub model: PathBuf,
@@ -156,6 +169,14 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let model = model::resolve(o, &file.model, &input)?;
     let pipeline_name = pipeline_name(o, &file)?;
     let camera = source::camera_name(o)?;
+    let cameras = cameras::resolve(
+        &o.cameras,
+        &file.cameras,
+        cameras::StageDefaults {
+            plugin_dir: &plugin_dir,
+            default_qos,
+        },
+    )?;
     let mqtt = mqtt::resolve(o, &file.mqtt, &pipeline_name)?;
     let plugins = plugins::resolve(o, &file.plugins)?;
     let source_retry = source::retry(o, &file.source)?;
@@ -179,8 +200,19 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     )
     .map_err(|e| invalid("state", e))?;
     Ok(Settings {
+        host_topics: format!("edgepipe/{pipeline_name}"),
         pipeline_name,
         camera,
+        cameras,
+        topic_prefix: None,
+        detect_fps: match o.detect_fps {
+            Some(f) => Some(
+                cameras::check_detect_fps(f)
+                    .map(|()| f)
+                    .map_err(|e| invalid("detect_fps", e))?,
+            ),
+            None => None,
+        },
         input,
         max_frames: o.max_frames.or(file.source.max_frames),
         model: model.model,

@@ -40,6 +40,10 @@ pub struct Overrides {
     pub resume: bool,
     /// `--camera-name`: the name of the camera `--input` reads.
     pub camera_name: Option<String>,
+    /// `--camera NAME=INPUT` (repeatable): several cameras in one process.
+    pub cameras: Vec<String>,
+    /// `--detect-fps`: every command-line camera's cap.
+    pub detect_fps: Option<f64>,
     pub tenants_dir: Option<PathBuf>,
     pub mqtt: MqttOverrides,
     /// The live view's flags; `None`: this command serves no live view.

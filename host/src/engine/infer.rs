@@ -23,6 +23,9 @@ pub struct Inferred {
     pub capture_ms: f64,
     /// This frame's pre-processing, inference and decoding times.
     pub timings: DetectTimings,
+    /// `false`: over the camera's `detect_fps`, not sent to the model (its
+    /// stages see the detections of the last frame that was).
+    pub inferred: bool,
 }
 
 /// One camera's frame for the shared sessions, with where its result goes.
@@ -108,6 +111,7 @@ fn work(detector: &mut Detector, requests: &Queue<Request>) {
                     detections,
                     capture_ms: captured.capture_ms,
                     timings,
+                    inferred: true,
                 });
             }
             Err(f) => {

@@ -6,12 +6,14 @@
 //! request ends capture; what was decoded still goes through. A panic in any
 //! thread stops the others and ends the run with an error.
 
+pub mod cameras;
 pub mod capture_thread;
 pub mod infer;
 pub mod metrics;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
+pub mod runtime;
 pub mod service;
 pub mod source_health;
 pub mod stages;
@@ -27,9 +29,8 @@ use crate::capture::Capture;
 use crate::chain::{Chain, ChainLimits, TopicPolicy};
 use crate::config::Settings;
 use crate::error::{ExitKind, Failure, OrExit};
-use crate::model::{Detector, DetectorSettings};
+use crate::model::DetectorSettings;
 use crate::pipeline::{StopReason, Summary};
-use crate::plugin::{ComponentCache, Limits, PluginHost};
 use crate::sink::{Recorder, StdoutSink};
 use crate::stop::StopToken;
 use capture_thread::{CaptureEnd, CaptureJob};
@@ -38,6 +39,7 @@ use metrics::{format_parts, rss_kib};
 use progress::Progress;
 use queue::{Popped, Queue, WhenFull};
 use reorder::Reorder;
+use runtime::Runtime;
 use service::{CameraFeed, InferenceService};
 use source_health::SourceHealth;
 use stages::{Flow, Outputs, StageRunner};
@@ -116,38 +118,33 @@ pub fn detector_settings(settings: &Settings) -> DetectorSettings {
     }
 }
 
-/// Run the pipeline described by `settings` to the end of its input.
+/// Run the pipeline described by `settings` (one camera) to the end of its input.
 pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure> {
-    // Sessions load in the background while the input opens and the plugins load.
+    let one;
+    let settings = match settings.cameras.as_slice() {
+        [camera] => {
+            one = settings.for_camera(camera);
+            &one
+        }
+        _ => settings,
+    };
+    // Sessions load in the background while the input opens.
     let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
     let capture = Capture::open(&settings.input).or_exit(ExitKind::Input)?;
-    let (width, height, fps) = (capture.width(), capture.height(), capture.fps());
-    let live = capture.spec().is_live();
-    tracing::info!(input = %settings.input, width, height, fps, live, "input opened");
+    let rt = Runtime::start(settings, loading)?;
+    let summary = run_camera(&rt, settings, capture, opts);
+    drop(rt.stop());
+    summary
+}
 
-    let host = PluginHost::with_cache(
-        Limits {
-            call_timeout: settings.call_timeout,
-            memory: settings.memory_limit,
-        },
-        ComponentCache::new(settings.plugin_cache.clone()),
-    )
-    .or_exit(ExitKind::Plugin)?;
-    let stages = crate::pipeline::load_stages(&host, settings)?;
-    // The first session; the others join the workers as they finish loading.
-    let (first, later) = infer::first_loaded(loading)?;
-    let labels = first.labels().to_vec();
-    let (iw, ih) = first.input_size();
-    tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
-        sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
-        "model loaded (execution provider {})", settings.ep.describe());
-    let detectors: Vec<infer::LazyDetector> =
-        std::iter::once(infer::LazyDetector::Ready(Box::new(first)))
-            .chain(later)
-            .collect();
-    let publisher = crate::pipeline::start_mqtt(settings)?;
-    let mqtt_settings = publisher.as_ref().map(|p| p.settings().clone());
-    let stdout = match opts.frames_to {
+/// The frames' sinks of a camera: stdout (or the benchmark's writer) and the record.
+fn frame_sinks(
+    settings: &Settings,
+    capture: &Capture,
+    frames_to: Option<Box<dyn Write>>,
+) -> Result<(Option<StdoutSink>, Option<Recorder>), Failure> {
+    let (width, height, fps) = (capture.width(), capture.height(), capture.fps());
+    let stdout = match frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),
         None if settings.stdout => {
             eprintln!(
@@ -162,39 +159,24 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         Some(p) => Some(Recorder::create(p).or_exit(ExitKind::Output)?),
         None => None,
     };
-    let operator = Chain::new(
-        "operator",
-        stages,
-        TopicPolicy::operator(&settings.delivery.host_prefixes),
-        ChainLimits::default(),
-    );
-    let mut runner = StageRunner::new(
-        operator,
-        Outputs {
-            publisher,
-            stdout,
-            recorder,
-        },
-        labels,
-        (width, height),
-        opts.median_window,
-        settings.pipeline_name.clone(),
-    );
-    let mut capture = capture;
-    let resumed_at = settings
-        .state
-        .as_ref()
-        .and_then(crate::checkpoint::Checkpoints::open)
-        .and_then(|cp| runner.keep_state(cp))
-        .map_or(0, |at| resume_at(&mut capture, at));
+    Ok((stdout, recorder))
+}
+
+/// The camera's tenants (their chains run after the operator's) and live view.
+fn attach_tenants_and_live(
+    rt: &Runtime,
+    settings: &Settings,
+    runner: &mut StageRunner,
+    size: (u32, u32),
+) -> Result<Option<crate::live::Live>, Failure> {
     let mut tenant_frames = None;
     if let Some(dir) = &settings.tenants_dir {
         let ctx = crate::tenants::TenantContext {
-            host: host.clone(),
+            host: rt.host.clone(),
             plugin_dir: settings.plugin_dir.clone(),
             default_qos: settings.default_qos,
             maxima: settings.tenant_maxima,
-            mqtt: mqtt_settings,
+            mqtt: runner.mqtt_settings(),
             reload: settings.reload,
             state: settings.state.clone(),
         };
@@ -206,7 +188,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         runner.with_tenants(set);
     }
     let view = match &settings.live {
-        Some(ls) => crate::live::start(ls, width, height, tenant_frames).map_err(|e| {
+        Some(ls) => crate::live::start(ls, size.0, size.1, tenant_frames).map_err(|e| {
             let kind = if matches!(e, crate::live::LiveError::Token(_)) {
                 ExitKind::Config
             } else {
@@ -220,11 +202,62 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         eprintln!("edgepipe: live view on http://{}/", v.addr);
         runner.with_live(v.tap.clone());
     }
+    Ok(view)
+}
+
+/// One camera's pipeline on the shared runtime: its stages, sinks, tenants
+/// and live view, its capture and feeder threads, its frame loop (on the
+/// calling thread), to the end of its input.
+pub fn run_camera(
+    rt: &Runtime,
+    settings: &Settings,
+    capture: Capture,
+    opts: EngineOptions,
+) -> Result<Summary, Failure> {
+    let (width, height) = (capture.width(), capture.height());
+    let live = capture.spec().is_live();
+    tracing::info!(input = %settings.input, width, height, fps = capture.fps(), live, "input opened");
+    let stages = crate::pipeline::load_stages(&rt.host, settings)?;
+    let publisher = crate::pipeline::connect(settings, rt.mqtt_url.as_deref())?;
+    let (stdout, recorder) = frame_sinks(settings, &capture, opts.frames_to)?;
+    let operator = Chain::new(
+        "operator",
+        stages,
+        TopicPolicy::camera(
+            &settings.delivery.host_prefixes,
+            settings.topic_prefix.as_deref(),
+        ),
+        ChainLimits::default(),
+    );
+    let mut runner = StageRunner::new(
+        operator,
+        Outputs {
+            publisher,
+            stdout,
+            recorder,
+        },
+        rt.labels.clone(),
+        (width, height),
+        opts.median_window,
+        settings.pipeline_name.clone(),
+    );
+    runner.set_camera(&settings.camera);
+    let mut capture = capture;
+    let resumed_at = settings
+        .state
+        .as_ref()
+        .and_then(crate::checkpoint::Checkpoints::open)
+        .and_then(|cp| runner.keep_state(cp))
+        .map_or(0, |at| resume_at(&mut capture, at));
+    let view = attach_tenants_and_live(rt, settings, &mut runner, (width, height))?;
     let health = Arc::new(SourceHealth::default());
     if live {
-        runner.watch_source(health.clone(), settings.input.clone());
+        runner.watch_source(
+            health.clone(),
+            settings.input.clone(),
+            format!("{}/source", settings.host_topics),
+        );
     }
-
     let total = if live || opts.loop_input {
         settings.max_frames
     } else {
@@ -240,10 +273,9 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         None
     };
     let started = Instant::now();
-    let service = InferenceService::start(detectors)?;
     let threads = Threads::start(
         capture,
-        &service,
+        &rt.service,
         settings,
         opts.loop_input,
         opts.stop.clone(),
@@ -259,7 +291,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         rss: Vec::with_capacity(2),
     };
     let outcome = frame_loop.run();
-    let summary = frame_loop.end(outcome, started, settings, service);
+    let summary = frame_loop.end(outcome, started, settings);
     if let Some(v) = view {
         v.close();
     }
@@ -334,7 +366,8 @@ impl Threads {
         let captured = Arc::new(Queue::new(depth, policy));
         // Frames in flight: queued, in the sessions, waiting to be re-ordered, in the stages.
         let max_buffers = depth + 2 * sessions + 2;
-        let feed = CameraFeed::new(captured.clone(), max_buffers);
+        let mut feed = CameraFeed::new(captured.clone(), max_buffers);
+        feed.detect_fps = settings.detect_fps;
         let (pool_tx, pool_rx) = mpsc::channel::<Mat>();
         let job = CaptureJob {
             capture,
@@ -532,7 +565,6 @@ impl FrameLoop {
         outcome: Result<Flow, Failure>,
         started: Instant,
         settings: &Settings,
-        service: InferenceService,
     ) -> Result<Summary, Failure> {
         let FrameLoop {
             runner,
@@ -549,8 +581,6 @@ impl FrameLoop {
         drop(threads.pool);
         let capture_end = join_within(threads.capture, STOP_GRACE).unwrap_or(CaptureEnd::Failed);
         let _ = threads.feeder.join();
-        // Kept until the last memory figure is taken.
-        let sessions_done: Vec<Detector> = service.stop();
         let elapsed = started.elapsed();
         drop(progress);
         let dropped = threads.feed.captured.dropped();
@@ -569,7 +599,6 @@ impl FrameLoop {
         if frames != RSS_FIRST_FRAME {
             rss.push((frames, rss_kib().unwrap_or(0)));
         }
-        drop(sessions_done);
         if let Some(f) = failed {
             // Deliver what was accepted before the failure, then report it.
             let _ = runner.finish();
@@ -586,6 +615,7 @@ impl FrameLoop {
         };
         Ok(Summary {
             frames,
+            inferred: report.inferred,
             elapsed,
             stop,
             stage_ms: report.timings.means(),

@@ -22,6 +22,40 @@ use super::{spawn_guarded, ErrorSlot};
 use crate::error::Failure;
 use crate::model::Detector;
 
+/// A camera's `detect_fps`: which frames go to the model, by their timestamps.
+pub struct DetectCap {
+    every_ms: f64,
+    next_ms: Option<f64>,
+}
+
+impl DetectCap {
+    pub fn new(fps: f64) -> DetectCap {
+        DetectCap {
+            every_ms: 1000.0 / fps.max(f64::MIN_POSITIVE),
+            next_ms: None,
+        }
+    }
+
+    /// Whether the frame at `timestamp_ms` goes to the model.
+    pub fn due(&mut self, timestamp_ms: u64) -> bool {
+        let t = timestamp_ms as f64;
+        match self.next_ms {
+            Some(next) if t + 0.5 < next => false,
+            Some(next) => {
+                // A period after the last due time; after a gap, a period
+                // after this frame (no catching up).
+                let n = next + self.every_ms;
+                self.next_ms = Some(if t < n { n } else { t + self.every_ms });
+                true
+            }
+            None => {
+                self.next_ms = Some(t + self.every_ms);
+                true
+            }
+        }
+    }
+}
+
 /// Requests queued per session: enough to keep every session busy.
 pub const REQUESTS_PER_SESSION: usize = 2;
 
@@ -44,6 +78,8 @@ pub struct CameraFeed {
     pub credits: Arc<Queue<()>>,
     /// The camera's own failures.
     pub errors: Arc<ErrorSlot>,
+    /// At most this many frames a second go to the model (`None`: all).
+    pub detect_fps: Option<f64>,
 }
 
 impl CameraFeed {
@@ -55,6 +91,7 @@ impl CameraFeed {
             results: Arc::new(Queue::new(in_flight + 1, WhenFull::Block)),
             credits: Arc::new(Queue::new(in_flight, WhenFull::Block)),
             errors: Arc::new(ErrorSlot::default()),
+            detect_fps: None,
         }
     }
 
@@ -127,6 +164,7 @@ impl InferenceService {
             feed.credits.clone(),
             self.requests.clone(),
         );
+        let mut cap = feed.detect_fps.map(DetectCap::new);
         let on_panic = {
             let c = feed.captured.clone();
             move || c.abort()
@@ -137,14 +175,31 @@ impl InferenceService {
             on_panic,
             move || {
                 while let Some((seq, frame)) = captured.pop_numbered() {
+                    if matches!(credits.push(()), Pushed::Closed(_)) {
+                        captured.abort();
+                        break;
+                    }
+                    if cap
+                        .as_mut()
+                        .is_some_and(|c| !c.due(frame.frame.timestamp_ms))
+                    {
+                        // Shown and counted, not inferred.
+                        let _ = reply.results.push(Inferred {
+                            seq,
+                            frame: frame.frame,
+                            detections: Vec::new(),
+                            capture_ms: frame.capture_ms,
+                            timings: Default::default(),
+                            inferred: false,
+                        });
+                        continue;
+                    }
                     let request = Request {
                         seq,
                         captured: frame,
                         reply: reply.clone(),
                     };
-                    if matches!(credits.push(()), Pushed::Closed(_))
-                        || matches!(requests.push(request), Pushed::Closed(_))
-                    {
+                    if matches!(requests.push(request), Pushed::Closed(_)) {
                         captured.abort();
                         break;
                     }
@@ -166,5 +221,27 @@ impl InferenceService {
             .into_iter()
             .filter_map(|w| w.join().ok().flatten().flatten())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DetectCap;
+
+    #[test]
+    fn detect_fps_sends_one_frame_per_period_and_never_catches_up() {
+        // 10 fps frames, 2 a second to the model.
+        let mut cap = DetectCap::new(2.0);
+        let due: Vec<u64> = (0..20u64)
+            .map(|i| i * 100)
+            .filter(|&t| cap.due(t))
+            .collect();
+        assert_eq!(due, [0, 500, 1000, 1500]);
+        // A gap of 5 s: the next frame is due, then one per period again.
+        let after: Vec<u64> = (0..8u64)
+            .map(|i| 7000 + i * 100)
+            .filter(|&t| cap.due(t))
+            .collect();
+        assert_eq!(after, [7000, 7500]);
     }
 }

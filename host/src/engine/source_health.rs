@@ -39,11 +39,6 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// The events topic of a pipeline's source.
-pub fn topic(pipeline: &str) -> String {
-    format!("edgepipe/{pipeline}/source")
-}
-
 /// Shared between the capture thread (writer) and the stages thread (reader).
 #[derive(Default)]
 pub struct SourceHealth {

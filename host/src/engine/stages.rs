@@ -11,7 +11,7 @@ use opencv::prelude::*;
 
 use super::infer::Inferred;
 use super::metrics::{PartId, Timings};
-use super::source_health::{self, SourceHealth};
+use super::source_health::SourceHealth;
 use crate::chain::Chain;
 use crate::checkpoint::Checkpoints;
 use crate::error::{ExitKind, Failure, OrExit};
@@ -47,6 +47,8 @@ struct PartIds {
 /// What the runner did, handed back by [`StageRunner::finish`].
 pub struct RunnerReport {
     pub frames: u64,
+    /// Frames that went to the model.
+    pub inferred: u64,
     pub mqtt: Option<PublishReport>,
     pub faults: Vec<(String, u64)>,
     /// Messages refused per stage (host topics, `$`, invalid).
@@ -63,6 +65,10 @@ pub struct StageRunner {
     operator: Chain,
     /// Plugin events go to `edgepipe/<pipeline>/plugins`.
     pipeline: String,
+    /// The camera whose frames these are (`default` with one camera).
+    camera: String,
+    /// Frames that went to the model (the others were over `detect_fps`).
+    inferred: u64,
     publisher: Option<Publisher>,
     stdout: Option<StdoutSink>,
     recorder: Option<Recorder>,
@@ -76,8 +82,8 @@ pub struct StageRunner {
     detections: Vec<wit::Detection>,
     /// Stage state on disk (off: `None`).
     checkpoints: Option<Checkpoints>,
-    /// A live source's outages, published as they happen: (health, input).
-    source: Option<(Arc<SourceHealth>, String)>,
+    /// A live source's outages, published as they happen: (health, input, topic).
+    source: Option<(Arc<SourceHealth>, String, String)>,
     /// The tenants' chains, after the operator's.
     tenants: Option<TenantSet>,
     /// The live view: newest frame, messages, status (never waits).
@@ -120,6 +126,8 @@ impl StageRunner {
         StageRunner {
             operator,
             pipeline,
+            camera: crate::config::source::DEFAULT_CAMERA.to_string(),
+            inferred: 0,
             publisher: outputs.publisher,
             stdout: outputs.stdout,
             recorder: outputs.recorder,
@@ -203,9 +211,26 @@ impl StageRunner {
         at
     }
 
-    /// Publish the outages of a live source on `edgepipe/<pipeline>/source`.
-    pub fn watch_source(&mut self, health: Arc<SourceHealth>, input: String) {
-        self.source = Some((health, input));
+    /// Publish the outages of a live source on `topic`
+    /// (`edgepipe/<pipeline>/source`, or the camera's with several).
+    pub fn watch_source(&mut self, health: Arc<SourceHealth>, input: String, topic: String) {
+        self.source = Some((health, input, topic));
+    }
+
+    /// Name the camera whose frames these are.
+    pub fn set_camera(&mut self, camera: &str) {
+        self.camera = camera.to_string();
+    }
+
+    /// The camera whose frames these are.
+    pub fn camera(&self) -> &str {
+        &self.camera
+    }
+
+    /// The operator's connection settings (tenants with a login of their
+    /// own connect alike).
+    pub fn mqtt_settings(&self) -> Option<crate::mqtt::MqttSettings> {
+        self.publisher.as_ref().map(|p| p.settings().clone())
     }
 
     /// Work that does not wait for a frame: source events, checkpoints.
@@ -218,12 +243,11 @@ impl StageRunner {
             t.tick();
             t.apply_changes(self.frames, &mut self.publisher.as_mut());
         }
-        let Some((health, input)) = &self.source else {
+        let Some((health, input, topic)) = &self.source else {
             return Ok(());
         };
         let events = health.take_events();
         if let (Some(p), false) = (self.publisher.as_mut(), events.is_empty()) {
-            let topic = source_health::topic(&self.pipeline);
             for e in events {
                 let m = Message {
                     topic: topic.clone(),
@@ -267,6 +291,7 @@ impl StageRunner {
 
         let frame = &item.frame;
         crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
+        // The camera of the frame is `self.camera` (contract 0.3.0 hands it on).
         let info = FrameInfo {
             index: frame.index,
             timestamp_ms: frame.timestamp_ms,
@@ -274,7 +299,11 @@ impl StageRunner {
             height: self.height,
         };
         let mut wdets = std::mem::take(&mut self.detections);
-        wdets.clear();
+        if item.inferred {
+            self.inferred += 1;
+            wdets.clear();
+        }
+        // A frame over the camera's detect_fps keeps the last frame's detections.
         wdets.extend(item.detections.iter().map(|d| wit::Detection {
             class_id: d.class_id,
             label: self.label(d.class_id),
@@ -413,6 +442,7 @@ impl StageRunner {
         }
         Ok(RunnerReport {
             frames: self.frames,
+            inferred: self.inferred,
             mqtt,
             faults: self
                 .operator

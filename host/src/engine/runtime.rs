@@ -1,0 +1,59 @@
+//! What every camera of the process shares, built once: the WebAssembly
+//! engine and its component cache (the plugin host), the model's inference
+//! service, its labels, and the broker the cameras' publishers connect to.
+
+use crate::config::Settings;
+use crate::error::{ExitKind, Failure, OrExit};
+use crate::model::Detector;
+use crate::plugin::{ComponentCache, Limits, PluginHost};
+
+use super::infer::{self, LazyDetector, Loading};
+use super::service::InferenceService;
+
+pub struct Runtime {
+    pub host: PluginHost,
+    pub service: InferenceService,
+    /// The model's class names.
+    pub labels: Vec<String>,
+    /// Where publishers connect (`None`: MQTT off).
+    pub mqtt_url: Option<String>,
+}
+
+impl Runtime {
+    /// Build the shared parts; `loading` (the sessions, started earlier so
+    /// they load while an input opens) is waited for its first session.
+    pub fn start(settings: &Settings, loading: Loading) -> Result<Runtime, Failure> {
+        let host = PluginHost::with_cache(
+            Limits {
+                call_timeout: settings.call_timeout,
+                memory: settings.memory_limit,
+            },
+            ComponentCache::new(settings.plugin_cache.clone()),
+        )
+        .or_exit(ExitKind::Plugin)?;
+        // The first session; the others join the workers as they finish loading.
+        let (first, later) = infer::first_loaded(loading)?;
+        let labels = first.labels().to_vec();
+        let (iw, ih) = first.input_size();
+        tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
+            sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
+            "model loaded (execution provider {})", settings.ep.describe());
+        let detectors: Vec<LazyDetector> = std::iter::once(LazyDetector::Ready(Box::new(first)))
+            .chain(later)
+            .collect();
+        let service = InferenceService::start(detectors)?;
+        let mqtt_url = crate::pipeline::broker_url(settings)?;
+        Ok(Runtime {
+            host,
+            service,
+            labels,
+            mqtt_url,
+        })
+    }
+
+    /// Stop the inference service; its sessions are handed back (freed by
+    /// the caller after its last memory figure).
+    pub fn stop(self) -> Vec<Detector> {
+        self.service.stop()
+    }
+}

@@ -1,0 +1,242 @@
+//! Several cameras in one process, with real parts: two files and a live
+//! MJPEG-over-HTTP camera served by the test, one model shared, mosquitto.
+//! Each camera publishes under its own prefix, once per frame; one camera's
+//! outage or failure changes nothing for the others; two cameras with the
+//! same stage keep separate state.
+
+use std::time::Duration;
+
+use crate::common;
+use crate::lifecycle::{flaky_mjpeg_camera, jpeg_frames};
+
+const FRAMES: usize = 20;
+
+/// The frames of camera `name` in the per-camera summaries on stderr.
+fn frames_of(stderr: &str, name: &str) -> usize {
+    let head = format!("edgepipe: camera {name}:\n");
+    let rest = stderr
+        .split(&head)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no summary of camera {name}:\n{stderr}"));
+    rest.strip_prefix("edgepipe: summary: ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count for camera {name}:\n{stderr}"))
+}
+
+/// The payloads published on `topic`, in order.
+fn payloads(messages: &[(String, String)], topic: &str) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|(t, _)| t == topic)
+        .map(|(_, p)| p.clone())
+        .collect()
+}
+
+#[test]
+fn three_cameras_publish_under_their_own_prefix_and_an_outage_stays_local() {
+    let dir = common::TempDir::new("cameras-three");
+    let copy = dir.path().join("till.avi");
+    std::fs::copy(common::clip(), &copy).unwrap();
+    let port = flaky_mjpeg_camera(jpeg_frames(dir.path(), 40), 8, Duration::from_millis(1500));
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["#"]);
+    let state = dir.path().join("state");
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--camera",
+        &format!("door={}", common::clip().display()),
+        "--camera",
+        &format!("till={}", copy.display()),
+        "--camera",
+        &format!("lobby=http://127.0.0.1:{port}/video.mjpg"),
+        "--max-frames",
+        &FRAMES.to_string(),
+        "--mqtt-url",
+        &broker.url(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(frames_of(&stderr, "door"), FRAMES);
+    assert_eq!(frames_of(&stderr, "till"), FRAMES);
+    let lobby = frames_of(&stderr, "lobby");
+    assert!(sub.wait_for(Duration::from_secs(20), |m| {
+        payloads(m, "door/person").len() == FRAMES
+            && payloads(m, "till/person").len() == FRAMES
+            && payloads(m, "lobby/person").len() == lobby
+            && m.iter().any(|(t, _)| t == "lobby/person/total")
+    }));
+    let m = sub.messages().to_vec();
+    assert!(
+        !m.iter().any(|(t, _)| t == "person"),
+        "with several cameras nothing is published without a camera prefix"
+    );
+    // The two files are the same clip: the live camera's outage changed nothing for them.
+    assert_eq!(
+        payloads(&m, "door/person"),
+        payloads(&m, "till/person"),
+        "door and till count alike"
+    );
+    let events = payloads(&m, "edgepipe/default/cameras/lobby/source");
+    assert!(
+        events.iter().any(|p| p.contains("\"lost\""))
+            && events.iter().any(|p| p.contains("\"back\"")),
+        "the live camera's outage is published under its own host topics: {events:?}"
+    );
+    // Same stage, two cameras: two state files.
+    for cam in ["door", "till", "lobby"] {
+        assert!(
+            state
+                .join("default")
+                .join(cam)
+                .join("people-counter.state")
+                .is_file(),
+            "state of {cam} in its own folder"
+        );
+    }
+}
+
+#[test]
+fn a_camera_whose_source_gives_up_leaves_the_others_whole() {
+    let dir = common::TempDir::new("cameras-gives-up");
+    // Five frames, then the camera is away for longer than the run waits.
+    let port = flaky_mjpeg_camera(jpeg_frames(dir.path(), 10), 5, Duration::from_secs(600));
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["#"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--camera",
+        &format!("door={}", common::clip().display()),
+        "--camera",
+        &format!("gate=http://127.0.0.1:{port}/video.mjpg"),
+        "--max-frames",
+        &FRAMES.to_string(),
+        "--source-retry-secs",
+        "2",
+        "--mqtt-url",
+        &broker.url(),
+    ]);
+    assert_eq!(code, 3, "the worst camera's status (input: 3):\n{stderr}");
+    assert!(
+        stderr.contains("edgepipe: error: camera gate: input"),
+        "{stderr}"
+    );
+    assert_eq!(
+        frames_of(&stderr, "door"),
+        FRAMES,
+        "the other camera has all its frames"
+    );
+    assert!(sub.wait_for(Duration::from_secs(20), |m| {
+        payloads(m, "door/person").len() == FRAMES
+    }));
+    let events = payloads(sub.messages(), "edgepipe/default/cameras/gate/source");
+    assert!(
+        events.iter().any(|p| p.contains("\"gave-up\"")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn bad_camera_flags_are_one_line_errors() {
+    for (flag, needle) in [("door", "NAME=INPUT"), ("Door=a.avi", "camera name")] {
+        let (code, _, stderr) = common::run_edgepipe(&[
+            "run",
+            "--camera",
+            flag,
+            "--camera",
+            "till=b.avi",
+            "--no-mqtt",
+        ]);
+        assert_eq!(code, 2, "{stderr}");
+        common::one_error_line(&stderr, needle);
+    }
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--camera",
+        "a=x.avi",
+        "--camera",
+        "b=y.avi",
+        "--no-mqtt",
+        "--stdout",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    common::one_error_line(&stderr, "--stdout serves one camera");
+}
+
+#[test]
+fn a_camera_whose_stage_loops_leaves_the_others_whole() {
+    let dir = common::TempDir::new("cameras-loops");
+    let file = dir.path().join("two.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[cameras]]\nname = \"good\"\ninput = {clip:?}\n\n\
+             [[cameras]]\nname = \"bad\"\ninput = {clip:?}\n\n\
+             [[cameras.stages]]\nname = \"loops\"\nkind = \"stats\"\npath = {hostile:?}\nsettings = {{ mode = \"loop\" }}\n",
+            clip = common::clip(),
+            hostile = common::guest("hostile"),
+        ),
+    )
+    .unwrap();
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["#"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--config",
+        file.to_str().unwrap(),
+        "--max-frames",
+        &FRAMES.to_string(),
+        "--mqtt-url",
+        &broker.url(),
+    ]);
+    assert_eq!(
+        code, 8,
+        "the worst camera is degraded (its stage faults):\n{stderr}"
+    );
+    assert_eq!(frames_of(&stderr, "good"), FRAMES);
+    assert!(
+        stderr.contains("edgepipe: camera good: exit status 0"),
+        "{stderr}"
+    );
+    assert!(sub.wait_for(Duration::from_secs(20), |m| {
+        payloads(m, "good/person").len() == FRAMES
+    }));
+    assert!(
+        payloads(sub.messages(), "bad/person").is_empty(),
+        "the bad camera's own chain (one looping stage) publishes nothing"
+    );
+}
+
+#[test]
+fn detect_fps_caps_what_goes_to_the_model_and_every_frame_is_still_shown() {
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["person"]);
+    let dir = common::TempDir::new("detect-fps");
+    let rec = dir.path().join("r.jsonl");
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--input",
+        common::clip().to_str().unwrap(),
+        "--detect-fps",
+        "2",
+        "--max-frames",
+        &FRAMES.to_string(),
+        "--mqtt-url",
+        &broker.url(),
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // The clip is 10 fps: frames at 0, 0.5, 1.0 and 1.5 s go to the model.
+    assert!(
+        stderr.contains(&format!("frames inferred: 4 of {FRAMES} (detect_fps)")),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rec).unwrap().lines().count(),
+        FRAMES,
+        "every frame is recorded"
+    );
+    assert!(sub.wait_for(Duration::from_secs(20), |m| m.len() == FRAMES));
+}
