@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod common;
+mod contract;
 mod counting;
 mod detector;
 mod end_to_end;

@@ -272,6 +272,7 @@ impl StageRunner {
             timestamp_ms: frame.timestamp_ms,
             width: self.width,
             height: self.height,
+            camera: wit::DEFAULT_CAMERA.to_string(),
         };
         let mut wdets = std::mem::take(&mut self.detections);
         wdets.clear();
@@ -288,7 +289,7 @@ impl StageRunner {
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let out = self.operator.process(info, &wdets, pixels, true);
+        let out = self.operator.process(&info, &wdets, pixels, true);
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
@@ -311,7 +312,7 @@ impl StageRunner {
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
-            t.process(info, &wdets, pixels, &mut self.publisher.as_mut());
+            t.process(&info, &wdets, pixels, &mut self.publisher.as_mut());
             self.timings.add(self.ids.tenants, started.elapsed());
             tenants_ms = started.elapsed().as_secs_f64() * 1000.0;
         }
