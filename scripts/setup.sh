@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for edgepipe on Debian 12: system packages, the wasm target,
-# the ONNX Runtime library, the default model, the sample clip, and the build.
+# the ONNX Runtime library, the default model, the named models converted to
+# ONNX (scripts/setup-models.sh), the sample clip, and the build.
 # Everything fetched goes under vendor/ (git-ignored); a second run only checks.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -156,6 +157,11 @@ if ! "$MM_VENV/bin/python" -c "import motmetrics" 2>/dev/null; then
   python3 -m venv "$MM_VENV"
   "$MM_VENV/bin/pip" install --quiet "${MM_PINS[@]}" >&2
 fi
+
+# 5c. The named models besides yolov12n, and the layout test models --------
+# shellcheck source=scripts/setup-models.sh
+source "$ROOT/scripts/setup-models.sh"
+setup_models
 
 # 6. Python and JavaScript plugin toolchains (plugins/sdk-python, sdk-js) ------
 # shellcheck source=scripts/setup-plugin-langs.sh

@@ -195,10 +195,12 @@ impl StageRunner {
         self.tenants.as_ref().map(|t| t.lines()).unwrap_or_default()
     }
 
-    /// Keep stage state on disk: restore it now, write it while running and at the end.
-    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) {
-        checkpoints.restore(self.operator.stages_mut());
+    /// Keep stage state on disk: restore it now, write it while running and
+    /// at the end. Returns the frame the restored state continues at.
+    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) -> Option<u64> {
+        let at = checkpoints.restore(self.operator.stages_mut());
         self.checkpoints = Some(checkpoints);
+        at
     }
 
     /// Publish the outages of a live source on `edgepipe/<pipeline>/source`.
@@ -317,6 +319,9 @@ impl StageRunner {
         let drawn = out.drawn;
         self.timings.add_ms(self.ids.plugins, plugins_ms);
         self.frames += 1;
+        if let Some(cp) = self.checkpoints.as_mut() {
+            cp.position(frame.index + 1);
+        }
 
         if let Some(r) = self.recorder.as_mut() {
             let t = Instant::now();
