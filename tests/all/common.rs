@@ -172,6 +172,19 @@ pub fn run_edgepipe_with_http(args: &[&str]) -> (i32, Vec<u8>, String) {
     )
 }
 
+/// The people counter's `total` in the run's final stats line.
+pub fn final_total(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("final stats:") && l.contains("people-counter"))
+        .unwrap_or_else(|| panic!("no final stats:\n{stderr}"));
+    line.split("total=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no total in {line}"))
+}
+
 /// Assert that stderr holds exactly one error line, that it mentions
 /// `needle`, and that nothing panicked. Returns the line.
 pub fn one_error_line(stderr: &str, needle: &str) -> String {

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod common;
+mod contract;
 mod counting;
 mod detector;
 mod end_to_end;
@@ -26,4 +27,5 @@ mod providers;
 mod reload;
 mod sandbox;
 mod sandbox_langs;
+mod state;
 mod tenants;

@@ -261,7 +261,7 @@ fn scaffold_builds(
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains(&format!(
-            "loadable: yes (world {world} of edgepipe:plugin@0.2.0)"
+            "loadable: yes (world {world} of edgepipe:plugin@0.3.0)"
         )),
         "{out}"
     );
@@ -338,8 +338,9 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
             timestamp_ms: f.timestamp_ms,
             width: 768,
             height: 576,
+            camera: "default".into(),
         };
-        let out = stage.draw(info, &pixels, &[], &[]);
+        let out = stage.draw(&info, &pixels, &[], &[]);
         let events: Vec<String> = stage
             .take_events()
             .iter()

@@ -241,6 +241,13 @@ pub struct RunArgs {
     /// Start the stages empty instead of restoring their saved state.
     #[arg(long)]
     pub fresh_state: bool,
+    /// A file input continues where the last run on it stopped (its saved
+    /// stage state and frame); without it a file starts empty.
+    #[arg(long, conflicts_with = "fresh_state")]
+    pub resume: bool,
+    /// Name of the camera --input reads (default `default`): a-z, 0-9, '-'.
+    #[arg(long, value_name = "NAME")]
+    pub camera_name: Option<String>,
     /// Tenants folder: each `<id>.toml` is a tenant with its own chain of
     /// stages; files added, edited or removed while running take effect.
     #[arg(long, value_name = "DIR")]
@@ -407,6 +414,8 @@ impl RunArgs {
             source_retry_secs: self.source_retry_secs,
             state_dir: self.state_dir.clone(),
             fresh_state: self.fresh_state,
+            resume: self.resume,
+            camera_name: self.camera_name.clone(),
             tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
