@@ -473,7 +473,7 @@ pub struct BenchArgs {
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (libonnxruntime.so).
