@@ -240,3 +240,75 @@ fn detect_fps_caps_what_goes_to_the_model_and_every_frame_is_still_shown() {
     );
     assert!(sub.wait_for(Duration::from_secs(20), |m| m.len() == FRAMES));
 }
+
+/// A contract 0.3.0 stage (the Python topics template, built as a newcomer
+/// would) sees which camera each frame is from.
+#[test]
+fn a_stage_sees_the_camera_of_each_frame() {
+    let dir = common::TempDir::new("cameras-contract");
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let out = common::command()
+            .current_dir(dir.path())
+            .env("EDGEPIPE_CACHE_DIR", &cache)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        err
+    };
+    let d = dir.path().to_str().unwrap().to_string();
+    run(&[
+        "plugin",
+        "new",
+        "cam-topics",
+        "--lang",
+        "python",
+        "--world",
+        "topics",
+        "--dir",
+        &d,
+    ]);
+    run(&["plugin", "build", "cam-topics"]);
+    let wasm = dir.path().join("cam-topics/cam-topics.wasm");
+    let file = dir.path().join("two.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[cameras]]\nname = \"door\"\ninput = {clip:?}\n\n\
+             [[cameras]]\nname = \"till\"\ninput = {clip:?}\n\n\
+             [[stages]]\nname = \"people-counter\"\nkind = \"stats\"\npath = {pc:?}\n\n\
+             [[stages]]\nname = \"cam-topics\"\nkind = \"topics\"\npath = {wasm:?}\n",
+            clip = common::clip(),
+            pc = common::plugin("people-counter"),
+        ),
+    )
+    .unwrap();
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["+/cam-topics/#"]);
+    run(&[
+        "run",
+        "--config",
+        file.to_str().unwrap(),
+        "--max-frames",
+        "10",
+        "--mqtt-url",
+        &broker.url(),
+    ]);
+    // The template publishes `count` when the count changes, `total` at the end.
+    assert!(sub.wait_for(Duration::from_secs(20), |m| {
+        ["door", "till"]
+            .iter()
+            .all(|c| m.iter().any(|(t, _)| *t == format!("{c}/cam-topics/total")))
+    }));
+    for cam in ["door", "till"] {
+        let seen: Vec<serde_json::Value> =
+            payloads(sub.messages(), &format!("{cam}/cam-topics/count"))
+                .iter()
+                .map(|p| serde_json::from_str(p).unwrap())
+                .collect();
+        assert!(!seen.is_empty(), "{cam}: no count message");
+        assert!(seen.iter().all(|p| p["camera"] == cam), "{cam}: {seen:?}");
+    }
+}

@@ -21,6 +21,18 @@ fn require(p: PathBuf) -> PathBuf {
 pub fn model() -> PathBuf {
     require(root().join(edgepipe::config::DEFAULT_MODEL))
 }
+/// A named model's file (`scripts/setup.sh` converts them).
+pub fn named_model(name: &str) -> PathBuf {
+    require(root().join("models").join(format!("{name}.onnx")))
+}
+/// A test model of another output layout, made from yolov12n by set-up.
+pub fn layout_model(name: &str) -> PathBuf {
+    require(root().join("models/test").join(format!("{name}.onnx")))
+}
+/// The Python of the model tools' venv (onnx, onnxruntime, opencv).
+pub fn model_tools_python() -> PathBuf {
+    require(root().join("vendor/model-tools/venv/bin/python"))
+}
 pub fn ort_lib() -> PathBuf {
     require(root().join(edgepipe::config::DEFAULT_ORT_LIB))
 }

@@ -6,14 +6,17 @@
 mod bad_input;
 mod cameras;
 mod common;
+mod contract;
 mod counting;
 mod detector;
 mod end_to_end;
 mod engine;
 mod eval;
 mod examples;
+mod layouts;
 mod lifecycle;
 mod live;
+mod models;
 mod mqtt;
 mod mqtt_limits;
 mod plugin_cache;

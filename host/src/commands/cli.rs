@@ -157,9 +157,13 @@ pub struct RunArgs {
     /// Stop after this many frames.
     #[arg(long)]
     pub max_frames: Option<u64>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Output layout of the model (yolov8, yolov5, end2end, tfod); default:
+    /// recognised from the model.
+    #[arg(long)]
+    pub layout: Option<String>,
     /// Labels file, one per line (used when the model has no `names` metadata).
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -393,6 +397,7 @@ impl RunArgs {
             input: self.input.clone(),
             max_frames: self.max_frames,
             model: self.model.clone(),
+            layout: self.layout.clone(),
             labels: self.labels.clone(),
             ort_lib: self.ort_lib.clone(),
             confidence: self.confidence,
@@ -478,7 +483,7 @@ pub struct BenchArgs {
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (libonnxruntime.so).

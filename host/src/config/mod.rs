@@ -96,7 +96,7 @@ pub struct Settings {
     pub detect_fps: Option<f64>,
     pub input: String,
     pub max_frames: Option<u64>,
-    pub model: PathBuf,
+    pub model: crate::model::ModelFile,
     pub labels: Option<PathBuf>,
     pub ort_lib: PathBuf,
     pub confidence: f32,

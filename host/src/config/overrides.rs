@@ -10,7 +10,9 @@ pub struct Overrides {
     pub name: Option<String>,
     pub input: Option<String>,
     pub max_frames: Option<u64>,
+    /// `--model`: a named model or a path.
     pub model: Option<PathBuf>,
+    pub layout: Option<String>,
     pub labels: Option<PathBuf>,
     pub ort_lib: Option<PathBuf>,
     pub confidence: Option<f32>,

@@ -9,8 +9,8 @@ use super::{default_asset, invalid, ConfigError, DEFAULT_INPUT};
 use crate::capture::{Retry, SourceSpec};
 use crate::state::source::SourceId;
 
-/// The camera's name when none is given.
-pub const DEFAULT_CAMERA: &str = "default";
+/// The camera's name when none is given (what stages see in `frame-info`).
+pub use crate::plugin::bindings::DEFAULT_CAMERA;
 /// Longest camera name (it is a folder, a topic level and a URL segment).
 pub const MAX_CAMERA_NAME: usize = 32;
 

@@ -126,7 +126,7 @@ impl StageRunner {
         StageRunner {
             operator,
             pipeline,
-            camera: crate::config::source::DEFAULT_CAMERA.to_string(),
+            camera: wit::DEFAULT_CAMERA.to_string(),
             inferred: 0,
             publisher: outputs.publisher,
             stdout: outputs.stdout,
@@ -291,12 +291,12 @@ impl StageRunner {
 
         let frame = &item.frame;
         crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
-        // The camera of the frame is `self.camera` (contract 0.3.0 hands it on).
         let info = FrameInfo {
             index: frame.index,
             timestamp_ms: frame.timestamp_ms,
             width: self.width,
             height: self.height,
+            camera: self.camera.clone(),
         };
         let mut wdets = std::mem::take(&mut self.detections);
         if item.inferred {
@@ -317,7 +317,7 @@ impl StageRunner {
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let out = self.operator.process(info, &wdets, pixels, true);
+        let out = self.operator.process(&info, &wdets, pixels, true);
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
@@ -340,7 +340,7 @@ impl StageRunner {
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
-            t.process(info, &wdets, pixels, &mut self.publisher.as_mut());
+            t.process(&info, &wdets, pixels, &mut self.publisher.as_mut());
             self.timings.add(self.ids.tenants, started.elapsed());
             tenants_ms = started.elapsed().as_secs_f64() * 1000.0;
         }

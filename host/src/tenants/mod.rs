@@ -167,7 +167,7 @@ impl Tenant {
 
     fn process(
         &mut self,
-        info: FrameInfo,
+        info: &FrameInfo,
         detections: &[Detection],
         pixels: &[u8],
         operator: &mut Option<&mut Publisher>,
@@ -436,7 +436,7 @@ impl TenantSet {
     /// One frame through every tenant's chain.
     pub fn process(
         &mut self,
-        info: FrameInfo,
+        info: &FrameInfo,
         detections: &[Detection],
         pixels: &[u8],
         operator: &mut Option<&mut Publisher>,
