@@ -5,6 +5,7 @@
 //! for every QoS>=1 message to be acknowledged and reports what was not.
 
 pub mod bench;
+pub mod latency;
 mod link;
 pub mod queue;
 mod state;
@@ -12,7 +13,6 @@ pub mod tls;
 pub mod url;
 mod worker;
 
-use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use link::{Client, LinkError};
+use queue::Queued;
 pub use queue::{Limits, Qos, WhenFull};
-use queue::{Outbox, Queued};
-use state::{DropLog, Shared, State};
+use state::{Shared, State};
 pub use tls::TlsFiles;
 pub use url::BrokerAddr;
 use worker::Worker;
@@ -246,14 +246,6 @@ fn qos_of(q: crate::plugin::bindings::Qos) -> Qos {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i.min(sorted.len() - 1)).copied()
-}
-
 impl Publisher {
     /// Start the connection. Returns once connected, or, when the broker
     /// cannot be reached and `required` is off, right after the first failed
@@ -273,22 +265,7 @@ impl Publisher {
             .map(|t| link::Status { topic: t.clone() });
         let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                outbox: Outbox::new(settings.queue),
-                handed: VecDeque::new(),
-                unacked: HashMap::new(),
-                connected: false,
-                ever_connected: false,
-                stop: false,
-                report: PublishReport::default(),
-                latencies_us: Vec::new(),
-                drop_log: DropLog::default(),
-                when_full: settings.queue.when_full,
-                v5: settings.version == MqttVersion::V5,
-                client_max_packet: settings.client_max_packet(),
-                max_packet: settings.client_max_packet(),
-                refusal_logged: false,
-            }),
+            state: Mutex::new(State::new(settings)),
             changed: Condvar::new(),
         });
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LinkError>>();
@@ -488,10 +465,8 @@ impl Publisher {
         let mut left = st.outbox.drain();
         left.extend(st.take_in_flight());
         st.report.unsent = left.iter().filter(|q| !q.qos.acked() && !q.sent).count() as u64;
-        let mut lat = std::mem::take(&mut st.latencies_us);
-        lat.sort_unstable();
-        st.report.latency_p50_us = percentile(&lat, 0.50);
-        st.report.latency_p99_us = percentile(&lat, 0.99);
+        st.report.latency_p50_us = st.latencies.quantile(0.50);
+        st.report.latency_p99_us = st.latencies.quantile(0.99);
         let report = st.report.clone();
         drop(st);
         self.client.try_disconnect();
@@ -527,14 +502,6 @@ mod tests {
         assert_eq!("3.1.1".parse::<MqttVersion>(), Ok(MqttVersion::V311));
         assert_eq!("5".parse::<MqttVersion>(), Ok(MqttVersion::V5));
         assert!("6".parse::<MqttVersion>().is_err());
-    }
-
-    #[test]
-    fn percentiles() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 0.5), Some(51));
-        assert_eq!(percentile(&v, 0.99), Some(99));
-        assert_eq!(percentile(&[], 0.5), None);
     }
 
     #[test]
