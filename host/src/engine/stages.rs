@@ -232,7 +232,9 @@ impl StageRunner {
                 if let Some(l) = &self.live {
                     l.message(&m.topic, &m.payload);
                 }
-                p.publish(&m).or_exit(ExitKind::Mqtt)?;
+                if let Err(why) = p.publish(&m) {
+                    tracing::warn!(topic = %m.topic, "source event not queued: {why}");
+                }
             }
         }
         Ok(())
@@ -305,7 +307,7 @@ impl StageRunner {
                 &events,
             );
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
@@ -401,7 +403,7 @@ impl StageRunner {
                 &events,
             );
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;

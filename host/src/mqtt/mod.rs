@@ -345,11 +345,12 @@ impl Publisher {
     }
 
     /// Queue one of the host's own messages (plugin events); never waits.
-    /// Topics of `retain_last` are retained. A refusal is counted and logged.
-    pub fn publish(&mut self, msg: &crate::plugin::bindings::Message) -> Result<(), MqttError> {
+    /// Topics of `retain_last` are retained. `Err`: refused (invalid topic,
+    /// over the size limit), counted in the report's `rejected`; a full queue
+    /// is not an error here (its policy drops and counts, see [`Limits`]).
+    pub fn publish(&mut self, msg: &crate::plugin::bindings::Message) -> Result<(), Refused> {
         let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
-        let _ = self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
-        Ok(())
+        self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain)
     }
 
     /// Queue a message a stage returned (its chain already checked where it
