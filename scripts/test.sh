@@ -7,4 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
+# The release binary setup.sh built for users carries no test hook
+# (EDGEPIPE_FAULT lives behind the `fault-injection` feature the tests enable).
+bash scripts/check-release.sh
 cargo test --release -p edgepipe -p edgepipe-track "$@"

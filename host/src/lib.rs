@@ -11,6 +11,7 @@ pub mod detect;
 pub mod engine;
 pub mod ep;
 pub mod error;
+pub mod fault;
 pub mod live;
 pub mod model;
 pub mod mqtt;

@@ -266,7 +266,7 @@ impl StageRunner {
             .add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
 
         let frame = &item.frame;
-        crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
+        crate::fault::check(crate::fault::Thread::Stages, frame.index);
         let info = FrameInfo {
             index: frame.index,
             timestamp_ms: frame.timestamp_ms,
