@@ -286,22 +286,36 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
 
 #[test]
 fn live_metrics_parse_as_prometheus_text_and_status_is_json() {
+    // No frame count: the run goes on until what the test checks is there
+    // (a short run could end first on a fast machine), then SIGTERM ends it.
     let (port, dir) = (free_port(), TempDir::new("live-metrics"));
-    let child = start(
-        port,
-        &dir,
-        &["--no-mqtt", "--input", &clip_arg(), "--max-frames", "40"],
-    );
-    let until = Instant::now() + Duration::from_secs(120);
-    let samples = loop {
+    let child = start(port, &dir, &["--no-mqtt", "--input", &clip_arg()]);
+    let until = Instant::now() + Duration::from_secs(240);
+    let (samples, status) = loop {
         let (code, head, body) = get(port, "/metrics", None);
         assert_eq!(code, 200);
         assert!(head.contains("text/plain; version=0.0.4"));
         let s = parse_prometheus(&String::from_utf8(body).unwrap());
-        if s["edgepipe_frames_total"] >= 10.0 || Instant::now() > until {
-            break s;
+        let (code, _, body) = get(port, "/api/status", None);
+        assert_eq!(code, 200);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let drawn = v["stage_ms"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p[0] == "draw-boxes"));
+        let at_least_10 = |n: &str| s.get(n).is_some_and(|v| *v >= 10.0);
+        // One person message a frame.
+        let counted = at_least_10("edgepipe_frames_total")
+            && at_least_10("edgepipe_stage_seconds_count")
+            && at_least_10("edgepipe_messages_total");
+        if drawn && counted {
+            break (s, v);
         }
-        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            Instant::now() < until,
+            "no draw-boxes timing or 10 frames: {v}\n{}",
+            stderr(&dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
     };
     for name in [
         "edgepipe_messages_total",
@@ -312,31 +326,22 @@ fn live_metrics_parse_as_prometheus_text_and_status_is_json() {
     ] {
         assert!(samples.contains_key(name), "{name}");
     }
-    assert!(samples["edgepipe_frames_total"] >= 10.0);
-    assert!(
-        samples["edgepipe_messages_total"] >= 10.0,
-        "one person message a frame"
-    );
     assert!(samples.contains_key("edgepipe_queue_depth{queue=\"capture\"}"));
     let inf = samples["edgepipe_stage_seconds_bucket{le=\"+Inf\"}"];
     assert_eq!(inf, samples["edgepipe_stage_seconds_count"]);
-    assert!(inf >= 10.0);
-    let (code, _, body) = get(port, "/api/status", None);
-    assert_eq!(code, 200);
-    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["width"], 768);
-    assert!(v["stages"]
+    assert_eq!(status["width"], 768);
+    assert!(status["stages"]
         .as_array()
         .unwrap()
         .iter()
         .any(|s| s["name"] == "people-counter" && s["hash"].as_str().unwrap().len() > 8));
-    assert!(v["stage_ms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p[0] == "draw-boxes"));
     assert_eq!(get(port, "/healthz", None).0, 200);
     assert_eq!(get(port, "/nope", None).0, 404);
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
     assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
 }
 
