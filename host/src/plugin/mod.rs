@@ -5,6 +5,7 @@
 //! frame path, switched between two frames).
 
 pub mod bindings;
+pub mod budget;
 pub mod cache;
 mod compat;
 pub mod events;
