@@ -1,18 +1,18 @@
 //! Stage state to disk and back for one chain of stages: restored once at
-//! start, written every few seconds between frames and once at the end.
+//! start, handed to the writer thread ([`crate::state_writer`]) every few
+//! seconds between frames and once at the end (written when dropped).
 
 use std::time::Instant;
 
 use crate::plugin::StageSet;
 use crate::state::{StateSettings, StateStore};
+use crate::state_writer::StateWriter;
 
 pub struct Checkpoints {
     store: StateStore,
+    writer: StateWriter,
     settings: StateSettings,
     last: Instant,
-    /// A failing disk is said once, not every few seconds.
-    warned: bool,
-    pub written: u64,
 }
 
 impl Checkpoints {
@@ -21,11 +21,10 @@ impl Checkpoints {
     pub fn open(settings: &StateSettings) -> Option<Checkpoints> {
         match StateStore::open(&settings.dir) {
             Ok(store) => Some(Checkpoints {
+                writer: StateWriter::start(store.clone())?,
                 store,
                 settings: settings.clone(),
                 last: Instant::now(),
-                warned: false,
-                written: 0,
             }),
             Err(e) => {
                 tracing::warn!("stage state is not kept: {e}");
@@ -72,19 +71,23 @@ impl Checkpoints {
         }
     }
 
-    /// Write every stage's state now.
+    /// Hand every stage's state to the writer now; never waits for the disk.
     pub fn save(&mut self, stages: &mut StageSet) {
         self.last = Instant::now();
         for stage in stages.stages_mut() {
-            let Some(bytes) = stage.save() else { continue };
-            match self.store.save(stage.name(), &bytes) {
-                Ok(()) => self.written += 1,
-                Err(e) if !self.warned => {
-                    self.warned = true;
-                    tracing::warn!(plugin = %stage.name(), "stage state not written (said once): {e}");
-                }
-                Err(_) => {}
+            if let Some(bytes) = stage.save() {
+                self.writer.save(stage.name(), bytes);
             }
         }
+    }
+
+    /// Wait until everything handed over is on disk.
+    pub fn flush(&self) {
+        self.writer.flush();
+    }
+
+    /// States written so far.
+    pub fn written(&self) -> u64 {
+        self.writer.written()
     }
 }

@@ -20,5 +20,6 @@ pub mod pipeline;
 pub mod plugin;
 pub mod sink;
 pub mod state;
+pub mod state_writer;
 pub mod stop;
 pub mod tenants;

@@ -95,6 +95,7 @@ pub fn default_parent() -> Option<PathBuf> {
 }
 
 /// The folder of one pipeline's stage states.
+#[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
 }

@@ -378,7 +378,8 @@ impl StageRunner {
         // The state of the stream's last frame, before the end-of-stream calls.
         if let Some(mut cp) = self.checkpoints.take() {
             cp.save(self.operator.stages_mut());
-            tracing::debug!(written = cp.written, "stage state written");
+            cp.flush();
+            tracing::debug!(written = cp.written(), "stage state written");
         }
         let _ = self.between_frames();
         // Stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
