@@ -389,3 +389,42 @@ fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
         "every frame either processed or counted as dropped"
     );
 }
+
+/// The operator's mean ms per frame in draw-boxes, from the summary.
+fn draw_boxes_mean_ms(args: &[&str]) -> f64 {
+    let (code, _, stderr) = common::run_edgepipe(args);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("edgepipe: summary: mean ms per frame: "))
+        .unwrap_or_else(|| panic!("no mean line: {stderr}"));
+    line.split(", ")
+        .find_map(|p| p.strip_prefix("draw-boxes "))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no draw-boxes in {line}"))
+}
+
+/// The operator's draw stages run only when something shows the frames
+/// (stdout, a viewer, a snapshot asked); a run with none of these spends
+/// nothing on them (they drew every frame, as tenants' stages already did not).
+#[test]
+fn operator_draw_stages_run_only_when_the_frames_are_shown() {
+    let clip = common::clip();
+    let base = [
+        "run",
+        "--no-mqtt",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "10",
+    ];
+    let unseen = draw_boxes_mean_ms(&base);
+    assert_eq!(
+        unseen, 0.0,
+        "nothing shows the frames: draw-boxes not called"
+    );
+    let mut shown = base.to_vec();
+    shown.push("--stdout");
+    let seen = draw_boxes_mean_ms(&shown);
+    assert!(seen > 0.0, "frames on stdout are drawn: {seen} ms");
+}

@@ -247,6 +247,12 @@ impl StageRunner {
         &mut self.timings
     }
 
+    /// Someone looks at the operator's frames (stdout, a viewer, a snapshot
+    /// asked): only then do its draw stages run.
+    fn frame_shown(&self) -> bool {
+        self.stdout.is_some() || self.live.as_ref().is_some_and(|l| l.wants_frame())
+    }
+
     fn label(&self, class_id: u32) -> String {
         self.labels
             .get(class_id as usize)
@@ -288,7 +294,9 @@ impl StageRunner {
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let out = self.operator.process(info, &wdets, pixels, true);
+        let out = self
+            .operator
+            .process(info, &wdets, pixels, self.frame_shown());
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
