@@ -252,42 +252,9 @@ impl Publisher {
     /// attempt (messages are then queued until it answers). A refused login or
     /// a failed TLS handshake is always an error.
     pub fn connect(settings: &MqttSettings) -> Result<Publisher, MqttError> {
-        let addr = BrokerAddr::parse(&settings.url)?;
-        let shown_url = url::redact(&settings.url);
-        let tls = if addr.tls {
-            Some(tls::client_config(&settings.tls)?)
-        } else {
-            None
-        };
-        let status = settings
-            .status_topic
-            .as_ref()
-            .map(|t| link::Status { topic: t.clone() });
-        let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(settings)),
-            changed: Condvar::new(),
-        });
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LinkError>>();
-        let worker = Worker {
-            shared: shared.clone(),
-            client: client.clone(),
-            connection,
-            ready: Some(ready_tx),
-            url: shown_url.clone(),
-            status_topic: settings.status_topic.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("mqtt".into())
-            .spawn(move || worker.run())
-            .map_err(|e| MqttError::Thread(e.to_string()))?;
-        let publisher = Publisher {
-            client,
-            shared,
-            thread: Some(thread),
-            settings: settings.clone(),
-            shown_url: shown_url.clone(),
-        };
+        let publisher = Publisher::spawn(settings, Some(ready_tx), None)?;
+        let shown_url = publisher.shown_url.clone();
         // The first attempt may take up to the connect timeout (TCP + TLS + CONNACK).
         match ready_rx.recv_timeout(settings.connect_timeout + Duration::from_secs(1)) {
             Ok(Ok(())) => {
@@ -335,6 +302,66 @@ impl Publisher {
                 Ok(publisher)
             }
         }
+    }
+
+    /// Start the connection without waiting for it: `before` runs first on
+    /// the connection's thread (closing another connection with the same
+    /// client id, so the two never overlap); messages queue until the
+    /// broker answers. A refused login is then retried and warned about, not
+    /// an error here.
+    pub fn connect_after(
+        settings: &MqttSettings,
+        before: Box<dyn FnOnce() + Send>,
+    ) -> Result<Publisher, MqttError> {
+        Publisher::spawn(settings, None, Some(before))
+    }
+
+    /// The client, its state and its event loop thread (which first runs `before`).
+    fn spawn(
+        settings: &MqttSettings,
+        ready: Option<mpsc::Sender<Result<(), LinkError>>>,
+        before: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Result<Publisher, MqttError> {
+        let addr = BrokerAddr::parse(&settings.url)?;
+        let shown_url = url::redact(&settings.url);
+        let tls = if addr.tls {
+            Some(tls::client_config(&settings.tls)?)
+        } else {
+            None
+        };
+        let status = settings
+            .status_topic
+            .as_ref()
+            .map(|t| link::Status { topic: t.clone() });
+        let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(settings)),
+            changed: Condvar::new(),
+        });
+        let worker = Worker {
+            shared: shared.clone(),
+            client: client.clone(),
+            connection,
+            ready,
+            url: shown_url.clone(),
+            status_topic: settings.status_topic.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("mqtt".into())
+            .spawn(move || {
+                if let Some(before) = before {
+                    before();
+                }
+                worker.run();
+            })
+            .map_err(|e| MqttError::Thread(e.to_string()))?;
+        Ok(Publisher {
+            client,
+            shared,
+            thread: Some(thread),
+            settings: settings.clone(),
+            shown_url,
+        })
     }
 
     /// Stop the thread without waiting for it.
