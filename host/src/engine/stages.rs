@@ -243,6 +243,10 @@ impl StageRunner {
     pub fn frames(&self) -> u64 {
         self.frames
     }
+    /// MQTT messages waiting in the operator's queue.
+    pub fn mqtt_queued(&self) -> usize {
+        self.publisher.as_ref().map_or(0, |p| p.queued())
+    }
     pub fn timings_mut(&mut self) -> &mut Timings {
         &mut self.timings
     }
