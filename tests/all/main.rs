@@ -5,14 +5,17 @@
 
 mod bad_input;
 mod common;
+mod contract;
 mod counting;
 mod detector;
 mod end_to_end;
 mod engine;
 mod eval;
 mod examples;
+mod layouts;
 mod lifecycle;
 mod live;
+mod models;
 mod mqtt;
 mod mqtt_limits;
 mod plugin_cache;
@@ -24,4 +27,5 @@ mod providers;
 mod reload;
 mod sandbox;
 mod sandbox_langs;
+mod state;
 mod tenants;

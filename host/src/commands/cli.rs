@@ -157,9 +157,13 @@ pub struct RunArgs {
     /// Stop after this many frames.
     #[arg(long)]
     pub max_frames: Option<u64>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Output layout of the model (yolov8, yolov5, end2end, tfod); default:
+    /// recognised from the model.
+    #[arg(long)]
+    pub layout: Option<String>,
     /// Labels file, one per line (used when the model has no `names` metadata).
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -237,6 +241,13 @@ pub struct RunArgs {
     /// Start the stages empty instead of restoring their saved state.
     #[arg(long)]
     pub fresh_state: bool,
+    /// A file input continues where the last run on it stopped (its saved
+    /// stage state and frame); without it a file starts empty.
+    #[arg(long, conflicts_with = "fresh_state")]
+    pub resume: bool,
+    /// Name of the camera --input reads (default `default`): a-z, 0-9, '-'.
+    #[arg(long, value_name = "NAME")]
+    pub camera_name: Option<String>,
     /// Tenants folder: each `<id>.toml` is a tenant with its own chain of
     /// stages; files added, edited or removed while running take effect.
     #[arg(long, value_name = "DIR")]
@@ -378,6 +389,7 @@ impl RunArgs {
             input: self.input.clone(),
             max_frames: self.max_frames,
             model: self.model.clone(),
+            layout: self.layout.clone(),
             labels: self.labels.clone(),
             ort_lib: self.ort_lib.clone(),
             confidence: self.confidence,
@@ -402,6 +414,8 @@ impl RunArgs {
             source_retry_secs: self.source_retry_secs,
             state_dir: self.state_dir.clone(),
             fresh_state: self.fresh_state,
+            resume: self.resume,
+            camera_name: self.camera_name.clone(),
             tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
@@ -459,7 +473,7 @@ pub struct BenchArgs {
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (libonnxruntime.so).

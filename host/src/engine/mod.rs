@@ -183,13 +183,13 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         opts.median_window,
         settings.pipeline_name.clone(),
     );
-    if let Some(cp) = settings
+    let mut capture = capture;
+    let resumed_at = settings
         .state
         .as_ref()
         .and_then(crate::checkpoint::Checkpoints::open)
-    {
-        runner.keep_state(cp);
-    }
+        .and_then(|cp| runner.keep_state(cp))
+        .map_or(0, |at| resume_at(&mut capture, at));
     let mut tenant_frames = None;
     if let Some(dir) = &settings.tenants_dir {
         let ctx = crate::tenants::TenantContext {
@@ -231,7 +231,8 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     let total = if live || opts.loop_input {
         settings.max_frames
     } else {
-        match (capture.frame_count(), settings.max_frames) {
+        let left = capture.frame_count().map(|n| n.saturating_sub(resumed_at));
+        match (left, settings.max_frames) {
             (Some(n), Some(m)) => Some(n.min(m)),
             (n, m) => n.or(m),
         }
@@ -266,6 +267,21 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         v.close();
     }
     summary
+}
+
+/// `--resume` on a file: continue at the frame the restored state was saved
+/// at. Returns the frame reading starts at.
+fn resume_at(capture: &mut Capture, at: u64) -> u64 {
+    if capture.spec().is_live() || at == 0 {
+        return 0;
+    }
+    if capture.seek_to(at) {
+        tracing::info!(input = %capture.name(), frame = at, "resuming at the saved frame");
+        at
+    } else {
+        tracing::warn!(input = %capture.name(), frame = at, "the input cannot seek: resuming the state from its first frame");
+        0
+    }
 }
 
 /// The capture and inference threads and the queues between them.

@@ -195,10 +195,12 @@ impl StageRunner {
         self.tenants.as_ref().map(|t| t.lines()).unwrap_or_default()
     }
 
-    /// Keep stage state on disk: restore it now, write it while running and at the end.
-    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) {
-        checkpoints.restore(self.operator.stages_mut());
+    /// Keep stage state on disk: restore it now, write it while running and
+    /// at the end. Returns the frame the restored state continues at.
+    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) -> Option<u64> {
+        let at = checkpoints.restore(self.operator.stages_mut());
         self.checkpoints = Some(checkpoints);
+        at
     }
 
     /// Publish the outages of a live source on `edgepipe/<pipeline>/source`.
@@ -282,6 +284,7 @@ impl StageRunner {
             timestamp_ms: frame.timestamp_ms,
             width: self.width,
             height: self.height,
+            camera: wit::DEFAULT_CAMERA.to_string(),
         };
         let mut wdets = std::mem::take(&mut self.detections);
         wdets.clear();
@@ -300,7 +303,7 @@ impl StageRunner {
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
         let out = self
             .operator
-            .process(info, &wdets, pixels, self.frame_shown());
+            .process(&info, &wdets, pixels, self.frame_shown());
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
@@ -323,13 +326,16 @@ impl StageRunner {
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
-            t.process(info, &wdets, pixels, &mut self.publisher.as_mut());
+            t.process(&info, &wdets, pixels, &mut self.publisher.as_mut());
             self.timings.add(self.ids.tenants, started.elapsed());
             tenants_ms = started.elapsed().as_secs_f64() * 1000.0;
         }
         let drawn = out.drawn;
         self.timings.add_ms(self.ids.plugins, plugins_ms);
         self.frames += 1;
+        if let Some(cp) = self.checkpoints.as_mut() {
+            cp.position(frame.index + 1);
+        }
 
         if let Some(r) = self.recorder.as_mut() {
             let t = Instant::now();

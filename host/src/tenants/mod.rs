@@ -33,7 +33,7 @@ pub struct TenantContext {
     pub mqtt: Option<MqttSettings>,
     /// Watch the tenants' stage files for new versions.
     pub reload: bool,
-    /// Stage state of tenant `<id>` lives in `<state dir>/tenants/<id>/`.
+    /// Stage state of tenant `<id>` lives in `<camera's state dir>/tenants/<id>/`.
     pub state: Option<StateSettings>,
 }
 
@@ -96,7 +96,8 @@ impl TenantContext {
             })
         });
         if let Some(cp) = checkpoints.as_mut() {
-            cp.restore(&mut stages);
+            // The camera's own stages decide where a resumed file continues.
+            let _ = cp.restore(&mut stages);
         }
         let mut takeover = None;
         let publisher = match (&spec.login, &self.mqtt) {
@@ -192,7 +193,7 @@ impl Tenant {
 
     fn process(
         &mut self,
-        info: FrameInfo,
+        info: &FrameInfo,
         detections: &[Detection],
         pixels: &[u8],
         operator: &mut Option<&mut Publisher>,
@@ -201,6 +202,9 @@ impl Tenant {
         // A tenant's frames are only for its live view: drawn while watched.
         let draw = live.is_some_and(|l| l.wants_tenant_frame(&self.spec.id));
         let out = self.chain.process(info, detections, pixels, draw);
+        if let Some(cp) = self.checkpoints.as_mut() {
+            cp.position(info.index + 1);
+        }
         if let Some(p) = connection(&mut self.publisher, self.spec.login.is_some(), operator) {
             crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, info.index);
         }
@@ -492,7 +496,7 @@ impl TenantSet {
     /// One frame through every tenant's chain.
     pub fn process(
         &mut self,
-        info: FrameInfo,
+        info: &FrameInfo,
         detections: &[Detection],
         pixels: &[u8],
         operator: &mut Option<&mut Publisher>,
