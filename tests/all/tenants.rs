@@ -153,12 +153,12 @@ fn tenants_stay_inside_their_prefix_and_a_hostile_one_disturbs_nobody() {
         "{stderr}"
     );
 
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m
-        .iter()
-        .filter(|(t, _)| t == "tenants/globex/person")
-        .count()
-        >= FRAMES as usize));
-    std::thread::sleep(Duration::from_millis(500));
+    // Every chain's last frame delivered (waited for, not slept for).
+    assert!(sub.wait_for(Duration::from_secs(60), |m| {
+        ["person", "tenants/acme/person", "tenants/globex/person"]
+            .iter()
+            .all(|topic| m.iter().filter(|(t, _)| t == topic).count() >= FRAMES as usize)
+    }));
     let m = sub.messages().to_vec();
     each_frame_once(&m, "person", FRAMES);
     each_frame_once(&m, "tenants/acme/person", FRAMES);
