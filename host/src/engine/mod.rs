@@ -183,6 +183,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         opts.median_window,
         settings.pipeline_name.clone(),
     );
+    runner.with_camera(&settings.camera);
     let mut capture = capture;
     let resumed_at = settings
         .state

@@ -82,6 +82,8 @@ pub struct StageRunner {
     tenants: Option<TenantSet>,
     /// The live view: newest frame, messages, status (never waits).
     live: Option<crate::live::Tap>,
+    /// The camera's name, in every stage's `frame-info` (contract 0.3.0).
+    camera: String,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -126,6 +128,7 @@ impl StageRunner {
             labels,
             width: size.0,
             height: size.1,
+            camera: wit::DEFAULT_CAMERA.to_string(),
             timings,
             ids: PartIds {
                 capture,
@@ -146,6 +149,11 @@ impl StageRunner {
             tenants: None,
             live: None,
         }
+    }
+
+    /// The camera the frames are from (`default` unless named).
+    pub fn with_camera(&mut self, name: &str) {
+        self.camera = name.to_string();
     }
 
     /// Hand the live view every frame, message and event from now on.
@@ -284,7 +292,7 @@ impl StageRunner {
             timestamp_ms: frame.timestamp_ms,
             width: self.width,
             height: self.height,
-            camera: wit::DEFAULT_CAMERA.to_string(),
+            camera: self.camera.clone(),
         };
         let mut wdets = std::mem::take(&mut self.detections);
         wdets.clear();
