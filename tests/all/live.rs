@@ -779,6 +779,20 @@ fn live_stalled_pipeline_resends_the_last_jpeg_about_once_a_second() {
             "1000",
         ],
     );
+    // A viewer from the start (so the frames are drawn and handed over; the
+    // operator's draw stages run only while something shows the frames),
+    // reading every part with the time it came.
+    let (_, mut r) = open_stream(port, "/stream.mjpeg");
+    let t0 = Instant::now();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(Duration, Vec<u8>)>::new()));
+    let reader = {
+        let got = got.clone();
+        std::thread::spawn(move || {
+            while let Some(p) = next_part(&mut r) {
+                got.lock().unwrap().push((t0.elapsed(), p));
+            }
+        })
+    };
     // Wait until the frames that came went through, then watch the stalled pipeline.
     let until = Instant::now() + Duration::from_secs(90);
     let mut last_frames = 0;
@@ -793,13 +807,22 @@ fn live_stalled_pipeline_resends_the_last_jpeg_about_once_a_second() {
         last_frames = frames;
         std::thread::sleep(Duration::from_millis(500));
     }
-    let (_, mut r) = open_stream(port, "/stream.mjpeg");
-    let started = Instant::now();
-    let parts: Vec<(Duration, Vec<u8>)> = (0..4)
-        .map_while(|_| next_part(&mut r).map(|p| (started.elapsed(), p)))
-        .collect();
+    let stalled = t0.elapsed();
+    let after = |got: &[(Duration, Vec<u8>)]| -> Vec<(Duration, Vec<u8>)> {
+        got.iter()
+            .filter(|(t, _)| *t > stalled)
+            .take(4)
+            .cloned()
+            .collect()
+    };
+    let until = Instant::now() + Duration::from_secs(60);
+    while after(&got.lock().unwrap()).len() < 4 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = child.kill();
     let _ = child.wait();
+    let _ = reader.join();
+    let parts = after(&got.lock().unwrap());
     assert_eq!(parts.len(), 4, "parts keep coming while no frame does");
     assert!(
         parts.iter().all(|(_, p)| p == &parts[0].1),
