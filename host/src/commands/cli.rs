@@ -473,7 +473,7 @@ pub struct BenchArgs {
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (libonnxruntime.so).
@@ -490,4 +490,13 @@ pub struct BenchArgs {
     /// (runs without and with them, alternating), and the JPEG encode time.
     #[arg(long, value_name = "N", conflicts_with = "tenants")]
     pub viewers: Option<usize>,
+    /// Instead: run the pipeline this long (90s, 30m, 2h; the file looped)
+    /// and print, every --soak-every, resident memory, open descriptors,
+    /// threads, p50/p99 frame latency and MQTT queue depth, then their
+    /// slopes per hour after a warm-up.
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::bench_soak::parse_duration, conflicts_with_all = ["tenants", "viewers"])]
+    pub soak: Option<std::time::Duration>,
+    /// How often the soak benchmark takes a sample.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::commands::bench_soak::parse_duration)]
+    pub soak_every: std::time::Duration,
 }
