@@ -63,6 +63,13 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   say "adding rust target wasm32-wasip2"
   rustup target add wasm32-wasip2
 fi
+# rustfmt and clippy: scripts/test.sh checks the tree with both.
+for c in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    say "adding rust component $c"
+    rustup component add "$c"
+  fi
+done
 
 # 3. ONNX Runtime shared library and the OpenVINO provider, from the PyPI wheel
 if [ ! -f "$ORT_LIB" ] || [ ! -f "$ORT_OPENVINO" ]; then

@@ -490,4 +490,13 @@ pub struct BenchArgs {
     /// (runs without and with them, alternating), and the JPEG encode time.
     #[arg(long, value_name = "N", conflicts_with = "tenants")]
     pub viewers: Option<usize>,
+    /// Instead: run the pipeline this long (90s, 30m, 2h; the file looped)
+    /// and print, every --soak-every, resident memory, open descriptors,
+    /// threads, p50/p99 frame latency and MQTT queue depth, then their
+    /// slopes per hour after a warm-up.
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::bench_soak::parse_duration, conflicts_with_all = ["tenants", "viewers"])]
+    pub soak: Option<std::time::Duration>,
+    /// How often the soak benchmark takes a sample.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::commands::bench_soak::parse_duration)]
+    pub soak_every: std::time::Duration,
 }

@@ -9,6 +9,7 @@
 pub mod capture_thread;
 pub mod infer;
 pub mod metrics;
+pub mod probe;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
@@ -88,6 +89,8 @@ pub struct EngineOptions {
     pub progress: bool,
     /// A graceful stop (signals) is asked for here.
     pub stop: StopToken,
+    /// Each frame's latency and the MQTT queue depth (the soak benchmark).
+    pub probe: Option<Arc<probe::Probe>>,
 }
 
 impl Default for EngineOptions {
@@ -98,6 +101,7 @@ impl Default for EngineOptions {
             median_window: MEDIAN_WINDOW,
             progress: true,
             stop: StopToken::new(),
+            probe: None,
         }
     }
 }
@@ -179,6 +183,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         opts.median_window,
         settings.pipeline_name.clone(),
     );
+    runner.with_camera(&settings.camera);
     let mut capture = capture;
     let resumed_at = settings
         .state
@@ -255,6 +260,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         health,
         live,
         rss: Vec::with_capacity(2),
+        probe: opts.probe,
     };
     let outcome = frame_loop.run();
     let summary = frame_loop.end(outcome, started, settings);
@@ -423,6 +429,7 @@ struct FrameLoop {
     health: Arc<SourceHealth>,
     live: bool,
     rss: Vec<(u64, u64)>,
+    probe: Option<Arc<probe::Probe>>,
 }
 
 impl FrameLoop {
@@ -453,7 +460,11 @@ impl FrameLoop {
                 ));
             }
             while let Some(item) = reorder.pop() {
+                let t = Instant::now();
                 let flow = self.runner.process_frame(&item);
+                if let Some(p) = &self.probe {
+                    p.frame(&item, t.elapsed(), self.runner.mqtt_queued());
+                }
                 // The buffer goes back to the reader; a reader that has stopped no longer needs it.
                 let _ = self.threads.pool.send(item.frame.mat);
                 if !matches!(flow, Ok(Flow::Continue)) {
@@ -560,6 +571,7 @@ impl FrameLoop {
             health,
             live,
             mut rss,
+            probe: _,
         } = self;
         if !matches!(outcome, Ok(Flow::Continue)) {
             threads.captured.abort();

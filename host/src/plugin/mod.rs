@@ -5,6 +5,7 @@
 //! frame path, switched between two frames).
 
 pub mod bindings;
+pub mod budget;
 pub mod cache;
 pub mod events;
 mod no_wait;
