@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for edgepipe on Debian 12: system packages, the wasm target,
-# the ONNX Runtime library, the default model, the sample clip, and the build.
+# the ONNX Runtime library, the default model, the named models converted to
+# ONNX (scripts/setup-models.sh), the sample clip, and the build.
 # Everything fetched goes under vendor/ (git-ignored); a second run only checks.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,6 +64,13 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   say "adding rust target wasm32-wasip2"
   rustup target add wasm32-wasip2
 fi
+# rustfmt and clippy: scripts/test.sh checks the tree with both.
+for c in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    say "adding rust component $c"
+    rustup component add "$c"
+  fi
+done
 
 # 3. ONNX Runtime shared library and the OpenVINO provider, from the PyPI wheel
 if [ ! -f "$ORT_LIB" ] || [ ! -f "$ORT_OPENVINO" ]; then
@@ -158,6 +166,11 @@ if ! "$MM_VENV/bin/python" -c "import motmetrics" 2>/dev/null; then
   "$MM_VENV/bin/pip" install --quiet "${MM_PINS[@]}" >&2
 fi
 
+# 5c. The named models besides yolov12n, and the layout test models --------
+# shellcheck source=scripts/setup-models.sh
+source "$ROOT/scripts/setup-models.sh"
+setup_models
+
 # 6. Python and JavaScript plugin toolchains (plugins/sdk-python, sdk-js) ------
 # shellcheck source=scripts/setup-plugin-langs.sh
 source "$ROOT/scripts/setup-plugin-langs.sh"
@@ -175,14 +188,16 @@ for p in "${PLUGINS[@]}"; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$PLUGIN_DIR/$p.wasm" 2>/dev/null || cp "$src" "$PLUGIN_DIR/$p.wasm"
 done
-# Guests for the tests only (tests/guests). legacy-topics turns on the SDK's
-# v0_1_0 feature, so it is built on its own (features of one build unify).
+# Guests for the tests only (tests/guests). legacy-topics and legacy-v2-topics
+# turn on the SDK's v0_1_0 and v0_2_0 features, so each is built on its own
+# (features of one build unify).
 GUEST_DIR="$ROOT/target/test-guests"
 say "building test guests (wasm32-wasip2)"
-cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p hostile-topics -p future-version -p noisy-topics
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p hostile-topics -p future-version -p noisy-topics -p camera-topics
 cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-topics
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-v2-topics
 mkdir -p "$GUEST_DIR"
-for p in hostile hostile-topics future-version legacy-topics noisy-topics; do
+for p in hostile hostile-topics future-version legacy-topics legacy-v2-topics noisy-topics camera-topics; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$GUEST_DIR/$p.wasm" 2>/dev/null || cp "$src" "$GUEST_DIR/$p.wasm"
 done

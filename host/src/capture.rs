@@ -265,6 +265,25 @@ impl Capture {
         }
     }
 
+    /// Continue a video file at frame `n` (0-based, `--resume`): the frames
+    /// before it are skipped by seeking and the numbering goes on from `n`.
+    /// `false` where the source cannot seek (then it starts at its first frame).
+    pub fn seek_to(&mut self, n: u64) -> bool {
+        let (Reader::Video(cap), SourceSpec::Video(_)) = (&mut self.reader, &self.spec) else {
+            return false;
+        };
+        if !cap
+            .set(videoio::CAP_PROP_POS_FRAMES, n as f64)
+            .unwrap_or(false)
+        {
+            // Still at the start: the first frame read at open stays first.
+            return false;
+        }
+        self.first = None;
+        self.next_index = n;
+        true
+    }
+
     /// Read into `mat`, reusing its buffer when the size matches.
     fn read_mat(&mut self, mut mat: Mat) -> Result<Option<Mat>, CaptureError> {
         match &mut self.reader {

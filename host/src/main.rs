@@ -290,22 +290,29 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure> {
+/// A bench's report on stdout (in bench mode no frames go there).
+fn to_stdout(text: &str) -> Result<(), Failure> {
     use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::new(ExitKind::Output, e))
+}
+
+fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure> {
     if let Some(n) = args.viewers {
         let text = edgepipe::commands::bench_viewers::run(args, n)?;
-        std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| Failure::new(ExitKind::Output, e))?;
+        to_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(d) = args.soak {
+        let text = edgepipe::commands::bench_soak::run(args, d, args.soak_every)?;
+        to_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(n) = args.tenants {
         let text = edgepipe::commands::bench_tenants::run(args, n)?;
-        std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| Failure::new(ExitKind::Output, e))?;
+        to_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
     let report = edgepipe::commands::bench::run(args)?;
@@ -313,9 +320,6 @@ fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure>
         r.pipeline.print();
     }
     // The report is what `bench` is for: it goes to stdout (no frames do here).
-    std::io::stdout()
-        .lock()
-        .write_all(report.render().as_bytes())
-        .map_err(|e| Failure::new(ExitKind::Output, e))?;
+    to_stdout(&report.render())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
 //! The detector: ONNX Runtime (through `ort`, library loaded at run time) on
-//! the chosen execution provider, with letterbox pre-processing and
-//! YOLOv8-family decoding.
+//! the chosen execution provider; pre-processing as the model's input asks
+//! and decoding of its output layout (`layouts/`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,11 +8,16 @@ use opencv::core::{Mat, Size};
 use opencv::prelude::*;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights, SessionBuilder};
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::session::SessionInputValue;
+use ort::value::TensorRef;
 use thiserror::Error;
 
-use crate::detect::{self, DecodeScratch, Detection, Letterbox, YoloLayout};
+use crate::detect::{self, Detection, Letterbox};
 use crate::ep::{self, Ep, Provider};
+use crate::layouts::input::{InputTensor, Packer};
+use crate::layouts::yolov8::DecodeScratch;
+use crate::layouts::{DecodeParams, LayoutKind};
+use crate::model_spec::{self, ModelSpec};
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -20,12 +25,14 @@ pub enum ModelError {
     OrtLibMissing(PathBuf),
     #[error("cannot load ONNX Runtime library {path}: {reason}")]
     OrtLibLoad { path: PathBuf, reason: String },
-    #[error("model file {0} does not exist")]
+    #[error("model file {0} does not exist (scripts/setup.sh makes the named models)")]
     ModelMissing(PathBuf),
     #[error("cannot load model {path}: {reason}")]
     ModelLoad { path: PathBuf, reason: String },
-    #[error("model {path}: unsupported layout: {reason} (supported: input [1,3,H,W] float, output [1,4+C,N] float, YOLOv8 family)")]
+    #[error("model {path}: unsupported layout: {reason} (supported: input [1,3,H,W] or [1,H,W,3] float32 or uint8; outputs yolov8 [1,4+C,N], yolov5 [1,N,5+C], end2end [1,N,6], tfod num_detections/detection_boxes/detection_scores/detection_classes)")]
     Layout { path: PathBuf, reason: String },
+    #[error("model output: {0}")]
+    Decode(#[from] crate::layouts::DecodeError),
     #[error("labels file {path}: {reason}")]
     Labels { path: PathBuf, reason: String },
     #[error("execution provider {what} cannot load: {reason}")]
@@ -106,10 +113,29 @@ fn take_ort_error() -> Option<String> {
         .take()
 }
 
+/// The model file and, when set, the output layout to read it with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    pub path: PathBuf,
+    pub layout: Option<LayoutKind>,
+}
+
+impl ModelFile {
+    pub fn display(&self) -> std::path::Display<'_> {
+        self.path.display()
+    }
+}
+
+impl From<PathBuf> for ModelFile {
+    fn from(path: PathBuf) -> ModelFile {
+        ModelFile { path, layout: None }
+    }
+}
+
 /// Settings of the detector.
 #[derive(Debug, Clone)]
 pub struct DetectorSettings {
-    pub model: PathBuf,
+    pub model: ModelFile,
     pub labels: Option<PathBuf>,
     pub ort_lib: PathBuf,
     pub confidence: f32,
@@ -123,14 +149,11 @@ pub struct DetectorSettings {
 pub struct Detector {
     session: Session,
     provider: Provider,
-    input_name: String,
-    output_name: String,
-    input_w: u32,
-    input_h: u32,
-    layout: YoloLayout,
+    spec: ModelSpec,
+    packer: Packer,
     labels: Vec<String>,
     settings: DetectorSettings,
-    tensor: Vec<f32>,
+    tensor: InputTensor,
     letterbox: Option<Letterbox>,
     resized: Mat,
     scratch: DecodeScratch,
@@ -144,90 +167,46 @@ pub struct DetectTimings {
     pub postprocess: f64,
 }
 
-fn tensor_dims(v: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
-    match v {
-        ValueType::Tensor { ty, shape, .. } => Some((*ty, shape.iter().copied().collect())),
-        _ => None,
-    }
+/// `tensor` as the session's input value.
+fn input_value<'t>(
+    shape: [usize; 4],
+    tensor: &'t InputTensor,
+) -> Result<SessionInputValue<'t>, ModelError> {
+    let err = |e: ort::Error| ModelError::Run(e.to_string());
+    Ok(match tensor {
+        InputTensor::F32(t) => TensorRef::from_array_view((shape, &t[..]))
+            .map_err(err)?
+            .into(),
+        InputTensor::U8(t) => TensorRef::from_array_view((shape, &t[..]))
+            .map_err(err)?
+            .into(),
+    })
 }
 
 impl Detector {
     pub fn load(settings: DetectorSettings) -> Result<Detector, ModelError> {
         let env = init_ort(&settings.ort_lib)?;
-        let path = settings.model.clone();
+        let path = settings.model.path.clone();
         if !path.is_file() {
             return Err(ModelError::ModelMissing(path));
         }
         let (session, provider) = open_session(&env, &settings)?;
-
-        let layout_err = |reason: String| ModelError::Layout {
-            path: path.clone(),
-            reason,
-        };
-        if session.inputs().len() != 1 || session.outputs().is_empty() {
-            return Err(layout_err(format!(
-                "{} inputs and {} outputs, expected 1 input and at least 1 output",
-                session.inputs().len(),
-                session.outputs().len()
-            )));
-        }
-        let input = &session.inputs()[0];
-        let (ity, ishape) = tensor_dims(input.dtype())
-            .ok_or_else(|| layout_err(format!("input `{}` is not a tensor", input.name())))?;
-        if ity != TensorElementType::Float32 {
-            return Err(layout_err(format!(
-                "input `{}` is {ity:?}, not float32",
-                input.name()
-            )));
-        }
-        if ishape.len() != 4
-            || !(ishape[0] == 1 || ishape[0] == -1)
-            || ishape[1] != 3
-            || ishape[2] <= 0
-            || ishape[3] <= 0
-        {
-            return Err(layout_err(format!(
-                "input `{}` has shape {ishape:?}, expected [1,3,H,W] with fixed H, W",
-                input.name()
-            )));
-        }
-        let output = &session.outputs()[0];
-        let (oty, oshape) = tensor_dims(output.dtype())
-            .ok_or_else(|| layout_err(format!("output `{}` is not a tensor", output.name())))?;
-        if oty != TensorElementType::Float32 {
-            return Err(layout_err(format!(
-                "output `{}` is {oty:?}, not float32",
-                output.name()
-            )));
-        }
-        if oshape.len() != 3
-            || !(oshape[0] == 1 || oshape[0] == -1)
-            || oshape[1] < 5
-            || oshape[2] <= 0
-            || oshape[1] >= oshape[2]
-        {
-            return Err(layout_err(format!(
-                "output `{}` has shape {oshape:?}, expected [1,4+C,N]",
-                output.name()
-            )));
-        }
-        let layout = YoloLayout {
-            classes: (oshape[1] - 4) as usize,
-            anchors: oshape[2] as usize,
-        };
-
-        let labels = load_labels(&session, settings.labels.as_deref(), layout.classes)?;
-        let (input_w, input_h) = (ishape[3] as u32, ishape[2] as u32);
+        let spec = model_spec::read(&session, settings.model.layout).map_err(|reason| {
+            ModelError::Layout {
+                path: path.clone(),
+                reason,
+            }
+        })?;
+        let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
+        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
+        let packer = Packer::new(spec.input.clone());
         Ok(Detector {
-            input_name: input.name().to_string(),
-            output_name: output.name().to_string(),
+            tensor: packer.blank(),
+            packer,
             session,
             provider,
-            input_w,
-            input_h,
-            layout,
+            spec,
             labels,
-            tensor: vec![0.0; 3 * input_w as usize * input_h as usize],
             letterbox: None,
             resized: Mat::default(),
             scratch: DecodeScratch::default(),
@@ -241,10 +220,15 @@ impl Detector {
     }
 
     pub fn input_size(&self) -> (u32, u32) {
-        (self.input_w, self.input_h)
+        (self.spec.input.width, self.spec.input.height)
     }
+    /// The output layout the model is read with.
+    pub fn layout(&self) -> LayoutKind {
+        self.spec.layout.kind()
+    }
+    /// The class count: the output's when its shape fixes one, else the labels'.
     pub fn classes(&self) -> usize {
-        self.layout.classes
+        self.spec.layout.classes().unwrap_or(self.labels.len())
     }
     pub fn label(&self, class_id: u32) -> &str {
         self.labels
@@ -257,35 +241,33 @@ impl Detector {
         &self.labels
     }
 
-    /// The input tensor for `frame` (letterboxed, RGB, /255, NCHW), copied
-    /// out: what [`run_tensor`](Self::run_tensor) takes.
-    pub fn tensor_for(&mut self, frame: &Mat) -> Result<Vec<f32>, ModelError> {
+    /// The input tensor for `frame`, as the model takes it, copied out:
+    /// what [`run_tensor`](Self::run_tensor) takes.
+    pub fn tensor_for(&mut self, frame: &Mat) -> Result<InputTensor, ModelError> {
         self.preprocess(frame)?;
         Ok(self.tensor.clone())
     }
 
     /// The model alone on an already pre-processed tensor; the output is
     /// dropped (the benchmark's raw ONNX Runtime figure).
-    pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
-        let shape = [1usize, 3, self.input_h as usize, self.input_w as usize];
-        let input = TensorRef::from_array_view((shape, tensor))
-            .map_err(|e| ModelError::Run(e.to_string()))?;
+    pub fn run_tensor(&mut self, tensor: &InputTensor) -> Result<(), ModelError> {
+        let input = input_value(self.spec.input.shape(), tensor)?;
         let outputs = self
             .session
-            .run(ort::inputs![self.input_name.as_str() => input])
+            .run(ort::inputs![self.spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         drop(outputs);
         Ok(())
     }
 
-    /// Letterbox `frame` (BGR, 8-bit, 3 channels) into the input tensor.
+    /// Fit `frame` (BGR, 8-bit, 3 channels) into the input tensor.
     fn preprocess(&mut self, frame: &Mat) -> Result<Letterbox, ModelError> {
         let (w, h) = (frame.cols() as u32, frame.rows() as u32);
         let lb = match self.letterbox {
             Some(lb) if lb.src_w == w && lb.src_h == h => lb,
             _ => {
-                let lb = Letterbox::new(w, h, self.input_w, self.input_h);
-                lb.fill_padding(&mut self.tensor);
+                let lb = self.spec.input.geometry(w, h);
+                self.packer.fill_grey(&mut self.tensor);
                 self.letterbox = Some(lb);
                 lb
             }
@@ -301,11 +283,12 @@ impl Detector {
         // `resize` allocates a continuous output: rows are new_w * 3 bytes.
         let stride = lb.new_w as usize * 3;
         let bytes = self.resized.data_bytes()?;
-        detect::pack_nchw(bytes, stride, &lb, &mut self.tensor);
+        self.packer.pack(bytes, stride, &lb, &mut self.tensor);
         Ok(lb)
     }
 
-    /// Detect objects in one BGR frame; boxes in frame pixels, after NMS.
+    /// Detect objects in one BGR frame; boxes in frame pixels, best first,
+    /// after NMS where the layout needs it.
     pub fn detect(
         &mut self,
         frame: &Mat,
@@ -314,32 +297,31 @@ impl Detector {
         let t0 = std::time::Instant::now();
         let lb = self.preprocess(frame)?;
         let t1 = std::time::Instant::now();
-        let shape = [1usize, 3, self.input_h as usize, self.input_w as usize];
-        let input = TensorRef::from_array_view((shape, &self.tensor[..]))
-            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let input = input_value(self.spec.input.shape(), &self.tensor)?;
         let outputs = self
             .session
-            .run(ort::inputs![self.input_name.as_str() => input])
+            .run(ort::inputs![self.spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let t2 = std::time::Instant::now();
-        let value = outputs
-            .get(&self.output_name)
-            .ok_or_else(|| ModelError::Run(format!("no output `{}`", self.output_name)))?;
-        let (oshape, data) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| ModelError::Run(e.to_string()))?;
-        let layout = YoloLayout {
-            classes: self.layout.classes,
-            anchors: oshape.last().copied().unwrap_or(0).max(0) as usize,
+        let mut data: Vec<(&[i64], &[f32])> = Vec::with_capacity(4);
+        for i in self.spec.layout.outputs() {
+            let name = &self.spec.output_names[i];
+            let value = outputs
+                .get(name.as_str())
+                .ok_or_else(|| ModelError::Run(format!("no output `{name}`")))?;
+            let (shape, values) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| ModelError::Run(format!("output `{name}`: {e}")))?;
+            data.push((&shape[..], values));
+        }
+        let params = DecodeParams {
+            confidence: self.settings.confidence,
+            iou: self.settings.iou,
+            max_detections: self.settings.max_detections,
+            labels: self.labels.len(),
         };
-        let dets = detect::decode_yolo(
-            data,
-            layout,
-            self.settings.confidence,
-            &lb,
-            &mut self.scratch,
-        );
-        let dets = detect::nms(dets, self.settings.iou, self.settings.max_detections);
+        let dets =
+            crate::layouts::decode(&self.spec.layout, &data, &params, &lb, &mut self.scratch)?;
         let t3 = std::time::Instant::now();
         timings.preprocess += (t1 - t0).as_secs_f64();
         timings.inference += (t2 - t1).as_secs_f64();
@@ -392,9 +374,26 @@ fn open_session(
     env: &ort::environment::Environment,
     settings: &DetectorSettings,
 ) -> Result<(Session, Provider), ModelError> {
-    let path = &settings.model;
+    let path = &settings.model.path;
     let provider = settings.ep.provider;
+    // A model may name the providers it runs on (OpenVINO crashes on some
+    // converted graphs): another is refused before it is tried.
+    let runs_on = match provider {
+        Provider::Cpu => None,
+        _ => std::fs::read(path)
+            .ok()
+            .and_then(|b| crate::model_meta::providers(&b)),
+    };
     let attempt = |provider: Provider| -> Result<Session, String> {
+        if let Some(list) = runs_on
+            .as_ref()
+            .filter(|l| !l.iter().any(|p| *p == provider.to_string()))
+        {
+            return Err(format!(
+                "the model's metadata edgepipe.providers names only {}",
+                list.join(", ")
+            ));
+        }
         if provider == Provider::OpenVino {
             let lib = ep::openvino_lib(&settings.ort_lib);
             if !lib.is_file() {
@@ -432,51 +431,65 @@ fn open_session(
     }
 }
 
+/// The most labels a model's `names` metadata may give a model whose
+/// outputs do not fix its class count (metadata never decides allocation).
+const MAX_LABELS: usize = 10_000;
+
 /// Labels from a labels file (one per line) when given, else the model's
 /// `names` metadata, else the repository's COCO list when the class count
-/// matches, else `classN`.
+/// matches (or the outputs fix none), else `classN`. `classes`: the count
+/// the model's outputs fix, if they do.
 fn load_labels(
     session: &Session,
     file: Option<&Path>,
-    classes: usize,
+    classes: Option<usize>,
 ) -> Result<Vec<String>, ModelError> {
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    };
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::Labels {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let labels: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
-        if labels.len() < classes {
+        let labels = lines(&text);
+        let too_few = match classes {
+            Some(c) => labels.len() < c,
+            None => labels.is_empty(),
+        };
+        if too_few {
             return Err(ModelError::Labels {
                 path: path.to_path_buf(),
-                reason: format!("{} labels for a model with {classes} classes", labels.len()),
+                reason: format!(
+                    "{} labels for a model with {} classes",
+                    labels.len(),
+                    classes.unwrap_or(1)
+                ),
             });
         }
         return Ok(labels);
     }
     if let Some(text) = session.metadata().ok().and_then(|m| m.custom("names")) {
-        match detect::parse_names(&text, classes) {
-            Some(names) if names.len() == classes => return Ok(names),
-            _ => tracing::warn!(classes, "the model's `names` metadata does not name its {classes} classes; using other labels"),
+        match detect::parse_names(&text, classes.unwrap_or(MAX_LABELS)) {
+            Some(names) if classes.is_none_or(|c| names.len() == c) => return Ok(names),
+            _ => tracing::warn!(
+                ?classes,
+                "the model's `names` metadata does not name its classes; using other labels"
+            ),
         }
     }
     // The repository's COCO list, for 80-class models exported without metadata.
     let coco = crate::config::default_asset(crate::config::DEFAULT_LABELS);
     if let Ok(text) = std::fs::read_to_string(&coco) {
-        let labels: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
-        if labels.len() == classes {
+        let labels = lines(&text);
+        if classes.is_none_or(|c| labels.len() == c) {
             return Ok(labels);
         }
     }
+    let classes = classes.unwrap_or(0);
     Ok((0..classes).map(|i| format!("class{i}")).collect())
 }

@@ -196,27 +196,30 @@ pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, F
     Ok(set)
 }
 
-/// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1).
+/// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1). An event
+/// the connection refuses (over the size limit) is warned about and counted
+/// in the report (the run ends degraded), never the end of the run.
 pub(crate) fn publish_events(
     publisher: Option<&mut Publisher>,
     pipeline: &str,
     events: Vec<PluginEvent>,
-) -> Result<(), Failure> {
+) {
     // Called every frame; almost always with nothing to say.
     let Some(p) = publisher.filter(|_| !events.is_empty()) else {
-        return Ok(());
+        return;
     };
     let topic = crate::plugin::events::topic(pipeline);
     for e in events {
-        p.publish(&wit::Message {
+        let m = wit::Message {
             topic: topic.clone(),
             payload: e.to_json(),
             qos: wit::Qos::AtLeastOnce,
             retain: false,
-        })
-        .or_exit(ExitKind::Mqtt)?;
+        };
+        if let Err(why) = p.publish(&m) {
+            tracing::warn!(topic = %m.topic, "plugin event not queued: {why}");
+        }
     }
-    Ok(())
 }
 
 pub(crate) fn start_mqtt(settings: &Settings) -> Result<Option<Publisher>, Failure> {

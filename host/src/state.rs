@@ -1,7 +1,11 @@
 //! Stage state kept on disk across restarts: what each stage's `save`
 //! returns is written every few seconds and at the end of a run, one file per
-//! stage under `<dir>/<pipeline>/`, atomically (temporary file, fsync,
-//! rename), and handed to the stage of the same name at the next start.
+//! stage under `<dir>/<pipeline>/<camera>/` (a tenant's below it, in
+//! `tenants/<id>/`), atomically (temporary file, fsync, rename), and handed
+//! to the stage of the same name at the next start when it was saved for the
+//! same source (see [`source`]).
+
+pub mod source;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,22 +38,43 @@ pub enum StateError {
 pub struct StateConfig {
     /// Keep stage state across restarts (default true).
     pub enabled: Option<bool>,
-    /// Parent folder; the pipeline's state goes to `<dir>/<pipeline name>/`.
+    /// Parent folder; a camera's state goes to `<dir>/<pipeline name>/<camera>/`.
     pub dir: Option<PathBuf>,
     /// Seconds between checkpoints while running (0: only at the end).
     pub every_secs: Option<u64>,
 }
 
-/// Resolved state settings of a run.
+/// Resolved state settings of one camera's chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateSettings {
-    /// This pipeline's own folder.
+    /// This chain's own folder (`<dir>/<pipeline>/<camera>`).
     pub dir: PathBuf,
     /// `None`: only at the end of the run.
     pub every: Option<Duration>,
     /// Start empty (`--fresh-state`): nothing is restored, the next
     /// checkpoint overwrites what was there.
     pub fresh: bool,
+    /// A file input continues from its saved frame (`--resume`); without
+    /// it a file starts fresh.
+    pub resume: bool,
+    /// The source watched: state saved for another one is not restored.
+    pub source: source::SourceId,
+}
+
+/// The command line's say in what is restored.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RestoreFlags {
+    /// `--fresh-state`.
+    pub fresh: bool,
+    /// `--resume`.
+    pub resume: bool,
+}
+
+/// Where a camera's state goes: its name and what it watches.
+pub struct CameraState<'a> {
+    pub pipeline: &'a str,
+    pub camera: &'a str,
+    pub source: source::SourceId,
 }
 
 impl StateSettings {
@@ -57,8 +82,8 @@ impl StateSettings {
     pub fn resolve(
         f: &StateConfig,
         dir_flag: Option<&Path>,
-        fresh: bool,
-        pipeline: &str,
+        flags: RestoreFlags,
+        camera: CameraState<'_>,
     ) -> Result<Option<StateSettings>, String> {
         if !f.enabled.unwrap_or(true) && dir_flag.is_none() {
             return Ok(None);
@@ -74,9 +99,11 @@ impl StateSettings {
             None => default_parent().ok_or("no home folder to keep state in: set [state] dir")?,
         };
         Ok(Some(StateSettings {
-            dir: parent.join(pipeline),
+            dir: parent.join(camera.pipeline).join(camera.camera),
             every: (every_secs > 0).then(|| Duration::from_secs(every_secs)),
-            fresh,
+            fresh: flags.fresh,
+            resume: flags.resume,
+            source: camera.source,
         }))
     }
 }
@@ -94,7 +121,8 @@ pub fn default_parent() -> Option<PathBuf> {
     Some(base.join("edgepipe"))
 }
 
-/// The folder of one pipeline's stage states.
+/// The folder of one chain's stage states.
+#[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
 }
@@ -226,38 +254,49 @@ mod tests {
         }
     }
 
+    fn door() -> CameraState<'static> {
+        CameraState {
+            pipeline: "shop",
+            camera: "door",
+            source: source::SourceId::live("rtsp://door"),
+        }
+    }
+
     #[test]
     fn settings_resolve() {
         let f = StateConfig::default();
-        let s = StateSettings::resolve(&f, Some(Path::new("/tmp/st")), false, "door")
+        let no = RestoreFlags::default();
+        let s = StateSettings::resolve(&f, Some(Path::new("/tmp/st")), no, door())
             .unwrap()
             .unwrap();
-        assert_eq!(s.dir, PathBuf::from("/tmp/st/door"));
+        assert_eq!(s.dir, PathBuf::from("/tmp/st/shop/door"));
+        assert_eq!(s.source, source::SourceId::live("rtsp://door"));
         assert_eq!(s.every, Some(DEFAULT_EVERY));
         let off = StateConfig {
             enabled: Some(false),
             ..Default::default()
         };
         assert_eq!(
-            StateSettings::resolve(&off, None, false, "door").unwrap(),
+            StateSettings::resolve(&off, None, no, door()).unwrap(),
             None
         );
         let huge = StateConfig {
             every_secs: Some(u64::MAX),
             ..Default::default()
         };
-        assert!(StateSettings::resolve(&huge, None, false, "door").is_err());
+        assert!(StateSettings::resolve(&huge, None, no, door()).is_err());
         let end_only = StateConfig {
             every_secs: Some(0),
             dir: Some("/x".into()),
             ..Default::default()
         };
-        assert_eq!(
-            StateSettings::resolve(&end_only, None, true, "p")
-                .unwrap()
-                .unwrap()
-                .every,
-            None
-        );
+        let fresh = RestoreFlags {
+            fresh: true,
+            resume: false,
+        };
+        let s = StateSettings::resolve(&end_only, None, fresh, door())
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.every, s.fresh), (None, true));
     }
 }

@@ -1,4 +1,4 @@
-// edgepipe SDK for JavaScript stages (componentize-js, edgepipe:plugin@0.2.0).
+// edgepipe SDK for JavaScript stages (componentize-js, edgepipe:plugin@0.3.0).
 //
 // Extend `Stats`, `Topics` or `Draw`, override what you need (every method has
 // a default), keep what must survive a hot reload in `this.state` (an object
@@ -7,7 +7,7 @@
 // (or exportTopics / exportDraw). The SDK turns the contract's BigInt u64
 // fields (frame index, timestamp) into plain numbers and back.
 
-import { log as hostLog } from "edgepipe:plugin/host@0.2.0";
+import { log as hostLog } from "edgepipe:plugin/host@0.3.0";
 
 const QOS = ["at-most-once", "at-least-once", "exactly-once"];
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
@@ -114,7 +114,7 @@ export class Draw extends Stage {
 }
 
 function frameInfo(info) {
-  return { index: Number(info.index), timestampMs: Number(info.timestampMs), width: info.width, height: info.height };
+  return { index: Number(info.index), timestampMs: Number(info.timestampMs), width: info.width, height: info.height, camera: info.camera };
 }
 
 // A thrown error becomes the `err` string of a result<_, string> export.

@@ -1,4 +1,4 @@
-"""edgepipe SDK for Python stages (componentize-py, edgepipe:plugin@0.2.0).
+"""edgepipe SDK for Python stages (componentize-py, edgepipe:plugin@0.3.0).
 
 Subclass `Stats`, `Topics` or `Draw`, override what you need (every method
 has a default), keep what must survive a hot reload in `self.state` (a dict

@@ -21,6 +21,18 @@ fn require(p: PathBuf) -> PathBuf {
 pub fn model() -> PathBuf {
     require(root().join(edgepipe::config::DEFAULT_MODEL))
 }
+/// A named model's file (`scripts/setup.sh` converts them).
+pub fn named_model(name: &str) -> PathBuf {
+    require(root().join("models").join(format!("{name}.onnx")))
+}
+/// A test model of another output layout, made from yolov12n by set-up.
+pub fn layout_model(name: &str) -> PathBuf {
+    require(root().join("models/test").join(format!("{name}.onnx")))
+}
+/// The Python of the model tools' venv (onnx, onnxruntime, opencv).
+pub fn model_tools_python() -> PathBuf {
+    require(root().join("vendor/model-tools/venv/bin/python"))
+}
 pub fn ort_lib() -> PathBuf {
     require(root().join(edgepipe::config::DEFAULT_ORT_LIB))
 }
@@ -158,6 +170,19 @@ pub fn run_edgepipe_with_http(args: &[&str]) -> (i32, Vec<u8>, String) {
         out.stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The people counter's `total` in the run's final stats line.
+pub fn final_total(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("final stats:") && l.contains("people-counter"))
+        .unwrap_or_else(|| panic!("no final stats:\n{stderr}"));
+    line.split("total=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no total in {line}"))
 }
 
 /// Assert that stderr holds exactly one error line, that it mentions

@@ -39,6 +39,7 @@ fn recorded() -> Vec<(FrameInfo, Vec<Detection>)> {
                 timestamp_ms: r.timestamp_ms,
                 width: r.width,
                 height: r.height,
+                camera: "default".into(),
             };
             (info, edgepipe::commands::plugin_tool::record_detections(&r))
         })
@@ -52,7 +53,7 @@ fn count(frames: &[(FrameInfo, Vec<Detection>)]) -> (u64, usize, usize, Vec<serd
     let mut durations = 0;
     let mut tracks = Vec::new();
     for (info, dets) in frames {
-        let stats = pc.update(*info, dets);
+        let stats = pc.update(info, dets);
         durations += stats.iter().filter(|s| s.name == "duration").count();
         tracks.push(
             serde_json::from_str(stat(&stats, "tracks").expect("tracks every frame")).unwrap(),
@@ -154,9 +155,9 @@ fn course_topics_sends_a_duration_for_people_still_in_view_at_the_end() {
     let (_h2, mut ct) = load("course-topics", StageKind::Topics, &[]);
     let mut durations = 0;
     for (info, dets) in recorded() {
-        let stats = pc.update(info, &dets);
+        let stats = pc.update(&info, &dets);
         durations += ct
-            .route(info, &stats)
+            .route(&info, &stats)
             .iter()
             .filter(|m| m.topic == "person/duration")
             .count();
@@ -195,11 +196,12 @@ fn state_saved_by_the_old_tracker_is_restored() {
         },
     };
     let stats = pc.update(
-        FrameInfo {
+        &FrameInfo {
             index: 10,
             timestamp_ms: 1000,
             width: 768,
             height: 576,
+            camera: "default".into(),
         },
         &[person],
     );
@@ -243,6 +245,7 @@ fn info(i: u64) -> FrameInfo {
         timestamp_ms: i * 100,
         width: 768,
         height: 576,
+        camera: "default".into(),
     }
 }
 
@@ -267,9 +270,9 @@ fn line_counter_counts_a_crossing_once_and_people_in_a_zone() {
         };
         // Person B stands in the zone.
         let dets = vec![walker(400.0, ya), walker(100.0, 300.0)];
-        last = lc.update(info(i), &dets);
+        last = lc.update(&info(i), &dets);
         topics.extend(
-            ct.route(info(i), &last)
+            ct.route(&info(i), &last)
                 .into_iter()
                 .map(|m| (m.topic, m.payload)),
         );
@@ -353,13 +356,13 @@ fn class_names_and_speedometer_feed_the_course_topics() {
             car.clone(),
             walker(300.0 + 5.0 * i as f32, 300.0),
         ];
-        let mut stats = cn.update(info(i), &dets);
-        stats.extend(sp.update(info(i), &dets));
-        speed_px = stat(&px.update(info(i), &dets), "speed")
+        let mut stats = cn.update(&info(i), &dets);
+        stats.extend(sp.update(&info(i), &dets));
+        speed_px = stat(&px.update(&info(i), &dets), "speed")
             .unwrap()
             .parse()
             .unwrap();
-        msgs = ct.route(info(i), &stats);
+        msgs = ct.route(&info(i), &stats);
     }
     assert!((speed_px - 50.0).abs() < 2.0, "px/s: {speed_px}");
     let find = |t: &str| {
@@ -405,7 +408,7 @@ fn the_lines_and_zones_example_loads_and_configures() {
             lc.settings.clone(),
         )
         .unwrap();
-    let stats = stage.update(info(0), &[walker(100.0, 100.0)]);
+    let stats = stage.update(&info(0), &[walker(100.0, 100.0)]);
     let lines: serde_json::Value = serde_json::from_str(stat(&stats, "lines").unwrap()).unwrap();
     assert_eq!(lines[0]["name"], "path");
 }
@@ -418,12 +421,12 @@ fn course_topics_passes_on_only_well_formed_class_and_speed_values() {
         value: v.into(),
     };
     let msgs = ct.route(
-        info(0),
+        &info(0),
         &[st("class_names", "not json"), st("speed", "inf")],
     );
     assert!(msgs.is_empty(), "{msgs:?}");
     let msgs = ct.route(
-        info(1),
+        &info(1),
         &[st("class_names", r#"["dog"]"#), st("speed", "1.5")],
     );
     let topics: Vec<(&str, &str)> = msgs

@@ -7,7 +7,7 @@ use crate::common;
 
 fn settings() -> DetectorSettings {
     DetectorSettings {
-        model: common::model(),
+        model: common::model().into(),
         labels: None,
         ort_lib: common::ort_lib(),
         confidence: 0.25,
@@ -82,7 +82,7 @@ fn a_model_with_an_unsupported_output_layout_is_rejected() {
     let path = dir.path().join("identity.onnx");
     std::fs::write(&path, common::identity_onnx(&[1, 3, 32, 32])).unwrap();
     let err = Detector::load(DetectorSettings {
-        model: path.clone(),
+        model: path.clone().into(),
         ..settings()
     })
     .err()
@@ -101,7 +101,7 @@ fn a_garbage_model_and_a_missing_ort_library_are_clear_errors() {
     let path = dir.path().join("garbage.onnx");
     std::fs::write(&path, b"this is not an onnx model").unwrap();
     let err = Detector::load(DetectorSettings {
-        model: path,
+        model: path.into(),
         ..settings()
     })
     .err()

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::common::{self, Subscriber, TempDir};
-use super::oci_common::{plugin_cmd, push, DockerRegistry};
+use super::oci_common::{padded, plugin_cmd, push, DockerRegistry};
 
 const BOXES: [&str; 3] = ["box-a", "box-b", "box-c"];
 type Pred<'a> = dyn Fn(&[(String, String)]) -> bool + 'a;
@@ -153,26 +153,6 @@ fn refused_by_all(m: &[(String, String)], digest: &str, why: &str) -> bool {
                     .is_some_and(|r| r.contains(why) && r.contains(digest))
         })
     })
-}
-
-/// `bytes` with a custom section of `extra` zero bytes: a valid, larger component.
-fn pad(bytes: &[u8], extra: usize) -> Vec<u8> {
-    let mut payload = vec![7u8];
-    payload.extend_from_slice(b"padding");
-    payload.resize(payload.len() + extra, 0);
-    let mut out = bytes.to_vec();
-    out.push(0);
-    let mut n = payload.len();
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        out.push(if n == 0 { b } else { b | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&payload);
-    out
 }
 
 /// The people-counter digest each box's retained status shows last.
@@ -352,7 +332,7 @@ fn three_boxes_follow_the_tag_refuse_unknown_keys_and_roll_back() {
     // Over the boxes' size cap (1 MB here, 64 MB by default; a 500 MB
     // component is refused the same way, from its manifest, before download).
     let big = dir.path().join("big.wasm");
-    std::fs::write(&big, pad(&counter, 2 << 20)).unwrap();
+    std::fs::write(&big, padded(&counter, 2 << 20)).unwrap();
     let (code, _, err) = plugin_cmd(&[
         "sign",
         big.to_str().unwrap(),

@@ -18,7 +18,7 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok.success());
 }
 
-use common::{stderr_of, wait_exit as exit_code};
+use common::{final_total, stderr_of, wait_exit as exit_code};
 
 /// Read `frames` whole frames from stdout (the run is under way then).
 fn read_frames(out: &mut std::process::ChildStdout, frames: usize) -> usize {
@@ -233,18 +233,6 @@ fn a_panicking_stages_thread_ends_the_run_with_exit_1() {
     panics_in("stages", "1");
 }
 
-fn final_total(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("final stats:") && l.contains("people-counter"))
-        .unwrap_or_else(|| panic!("no final stats:\n{stderr}"));
-    line.split("total=")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn stage_state_survives_a_sigterm_and_a_restart() {
     let dir = common::TempDir::new("state");
@@ -255,8 +243,8 @@ fn stage_state_survives_a_sigterm_and_a_restart() {
     let first = final_total(&stderr);
     assert!(first >= 3, "people were counted in the first run: {first}");
     assert!(
-        state.join("default/people-counter.state").is_file(),
-        "state written under <dir>/<pipeline>/"
+        state.join("default/default/people-counter.state").is_file(),
+        "state written under <dir>/<pipeline>/<camera>/"
     );
 
     let (code, _, stderr) = common::run_edgepipe(&[
@@ -268,6 +256,7 @@ fn stage_state_survives_a_sigterm_and_a_restart() {
         "3",
         "--state-dir",
         state_arg,
+        "--resume",
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("state restored"), "{stderr}");
@@ -299,13 +288,9 @@ fn stage_state_survives_a_sigterm_and_a_restart() {
 #[test]
 fn damaged_state_is_logged_and_the_stage_starts_empty() {
     let dir = common::TempDir::new("state-bad");
-    let pipeline = dir.path().join("default");
-    std::fs::create_dir_all(&pipeline).unwrap();
-    std::fs::write(
-        pipeline.join("people-counter.state"),
-        b"\xff\x00 not a state",
-    )
-    .unwrap();
+    let camera = dir.path().join("default/default");
+    std::fs::create_dir_all(&camera).unwrap();
+    std::fs::write(camera.join("people-counter.state"), b"\xff\x00 not a state").unwrap();
     let (code, _, stderr) = common::run_edgepipe(&[
         "run",
         "--input",
@@ -315,6 +300,7 @@ fn damaged_state_is_logged_and_the_stage_starts_empty() {
         "3",
         "--state-dir",
         dir.path().to_str().unwrap(),
+        "--resume",
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -323,54 +309,71 @@ fn damaged_state_is_logged_and_the_stage_starts_empty() {
     );
 }
 
+/// Answer one HTTP request on `conn` with an MJPEG stream of `frames` at 10
+/// fps; ends when they are all sent or the client goes away.
+fn serve_mjpeg(mut conn: std::net::TcpStream, frames: &[Vec<u8>]) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+        line.clear();
+    }
+    let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
+    if conn.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for j in frames {
+        let part = format!(
+            "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            j.len()
+        );
+        if conn
+            .write_all(part.as_bytes())
+            .and_then(|_| conn.write_all(j))
+            .and_then(|_| conn.write_all(b"\r\n"))
+            .is_err()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// An MJPEG-over-HTTP camera: the first connection serves `first` frames
 /// and drops; for `gap` every connection is closed at once (the camera is
 /// away); after that each connection streams the remaining frames at 10 fps.
 fn flaky_mjpeg_camera(jpegs: Vec<Vec<u8>>, first: usize, gap: Duration) -> u16 {
-    use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut served_first = false;
         let mut away_until: Option<Instant> = None;
         for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
+            let Ok(conn) = conn else { continue };
             if away_until.is_some_and(|t| Instant::now() < t) {
                 continue; // dropped: connection refused by a camera that is away
             }
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                line.clear();
-            }
-            let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
-            if conn.write_all(head.as_bytes()).is_err() {
-                continue;
-            }
-            let frames: Vec<&Vec<u8>> = if served_first {
-                jpegs[first..].iter().collect()
+            if served_first {
+                serve_mjpeg(conn, &jpegs[first..]);
             } else {
-                jpegs[..first].iter().collect()
-            };
-            for j in frames {
-                let part = format!(
-                    "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                    j.len()
-                );
-                if conn
-                    .write_all(part.as_bytes())
-                    .and_then(|_| conn.write_all(j))
-                    .and_then(|_| conn.write_all(b"\r\n"))
-                    .is_err()
-                {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if !served_first {
+                serve_mjpeg(conn, &jpegs[..first]);
                 served_first = true;
                 away_until = Some(Instant::now() + gap);
             }
+        }
+    });
+    port
+}
+
+/// An MJPEG-over-HTTP camera that streams all of `jpegs` to every client.
+fn steady_mjpeg_camera(jpegs: Vec<Vec<u8>>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let jpegs = std::sync::Arc::new(jpegs);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let jpegs = jpegs.clone();
+            std::thread::spawn(move || serve_mjpeg(conn, &jpegs));
         }
     });
     port
@@ -485,4 +488,90 @@ fn a_live_source_gives_up_after_source_retry_secs() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_live_camera_gets_its_own_state_back_after_a_restart() {
+    let dir = common::TempDir::new("live-state");
+    let port = steady_mjpeg_camera(jpeg_frames(dir.path(), 60));
+    let url = format!("http://127.0.0.1:{port}/video.mjpg");
+    let state = dir.path().join("state");
+    let run = |frames: &str| {
+        let (code, _, stderr) = common::run_edgepipe(&[
+            "run",
+            "--input",
+            &url,
+            "--no-mqtt",
+            "--max-frames",
+            frames,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        stderr
+    };
+    let first = final_total(&run("30"));
+    assert!(first >= 1, "people were counted: {first}");
+    let stderr = run("5");
+    assert!(
+        stderr.contains("state restored"),
+        "a live camera resumes without --resume:\n{stderr}"
+    );
+    let second = final_total(&stderr);
+    assert!(second >= first, "the total goes on: {first} then {second}");
+}
+
+/// Checkpoints are written and fsync'ed on a thread of their own: a disk
+/// that does not answer never holds the frame thread (they were written on
+/// it, every 5 s per stage and per tenant). The disk that does not answer is
+/// honest: the checkpoint's temporary file is a FIFO nobody reads yet, so
+/// opening it for writing blocks until the test reads it.
+#[test]
+fn a_checkpoint_never_waits_for_the_disk() {
+    use edgepipe::checkpoint::Checkpoints;
+    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet, StageSettings};
+    use edgepipe::state::{StateSettings, StateStore};
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let spec = StageSettings {
+        name: "people-counter".into(),
+        kind: StageKind::Stats,
+        path: common::plugin("people-counter"),
+        settings: Vec::new(),
+    };
+    let mut set = StageSet::load(&host, &[spec]).unwrap();
+    let dir = common::TempDir::new("slow-disk");
+    let settings = StateSettings {
+        dir: dir.path().join("pipeline"),
+        every: None,
+        fresh: true,
+        resume: false,
+        source: edgepipe::state::source::SourceId::live("rtsp://camera"),
+    };
+    let mut cp = Checkpoints::open(&settings).unwrap();
+    let fifo = StateStore::open(&settings.dir)
+        .unwrap()
+        .path_of("people-counter")
+        .with_extension(format!("state.tmp{}", std::process::id()));
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let (saved, returned) = std::sync::mpsc::channel();
+    let frame_thread = std::thread::spawn(move || {
+        cp.save(&mut set);
+        let _ = saved.send(());
+        (cp, set)
+    });
+    // Generous: the frame thread hands bytes over in microseconds.
+    let in_time = returned.recv_timeout(Duration::from_secs(60)).is_ok();
+    // Now the disk answers: reading the FIFO lets the write go through.
+    let mut got = Vec::new();
+    std::fs::File::open(&fifo)
+        .unwrap()
+        .read_to_end(&mut got)
+        .unwrap();
+    let (cp, _set) = frame_thread.join().unwrap();
+    assert!(in_time, "the frame thread waited for the disk");
+    // (fsync on a FIFO fails: that checkpoint is warned about, not written.)
+    cp.flush();
+    drop(cp);
 }

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod common;
+mod contract;
 mod counting;
 mod detector;
 mod end_to_end;
@@ -12,8 +13,10 @@ mod engine;
 mod eval;
 mod examples;
 mod fleet;
+mod layouts;
 mod lifecycle;
 mod live;
+mod models;
 mod mqtt;
 mod mqtt_limits;
 mod oci_common;
@@ -27,4 +30,5 @@ mod providers;
 mod reload;
 mod sandbox;
 mod sandbox_langs;
+mod state;
 mod tenants;

@@ -206,3 +206,25 @@ pub fn oci_layout(dir: &Path, tag: &str, layer: &[u8], config_type: &str, layer_
     std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
 }
+
+/// `bytes` with a custom section of `extra` zero bytes appended: a valid,
+/// larger component.
+pub fn padded(bytes: &[u8], extra: usize) -> Vec<u8> {
+    let name = b"padding";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.resize(payload.len() + extra, 0);
+    let mut out = bytes.to_vec();
+    out.push(0);
+    let mut n = payload.len();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        out.push(if n == 0 { b } else { b | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&payload);
+    out
+}

@@ -50,8 +50,9 @@ fn a_restart_loads_compiled_components_from_the_cache() {
         timestamp_ms: 0,
         width: 8,
         height: 8,
+        camera: "default".into(),
     };
-    assert!(!stage.update(info, &[]).is_empty());
+    assert!(!stage.update(&info, &[]).is_empty());
 
     // A damaged entry is not trusted blindly: it fails to load, is compiled again and replaced.
     std::fs::write(&entries[0], b"not a compiled component").unwrap();

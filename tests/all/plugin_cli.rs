@@ -25,7 +25,7 @@ fn check_reports_world_version_and_loadability() {
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("world: stats"), "{out}");
-    assert!(out.contains("contract: edgepipe:plugin 0.2.0"), "{out}");
+    assert!(out.contains("contract: edgepipe:plugin 0.3.0"), "{out}");
     assert!(
         out.contains("exports: configure, update, finish, save, restore"),
         "{out}"
@@ -43,7 +43,7 @@ fn check_reports_world_version_and_loadability() {
     let (code, out, err) = run_edgepipe(&["plugin", "check", &s(&common::guest("future-version"))]);
     assert_eq!(code, 1);
     assert!(String::from_utf8_lossy(&out).contains("loadable: no"));
-    assert!(err.contains("built against edgepipe:plugin@0.9.0; this host serves edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"), "{err}");
+    assert!(err.contains("built against edgepipe:plugin@0.9.0; this host serves edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"), "{err}");
 
     let dir = common::TempDir::new("check");
     let junk = dir.path().join("junk.wasm");

@@ -261,7 +261,7 @@ fn scaffold_builds(
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains(&format!(
-            "loadable: yes (world {world} of edgepipe:plugin@0.2.0)"
+            "loadable: yes (world {world} of edgepipe:plugin@0.3.0)"
         )),
         "{out}"
     );
@@ -338,8 +338,9 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
             timestamp_ms: f.timestamp_ms,
             width: 768,
             height: 576,
+            camera: "default".into(),
         };
-        let out = stage.draw(info, &pixels, &[], &[]);
+        let out = stage.draw(&info, &pixels, &[], &[]);
         let events: Vec<String> = stage
             .take_events()
             .iter()
@@ -420,10 +421,26 @@ fn a_new_js_draw_stage_builds_and_draws_a_long_clip_under_the_memory_cap() {
     draws_a_long_clip_under_the_memory_cap(&wasm, &dir.path().join("cache"));
 }
 
+/// The Python topics template puts the camera of contract 0.3.0's
+/// `frame-info` into its payload (`default`: `plugin test` has one source).
 #[test]
 fn a_new_python_topics_stage_builds_checks_and_runs() {
     let pc = s(&common::plugin("people-counter"));
-    scaffold_builds("python", "topics", &["--stats-plugin", &pc], &[]);
+    let args = ["--stats-plugin", pc.as_str()];
+    let (dir, wasm) = scaffold_builds("python", "topics", &args, &[]);
+    let cache = s(&dir.path().join("cache"));
+    let (wasm, input) = (s(&wasm), s(&record()));
+    let test = [&["plugin", "test", &wasm, "--input", &input][..], &args].concat();
+    let (code, out, err) = edgepipe(&test, &[("EDGEPIPE_CACHE_DIR", cache.as_str())]);
+    assert_eq!(code, 0, "{err}");
+    let payloads: Vec<serde_json::Value> = json_lines(&out)
+        .iter()
+        .flat_map(|l| l["messages"].as_array().cloned().unwrap_or_default())
+        .filter(|m| m["topic"] == "my-python-topics/count")
+        .map(|m| serde_json::from_str(m["payload"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(!payloads.is_empty(), "{out}");
+    assert!(payloads.iter().all(|p| p["camera"] == "default"), "{out}");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::common::{self, TempDir};
-use super::oci_common::{oci_layout, plugin_cmd, push, DockerRegistry};
+use super::oci_common::{oci_layout, padded, plugin_cmd, push, DockerRegistry};
 
 fn pull_args(reg: &DockerRegistry, reference: &str, out: &Path, extra: &[&str]) -> Vec<String> {
     let mut a = vec![
@@ -232,7 +232,7 @@ fn bad_registry_input_is_one_clear_line_each() {
     // Over the size cap: a 2 MB component against 1 MB (a 500 MB one is
     // refused the same way, from the manifest, before any download).
     let big = dir.path().join("big.wasm");
-    std::fs::write(&big, big_component(&bytes, 2 << 20)).unwrap();
+    std::fs::write(&big, padded(&bytes, 2 << 20)).unwrap();
     push(&reg, &big, "big:1");
     bad(
         pull_args(
@@ -260,27 +260,6 @@ fn bad_registry_input_is_one_clear_line_each() {
         pull_args(&reg, &reg.reference("pc:1"), &out, &[]),
         "truncated download",
     );
-}
-
-/// `bytes` with a custom section of `extra` bytes appended: a valid, larger component.
-fn big_component(bytes: &[u8], extra: usize) -> Vec<u8> {
-    let name = b"padding";
-    let mut payload = vec![name.len() as u8];
-    payload.extend_from_slice(name);
-    payload.resize(payload.len() + extra, 0);
-    let mut out = bytes.to_vec();
-    out.push(0);
-    let mut n = payload.len();
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        out.push(if n == 0 { b } else { b | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&payload);
-    out
 }
 
 #[test]

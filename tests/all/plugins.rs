@@ -15,6 +15,7 @@ fn info(index: u64) -> FrameInfo {
         timestamp_ms: index * 100,
         width: W,
         height: H,
+        camera: "default".into(),
     }
 }
 
@@ -66,7 +67,7 @@ fn people_counter_counts_two_who_enter_and_one_who_leaves() {
     let mut durations = Vec::new();
     let mut last_total = 0;
     for i in 0..60 {
-        let stats = counter.update(info(i), &scene(i));
+        let stats = counter.update(&info(i), &scene(i));
         let total: u64 = stat(&stats, "total")
             .expect("total every frame")
             .parse()
@@ -94,13 +95,13 @@ fn people_counter_counts_two_who_enter_and_one_who_leaves() {
 fn people_counter_state_survives_save_and_restore() {
     let (_host, mut a) = load("people-counter", StageKind::Stats);
     for i in 0..30 {
-        a.update(info(i), &scene(i));
+        a.update(&info(i), &scene(i));
     }
     let state = a.save().expect("save works");
     assert!(!state.is_empty());
     let (_host2, mut b) = load("people-counter", StageKind::Stats);
     b.restore(&state).unwrap();
-    let stats = b.update(info(30), &scene(30));
+    let stats = b.update(&info(30), &scene(30));
     assert_eq!(stat(&stats, "total"), Some("2"));
     assert!(b.restore(b"garbage").is_err(), "garbage state is refused");
 }
@@ -122,7 +123,7 @@ fn course_topics_speaks_the_course_wire_format() {
             value: "1.9".into(),
         },
     ];
-    let msgs = topics.route(info(3), &stats);
+    let msgs = topics.route(&info(3), &stats);
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0].topic, "person");
     let v: serde_json::Value = serde_json::from_str(&msgs[0].payload).unwrap();
@@ -132,7 +133,7 @@ fn course_topics_speaks_the_course_wire_format() {
     assert_eq!(v, serde_json::json!({"duration": 1.9}));
     assert!(msgs.iter().all(|m| m.qos == Qos::AtLeastOnce && !m.retain));
     // Without count/total nothing is published.
-    assert!(topics.route(info(4), &[]).is_empty());
+    assert!(topics.route(&info(4), &[]).is_empty());
 }
 
 #[test]
@@ -163,11 +164,12 @@ fn draw_boxes_draws_the_box_and_leaves_the_rest() {
     ];
     let out = draw
         .draw(
-            FrameInfo {
+            &FrameInfo {
                 index: 0,
                 timestamp_ms: 0,
                 width: w,
                 height: h,
+                camera: "default".into(),
             },
             &pixels,
             std::slice::from_ref(&det),
@@ -215,11 +217,12 @@ fn draw_boxes_draws_the_box_and_leaves_the_rest() {
     });
     let out = draw
         .draw(
-            FrameInfo {
+            &FrameInfo {
                 index: 1,
                 timestamp_ms: 0,
                 width: w,
                 height: h,
+                camera: "default".into(),
             },
             &pixels,
             &[det.clone(), car],
@@ -242,11 +245,12 @@ fn draw_boxes_draws_the_box_and_leaves_the_rest() {
     );
     // A frame of the wrong size is left alone, not a crash.
     let wrong = draw.draw(
-        FrameInfo {
+        &FrameInfo {
             index: 1,
             timestamp_ms: 0,
             width: w,
             height: h,
+            camera: "default".into(),
         },
         &pixels[..300],
         &[],
@@ -271,7 +275,7 @@ fn a_stage_of_the_wrong_world_or_not_a_component_is_rejected() {
     let msg = err.to_string();
     assert!(
         msg.contains("world `stats`")
-            && msg.contains("edgepipe:plugin@0.2.0")
+            && msg.contains("edgepipe:plugin@0.3.0")
             && msg.contains("update"),
         "{msg}"
     );

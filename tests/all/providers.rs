@@ -18,7 +18,7 @@ const MATCH_IOU: f32 = 0.9;
 
 fn detections(provider: Provider) -> Vec<Vec<Detection>> {
     let settings = DetectorSettings {
-        model: common::model(),
+        model: common::model().into(),
         labels: None,
         ort_lib: common::ort_lib(),
         confidence: 0.25,

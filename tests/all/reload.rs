@@ -211,6 +211,7 @@ fn info(i: u64) -> edgepipe::plugin::bindings::FrameInfo {
         timestamp_ms: i * 100,
         width: 8,
         height: 8,
+        camera: "default".into(),
     }
 }
 
@@ -221,14 +222,14 @@ fn a_version_that_cannot_restore_the_state_is_not_swapped_in() {
     let (_dir, path, mut set) =
         watched_stats("reload-restore", &original, &[("hostile", "fail-restore")]);
     for i in 0..3 {
-        set.stages_mut()[0].update(info(i), &[]);
+        set.stages_mut()[0].update(&info(i), &[]);
     }
     let before = set.stages()[0].version();
     std::fs::write(&path, common::with_custom_section(&original, "next")).unwrap();
     let mut events = Vec::new();
     for i in 3..400 {
         set.apply_reloads(i);
-        let out = set.stages_mut()[0].update(info(i), &[]);
+        let out = set.stages_mut()[0].update(&info(i), &[]);
         assert_eq!(
             out[0].value,
             (i + 1).to_string(),
@@ -270,9 +271,9 @@ fn every_stage_sharing_a_file_is_reloaded() {
         watched_stats("reload-shared", &original, &[("a", "ok"), ("b", "ok")]);
     // Stage a sees 3 frames, stage b 1: different states.
     for i in 0..3 {
-        set.stages_mut()[0].update(info(i), &[]);
+        set.stages_mut()[0].update(&info(i), &[]);
     }
-    set.stages_mut()[1].update(info(0), &[]);
+    set.stages_mut()[1].update(&info(0), &[]);
     std::fs::write(&path, common::with_custom_section(&original, "shared")).unwrap();
     for i in 3..500 {
         set.apply_reloads(i);
@@ -285,8 +286,8 @@ fn every_stage_sharing_a_file_is_reloaded() {
         set.stages().iter().all(|s| s.version().generation == 2),
         "both stages reloaded"
     );
-    let a = set.stages_mut()[0].update(info(10), &[]);
-    let b = set.stages_mut()[1].update(info(10), &[]);
+    let a = set.stages_mut()[0].update(&info(10), &[]);
+    let b = set.stages_mut()[1].update(&info(10), &[]);
     assert_eq!(
         (a[0].value.as_str(), b[0].value.as_str()),
         ("4", "2"),
@@ -321,7 +322,7 @@ fn a_version_slow_to_start_never_holds_up_a_frame() {
         let t = Instant::now();
         set.apply_reloads(i);
         longest = longest.max(t.elapsed());
-        set.stages_mut()[0].update(info(i), &[]);
+        set.stages_mut()[0].update(&info(i), &[]);
         events.extend(set.take_events(i));
         i += 1;
         std::thread::sleep(Duration::from_millis(10));

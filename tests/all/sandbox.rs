@@ -18,6 +18,7 @@ fn info(index: u64) -> FrameInfo {
         timestamp_ms: index * 100,
         width: 768,
         height: 576,
+        camera: "default".into(),
     }
 }
 
@@ -50,7 +51,7 @@ fn seen(stats: &[Stat]) -> Option<u64> {
 fn run_until_disabled(stage: &mut Stage) -> Vec<PluginEvent> {
     let mut events = Vec::new();
     for i in 0..200 {
-        let out = stage.update(info(i), &[]);
+        let out = stage.update(&info(i), &[]);
         assert!(out.is_empty(), "a faulting call gives no output");
         events.extend(stage.take_events());
         if stage.is_disabled() {
@@ -83,7 +84,7 @@ fn an_endless_loop_hits_the_deadline_and_the_stage_is_disabled() {
     assert_faults_then_disabled(&events, "deadline of 50 ms exceeded");
     assert_eq!(stage.faults(), MAX_CONSECUTIVE_FAULTS as u64);
     // Disabled: no more calls, no more faults.
-    assert!(stage.update(info(999), &[]).is_empty());
+    assert!(stage.update(&info(999), &[]).is_empty());
     assert_eq!(stage.faults(), MAX_CONSECUTIVE_FAULTS as u64);
 }
 
@@ -104,16 +105,16 @@ fn a_panic_is_a_trap_not_a_crash() {
 #[test]
 fn after_a_fault_the_stage_comes_back_from_its_last_checkpoint() {
     let (_host, mut stage) = hostile("panic", Some(2));
-    assert_eq!(seen(&stage.update(info(0), &[])), Some(1));
-    assert_eq!(seen(&stage.update(info(1), &[])), Some(2));
-    assert!(stage.update(info(2), &[]).is_empty(), "frame 2 traps");
+    assert_eq!(seen(&stage.update(&info(0), &[])), Some(1));
+    assert_eq!(seen(&stage.update(&info(1), &[])), Some(2));
+    assert!(stage.update(&info(2), &[]).is_empty(), "frame 2 traps");
     assert_eq!(stage.faults(), 1);
     // Within the back-off the stage sits frames out.
-    assert!(stage.update(info(3), &[]).is_empty());
+    assert!(stage.update(&info(3), &[]).is_empty());
     assert_eq!(stage.skipped(), 1);
     std::thread::sleep(edgepipe::plugin::FAULT_BACKOFF_BASE + Duration::from_millis(20));
     // Re-created with the state saved after frame 1: it has seen 2 frames, now 3.
-    assert_eq!(seen(&stage.update(info(4), &[])), Some(3));
+    assert_eq!(seen(&stage.update(&info(4), &[])), Some(3));
     let kinds: Vec<&str> = stage.take_events().iter().map(|e| e.event).collect();
     assert_eq!(kinds, ["fault", "recovered"]);
     assert!(!stage.is_disabled());
@@ -135,7 +136,9 @@ fn a_future_contract_version_is_rejected_naming_both() {
     let msg = err.to_string();
     assert!(msg.contains("built against edgepipe:plugin@0.9.0"), "{msg}");
     assert!(
-        msg.contains("this host serves edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"),
+        msg.contains(
+            "this host serves edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"
+        ),
         "{msg}"
     );
 }
@@ -174,7 +177,7 @@ fn random_bytes_and_a_truncated_component_are_rejected() {
     );
 }
 
-/// A 0.1.0 topics plugin runs next to 0.2.0 stages, on this 0.2.0 host.
+/// A 0.1.0 topics plugin runs on this 0.3.0 host.
 #[test]
 fn a_plugin_built_against_0_1_0_still_loads_and_runs() {
     let host = PluginHost::new(Limits::default()).unwrap();
@@ -197,7 +200,7 @@ fn a_plugin_built_against_0_1_0_still_loads_and_runs() {
             value: "5".into(),
         },
     ];
-    let out = legacy.route(info(7), &stats);
+    let out = legacy.route(&info(7), &stats);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].topic, "legacy/person");
     assert_eq!(out[0].payload, r#"{"count":2,"total":5,"frame":7}"#);
@@ -226,7 +229,7 @@ fn hostile_pipeline(dir: &Path, name: &str, modes: &[&str]) -> PathBuf {
             common::plugin(name)
         );
     }
-    // A 0.1.0 plugin in the same pipeline as the 0.2.0 ones.
+    // A 0.1.0 plugin in the same pipeline as the 0.3.0 ones.
     toml += &format!(
         "[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n",
         common::guest("legacy-topics")
@@ -465,7 +468,7 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
     let mut kinds: Vec<&str> = Vec::new();
     while !kinds.contains(&"recovered") && Instant::now() < give_up {
         let t = Instant::now();
-        stage.update(info(i), &[]);
+        stage.update(&info(i), &[]);
         if i != 3 {
             longest = longest.max(t.elapsed());
         }
@@ -480,7 +483,7 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
     );
     // Re-created from the checkpoint after frame 2 (3 frames seen), then the
     // frame it came back on, then this one.
-    assert_eq!(seen(&stage.update(info(i), &[])), Some(5));
+    assert_eq!(seen(&stage.update(&info(i), &[])), Some(5));
 }
 
 /// Making an instance is not a frame: `configure` has the start deadline
@@ -508,6 +511,132 @@ fn a_configure_slower_than_a_frame_deadline_still_loads() {
         "the busy configure should outlast a call deadline: {:?}",
         t.elapsed()
     );
-    assert_eq!(seen(&stage.update(info(0), &[])), Some(1));
+    assert_eq!(seen(&stage.update(&info(0), &[])), Some(1));
     assert_eq!(stage.faults(), 0);
+}
+
+/// Pin the calling thread to `cpu` at `nice`; per-thread on Linux.
+fn pin_this_thread(cpu: usize, nice: i32) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the calls only read
+    // it and change the calling thread's own affinity and priority.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        assert_eq!(libc::setpriority(libc::PRIO_PROCESS, tid, nice), 0);
+    }
+}
+
+/// The first CPU this process may run on.
+fn first_cpu() -> usize {
+    // SAFETY: as above; sched_getaffinity fills the set it is given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .unwrap_or(0)
+    }
+}
+
+/// A hostile stage doing `spin` iterations of busy work in every `update`.
+fn spinning(host: &PluginHost, mode: &str, spin: u64) -> Stage {
+    let settings = vec![
+        ("mode".to_string(), mode.to_string()),
+        ("update_spin".to_string(), spin.to_string()),
+    ];
+    host.load(
+        "hostile",
+        &common::guest("hostile"),
+        StageKind::Stats,
+        settings,
+    )
+    .unwrap()
+}
+
+/// The stage's CPU time per `update` (the calling thread's CPU clock).
+fn cpu_per_update(stage: &mut Stage) -> Duration {
+    let before = edgepipe::plugin::budget::thread_cpu();
+    for i in 0..5 {
+        stage.update(&info(i), &[]);
+    }
+    (edgepipe::plugin::budget::thread_cpu() - before) / 5
+}
+
+/// Other work keeping the CPU busy does not fault a stage that stays well
+/// inside its deadline: the deadline counts the stage's own CPU time (it was
+/// wall-clock time: a stage that got a tenth of a core was faulted for
+/// "deadline exceeded"). A stage that loops is still stopped. The stage's
+/// thread shares one core, at a lower priority, with a spinning thread.
+#[test]
+fn a_busy_cpu_does_not_fault_a_stage_and_a_loop_is_still_stopped() {
+    // Size the stage's work to ~10 ms of CPU per call on this machine.
+    let calibrate = PluginHost::new(Limits::default()).unwrap();
+    let mut spin = 1_000_000u64;
+    let per_call = loop {
+        let c = cpu_per_update(&mut spinning(&calibrate, "ok", spin));
+        if c >= Duration::from_millis(10) || spin > 1 << 40 {
+            break c;
+        }
+        spin = spin.saturating_mul(if c < Duration::from_millis(1) { 10 } else { 2 });
+    };
+    // The deadline: 4 times what the stage needs.
+    let limits = Limits {
+        call_timeout: per_call * 4,
+        ..Limits::default()
+    };
+    let cpu = first_cpu();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            pin_this_thread(cpu, 0);
+            let mut x = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        })
+    };
+    let stage_thread = std::thread::spawn(move || {
+        let host = PluginHost::new(limits).unwrap();
+        let mut good = spinning(&host, "ok", spin);
+        let mut looping = spinning(&host, "loop", 0);
+        pin_this_thread(cpu, 10);
+        let started = Instant::now();
+        let mut events = Vec::new();
+        for i in 0..5 {
+            good.update(&info(i), &[]);
+            events.extend(good.take_events());
+        }
+        let wall = started.elapsed() / 5;
+        looping.update(&info(0), &[]);
+        (good.faults(), events, wall, looping.take_events())
+    });
+    let (faults, events, wall, loop_events) = stage_thread.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    spinner.join().unwrap();
+    assert_eq!(
+        faults, 0,
+        "a stage needing {per_call:?} of CPU a call (deadline {:?}; {wall:?} a call on the clock) was faulted: {events:?}",
+        limits.call_timeout
+    );
+    let reason = loop_events
+        .iter()
+        .find(|e| e.event == "fault")
+        .and_then(|e| e.reason.clone());
+    // By its CPU deadline, or by the wall-clock bound when the busy core
+    // left it too little CPU to reach the deadline first.
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("deadline of") || r.contains("wall-clock bound of")),
+        "the loop is stopped: {loop_events:?}"
+    );
 }

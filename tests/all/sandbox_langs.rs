@@ -20,6 +20,7 @@ fn info(index: u64) -> FrameInfo {
         timestamp_ms: index * 100,
         width: 768,
         height: 576,
+        camera: "default".into(),
     }
 }
 
@@ -48,7 +49,7 @@ fn run_until_disabled(stage: &mut Stage) -> Vec<PluginEvent> {
     let mut events = Vec::new();
     for i in 0..200 {
         assert!(
-            stage.update(info(i), &[]).is_empty(),
+            stage.update(&info(i), &[]).is_empty(),
             "a faulting call gives no output"
         );
         events.extend(stage.take_events());
@@ -78,7 +79,7 @@ fn assert_disabled_by(guest: &str, mode: &str, reason_part: &str) {
         );
         assert_eq!(e.plugin, guest);
     }
-    assert!(stage.update(info(999), &[]).is_empty());
+    assert!(stage.update(&info(999), &[]).is_empty());
     assert_eq!(stage.faults(), MAX_CONSECUTIVE_FAULTS as u64);
 }
 
@@ -106,16 +107,16 @@ fn a_js_gigabyte_hits_the_memory_cap() {
 fn python_and_js_guests_come_back_from_their_sdk_checkpoint() {
     for guest in ["hostile-py", "hostile-js"] {
         let (_host, mut stage) = hostile(guest, "loop", Some(2));
-        assert_eq!(seen(&stage.update(info(0), &[])), Some(1), "{guest}");
-        assert_eq!(seen(&stage.update(info(1), &[])), Some(2), "{guest}");
+        assert_eq!(seen(&stage.update(&info(0), &[])), Some(1), "{guest}");
+        assert_eq!(seen(&stage.update(&info(1), &[])), Some(2), "{guest}");
         assert!(
-            stage.update(info(2), &[]).is_empty(),
+            stage.update(&info(2), &[]).is_empty(),
             "{guest}: frame 2 runs past the deadline"
         );
         assert_eq!(stage.faults(), 1);
         std::thread::sleep(edgepipe::plugin::FAULT_BACKOFF_BASE + Duration::from_millis(20));
         // Re-created from the state the SDK saved after frame 1 (`self.state`).
-        assert_eq!(seen(&stage.update(info(4), &[])), Some(3), "{guest}");
+        assert_eq!(seen(&stage.update(&info(4), &[])), Some(3), "{guest}");
         let kinds: Vec<&str> = stage.take_events().iter().map(|e| e.event).collect();
         assert_eq!(kinds, ["fault", "recovered"], "{guest}");
     }

@@ -124,7 +124,7 @@ impl Chain {
     /// frames), each kind in configured order, within the budget.
     pub fn process(
         &mut self,
-        info: FrameInfo,
+        info: &FrameInfo,
         detections: &[Detection],
         pixels: &[u8],
         draw: bool,

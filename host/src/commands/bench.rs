@@ -17,6 +17,7 @@ use crate::engine::stages::PLUGINS_PART;
 use crate::engine::{self, EngineOptions, RSS_FIRST_FRAME};
 use crate::ep::Provider;
 use crate::error::{ExitKind, Failure, OrExit};
+use crate::layouts::input::InputTensor;
 use crate::model::Detector;
 use crate::pipeline::Summary;
 
@@ -270,7 +271,7 @@ fn raw(
     settings: &Settings,
     sessions: usize,
     threads: usize,
-    tensors: &[Vec<f32>],
+    tensors: &[InputTensor],
     runs: u64,
 ) -> Result<RawResult, Failure> {
     let mut detectors = Vec::with_capacity(sessions);
@@ -337,13 +338,13 @@ fn raw(
     })
 }
 
-fn free_loopback_port() -> Result<u16, Failure> {
+pub(crate) fn free_loopback_port() -> Result<u16, Failure> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").or_exit(ExitKind::Mqtt)?;
     Ok(l.local_addr().or_exit(ExitKind::Mqtt)?.port())
 }
 
 /// Input tensors of the clip's first frames.
-type Tensors = Vec<Vec<f32>>;
+type Tensors = Vec<InputTensor>;
 
 /// The clip's first frames as input tensors, and the frame size.
 fn prepare_tensors(settings: &Settings) -> Result<(Tensors, (u32, u32)), Failure> {

@@ -195,9 +195,13 @@ pub struct RunArgs {
     /// Stop after this many frames.
     #[arg(long)]
     pub max_frames: Option<u64>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Output layout of the model (yolov8, yolov5, end2end, tfod); default:
+    /// recognised from the model.
+    #[arg(long)]
+    pub layout: Option<String>,
     /// Labels file, one per line (used when the model has no `names` metadata).
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -275,6 +279,13 @@ pub struct RunArgs {
     /// Start the stages empty instead of restoring their saved state.
     #[arg(long)]
     pub fresh_state: bool,
+    /// A file input continues where the last run on it stopped (its saved
+    /// stage state and frame); without it a file starts empty.
+    #[arg(long, conflicts_with = "fresh_state")]
+    pub resume: bool,
+    /// Name of the camera --input reads (default `default`): a-z, 0-9, '-'.
+    #[arg(long, value_name = "NAME")]
+    pub camera_name: Option<String>,
     /// Tenants folder: each `<id>.toml` is a tenant with its own chain of
     /// stages; files added, edited or removed while running take effect.
     #[arg(long, value_name = "DIR")]
@@ -416,6 +427,7 @@ impl RunArgs {
             input: self.input.clone(),
             max_frames: self.max_frames,
             model: self.model.clone(),
+            layout: self.layout.clone(),
             labels: self.labels.clone(),
             ort_lib: self.ort_lib.clone(),
             confidence: self.confidence,
@@ -440,6 +452,8 @@ impl RunArgs {
             source_retry_secs: self.source_retry_secs,
             state_dir: self.state_dir.clone(),
             fresh_state: self.fresh_state,
+            resume: self.resume,
+            camera_name: self.camera_name.clone(),
             tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
@@ -497,7 +511,7 @@ pub struct BenchArgs {
     /// MQTT broker to publish to (default: the embedded broker on a free loopback port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: Option<String>,
-    /// ONNX model (YOLOv8-family output).
+    /// Model: a name (yolov12n, nanodet, ssdlite-person) or an ONNX file.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (libonnxruntime.so).
@@ -514,4 +528,13 @@ pub struct BenchArgs {
     /// (runs without and with them, alternating), and the JPEG encode time.
     #[arg(long, value_name = "N", conflicts_with = "tenants")]
     pub viewers: Option<usize>,
+    /// Instead: run the pipeline this long (90s, 30m, 2h; the file looped)
+    /// and print, every --soak-every, resident memory, open descriptors,
+    /// threads, p50/p99 frame latency and MQTT queue depth, then their
+    /// slopes per hour after a warm-up.
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::bench_soak::parse_duration, conflicts_with_all = ["tenants", "viewers"])]
+    pub soak: Option<std::time::Duration>,
+    /// How often the soak benchmark takes a sample.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::commands::bench_soak::parse_duration)]
+    pub soak_every: std::time::Duration,
 }

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bench_compare;
+pub mod bench_soak;
 pub mod bench_tenants;
 pub mod bench_viewers;
 pub mod cli;

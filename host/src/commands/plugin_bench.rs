@@ -97,6 +97,7 @@ pub(crate) fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
                 timestamp_ms: r.timestamp_ms,
                 width: r.width,
                 height: r.height,
+                camera: wit::DEFAULT_CAMERA.to_string(),
             },
             dets: crate::commands::plugin_tool::record_detections(&r),
             pixels: f.mat.data_bytes().or_exit(ExitKind::Internal)?.to_vec(),
@@ -109,7 +110,7 @@ pub(crate) fn load_frames(o: &BenchOptions) -> Result<Vec<Frame>, Failure> {
 }
 
 /// Run the three stages on one frame; (per-stage durations, had output).
-fn run_frame(set: &mut StageSet, f: &Frame, info: FrameInfo) -> ([Duration; 3], bool) {
+fn run_frame(set: &mut StageSet, f: &Frame, info: &FrameInfo) -> ([Duration; 3], bool) {
     let t = Instant::now();
     let stats: Vec<wit::Stat> = set
         .of_kind(StageKind::Stats)
@@ -186,7 +187,7 @@ pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
     let mut per: [Vec<f64>; 3] = Default::default();
     let mut sum = Vec::new();
     for f in &frames {
-        let (d, _) = run_frame(&mut set, f, f.info);
+        let (d, _) = run_frame(&mut set, f, &f.info);
         for (i, x) in d.iter().enumerate() {
             per[i].push(ms(*x));
         }
@@ -250,8 +251,11 @@ pub fn bench(o: &BenchOptions) -> Result<(), Failure> {
             generation = g;
         }
         let f = &frames[index as usize % frames.len()];
-        let info = FrameInfo { index, ..f.info };
-        let (_, ok) = run_frame(&mut set, f, info);
+        let info = FrameInfo {
+            index,
+            ..f.info.clone()
+        };
+        let (_, ok) = run_frame(&mut set, f, &info);
         if !ok {
             without_output += 1;
         }

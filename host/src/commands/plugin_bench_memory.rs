@@ -14,7 +14,7 @@ use wasmtime::{ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::commands::plugin_bench::Frame;
-use crate::plugin::bindings::{self as wit, v0_2_0, Level};
+use crate::plugin::bindings::{self as wit, latest, Level};
 use crate::plugin::{cache, PluginHost, StageKind, EPOCH_TICK};
 
 /// Frames after which the memory size is read.
@@ -40,8 +40,8 @@ impl WasiView for Probe {
         }
     }
 }
-impl v0_2_0::stats::edgepipe::plugin::types::Host for Probe {}
-impl v0_2_0::stats::edgepipe::plugin::host::Host for Probe {
+impl latest::stats::edgepipe::plugin::types::Host for Probe {}
+impl latest::stats::edgepipe::plugin::host::Host for Probe {
     fn log(&mut self, _level: Level, _message: String) {}
 }
 impl ResourceLimiter for Probe {
@@ -69,9 +69,9 @@ impl ResourceLimiter for Probe {
 }
 
 enum World {
-    Stats(v0_2_0::stats::Stats),
-    Topics(v0_2_0::topics::Topics),
-    Draw(v0_2_0::draw::Draw),
+    Stats(latest::stats::Stats),
+    Topics(latest::topics::Topics),
+    Draw(latest::draw::Draw),
 }
 
 /// Bytes of guest memory after each of `CHECKPOINTS` frames (the recorded
@@ -92,7 +92,7 @@ pub(crate) fn memory_after(
             .load_or_compile(engine, bytes, &cache::content_hash(bytes))?;
     let mut linker = Linker::<Probe>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    v0_2_0::stats::Stats::add_to_linker::<Probe, HasSelf<Probe>>(&mut linker, |p| p)?;
+    latest::stats::Stats::add_to_linker::<Probe, HasSelf<Probe>>(&mut linker, |p| p)?;
     let mut store = Store::new(
         engine,
         Probe {
@@ -107,9 +107,9 @@ pub(crate) fn memory_after(
     store.set_epoch_deadline(ticks);
     let instance = linker.instantiate(&mut store, &component)?;
     let world = match kind {
-        StageKind::Stats => World::Stats(v0_2_0::stats::Stats::new(&mut store, &instance)?),
-        StageKind::Topics => World::Topics(v0_2_0::topics::Topics::new(&mut store, &instance)?),
-        StageKind::Draw => World::Draw(v0_2_0::draw::Draw::new(&mut store, &instance)?),
+        StageKind::Stats => World::Stats(latest::stats::Stats::new(&mut store, &instance)?),
+        StageKind::Topics => World::Topics(latest::topics::Topics::new(&mut store, &instance)?),
+        StageKind::Draw => World::Draw(latest::draw::Draw::new(&mut store, &instance)?),
     };
     store.set_epoch_deadline(ticks);
     let configured = match &world {
@@ -124,13 +124,13 @@ pub(crate) fn memory_after(
         let (f, s) = (&frames[i], &stats[i]);
         let info = wit::FrameInfo {
             index: n as u64,
-            ..f.info
+            ..f.info.clone()
         };
         store.set_epoch_deadline(ticks);
         match &world {
-            World::Stats(w) => drop(w.call_update(&mut store, info, &f.dets)?),
-            World::Topics(w) => drop(w.call_route(&mut store, info, s)?),
-            World::Draw(w) => drop(w.call_draw(&mut store, info, &f.pixels, &f.dets, s)?),
+            World::Stats(w) => drop(w.call_update(&mut store, &info, &f.dets)?),
+            World::Topics(w) => drop(w.call_route(&mut store, &info, s)?),
+            World::Draw(w) => drop(w.call_draw(&mut store, &info, &f.pixels, &f.dets, s)?),
         }
         drop(match &world {
             World::Stats(w) => w.call_save(&mut store)?,

@@ -26,7 +26,7 @@ fn io_err(what: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
 }
 
 /// One call of the stage's world on frame `f` (stats from the default stats stage).
-fn call(stage: &mut Stage, f: &Frame, info: FrameInfo, stats: &[wit::Stat]) -> Duration {
+fn call(stage: &mut Stage, f: &Frame, info: &FrameInfo, stats: &[wit::Stat]) -> Duration {
     let t = Instant::now();
     match stage.kind() {
         StageKind::Stats => drop(stage.update(info, &f.dets)),
@@ -63,7 +63,7 @@ pub fn bench(o: &BenchOptions, files: &[PathBuf]) -> Result<(), Failure> {
     let mut counter = reference(&host, o, StageKind::Stats)?;
     let stats: Vec<Vec<wit::Stat>> = frames
         .iter()
-        .map(|f| counter.update(f.info, &f.dets))
+        .map(|f| counter.update(&f.info, &f.dets))
         .collect();
     for (i, file) in files.iter().enumerate() {
         bench_one(o, file, &frames, &stats, &scratch.0.join(i.to_string()))?;
@@ -145,8 +145,8 @@ fn bench_one(
     let mut rust = reference(&host, o, kind)?;
     let (mut mine, mut theirs) = (Vec::new(), Vec::new());
     for (f, s) in frames.iter().zip(stats) {
-        mine.push(ms(call(&mut stage, f, f.info, s)));
-        theirs.push(ms(call(&mut rust, f, f.info, s)));
+        mine.push(ms(call(&mut stage, f, &f.info, s)));
+        theirs.push(ms(call(&mut rust, f, &f.info, s)));
     }
     let (m, r) = (quantile(&mut mine, 0.5), quantile(&mut theirs, 0.5));
     let _ = writeln!(
@@ -241,7 +241,10 @@ fn reload(
         let _ = call(
             &mut set.stages_mut()[0],
             f,
-            FrameInfo { index, ..f.info },
+            &FrameInfo {
+                index,
+                ..f.info.clone()
+            },
             &stats[i],
         );
         let took = ms(t.elapsed());

@@ -16,8 +16,8 @@ use crate::plugin::StageKind;
 /// The plugin's manifest, written by `edgepipe plugin new`.
 pub const MANIFEST: &str = "plugin.toml";
 /// The contract version every SDK builds against.
-pub const CONTRACT: &str = "0.2.0";
-pub const WIT: &str = include_str!("../../../wit/since_v0.2.0/plugin.wit");
+pub const CONTRACT: &str = "0.3.0";
+pub const WIT: &str = include_str!("../../../wit/since_v0.3.0/plugin.wit");
 pub const PYTHON_SDK: &str = include_str!("../../../plugins/sdk-python/edgepipe_sdk.py");
 pub const JS_SDK: &str = include_str!("../../../plugins/sdk-js/edgepipe-sdk.js");
 /// Entry files: `app.py` (module `app`) and `app.js`.

@@ -24,7 +24,7 @@ use wasmparser::{CompositeInnerType, ExternalKind, FuncType, Parser, Payload, Ty
 
 /// The componentize-py release whose leak this patches.
 pub const PATCHED_VERSION: &str = "0.25.1";
-/// Exports of the contract (`wit/since_v0.2.0`) that return `list<u8>`.
+/// Exports of the contract (`wit/since_v0.3.0`) that return `list<u8>`.
 pub const BYTE_LIST_EXPORTS: [&str; 2] = ["draw", "save"];
 /// The glue's import that frees a buffer of the runtime's allocator.
 const DEALLOC: (&str, &str) = ("env", "wit_dylib_dealloc_bytes");

@@ -289,17 +289,18 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
             timestamp_ms: r.timestamp_ms,
             width: r.width,
             height: r.height,
+            camera: wit::DEFAULT_CAMERA.to_string(),
         };
         let dets = record_detections(r);
         let out = match stage.kind() {
             StageKind::Stats => {
                 let stats: Vec<StatJson> =
-                    stage.update(info, &dets).iter().map(stat_json).collect();
+                    stage.update(&info, &dets).iter().map(stat_json).collect();
                 serde_json::json!({ "index": r.index, "stats": stats })
             }
             StageKind::Topics => {
                 let stats: Vec<wit::Stat> = match (&rec.stats, feeder.as_mut()) {
-                    (_, Some(f)) => f.update(info, &dets),
+                    (_, Some(f)) => f.update(&info, &dets),
                     (Some(s), None) => s.iter().map(|s| wit::Stat { name: s.name.clone(), value: s.value.clone() }).collect(),
                     (None, None) => {
                         return Err(Failure::msg(
@@ -308,8 +309,11 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
                         ))
                     }
                 };
-                let msgs: Vec<MessageJson> =
-                    stage.route(info, &stats).iter().map(message_json).collect();
+                let msgs: Vec<MessageJson> = stage
+                    .route(&info, &stats)
+                    .iter()
+                    .map(message_json)
+                    .collect();
                 serde_json::json!({ "index": r.index, "messages": msgs })
             }
             StageKind::Draw => {
@@ -328,7 +332,7 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
                     // Without a video: a mid-grey frame of the recorded size.
                     None => vec![0x80u8; r.width as usize * r.height as usize * 3],
                 };
-                let drawn = stage.draw(info, &pixels, &dets, &[]);
+                let drawn = stage.draw(&info, &pixels, &dets, &[]);
                 let sum = drawn
                     .as_deref()
                     .map(cache::content_hash)

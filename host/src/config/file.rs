@@ -54,7 +54,12 @@ pub struct SourceConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
+    /// A named model (`yolov12n`, `nanodet`, `ssdlite-person`); or `path`.
+    pub name: Option<String>,
     pub path: Option<PathBuf>,
+    /// The output layout (`yolov8`, `yolov5`, `end2end`, `tfod`); default:
+    /// the model's metadata, else recognised from its outputs.
+    pub layout: Option<String>,
     pub labels: Option<PathBuf>,
     pub ort_lib: Option<PathBuf>,
     pub confidence: Option<f32>,

@@ -8,7 +8,7 @@ mod model;
 mod mqtt;
 mod overrides;
 mod plugins;
-mod source;
+pub mod source;
 mod stages;
 pub mod tenants;
 
@@ -80,9 +80,11 @@ pub(crate) fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError 
 pub struct Settings {
     /// The pipeline's name (`default` unless set).
     pub pipeline_name: String,
+    /// The camera's name (`default` unless `--camera-name`): its state folder.
+    pub camera: String,
     pub input: String,
     pub max_frames: Option<u64>,
-    pub model: PathBuf,
+    pub model: crate::model::ModelFile,
     pub labels: Option<PathBuf>,
     pub ort_lib: PathBuf,
     pub confidence: f32,
@@ -156,6 +158,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let input = source::input(o, &file.source);
     let model = model::resolve(o, &file.model, &input)?;
     let pipeline_name = pipeline_name(o, &file)?;
+    let camera = source::camera_name(o)?;
     let mqtt = mqtt::resolve(o, &file.mqtt, &pipeline_name)?;
     let plugins = plugins::resolve(o, &file.plugins)?;
     let source_retry = source::retry(o, &file.source)?;
@@ -167,12 +170,20 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let state = crate::state::StateSettings::resolve(
         &file.state,
         o.state_dir.as_deref(),
-        o.fresh_state,
-        &pipeline_name,
+        crate::state::RestoreFlags {
+            fresh: o.fresh_state,
+            resume: o.resume,
+        },
+        crate::state::CameraState {
+            pipeline: &pipeline_name,
+            camera: &camera,
+            source: source::source_id(&input),
+        },
     )
     .map_err(|e| invalid("state", e))?;
     Ok(Settings {
         pipeline_name,
+        camera,
         input,
         max_frames: o.max_frames.or(file.source.max_frames),
         model: model.model,

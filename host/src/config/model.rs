@@ -11,7 +11,7 @@ use super::{
 
 /// The detector's settings, resolved (the fields of [`super::Settings`] they fill).
 pub(super) struct Model {
-    pub model: PathBuf,
+    pub model: crate::model::ModelFile,
     pub labels: Option<PathBuf>,
     pub ort_lib: PathBuf,
     pub ep: crate::ep::Ep,
@@ -34,11 +34,7 @@ pub(super) fn resolve(o: &Overrides, m: &ModelConfig, input: &str) -> Result<Mod
     let ep = resolve_ep(o, m, &ort_lib)?;
     let (sessions, threads) = sessions_and_threads(o, m, &ep, input)?;
     Ok(Model {
-        model: o
-            .model
-            .clone()
-            .or(m.path.clone())
-            .unwrap_or_else(|| default_asset(DEFAULT_MODEL)),
+        model: model_file(o, m)?,
         labels: o.labels.clone().or(m.labels.clone()),
         ort_lib,
         ep,
@@ -48,6 +44,62 @@ pub(super) fn resolve(o: &Overrides, m: &ModelConfig, input: &str) -> Result<Mod
         sessions,
         max_detections: m.max_detections.unwrap_or(300),
     })
+}
+
+/// The models known by name, and their files (`scripts/setup.sh` makes them).
+pub const NAMED_MODELS: [(&str, &str); 3] = [
+    ("yolov12n", DEFAULT_MODEL),
+    ("nanodet", "models/nanodet.onnx"),
+    ("ssdlite-person", "models/ssdlite-person.onnx"),
+];
+
+/// The file of a named model.
+pub fn named_model(name: &str) -> Option<PathBuf> {
+    NAMED_MODELS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, rel)| default_asset(rel))
+}
+
+fn unknown_model(name: &str) -> String {
+    let names: Vec<&str> = NAMED_MODELS.iter().map(|(n, _)| *n).collect();
+    format!(
+        "unknown model `{name}` (named models: {})",
+        names.join(", ")
+    )
+}
+
+/// `--model` (a name, or a path: an existing file, or anything with a `/`
+/// or a `.`), else `[model] name` or `path` (not both), else the default;
+/// with `--layout`/`[model] layout`.
+fn model_file(o: &Overrides, m: &ModelConfig) -> Result<crate::model::ModelFile, ConfigError> {
+    let layout = o
+        .layout
+        .as_deref()
+        .or(m.layout.as_deref())
+        .map(|s| s.parse::<crate::layouts::LayoutKind>())
+        .transpose()
+        .map_err(|e| invalid("model.layout", e))?;
+    let path = match (&o.model, &m.name, &m.path) {
+        (Some(flag), _, _) => {
+            let text = flag.to_string_lossy();
+            let looks_like_path = flag.exists() || text.contains(['/', '.']);
+            match named_model(&text) {
+                Some(p) if !flag.exists() => p,
+                _ if looks_like_path => flag.clone(),
+                _ => return Err(invalid("model", unknown_model(&text))),
+            }
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(invalid("model", "set model.name or model.path, not both"))
+        }
+        (None, Some(name), None) => {
+            named_model(name).ok_or_else(|| invalid("model.name", unknown_model(name)))?
+        }
+        (None, None, Some(p)) => p.clone(),
+        (None, None, None) => default_asset(DEFAULT_MODEL),
+    };
+    Ok(crate::model::ModelFile { path, layout })
 }
 
 /// Inference sessions and the intra-op threads of each: unset (or 0), the
@@ -231,5 +283,64 @@ mod tests {
                 .starts_with("setting `model.ep`: unknown execution provider"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn models_by_name_path_and_layout() {
+        let with = |text: &str, o: Overrides| {
+            let f = FileConfig::parse(text, Path::new("p.toml")).unwrap();
+            resolve(Some(f), &o).map(|s| s.model)
+        };
+        let nanodet = with("[model]\nname = \"nanodet\"\n", Overrides::default()).unwrap();
+        assert!(nanodet.path.ends_with("models/nanodet.onnx"), "{nanodet:?}");
+        assert_eq!(nanodet.layout, None);
+        let flag = Overrides {
+            model: Some("ssdlite-person".into()),
+            layout: Some("tfod".into()),
+            ..Default::default()
+        };
+        let ssd = with("[model]\nname = \"nanodet\"\n", flag).unwrap();
+        assert!(
+            ssd.path.ends_with("models/ssdlite-person.onnx"),
+            "the flag wins: {ssd:?}"
+        );
+        assert_eq!(ssd.layout, Some(crate::layouts::LayoutKind::Tfod));
+        let path = with(
+            "[model]\npath = \"my/model.onnx\"\nlayout = \"yolov5\"\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(path.path, Path::new("my/model.onnx"));
+        assert_eq!(path.layout, Some(crate::layouts::LayoutKind::Yolov5));
+        let dflt = with("", Overrides::default()).unwrap();
+        assert!(dflt.path.ends_with("models/yolov12n.onnx"), "{dflt:?}");
+        for (text, o, needle) in [
+            (
+                "[model]\nname = \"yolo\"\n",
+                Overrides::default(),
+                "unknown model `yolo`",
+            ),
+            (
+                "[model]\nname = \"nanodet\"\npath = \"x.onnx\"\n",
+                Overrides::default(),
+                "not both",
+            ),
+            (
+                "[model]\nlayout = \"ssd\"\n",
+                Overrides::default(),
+                "unknown layout `ssd`",
+            ),
+            (
+                "",
+                Overrides {
+                    model: Some("yolo".into()),
+                    ..Default::default()
+                },
+                "unknown model `yolo`",
+            ),
+        ] {
+            let e = with(text, o).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
     }
 }

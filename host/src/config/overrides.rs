@@ -10,7 +10,9 @@ pub struct Overrides {
     pub name: Option<String>,
     pub input: Option<String>,
     pub max_frames: Option<u64>,
+    /// `--model`: a named model or a path.
     pub model: Option<PathBuf>,
+    pub layout: Option<String>,
     pub labels: Option<PathBuf>,
     pub ort_lib: Option<PathBuf>,
     pub confidence: Option<f32>,
@@ -36,6 +38,10 @@ pub struct Overrides {
     pub source_retry_secs: Option<u64>,
     pub state_dir: Option<PathBuf>,
     pub fresh_state: bool,
+    /// `--resume`: a file input continues from its saved frame.
+    pub resume: bool,
+    /// `--camera-name`: the name of the camera `--input` reads.
+    pub camera_name: Option<String>,
     pub tenants_dir: Option<PathBuf>,
     pub mqtt: MqttOverrides,
     /// The live view's flags; `None`: this command serves no live view.

@@ -6,7 +6,50 @@ use std::time::Duration;
 use super::file::SourceConfig;
 use super::overrides::Overrides;
 use super::{default_asset, invalid, ConfigError, DEFAULT_INPUT};
-use crate::capture::Retry;
+use crate::capture::{Retry, SourceSpec};
+use crate::state::source::SourceId;
+
+/// The camera's name when none is given.
+pub const DEFAULT_CAMERA: &str = "default";
+/// Longest camera name (it is a folder, a topic level and a URL segment).
+pub const MAX_CAMERA_NAME: usize = 32;
+
+/// A camera's name: `[a-z0-9][a-z0-9-]{0,31}`.
+pub fn check_camera_name(name: &str) -> Result<(), String> {
+    let ok = name.len() <= MAX_CAMERA_NAME
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?}: a camera name is 1 to {MAX_CAMERA_NAME} of a-z, 0-9 and '-', not starting with '-'"
+        ))
+    }
+}
+
+/// The camera's name: the flag or `default`.
+pub(super) fn camera_name(o: &Overrides) -> Result<String, ConfigError> {
+    let name = o
+        .camera_name
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CAMERA.to_string());
+    check_camera_name(&name).map_err(|e| invalid("camera.name", e))?;
+    Ok(name)
+}
+
+/// What the input is, for the state kept of it.
+pub fn source_id(input: &str) -> SourceId {
+    match SourceSpec::parse(input) {
+        SourceSpec::Video(p) | SourceSpec::Image(p) => SourceId::file(&p),
+        SourceSpec::Camera(_) | SourceSpec::Url(_) => SourceId::live(input),
+    }
+}
 
 /// The input: the flag, the file's, or the clip setup.sh fetched.
 pub(super) fn input(o: &Overrides, f: &SourceConfig) -> String {
@@ -48,4 +91,28 @@ pub(super) fn retry(o: &Overrides, f: &SourceConfig) -> Result<Retry, ConfigErro
         max: Duration::from_millis(max),
         give_up_after: give_up,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_names_are_folder_and_topic_safe() {
+        for good in ["default", "door", "till-2", "0", &"a".repeat(32)] {
+            assert!(check_camera_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-door",
+            "Door",
+            "door/1",
+            "a b",
+            "café",
+            "+",
+            &"a".repeat(33),
+        ] {
+            assert!(check_camera_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -84,7 +84,7 @@ fn work(
     errors: &ErrorSlot,
 ) {
     while let Some((seq, captured)) = input.pop_numbered() {
-        crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
+        crate::fault::check(crate::fault::Thread::Infer, captured.frame.index);
         let mut timings = DetectTimings::default();
         match detector
             .detect(&captured.frame.mat, &mut timings)

@@ -9,6 +9,7 @@
 pub mod capture_thread;
 pub mod infer;
 pub mod metrics;
+pub mod probe;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
@@ -88,6 +89,8 @@ pub struct EngineOptions {
     pub progress: bool,
     /// A graceful stop (signals) is asked for here.
     pub stop: StopToken,
+    /// Each frame's latency and the MQTT queue depth (the soak benchmark).
+    pub probe: Option<Arc<probe::Probe>>,
 }
 
 impl Default for EngineOptions {
@@ -98,6 +101,7 @@ impl Default for EngineOptions {
             median_window: MEDIAN_WINDOW,
             progress: true,
             stop: StopToken::new(),
+            probe: None,
         }
     }
 }
@@ -179,13 +183,14 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         opts.median_window,
         settings.pipeline_name.clone(),
     );
-    if let Some(cp) = settings
+    runner.with_camera(&settings.camera);
+    let mut capture = capture;
+    let resumed_at = settings
         .state
         .as_ref()
         .and_then(crate::checkpoint::Checkpoints::open)
-    {
-        runner.keep_state(cp);
-    }
+        .and_then(|cp| runner.keep_state(cp))
+        .map_or(0, |at| resume_at(&mut capture, at));
     let mut tenant_frames = None;
     if let Some(dir) = &settings.tenants_dir {
         let ctx = crate::tenants::TenantContext {
@@ -227,7 +232,8 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     let total = if live || opts.loop_input {
         settings.max_frames
     } else {
-        match (capture.frame_count(), settings.max_frames) {
+        let left = capture.frame_count().map(|n| n.saturating_sub(resumed_at));
+        match (left, settings.max_frames) {
             (Some(n), Some(m)) => Some(n.min(m)),
             (n, m) => n.or(m),
         }
@@ -254,6 +260,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         health,
         live,
         rss: Vec::with_capacity(2),
+        probe: opts.probe,
     };
     let outcome = frame_loop.run();
     let summary = frame_loop.end(outcome, started, settings);
@@ -261,6 +268,21 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
         v.close();
     }
     summary
+}
+
+/// `--resume` on a file: continue at the frame the restored state was saved
+/// at. Returns the frame reading starts at.
+fn resume_at(capture: &mut Capture, at: u64) -> u64 {
+    if capture.spec().is_live() || at == 0 {
+        return 0;
+    }
+    if capture.seek_to(at) {
+        tracing::info!(input = %capture.name(), frame = at, "resuming at the saved frame");
+        at
+    } else {
+        tracing::warn!(input = %capture.name(), frame = at, "the input cannot seek: resuming the state from its first frame");
+        0
+    }
 }
 
 /// The capture and inference threads and the queues between them.
@@ -407,6 +429,7 @@ struct FrameLoop {
     health: Arc<SourceHealth>,
     live: bool,
     rss: Vec<(u64, u64)>,
+    probe: Option<Arc<probe::Probe>>,
 }
 
 impl FrameLoop {
@@ -437,7 +460,11 @@ impl FrameLoop {
                 ));
             }
             while let Some(item) = reorder.pop() {
+                let t = Instant::now();
                 let flow = self.runner.process_frame(&item);
+                if let Some(p) = &self.probe {
+                    p.frame(&item, t.elapsed(), self.runner.mqtt_queued());
+                }
                 // The buffer goes back to the reader; a reader that has stopped no longer needs it.
                 let _ = self.threads.pool.send(item.frame.mat);
                 if !matches!(flow, Ok(Flow::Continue)) {
@@ -544,6 +571,7 @@ impl FrameLoop {
             health,
             live,
             mut rss,
+            probe: _,
         } = self;
         if !matches!(outcome, Ok(Flow::Continue)) {
             threads.captured.abort();

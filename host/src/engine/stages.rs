@@ -82,6 +82,8 @@ pub struct StageRunner {
     tenants: Option<TenantSet>,
     /// The live view: newest frame, messages, status (never waits).
     live: Option<crate::live::Tap>,
+    /// The camera's name, in every stage's `frame-info` (contract 0.3.0).
+    camera: String,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -126,6 +128,7 @@ impl StageRunner {
             labels,
             width: size.0,
             height: size.1,
+            camera: wit::DEFAULT_CAMERA.to_string(),
             timings,
             ids: PartIds {
                 capture,
@@ -146,6 +149,11 @@ impl StageRunner {
             tenants: None,
             live: None,
         }
+    }
+
+    /// The camera the frames are from (`default` unless named).
+    pub fn with_camera(&mut self, name: &str) {
+        self.camera = name.to_string();
     }
 
     /// Hand the live view every frame, message and event from now on.
@@ -195,10 +203,12 @@ impl StageRunner {
         self.tenants.as_ref().map(|t| t.lines()).unwrap_or_default()
     }
 
-    /// Keep stage state on disk: restore it now, write it while running and at the end.
-    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) {
-        checkpoints.restore(self.operator.stages_mut());
+    /// Keep stage state on disk: restore it now, write it while running and
+    /// at the end. Returns the frame the restored state continues at.
+    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) -> Option<u64> {
+        let at = checkpoints.restore(self.operator.stages_mut());
         self.checkpoints = Some(checkpoints);
+        at
     }
 
     /// Publish the outages of a live source on `edgepipe/<pipeline>/source`.
@@ -232,7 +242,9 @@ impl StageRunner {
                 if let Some(l) = &self.live {
                     l.message(&m.topic, &m.payload);
                 }
-                p.publish(&m).or_exit(ExitKind::Mqtt)?;
+                if let Err(why) = p.publish(&m) {
+                    tracing::warn!(topic = %m.topic, "source event not queued: {why}");
+                }
             }
         }
         Ok(())
@@ -241,8 +253,18 @@ impl StageRunner {
     pub fn frames(&self) -> u64 {
         self.frames
     }
+    /// MQTT messages waiting in the operator's queue.
+    pub fn mqtt_queued(&self) -> usize {
+        self.publisher.as_ref().map_or(0, |p| p.queued())
+    }
     pub fn timings_mut(&mut self) -> &mut Timings {
         &mut self.timings
+    }
+
+    /// Someone looks at the operator's frames (stdout, a viewer, a snapshot
+    /// asked): only then do its draw stages run.
+    fn frame_shown(&self) -> bool {
+        self.stdout.is_some() || self.live.as_ref().is_some_and(|l| l.wants_frame())
     }
 
     fn label(&self, class_id: u32) -> String {
@@ -264,12 +286,13 @@ impl StageRunner {
             .add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
 
         let frame = &item.frame;
-        crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
+        crate::fault::check(crate::fault::Thread::Stages, frame.index);
         let info = FrameInfo {
             index: frame.index,
             timestamp_ms: frame.timestamp_ms,
             width: self.width,
             height: self.height,
+            camera: self.camera.clone(),
         };
         let mut wdets = std::mem::take(&mut self.detections);
         wdets.clear();
@@ -286,7 +309,9 @@ impl StageRunner {
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let out = self.operator.process(info, &wdets, pixels, true);
+        let out = self
+            .operator
+            .process(&info, &wdets, pixels, self.frame_shown());
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
@@ -312,17 +337,20 @@ impl StageRunner {
                 &events,
             );
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
-            t.process(info, &wdets, pixels, &mut self.publisher.as_mut());
+            t.process(&info, &wdets, pixels, &mut self.publisher.as_mut());
             self.timings.add(self.ids.tenants, started.elapsed());
             tenants_ms = started.elapsed().as_secs_f64() * 1000.0;
         }
         let drawn = out.drawn;
         self.timings.add_ms(self.ids.plugins, plugins_ms);
         self.frames += 1;
+        if let Some(cp) = self.checkpoints.as_mut() {
+            cp.position(frame.index + 1);
+        }
 
         if let Some(r) = self.recorder.as_mut() {
             let t = Instant::now();
@@ -383,7 +411,8 @@ impl StageRunner {
         // The state of the stream's last frame, before the end-of-stream calls.
         if let Some(mut cp) = self.checkpoints.take() {
             cp.save(self.operator.stages_mut());
-            tracing::debug!(written = cp.written, "stage state written");
+            cp.flush();
+            tracing::debug!(written = cp.written(), "stage state written");
         }
         let _ = self.between_frames();
         // Stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
@@ -408,7 +437,7 @@ impl StageRunner {
                 &events,
             );
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;

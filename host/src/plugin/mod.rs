@@ -6,8 +6,8 @@
 //! registry (`oci://REF`, tags polled) and signature checks (`signature`).
 
 pub mod bindings;
+pub mod budget;
 pub mod cache;
-mod compat;
 pub mod events;
 mod no_wait;
 pub mod oci;
@@ -24,10 +24,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
-use bindings::{v0_1_0, v0_2_0, ApiVersion};
+use bindings::ApiVersion;
 pub use cache::{ComponentCache, Origin};
 pub use events::{PluginEvent, PluginVersion};
 pub use sandbox::StageState;
@@ -134,14 +134,7 @@ impl StageKind {
     }
     /// The exports a component of this world and version must have.
     pub fn required_exports(self, api: ApiVersion) -> &'static [&'static str] {
-        match (self, api) {
-            (StageKind::Stats, _) => &["configure", "update", "finish", "save", "restore"],
-            (StageKind::Topics, ApiVersion::V0_1_0) => &["configure", "route", "save", "restore"],
-            (StageKind::Topics, ApiVersion::V0_2_0) => {
-                &["configure", "route", "finish", "save", "restore"]
-            }
-            (StageKind::Draw, _) => &["configure", "draw", "save", "restore"],
-        }
+        (api.contract().required_exports)(self)
     }
 }
 
@@ -220,10 +213,7 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
         no_wait::add_to_linker(&mut linker).map_err(engine_err)?;
-        v0_2_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)
-            .map_err(engine_err)?;
-        v0_1_0::stats::Stats::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)
-            .map_err(engine_err)?;
+        bindings::link_all(&mut linker).map_err(engine_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let weak = engine.weak();
         let stop2 = stop.clone();

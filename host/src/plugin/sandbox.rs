@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{v0_1_0, v0_2_0, Level};
+use super::bindings::Level;
 use super::no_wait::{NoStdin, FROZEN_NOW, FROZEN_RESOLUTION_NS};
 
 /// A wall clock stopped at the Unix epoch.
@@ -58,6 +58,8 @@ pub struct StageState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    /// The running call's CPU deadline and wall-clock bound.
+    pub(crate) budget: Option<super::budget::CallBudget>,
 }
 
 impl WasiView for StageState {
@@ -69,26 +71,17 @@ impl WasiView for StageState {
     }
 }
 
-fn log(plugin: &str, level: Level, message: &str) {
-    match level {
-        Level::Trace => tracing::trace!(plugin, "{message}"),
-        Level::Debug => tracing::debug!(plugin, "{message}"),
-        Level::Info => tracing::info!(plugin, "{message}"),
-        Level::Warn => tracing::warn!(plugin, "{message}"),
-        Level::Error => tracing::error!(plugin, "{message}"),
-    }
-}
-
-impl v0_2_0::stats::edgepipe::plugin::types::Host for StageState {}
-impl v0_2_0::stats::edgepipe::plugin::host::Host for StageState {
-    fn log(&mut self, level: Level, message: String) {
-        log(&self.name, level, &message);
-    }
-}
-
-impl v0_1_0::stats::edgepipe::plugin::types::Host for StageState {}
-impl v0_1_0::stats::edgepipe::plugin::host::Host for StageState {
-    fn log(&mut self, level: v0_1_0::Level, message: String) {
-        log(&self.name, level.into(), &message);
+impl StageState {
+    /// `host.log` of every contract version: a line on the host's log,
+    /// tagged with the stage's name.
+    pub(crate) fn log(&mut self, level: Level, message: &str) {
+        let plugin = self.name.as_str();
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
     }
 }

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 
-use super::bindings::{v0_1_0, v0_2_0, ApiVersion, Detection, FrameInfo, Message, Stat};
+use super::bindings::{ApiVersion, Detection, Exports, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
 use super::sandbox::{wasi_ctx, StageState};
 use super::{
-    compat, Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX,
+    budget, Limits, PluginError, StageKind, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX,
     MAX_CONSECUTIVE_FAULTS, START_TIMEOUT,
 };
 
@@ -29,18 +29,9 @@ pub struct Compiled {
     pub exports: Vec<String>,
 }
 
-enum Bindings {
-    StatsV2(v0_2_0::stats::Stats),
-    TopicsV2(v0_2_0::topics::Topics),
-    DrawV2(v0_2_0::draw::Draw),
-    StatsV1(v0_1_0::stats::Stats),
-    TopicsV1(v0_1_0::topics::Topics),
-    DrawV1(v0_1_0::draw::Draw),
-}
-
 struct Live {
     store: Store<StageState>,
-    bindings: Bindings,
+    exports: Box<dyn Exports>,
 }
 
 /// Everything needed to make a configured instance of a stage, on any thread:
@@ -95,6 +86,9 @@ pub struct Stage {
 }
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
+    if let Some(exceeded) = e.downcast_ref::<budget::Exceeded>() {
+        return exceeded.to_string();
+    }
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => format!(
             "deadline of {} ms exceeded",
@@ -117,12 +111,6 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
             }
         }
     }
-}
-
-/// Epoch ticks for a deadline (rounded up, plus the tick already running).
-fn ticks(deadline: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_micros().max(1);
-    (deadline.as_micros().div_ceil(tick) as u64).max(1) + 1
 }
 
 /// Drop a replaced instance and its compiled code on a thread of their own.
@@ -155,10 +143,6 @@ impl Recipe {
         }
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        ticks(self.limits.call_timeout)
-    }
-
     /// Limits while an instance is made (instantiate + `configure`): off the
     /// frame path, with the longer [`START_TIMEOUT`] as its deadline.
     fn start_limits(&self) -> Limits {
@@ -178,11 +162,13 @@ impl Recipe {
                 .memory_size(self.limits.memory)
                 .trap_on_grow_failure(true)
                 .build(),
+            budget: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        budget::install(&mut store);
         let start = self.start_limits();
-        store.set_epoch_deadline(ticks(start.call_timeout));
+        budget::arm(&mut store, start.call_timeout);
         let world = self.kind.world();
         let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
             name: self.name.clone(),
@@ -199,37 +185,11 @@ impl Recipe {
                     name: self.name.clone(),
                     reason: trap_text(&e, &start),
                 })?;
-        let bindings = match (self.kind, compiled.api) {
-            (StageKind::Stats, ApiVersion::V0_2_0) => {
-                Bindings::StatsV2(v0_2_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?)
-            }
-            (StageKind::Topics, ApiVersion::V0_2_0) => Bindings::TopicsV2(
-                v0_2_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?,
-            ),
-            (StageKind::Draw, ApiVersion::V0_2_0) => {
-                Bindings::DrawV2(v0_2_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?)
-            }
-            (StageKind::Stats, ApiVersion::V0_1_0) => {
-                Bindings::StatsV1(v0_1_0::stats::Stats::new(&mut store, &instance).map_err(wrong)?)
-            }
-            (StageKind::Topics, ApiVersion::V0_1_0) => Bindings::TopicsV1(
-                v0_1_0::topics::Topics::new(&mut store, &instance).map_err(wrong)?,
-            ),
-            (StageKind::Draw, ApiVersion::V0_1_0) => {
-                Bindings::DrawV1(v0_1_0::draw::Draw::new(&mut store, &instance).map_err(wrong)?)
-            }
-        };
-        let mut live = Live { store, bindings };
-        let s = &self.settings;
-        live.store.set_epoch_deadline(ticks(start.call_timeout));
-        let res = match &live.bindings {
-            Bindings::StatsV2(b) => b.call_configure(&mut live.store, s),
-            Bindings::TopicsV2(b) => b.call_configure(&mut live.store, s),
-            Bindings::DrawV2(b) => b.call_configure(&mut live.store, s),
-            Bindings::StatsV1(b) => b.call_configure(&mut live.store, s),
-            Bindings::TopicsV1(b) => b.call_configure(&mut live.store, s),
-            Bindings::DrawV1(b) => b.call_configure(&mut live.store, s),
-        };
+        let exports =
+            (compiled.api.contract().bind)(self.kind, &mut store, &instance).map_err(wrong)?;
+        let mut live = Live { store, exports };
+        budget::arm(&mut live.store, start.call_timeout);
+        let res = live.exports.configure(&mut live.store, &self.settings);
         match res {
             Ok(Ok(())) => Ok(live),
             Ok(Err(reason)) => Err(PluginError::Configure {
@@ -256,32 +216,18 @@ impl Recipe {
     fn call_live<R>(
         &self,
         live: &mut Live,
-        f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&dyn Exports, &mut Store<StageState>) -> wasmtime::Result<R>,
     ) -> wasmtime::Result<R> {
-        live.store.set_epoch_deadline(self.deadline_ticks());
-        f(&live.bindings, &mut live.store)
+        budget::arm(&mut live.store, self.limits.call_timeout);
+        f(&*live.exports, &mut live.store)
     }
 
     fn save_live(&self, live: &mut Live) -> wasmtime::Result<Vec<u8>> {
-        self.call_live(live, |b, s| match b {
-            Bindings::StatsV2(b) => b.call_save(s),
-            Bindings::TopicsV2(b) => b.call_save(s),
-            Bindings::DrawV2(b) => b.call_save(s),
-            Bindings::StatsV1(b) => b.call_save(s),
-            Bindings::TopicsV1(b) => b.call_save(s),
-            Bindings::DrawV1(b) => b.call_save(s),
-        })
+        self.call_live(live, |e, s| e.save(s))
     }
 
     fn restore_live(&self, live: &mut Live, state: &[u8]) -> Result<(), String> {
-        let r = self.call_live(live, |b, s| match b {
-            Bindings::StatsV2(b) => b.call_restore(s, state),
-            Bindings::TopicsV2(b) => b.call_restore(s, state),
-            Bindings::DrawV2(b) => b.call_restore(s, state),
-            Bindings::StatsV1(b) => b.call_restore(s, state),
-            Bindings::TopicsV1(b) => b.call_restore(s, state),
-            Bindings::DrawV1(b) => b.call_restore(s, state),
-        });
+        let r = self.call_live(live, |e, s| e.restore(s, state));
         match r {
             Ok(r) => r,
             Err(e) => Err(format!("restore trapped: {}", trap_text(&e, &self.limits))),
@@ -475,7 +421,7 @@ impl Stage {
         &mut self,
         what: &str,
         checkpoint: bool,
-        f: impl FnOnce(&Bindings, &mut Store<StageState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&dyn Exports, &mut Store<StageState>) -> wasmtime::Result<R>,
     ) -> Option<R> {
         if !self.ensure_live() {
             return None;
@@ -510,70 +456,41 @@ impl Stage {
     }
 
     /// `stats.update`; empty for other kinds or on a fault.
-    pub fn update(&mut self, info: FrameInfo, detections: &[Detection]) -> Vec<Stat> {
-        self.call("update", true, |b, s| match b {
-            Bindings::StatsV2(b) => b.call_update(s, info, detections),
-            Bindings::StatsV1(b) => b
-                .call_update(s, info.into(), &compat::detections(detections))
-                .map(compat::stats_out),
-            _ => Ok(Vec::new()),
-        })
-        .unwrap_or_default()
+    pub fn update(&mut self, info: &FrameInfo, detections: &[Detection]) -> Vec<Stat> {
+        self.call("update", true, |e, s| e.update(s, info, detections))
+            .unwrap_or_default()
     }
 
     /// `stats.finish`; empty for other kinds or on a fault.
     pub fn finish(&mut self) -> Vec<Stat> {
-        self.call("finish", false, |b, s| match b {
-            Bindings::StatsV2(b) => b.call_finish(s),
-            Bindings::StatsV1(b) => b.call_finish(s).map(compat::stats_out),
-            _ => Ok(Vec::new()),
-        })
-        .unwrap_or_default()
+        self.call("finish", false, |e, s| e.finish_stats(s))
+            .unwrap_or_default()
     }
 
     /// `topics.route`; empty for other kinds or on a fault.
-    pub fn route(&mut self, info: FrameInfo, stats: &[Stat]) -> Vec<Message> {
-        self.call("route", true, |b, s| match b {
-            Bindings::TopicsV2(b) => b.call_route(s, info, stats),
-            Bindings::TopicsV1(b) => b
-                .call_route(s, info.into(), &compat::stats_in(stats))
-                .map(compat::messages_out),
-            _ => Ok(Vec::new()),
-        })
-        .unwrap_or_default()
+    pub fn route(&mut self, info: &FrameInfo, stats: &[Stat]) -> Vec<Message> {
+        self.call("route", true, |e, s| e.route(s, info, stats))
+            .unwrap_or_default()
     }
 
-    /// `topics.finish` (0.2.0) at the end of the stream; a 0.1.0 topics
+    /// `topics.finish` (0.2.0 on) at the end of the stream; a 0.1.0 topics
     /// stage has none and publishes nothing here.
     pub fn finish_topics(&mut self, stats: &[Stat]) -> Vec<Message> {
-        self.call("finish", false, |b, s| match b {
-            Bindings::TopicsV2(b) => b.call_finish(s, stats),
-            _ => Ok(Vec::new()),
-        })
-        .unwrap_or_default()
+        self.call("finish", false, |e, s| e.finish_topics(s, stats))
+            .unwrap_or_default()
     }
 
     /// `draw.draw`; `None` (frame left as it is) for other kinds, on a fault,
     /// or when the stage returns a buffer of the wrong size.
     pub fn draw(
         &mut self,
-        info: FrameInfo,
+        info: &FrameInfo,
         pixels: &[u8],
         detections: &[Detection],
         stats: &[Stat],
     ) -> Option<Vec<u8>> {
-        let out = self.call("draw", true, |b, s| match b {
-            Bindings::DrawV2(b) => b.call_draw(s, info, pixels, detections, stats).map(Some),
-            Bindings::DrawV1(b) => b
-                .call_draw(
-                    s,
-                    info.into(),
-                    pixels,
-                    &compat::detections(detections),
-                    &compat::stats_in(stats),
-                )
-                .map(Some),
-            _ => Ok(None),
+        let out = self.call("draw", true, |e, s| {
+            e.draw(s, info, pixels, detections, stats)
         })??;
         if out.len() != pixels.len() {
             self.record_fault(

@@ -22,94 +22,82 @@
 
 #![allow(clippy::too_many_arguments)]
 
-/// Bindings of world `stats`.
-#[cfg(not(feature = "v0_1_0"))]
-pub mod stats {
-    wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
-        world: "stats",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "edgepipe_sdk::stats",
-    });
+/// The three worlds of one contract version; `topics` and `draw` share the
+/// `types` and `host` interfaces generated in `stats`.
+macro_rules! worlds {
+    ($path:literal, $types:literal, $host:literal) => {
+        /// Bindings of world `stats`.
+        pub mod stats {
+            wit_bindgen::generate!({
+                path: $path,
+                world: "stats",
+                pub_export_macro: true,
+                export_macro_name: "export",
+                default_bindings_module: "edgepipe_sdk::stats",
+            });
+        }
+        /// Bindings of world `topics`.
+        pub mod topics {
+            wit_bindgen::generate!({
+                path: $path,
+                world: "topics",
+                pub_export_macro: true,
+                export_macro_name: "export",
+                default_bindings_module: "edgepipe_sdk::topics",
+                with: {
+                    $types: crate::stats::edgepipe::plugin::types,
+                    $host: crate::stats::edgepipe::plugin::host,
+                },
+            });
+        }
+        /// Bindings of world `draw`.
+        pub mod draw {
+            wit_bindgen::generate!({
+                path: $path,
+                world: "draw",
+                pub_export_macro: true,
+                export_macro_name: "export",
+                default_bindings_module: "edgepipe_sdk::draw",
+                with: {
+                    $types: crate::stats::edgepipe::plugin::types,
+                    $host: crate::stats::edgepipe::plugin::host,
+                },
+            });
+        }
+    };
 }
 
-/// Bindings of world `topics`.
-#[cfg(not(feature = "v0_1_0"))]
-pub mod topics {
-    wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
-        world: "topics",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "edgepipe_sdk::topics",
-        with: {
-            "edgepipe:plugin/types@0.2.0": crate::stats::edgepipe::plugin::types,
-            "edgepipe:plugin/host@0.2.0": crate::stats::edgepipe::plugin::host,
-        },
-    });
-}
+#[cfg(all(feature = "v0_1_0", feature = "v0_2_0"))]
+compile_error!("edgepipe-sdk: choose one of the features v0_1_0 and v0_2_0");
 
-/// Bindings of world `draw`.
-#[cfg(not(feature = "v0_1_0"))]
-pub mod draw {
-    wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
-        world: "draw",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "edgepipe_sdk::draw",
-        with: {
-            "edgepipe:plugin/types@0.2.0": crate::stats::edgepipe::plugin::types,
-            "edgepipe:plugin/host@0.2.0": crate::stats::edgepipe::plugin::host,
-        },
-    });
-}
+// The newest contract, 0.3.0 (the default).
+#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0")))]
+worlds!(
+    "../../wit/since_v0.3.0",
+    "edgepipe:plugin/types@0.3.0",
+    "edgepipe:plugin/host@0.3.0"
+);
+#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0")))]
+pub const API_VERSION: &str = "0.3.0";
 
-/// Bindings of the frozen 0.1.0 worlds, for plugins that must keep loading
-/// on hosts that serve only 0.1.0 (feature `v0_1_0`).
-#[cfg(feature = "v0_1_0")]
-pub mod stats {
-    wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
-        world: "stats",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "edgepipe_sdk::stats",
-    });
-}
-#[cfg(feature = "v0_1_0")]
-pub mod topics {
-    wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
-        world: "topics",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "edgepipe_sdk::topics",
-        with: {
-            "edgepipe:plugin/types@0.1.0": crate::stats::edgepipe::plugin::types,
-            "edgepipe:plugin/host@0.1.0": crate::stats::edgepipe::plugin::host,
-        },
-    });
-}
-#[cfg(feature = "v0_1_0")]
-pub mod draw {
-    wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
-        world: "draw",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "edgepipe_sdk::draw",
-        with: {
-            "edgepipe:plugin/types@0.1.0": crate::stats::edgepipe::plugin::types,
-            "edgepipe:plugin/host@0.1.0": crate::stats::edgepipe::plugin::host,
-        },
-    });
-}
-
-/// The contract version this build of the SDK targets.
-#[cfg(not(feature = "v0_1_0"))]
+// The frozen 0.2.0 (feature `v0_2_0`), for plugins that must keep loading
+// on hosts that serve only up to 0.2.0: no `FrameInfo::camera`.
+#[cfg(feature = "v0_2_0")]
+worlds!(
+    "../../wit/since_v0.2.0",
+    "edgepipe:plugin/types@0.2.0",
+    "edgepipe:plugin/host@0.2.0"
+);
+#[cfg(feature = "v0_2_0")]
 pub const API_VERSION: &str = "0.2.0";
+
+// The frozen 0.1.0 (feature `v0_1_0`): no camera, no `topics.finish`.
+#[cfg(feature = "v0_1_0")]
+worlds!(
+    "../../wit/since_v0.1.0",
+    "edgepipe:plugin/types@0.1.0",
+    "edgepipe:plugin/host@0.1.0"
+);
 #[cfg(feature = "v0_1_0")]
 pub const API_VERSION: &str = "0.1.0";
 
@@ -216,8 +204,8 @@ pub trait Topics: Default + 'static {
         Ok(())
     }
     fn route(&mut self, info: FrameInfo, stats: Vec<Stat>) -> Vec<Message>;
-    /// End of stream, with the stats stages' final stats (contract 0.2.0;
-    /// never called on a 0.1.0 build).
+    /// End of stream, with the stats stages' final stats (contract 0.2.0
+    /// on; never called on a 0.1.0 build).
     fn finish(&mut self, _stats: Vec<Stat>) -> Vec<Message> {
         Vec::new()
     }

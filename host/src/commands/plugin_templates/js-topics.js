@@ -18,7 +18,8 @@ class {{Class}} extends Topics {
     const s = statsObject(stats);
     if (s.count === undefined || s.count === this.state.last) return [];
     this.state.last = s.count;
-    return [message(`${this.prefix}/count`, { count: s.count, frame: info.index }, this.qos)];
+    // info.camera: the camera the frame is from ("default" with one source).
+    return [message(`${this.prefix}/count`, { count: s.count, frame: info.index, camera: info.camera }, this.qos)];
   }
 
   finish(stats) {

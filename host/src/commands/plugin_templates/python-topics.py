@@ -21,7 +21,9 @@ class {{Class}}(Topics):
         if s.get("count") == self.state["last"]:
             return []
         self.state["last"] = s.get("count")
-        return [message(f"{self.prefix}/count", {"count": s.get("count"), "frame": info.index}, self.qos)]
+        # info.camera: the camera the frame is from ("default" with one source).
+        payload = {"count": s.get("count"), "frame": info.index, "camera": info.camera}
+        return [message(f"{self.prefix}/count", payload, self.qos)]
 
     def finish(self, stats):
         return [message(f"{self.prefix}/total", stats_dict(stats), self.qos, retain=True)]

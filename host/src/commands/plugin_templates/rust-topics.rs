@@ -9,7 +9,11 @@ struct {{Class}};
 impl Topics for {{Class}} {
     fn route(&mut self, info: FrameInfo, stats: Vec<Stat>) -> Vec<Message> {
         let Some(count) = stats.iter().find(|s| s.name == "count") else { return Vec::new() };
-        let payload = format!(r#"{{"count":{},"frame":{}}}"#, count.value, info.index);
+        // info.camera: the camera the frame is from ("default" with one source).
+        let payload = format!(
+            r#"{{"count":{},"frame":{},"camera":"{}"}}"#,
+            count.value, info.index, info.camera
+        );
         vec![Message::new("{{name}}/count", payload, Qos::AtLeastOnce, false)]
     }
 }

@@ -1,0 +1,134 @@
+//! YOLOv8-family output `[1, 4 + C, N]` (Ultralytics YOLOv8-v12, and
+//! NanoDet once its decoding is folded into the graph at conversion): per
+//! anchor `cx, cy, w, h` in input pixels, then C class scores; NMS in the host.
+
+use crate::detect::{BBox, Detection, Letterbox};
+
+/// Shape of a YOLOv8-family output `[1, 4 + classes, anchors]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub classes: usize,
+    pub anchors: usize,
+}
+
+/// Decode a YOLOv8-family output (row-major `[4 + C, N]`, batch 1): per anchor
+/// the best class; keep those scoring at least `confidence`; boxes (cx, cy, w, h
+/// in input pixels) are mapped to frame pixels with `lb`. No NMS here.
+/// `best`/`best_class` are scratch buffers reused across frames.
+pub fn decode(
+    data: &[f32],
+    layout: Shape,
+    confidence: f32,
+    lb: &Letterbox,
+    scratch: &mut DecodeScratch,
+) -> Vec<Detection> {
+    let n = layout.anchors;
+    let c = layout.classes;
+    if data.len() < (4 + c) * n {
+        return Vec::new();
+    }
+    scratch.best.clear();
+    scratch.best.resize(n, f32::NEG_INFINITY);
+    scratch.class.clear();
+    scratch.class.resize(n, 0);
+    // Class-major: each class row is contiguous, so walk rows, not columns.
+    for k in 0..c {
+        let row = &data[(4 + k) * n..(5 + k) * n];
+        for (i, &s) in row.iter().enumerate() {
+            if s > scratch.best[i] {
+                scratch.best[i] = s;
+                scratch.class[i] = k as u32;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for i in 0..n {
+        let score = scratch.best[i];
+        // NaN scores fail this test too.
+        if score.is_nan() || score < confidence {
+            continue;
+        }
+        let (cx, cy, w, h) = (data[i], data[n + i], data[2 * n + i], data[3 * n + i]);
+        if !(w > 0.0 && h > 0.0) {
+            continue;
+        }
+        let input_box = BBox {
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            width: w,
+            height: h,
+        };
+        let bbox = lb.to_frame(&input_box);
+        if bbox.area() <= 0.0 {
+            continue;
+        }
+        out.push(Detection {
+            class_id: scratch.class[i],
+            score,
+            bbox,
+        });
+    }
+    out
+}
+
+/// Buffers [`decode`] reuses from frame to frame.
+#[derive(Debug, Default)]
+pub struct DecodeScratch {
+    best: Vec<f32>,
+    class: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_picks_best_class_and_maps_to_frame() {
+        // 2 classes, 3 anchors; layout [4+2, 3]
+        let n = 3;
+        let mut data = vec![0.0f32; 6 * n];
+        let set = |d: &mut Vec<f32>, row: usize, i: usize, v: f32| d[row * n + i] = v;
+        // anchor 0: box at (cx 100, cy 180, 50x100) class 1 score 0.9
+        set(&mut data, 0, 0, 125.0);
+        set(&mut data, 1, 0, 230.0);
+        set(&mut data, 2, 0, 50.0);
+        set(&mut data, 3, 0, 100.0);
+        set(&mut data, 4, 0, 0.2);
+        set(&mut data, 5, 0, 0.9);
+        // anchor 1: below threshold
+        set(&mut data, 2, 1, 10.0);
+        set(&mut data, 3, 1, 10.0);
+        set(&mut data, 4, 1, 0.1);
+        // anchor 2: zero-size box, high score: dropped
+        set(&mut data, 4, 2, 0.95);
+        let lb = Letterbox::new(768, 576, 640, 640);
+        let mut scratch = DecodeScratch::default();
+        let dets = decode(
+            &data,
+            Shape {
+                classes: 2,
+                anchors: n,
+            },
+            0.25,
+            &lb,
+            &mut scratch,
+        );
+        assert_eq!(dets.len(), 1);
+        assert_eq!(dets[0].class_id, 1);
+        assert!((dets[0].score - 0.9).abs() < 1e-6);
+        assert!((dets[0].bbox.x - 120.0).abs() < 1e-3);
+        assert!((dets[0].bbox.y - 120.0).abs() < 1e-3);
+        // A short buffer decodes to nothing instead of panicking.
+        assert!(decode(
+            &data[..5],
+            Shape {
+                classes: 2,
+                anchors: n
+            },
+            0.25,
+            &lb,
+            &mut scratch
+        )
+        .is_empty());
+    }
+}

@@ -1,0 +1,44 @@
+//! `edgepipe:plugin@0.1.0` (wit/since_v0.1.0), the first: no `topics.finish`
+//! (a 0.1.0 topics stage publishes nothing at the end of the stream), and a
+//! `frame-info` without the camera (the host's is narrowed to it).
+
+use wasmtime::component::{HasSelf, Instance, Linker};
+use wasmtime::Store;
+
+use super::{latest, Contract, Exports, StageState};
+use crate::plugin::StageKind;
+
+worlds!(
+    "../wit/since_v0.1.0",
+    "edgepipe:plugin/types",
+    "edgepipe:plugin/host"
+);
+v0_1_shapes!();
+
+pub const CONTRACT: Contract = Contract {
+    version: "0.1.0",
+    required_exports,
+    link,
+    bind,
+};
+
+fn required_exports(kind: StageKind) -> &'static [&'static str] {
+    match kind {
+        StageKind::Stats => &["configure", "update", "finish", "save", "restore"],
+        StageKind::Topics => &["configure", "route", "save", "restore"],
+        StageKind::Draw => &["configure", "draw", "save", "restore"],
+    }
+}
+
+impl Exports for topics::Topics {
+    lifecycle!();
+    fn route(
+        &self,
+        store: &mut Store<StageState>,
+        info: &latest::FrameInfo,
+        stats: &[latest::Stat],
+    ) -> wasmtime::Result<Vec<latest::Message>> {
+        self.call_route(store, info.into(), &stats_in(stats))
+            .map(messages_out)
+    }
+}
