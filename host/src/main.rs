@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use edgepipe::commands::cli::{
-    Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand,
+    Cli, Command, FleetCommand, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand,
 };
 use edgepipe::error::{ExitKind, Failure, OrExit};
 
@@ -87,6 +87,16 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Build { dir }) => {
             edgepipe::commands::plugin_build::run(dir).map(|()| ExitCode::SUCCESS)
         }
+        Command::Plugin(
+            p @ (PluginCommand::Push(_)
+            | PluginCommand::Pull(_)
+            | PluginCommand::Keygen { .. }
+            | PluginCommand::Sign { .. }
+            | PluginCommand::Verify { .. }),
+        ) => plugin_oci(p),
+        Command::Fleet(FleetCommand::Status(a)) => {
+            edgepipe::commands::fleet::status(a).map(|()| ExitCode::SUCCESS)
+        }
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
         Command::Eval(args) => edgepipe::commands::eval::run(args).map(|()| ExitCode::SUCCESS),
@@ -95,6 +105,26 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
             config,
             plugin_dir,
         }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
+    }
+}
+
+fn plugin_oci(p: &PluginCommand) -> Result<ExitCode, Failure> {
+    use edgepipe::commands::plugin_oci as o;
+    let done = |r: Result<(), Failure>| r.map(|()| ExitCode::SUCCESS);
+    match p {
+        PluginCommand::Push(a) => done(o::push(a)),
+        PluginCommand::Pull(a) => done(o::pull(a)),
+        PluginCommand::Keygen { key } => done(o::keygen(key)),
+        PluginCommand::Sign { file, key, output } => done(o::sign(file, key, output.as_deref())),
+        PluginCommand::Verify { file, key } => Ok(if o::verify(file, key)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
+        _ => Err(Failure::msg(
+            ExitKind::Internal,
+            "not a registry or signature command",
+        )),
     }
 }
 

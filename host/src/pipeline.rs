@@ -184,6 +184,11 @@ impl Summary {
 
 /// Load every configured stage (and watch their files when `reload` is on).
 pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, Failure> {
+    let sources = settings
+        .plugin_sources
+        .load(settings.plugin_cache.as_deref())
+        .or_exit(ExitKind::Config)?;
+    host.set_sources(sources);
     let mut set = StageSet::load(host, &settings.stages).or_exit(ExitKind::Plugin)?;
     if settings.reload {
         set.watch(host).or_exit(ExitKind::Plugin)?;

@@ -323,6 +323,13 @@ impl StageRunner {
             self.timings.add(self.ids.mqtt, t.elapsed());
         }
         let events = self.operator.take_events(frame.index);
+        if let (true, Some(p)) = (
+            crate::chain::inventory::changes(&events),
+            self.publisher.as_mut(),
+        ) {
+            let stages = self.operator.stages();
+            crate::chain::inventory::publish(p, &self.pipeline, "operator", stages, frame.index);
+        }
         if let Some(l) = &self.live {
             l.chain_output(
                 &out.messages,
