@@ -22,7 +22,8 @@ EASY_YOLO_VERSION="0.1.3"
 CLIP="$VENDOR/data/vtest.avi"
 PLUGIN_DIR="$ROOT/target/plugins"
 PLUGINS=(people-counter course-topics draw-boxes class-names speedometer line-counter)
-APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium)
+# docker-registry, skopeo and apache2-utils (htpasswd): the fleet tests' real OCI registry (README, "Fleets").
+APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils)
 # The live view's browser test: Debian's chromium driven by playwright-core (no browser download).
 PLAYWRIGHT_VERSION="1.65.1"
 NODE_DIR="$VENDOR/node"
@@ -63,6 +64,13 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   say "adding rust target wasm32-wasip2"
   rustup target add wasm32-wasip2
 fi
+# rustfmt and clippy: scripts/test.sh checks the tree with both.
+for c in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    say "adding rust component $c"
+    rustup component add "$c"
+  fi
+done
 
 # 3. ONNX Runtime shared library and the OpenVINO provider, from the PyPI wheel
 if [ ! -f "$ORT_LIB" ] || [ ! -f "$ORT_OPENVINO" ]; then

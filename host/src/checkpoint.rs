@@ -1,6 +1,7 @@
 //! Stage state to disk and back for one chain of stages: restored once at
 //! start (only state saved for the same source; a file only with
-//! `--resume`), written every few seconds between frames and once at the end,
+//! `--resume`), handed to the writer thread ([`crate::state_writer`]) every
+//! few seconds between frames and once at the end (written when dropped),
 //! each file marked with its source and the frame to continue at.
 
 use std::time::Instant;
@@ -8,16 +9,15 @@ use std::time::Instant;
 use crate::plugin::StageSet;
 use crate::state::source::{self, Header};
 use crate::state::{StateSettings, StateStore};
+use crate::state_writer::StateWriter;
 
 pub struct Checkpoints {
     store: StateStore,
+    writer: StateWriter,
     settings: StateSettings,
     last: Instant,
     /// The frame after the last one the stages have seen.
     next_frame: u64,
-    /// A failing disk is said once, not every few seconds.
-    warned: bool,
-    pub written: u64,
 }
 
 impl Checkpoints {
@@ -26,12 +26,11 @@ impl Checkpoints {
     pub fn open(settings: &StateSettings) -> Option<Checkpoints> {
         match StateStore::open(&settings.dir) {
             Ok(store) => Some(Checkpoints {
+                writer: StateWriter::start(store.clone())?,
                 store,
                 settings: settings.clone(),
                 last: Instant::now(),
                 next_frame: 0,
-                warned: false,
-                written: 0,
             }),
             Err(e) => {
                 tracing::warn!("stage state is not kept: {e}");
@@ -117,7 +116,7 @@ impl Checkpoints {
         }
     }
 
-    /// Write every stage's state now.
+    /// Hand every stage's state to the writer now; never waits for the disk.
     pub fn save(&mut self, stages: &mut StageSet) {
         self.last = Instant::now();
         let header = Header {
@@ -125,16 +124,20 @@ impl Checkpoints {
             next_frame: self.next_frame,
         };
         for stage in stages.stages_mut() {
-            let Some(bytes) = stage.save() else { continue };
-            let file = source::encode(&header, &bytes);
-            match self.store.save(stage.name(), &file) {
-                Ok(()) => self.written += 1,
-                Err(e) if !self.warned => {
-                    self.warned = true;
-                    tracing::warn!(plugin = %stage.name(), "stage state not written (said once): {e}");
-                }
-                Err(_) => {}
+            if let Some(bytes) = stage.save() {
+                self.writer
+                    .save(stage.name(), source::encode(&header, &bytes));
             }
         }
+    }
+
+    /// Wait until everything handed over is on disk.
+    pub fn flush(&self) {
+        self.writer.flush();
+    }
+
+    /// States written so far.
+    pub fn written(&self) -> u64 {
+        self.writer.written()
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use edgepipe::commands::cli::{
-    Cli, Command, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand,
+    Cli, Command, FleetCommand, PluginBenchArgs, PluginCommand, PluginTestArgs, TenantsCommand,
 };
 use edgepipe::error::{ExitKind, Failure, OrExit};
 
@@ -87,6 +87,16 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Plugin(PluginCommand::Build { dir }) => {
             edgepipe::commands::plugin_build::run(dir).map(|()| ExitCode::SUCCESS)
         }
+        Command::Plugin(
+            p @ (PluginCommand::Push(_)
+            | PluginCommand::Pull(_)
+            | PluginCommand::Keygen { .. }
+            | PluginCommand::Sign { .. }
+            | PluginCommand::Verify { .. }),
+        ) => plugin_oci(p),
+        Command::Fleet(FleetCommand::Status(a)) => {
+            edgepipe::commands::fleet::status(a).map(|()| ExitCode::SUCCESS)
+        }
         Command::BenchMqtt(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args),
         Command::Eval(args) => edgepipe::commands::eval::run(args).map(|()| ExitCode::SUCCESS),
@@ -95,6 +105,26 @@ fn command(cli: &Cli) -> Result<ExitCode, Failure> {
             config,
             plugin_dir,
         }) => tenants_check(dir, config.as_deref(), plugin_dir.clone()),
+    }
+}
+
+fn plugin_oci(p: &PluginCommand) -> Result<ExitCode, Failure> {
+    use edgepipe::commands::plugin_oci as o;
+    let done = |r: Result<(), Failure>| r.map(|()| ExitCode::SUCCESS);
+    match p {
+        PluginCommand::Push(a) => done(o::push(a)),
+        PluginCommand::Pull(a) => done(o::pull(a)),
+        PluginCommand::Keygen { key } => done(o::keygen(key)),
+        PluginCommand::Sign { file, key, output } => done(o::sign(file, key, output.as_deref())),
+        PluginCommand::Verify { file, key } => Ok(if o::verify(file, key)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
+        _ => Err(Failure::msg(
+            ExitKind::Internal,
+            "not a registry or signature command",
+        )),
     }
 }
 
@@ -294,19 +324,34 @@ fn plugin_bench(a: &PluginBenchArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure> {
+/// A bench's report on stdout (in bench mode no frames go there).
+fn to_stdout(text: &str) -> Result<(), Failure> {
     use std::io::Write;
-    let comparison = match (args.cameras, args.viewers, args.tenants) {
-        (Some(n), _, _) => Some(edgepipe::commands::bench_cameras::run(args, n)?),
-        (_, Some(n), _) => Some(edgepipe::commands::bench_viewers::run(args, n)?),
-        (_, _, Some(n)) => Some(edgepipe::commands::bench_tenants::run(args, n)?),
-        _ => None,
-    };
-    if let Some(text) = comparison {
-        std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| Failure::new(ExitKind::Output, e))?;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::new(ExitKind::Output, e))
+}
+
+fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure> {
+    if let Some(n) = args.cameras {
+        let text = edgepipe::commands::bench_cameras::run(args, n)?;
+        to_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(n) = args.viewers {
+        let text = edgepipe::commands::bench_viewers::run(args, n)?;
+        to_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(d) = args.soak {
+        let text = edgepipe::commands::bench_soak::run(args, d, args.soak_every)?;
+        to_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(n) = args.tenants {
+        let text = edgepipe::commands::bench_tenants::run(args, n)?;
+        to_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
     let report = edgepipe::commands::bench::run(args)?;
@@ -314,9 +359,6 @@ fn bench(args: &edgepipe::commands::cli::BenchArgs) -> Result<ExitCode, Failure>
         r.pipeline.print();
     }
     // The report is what `bench` is for: it goes to stdout (no frames do here).
-    std::io::stdout()
-        .lock()
-        .write_all(report.render().as_bytes())
-        .map_err(|e| Failure::new(ExitKind::Output, e))?;
+    to_stdout(&report.render())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -68,55 +68,6 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// Test hook: `EDGEPIPE_FAULT=panic:<thread>:<frame>` panics in the named
-/// engine thread (`capture`, `infer`, `stages`) at that frame, so the tests
-/// can prove a panic anywhere ends the run cleanly. Read once per run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FaultPlan {
-    pub capture: Option<u64>,
-    pub infer: Option<u64>,
-    pub stages: Option<u64>,
-}
-
-/// The plan of this process (read from the environment once).
-pub fn fault_plan() -> &'static FaultPlan {
-    static PLAN: std::sync::OnceLock<FaultPlan> = std::sync::OnceLock::new();
-    PLAN.get_or_init(FaultPlan::from_env)
-}
-
-impl FaultPlan {
-    pub fn from_env() -> FaultPlan {
-        std::env::var("EDGEPIPE_FAULT")
-            .map(|v| FaultPlan::parse(&v))
-            .unwrap_or_default()
-    }
-
-    pub fn parse(v: &str) -> FaultPlan {
-        let mut plan = FaultPlan::default();
-        for part in v.split(',') {
-            let mut it = part.split(':');
-            if let (Some("panic"), Some(thread), Some(Ok(frame)), None) =
-                (it.next(), it.next(), it.next().map(str::parse), it.next())
-            {
-                match thread {
-                    "capture" => plan.capture = Some(frame),
-                    "infer" => plan.infer = Some(frame),
-                    "stages" => plan.stages = Some(frame),
-                    _ => {}
-                }
-            }
-        }
-        plan
-    }
-
-    /// Panic if `at` is the planned frame (the injected bug).
-    pub fn check(planned: Option<u64>, at: u64) {
-        if planned == Some(at) {
-            panic!("injected fault (EDGEPIPE_FAULT) at frame {at}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,20 +80,5 @@ mod tests {
         let e = r.unwrap_err();
         assert!(e.contains("boom") && e.contains("internal error"), "{e}");
         assert_eq!(guarded(|| 7), Ok(7));
-    }
-
-    #[test]
-    fn fault_plans_parse() {
-        assert_eq!(
-            FaultPlan::parse("panic:infer:5"),
-            FaultPlan {
-                infer: Some(5),
-                ..Default::default()
-            }
-        );
-        assert_eq!(
-            FaultPlan::parse("panic:nowhere:5,junk"),
-            FaultPlan::default()
-        );
     }
 }

@@ -192,6 +192,11 @@ impl Summary {
 
 /// Load every configured stage (and watch their files when `reload` is on).
 pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, Failure> {
+    let sources = settings
+        .plugin_sources
+        .load(settings.plugin_cache.as_deref())
+        .or_exit(ExitKind::Config)?;
+    host.set_sources(sources);
     let mut set = StageSet::load(host, &settings.stages).or_exit(ExitKind::Plugin)?;
     if settings.reload {
         set.watch(host).or_exit(ExitKind::Plugin)?;
@@ -199,27 +204,30 @@ pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, F
     Ok(set)
 }
 
-/// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1).
+/// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1). An event
+/// the connection refuses (over the size limit) is warned about and counted
+/// in the report (the run ends degraded), never the end of the run.
 pub(crate) fn publish_events(
     publisher: Option<&mut Publisher>,
     pipeline: &str,
     events: Vec<PluginEvent>,
-) -> Result<(), Failure> {
+) {
     // Called every frame; almost always with nothing to say.
     let Some(p) = publisher.filter(|_| !events.is_empty()) else {
-        return Ok(());
+        return;
     };
     let topic = crate::plugin::events::topic(pipeline);
     for e in events {
-        p.publish(&wit::Message {
+        let m = wit::Message {
             topic: topic.clone(),
             payload: e.to_json(),
             qos: wit::Qos::AtLeastOnce,
             retain: false,
-        })
-        .or_exit(ExitKind::Mqtt)?;
+        };
+        if let Err(why) = p.publish(&m) {
+            tracing::warn!(topic = %m.topic, "plugin event not queued: {why}");
+        }
     }
-    Ok(())
 }
 
 /// Where the run's publishers connect (`None`: MQTT off); the embedded

@@ -122,6 +122,7 @@ pub fn default_parent() -> Option<PathBuf> {
 }
 
 /// The folder of one chain's stage states.
+#[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
 }

@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use edgepipe::plugin::bindings::{FrameInfo, Stat, DEFAULT_CAMERA};
+use edgepipe::plugin::bindings::{FrameInfo, Stat};
 use edgepipe::plugin::{Limits, PluginHost, Stage, StageKind};
 
 use crate::common;
@@ -96,9 +96,9 @@ fn pipeline(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// `edgepipe run` on the clip: every frame's messages of the three versions
-/// arrive over MQTT, the 0.3.0 stage's carrying the camera's name
-/// (`default`: one source), and both `finish` messages at the end.
+/// `edgepipe run --camera-name door` on the clip: every frame's messages of
+/// the three versions arrive over MQTT, the 0.3.0 stage's carrying the
+/// camera's name, and both `finish` messages at the end.
 #[test]
 fn stages_of_0_1_0_0_2_0_and_0_3_0_run_side_by_side_on_the_clip() {
     let broker = common::Mosquitto::start();
@@ -110,7 +110,7 @@ fn stages_of_0_1_0_0_2_0_and_0_3_0_run_side_by_side_on_the_clip() {
         .arg(pipeline(dir.path()))
         .arg("--input")
         .arg(common::clip())
-        .args(["--max-frames", &FRAMES.to_string()])
+        .args(["--camera-name", "door", "--max-frames", &FRAMES.to_string()])
         .args(["--mqtt-url", &broker.url(), "--no-reload"])
         .stdout(Stdio::null())
         .output()
@@ -145,9 +145,7 @@ fn stages_of_0_1_0_0_2_0_and_0_3_0_run_side_by_side_on_the_clip() {
     for topic in TOPICS {
         assert_eq!(frames(topic), (0..FRAMES).collect::<Vec<_>>(), "{topic}");
     }
-    assert!(of("camera/frame")
-        .iter()
-        .all(|p| p["camera"] == DEFAULT_CAMERA));
-    assert_eq!(of("camera/finish")[0]["camera"], DEFAULT_CAMERA);
+    assert!(of("camera/frame").iter().all(|p| p["camera"] == "door"));
+    assert_eq!(of("camera/finish")[0]["camera"], "door");
     assert_eq!(of("legacy-v2/finish")[0]["frames"], FRAMES);
 }

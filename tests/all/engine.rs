@@ -389,3 +389,77 @@ fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
         "every frame either processed or counted as dropped"
     );
 }
+
+/// The operator's mean ms per frame in draw-boxes, from the summary.
+fn draw_boxes_mean_ms(args: &[&str]) -> f64 {
+    let (code, _, stderr) = common::run_edgepipe(args);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("edgepipe: summary: mean ms per frame: "))
+        .unwrap_or_else(|| panic!("no mean line: {stderr}"));
+    line.split(", ")
+        .find_map(|p| p.strip_prefix("draw-boxes "))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no draw-boxes in {line}"))
+}
+
+/// The operator's draw stages run only when something shows the frames
+/// (stdout, a viewer, a snapshot asked); a run with none of these spends
+/// nothing on them (they drew every frame, as tenants' stages already did not).
+#[test]
+fn operator_draw_stages_run_only_when_the_frames_are_shown() {
+    let clip = common::clip();
+    let base = [
+        "run",
+        "--no-mqtt",
+        "--input",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "10",
+    ];
+    let unseen = draw_boxes_mean_ms(&base);
+    assert_eq!(
+        unseen, 0.0,
+        "nothing shows the frames: draw-boxes not called"
+    );
+    let mut shown = base.to_vec();
+    shown.push("--stdout");
+    let seen = draw_boxes_mean_ms(&shown);
+    assert!(seen > 0.0, "frames on stdout are drawn: {seen} ms");
+}
+
+/// `bench --soak` prints a row per sample (memory, descriptors, threads,
+/// latency, MQTT queue) and the slopes after the warm-up. Figures, not a
+/// timed test: only the shape of the report is checked.
+#[test]
+fn bench_soak_prints_samples_and_slopes() {
+    let (code, out, stderr) =
+        common::run_edgepipe(&["bench", "--soak", "12s", "--soak-every", "3s"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(out).unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("rss MiB"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("slopes"))
+        .collect();
+    assert!(rows.len() >= 2, "samples every 3 s over 12 s:\n{text}");
+    for r in &rows {
+        let cols: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(cols.len(), 8, "{r}");
+        let rss: f64 = cols[2].parse().unwrap();
+        let fds: u64 = cols[3].parse().unwrap();
+        let threads: u64 = cols[4].parse().unwrap();
+        assert!(rss > 10.0 && fds > 3 && threads > 3, "{r}");
+    }
+    for name in [
+        "resident memory",
+        "file descriptors",
+        "threads",
+        "p99 latency",
+        "mqtt queue depth",
+    ] {
+        assert!(text.contains(name), "{name}:\n{text}");
+    }
+}

@@ -520,3 +520,58 @@ fn a_live_camera_gets_its_own_state_back_after_a_restart() {
     let second = final_total(&stderr);
     assert!(second >= first, "the total goes on: {first} then {second}");
 }
+
+/// Checkpoints are written and fsync'ed on a thread of their own: a disk
+/// that does not answer never holds the frame thread (they were written on
+/// it, every 5 s per stage and per tenant). The disk that does not answer is
+/// honest: the checkpoint's temporary file is a FIFO nobody reads yet, so
+/// opening it for writing blocks until the test reads it.
+#[test]
+fn a_checkpoint_never_waits_for_the_disk() {
+    use edgepipe::checkpoint::Checkpoints;
+    use edgepipe::plugin::{Limits, PluginHost, StageKind, StageSet, StageSettings};
+    use edgepipe::state::{StateSettings, StateStore};
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let spec = StageSettings {
+        name: "people-counter".into(),
+        kind: StageKind::Stats,
+        path: common::plugin("people-counter"),
+        settings: Vec::new(),
+    };
+    let mut set = StageSet::load(&host, &[spec]).unwrap();
+    let dir = common::TempDir::new("slow-disk");
+    let settings = StateSettings {
+        dir: dir.path().join("pipeline"),
+        every: None,
+        fresh: true,
+        resume: false,
+        source: edgepipe::state::source::SourceId::live("rtsp://camera"),
+    };
+    let mut cp = Checkpoints::open(&settings).unwrap();
+    let fifo = StateStore::open(&settings.dir)
+        .unwrap()
+        .path_of("people-counter")
+        .with_extension(format!("state.tmp{}", std::process::id()));
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let (saved, returned) = std::sync::mpsc::channel();
+    let frame_thread = std::thread::spawn(move || {
+        cp.save(&mut set);
+        let _ = saved.send(());
+        (cp, set)
+    });
+    // Generous: the frame thread hands bytes over in microseconds.
+    let in_time = returned.recv_timeout(Duration::from_secs(60)).is_ok();
+    // Now the disk answers: reading the FIFO lets the write go through.
+    let mut got = Vec::new();
+    std::fs::File::open(&fifo)
+        .unwrap()
+        .read_to_end(&mut got)
+        .unwrap();
+    let (cp, _set) = frame_thread.join().unwrap();
+    assert!(in_time, "the frame thread waited for the disk");
+    // (fsync on a FIFO fails: that checkpoint is warned about, not written.)
+    cp.flush();
+    drop(cp);
+}

@@ -191,3 +191,38 @@ fn stages_cannot_publish_on_the_host_topics() {
         "{events:?}"
     );
 }
+
+/// The host's own messages (plugin events, source events) go through
+/// `Publisher::publish`: a refusal comes back as an error its callers see
+/// (it always said `Ok` before), and is counted in the report.
+#[test]
+fn publish_says_when_the_host_s_own_message_is_refused() {
+    use edgepipe::mqtt::{MqttSettings, Publisher};
+    use edgepipe::plugin::bindings::{Message, Qos};
+    let broker = common::Mosquitto::start();
+    let mut settings = MqttSettings::new(broker.url(), "host-refusals");
+    settings.max_message_bytes = Some(256);
+    settings.required = true;
+    let mut p = Publisher::connect(&settings).unwrap();
+    let msg = |topic: &str, bytes: usize| Message {
+        topic: topic.into(),
+        payload: "x".repeat(bytes),
+        qos: Qos::AtLeastOnce,
+        retain: false,
+    };
+    let big = p.publish(&msg("edgepipe/refusals/plugins", 1_000));
+    assert!(
+        big.as_ref()
+            .is_err_and(|e| e.to_string().contains("over the limit")),
+        "{big:?}"
+    );
+    let bad = p.publish(&msg("edgepipe/+/plugins", 10));
+    assert!(
+        bad.as_ref()
+            .is_err_and(|e| e.to_string().contains("invalid topic")),
+        "{bad:?}"
+    );
+    assert!(p.publish(&msg("edgepipe/refusals/plugins", 10)).is_ok());
+    let report = p.finish();
+    assert_eq!((report.rejected, report.acked), (2, 1), "{report:?}");
+}

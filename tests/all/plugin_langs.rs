@@ -421,26 +421,37 @@ fn a_new_js_draw_stage_builds_and_draws_a_long_clip_under_the_memory_cap() {
     draws_a_long_clip_under_the_memory_cap(&wasm, &dir.path().join("cache"));
 }
 
-/// The Python topics template puts the camera of contract 0.3.0's
-/// `frame-info` into its payload (`default`: `plugin test` has one source).
-#[test]
-fn a_new_python_topics_stage_builds_checks_and_runs() {
+/// A new `lang` topics stage from the template, run by `plugin test` after
+/// the people counter: every `<name>/count` message carries the camera of
+/// contract 0.3.0's `frame-info` (`default`: `plugin test` has one source).
+fn topics_template_sees_the_camera(lang: &str) {
     let pc = s(&common::plugin("people-counter"));
     let args = ["--stats-plugin", pc.as_str()];
-    let (dir, wasm) = scaffold_builds("python", "topics", &args, &[]);
+    let (dir, wasm) = scaffold_builds(lang, "topics", &args, &[]);
     let cache = s(&dir.path().join("cache"));
     let (wasm, input) = (s(&wasm), s(&record()));
     let test = [&["plugin", "test", &wasm, "--input", &input][..], &args].concat();
     let (code, out, err) = edgepipe(&test, &[("EDGEPIPE_CACHE_DIR", cache.as_str())]);
     assert_eq!(code, 0, "{err}");
+    let topic = format!("my-{lang}-topics/count");
     let payloads: Vec<serde_json::Value> = json_lines(&out)
         .iter()
         .flat_map(|l| l["messages"].as_array().cloned().unwrap_or_default())
-        .filter(|m| m["topic"] == "my-python-topics/count")
+        .filter(|m| m["topic"] == topic.as_str())
         .map(|m| serde_json::from_str(m["payload"].as_str().unwrap()).unwrap())
         .collect();
     assert!(!payloads.is_empty(), "{out}");
     assert!(payloads.iter().all(|p| p["camera"] == "default"), "{out}");
+}
+
+#[test]
+fn a_new_python_topics_stage_builds_checks_and_runs() {
+    topics_template_sees_the_camera("python");
+}
+
+#[test]
+fn a_new_js_topics_stage_builds_checks_and_sees_the_camera() {
+    topics_template_sees_the_camera("js");
 }
 
 #[test]

@@ -514,3 +514,129 @@ fn a_configure_slower_than_a_frame_deadline_still_loads() {
     assert_eq!(seen(&stage.update(&info(0), &[])), Some(1));
     assert_eq!(stage.faults(), 0);
 }
+
+/// Pin the calling thread to `cpu` at `nice`; per-thread on Linux.
+fn pin_this_thread(cpu: usize, nice: i32) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the calls only read
+    // it and change the calling thread's own affinity and priority.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        assert_eq!(libc::setpriority(libc::PRIO_PROCESS, tid, nice), 0);
+    }
+}
+
+/// The first CPU this process may run on.
+fn first_cpu() -> usize {
+    // SAFETY: as above; sched_getaffinity fills the set it is given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .unwrap_or(0)
+    }
+}
+
+/// A hostile stage doing `spin` iterations of busy work in every `update`.
+fn spinning(host: &PluginHost, mode: &str, spin: u64) -> Stage {
+    let settings = vec![
+        ("mode".to_string(), mode.to_string()),
+        ("update_spin".to_string(), spin.to_string()),
+    ];
+    host.load(
+        "hostile",
+        &common::guest("hostile"),
+        StageKind::Stats,
+        settings,
+    )
+    .unwrap()
+}
+
+/// The stage's CPU time per `update` (the calling thread's CPU clock).
+fn cpu_per_update(stage: &mut Stage) -> Duration {
+    let before = edgepipe::plugin::budget::thread_cpu();
+    for i in 0..5 {
+        stage.update(&info(i), &[]);
+    }
+    (edgepipe::plugin::budget::thread_cpu() - before) / 5
+}
+
+/// Other work keeping the CPU busy does not fault a stage that stays well
+/// inside its deadline: the deadline counts the stage's own CPU time (it was
+/// wall-clock time: a stage that got a tenth of a core was faulted for
+/// "deadline exceeded"). A stage that loops is still stopped. The stage's
+/// thread shares one core, at a lower priority, with a spinning thread.
+#[test]
+fn a_busy_cpu_does_not_fault_a_stage_and_a_loop_is_still_stopped() {
+    // Size the stage's work to ~10 ms of CPU per call on this machine.
+    let calibrate = PluginHost::new(Limits::default()).unwrap();
+    let mut spin = 1_000_000u64;
+    let per_call = loop {
+        let c = cpu_per_update(&mut spinning(&calibrate, "ok", spin));
+        if c >= Duration::from_millis(10) || spin > 1 << 40 {
+            break c;
+        }
+        spin = spin.saturating_mul(if c < Duration::from_millis(1) { 10 } else { 2 });
+    };
+    // The deadline: 4 times what the stage needs.
+    let limits = Limits {
+        call_timeout: per_call * 4,
+        ..Limits::default()
+    };
+    let cpu = first_cpu();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            pin_this_thread(cpu, 0);
+            let mut x = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        })
+    };
+    let stage_thread = std::thread::spawn(move || {
+        let host = PluginHost::new(limits).unwrap();
+        let mut good = spinning(&host, "ok", spin);
+        let mut looping = spinning(&host, "loop", 0);
+        pin_this_thread(cpu, 10);
+        let started = Instant::now();
+        let mut events = Vec::new();
+        for i in 0..5 {
+            good.update(&info(i), &[]);
+            events.extend(good.take_events());
+        }
+        let wall = started.elapsed() / 5;
+        looping.update(&info(0), &[]);
+        (good.faults(), events, wall, looping.take_events())
+    });
+    let (faults, events, wall, loop_events) = stage_thread.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    spinner.join().unwrap();
+    assert_eq!(
+        faults, 0,
+        "a stage needing {per_call:?} of CPU a call (deadline {:?}; {wall:?} a call on the clock) was faulted: {events:?}",
+        limits.call_timeout
+    );
+    let reason = loop_events
+        .iter()
+        .find(|e| e.event == "fault")
+        .and_then(|e| e.reason.clone());
+    // By its CPU deadline, or by the wall-clock bound when the busy core
+    // left it too little CPU to reach the deadline first.
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("deadline of") || r.contains("wall-clock bound of")),
+        "the loop is stopped: {loop_events:?}"
+    );
+}

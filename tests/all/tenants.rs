@@ -153,12 +153,12 @@ fn tenants_stay_inside_their_prefix_and_a_hostile_one_disturbs_nobody() {
         "{stderr}"
     );
 
-    assert!(sub.wait_for(Duration::from_secs(10), |m| m
-        .iter()
-        .filter(|(t, _)| t == "tenants/globex/person")
-        .count()
-        >= FRAMES as usize));
-    std::thread::sleep(Duration::from_millis(500));
+    // Every chain's last frame delivered (waited for, not slept for).
+    assert!(sub.wait_for(Duration::from_secs(60), |m| {
+        ["person", "tenants/acme/person", "tenants/globex/person"]
+            .iter()
+            .all(|topic| m.iter().filter(|(t, _)| t == topic).count() >= FRAMES as usize)
+    }));
     let m = sub.messages().to_vec();
     each_frame_once(&m, "person", FRAMES);
     each_frame_once(&m, "tenants/acme/person", FRAMES);
@@ -509,4 +509,135 @@ fn bench_tenants_prints_the_cost_of_n_tenants() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no tenants ms in:\n{text}"));
     assert!(ms > 0.0, "the tenants' chains were measured: {text}");
+}
+
+/// A tenant with its own MQTT login, edited twice while running (its stages,
+/// then its user name, with the same client id), never has two connections
+/// fighting over its client id: mosquitto (password and ACL files, every
+/// log line on) logs no session takeover, and every frame's message of the
+/// tenant arrives once. (Each edit connected the new version while the old
+/// one still ran: mosquitto logged "already connected" takeovers.)
+#[test]
+fn editing_a_tenant_with_its_own_login_never_fights_over_its_client_id() {
+    let dir = common::TempDir::new("tenants-takeover");
+    let users = [
+        ("operator", "op-pw"),
+        ("acme", "acme-pw"),
+        ("acme2", "acme2-pw"),
+    ];
+    let passwd = common::password_file(dir.path(), &users);
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user operator\ntopic readwrite #\n\nuser acme\ntopic readwrite tenants/acme/#\n\nuser acme2\ntopic readwrite tenants/acme/#\n",
+    )
+    .unwrap();
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        password_file: Some(passwd),
+        acl_file: Some(acl),
+        extra: "log_type all\n".into(),
+        ..Default::default()
+    });
+    let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    let login = |u: &str| {
+        format!(
+            "[mqtt]\nusername = \"{u}\"\npassword_env = \"PW_{}\"\n\n",
+            u.to_uppercase()
+        )
+    };
+    std::fs::write(
+        tenants.join("acme.toml"),
+        login("acme") + &counting_tenant(""),
+    )
+    .unwrap();
+    let config = pipeline(dir.path(), &tenants);
+    let mut child = common::command()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(common::clip())
+        .args([
+            "--mqtt-url",
+            &broker.url(),
+            "--mqtt-username",
+            "operator",
+            "--mqtt-password-env",
+            "PW_OPERATOR",
+        ])
+        .envs(
+            users
+                .iter()
+                .map(|(u, p)| (format!("PW_{}", u.to_uppercase()), p.to_string())),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = common::stderr_of(&mut child);
+    let count = |m: &[(String, String)], t: &str| m.iter().filter(|(x, _)| x == t).count();
+    let updated = |m: &[(String, String)]| {
+        m.iter()
+            .filter(|(t, p)| t == "edgepipe/default/tenants" && p.contains("\"updated\""))
+            .count()
+    };
+    fn wait(sub: &mut Subscriber, what: &str, f: impl Fn(&[(String, String)]) -> bool) {
+        assert!(sub.wait_for(Duration::from_secs(120), f), "{what}");
+    }
+    wait(&mut sub, "acme runs", |m| {
+        count(m, "tenants/acme/person") >= 10
+    });
+    // Edit 1: its stages (a new setting), the same login.
+    let edited = counting_tenant("").replace(
+        "settings = { include_frame = true }",
+        "settings = { include_frame = true, prefix = \"v2\" }",
+    );
+    std::fs::write(tenants.join("acme.toml"), login("acme") + &edited).unwrap();
+    wait(&mut sub, "edit 1 applied", |m| {
+        updated(m) >= 1 && count(m, "tenants/acme/v2/person") >= 10
+    });
+    // Edit 2: another user name, the same client id.
+    std::fs::write(tenants.join("acme.toml"), login("acme2") + &edited).unwrap();
+    wait(&mut sub, "edit 2 applied", |m| updated(m) >= 2);
+    let before = count(sub.messages(), "tenants/acme/v2/person");
+    wait(&mut sub, "acme2 publishes", |m| {
+        count(m, "tenants/acme/v2/person") >= before + 10
+    });
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let code = common::wait_exit(&mut child, Duration::from_secs(240));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let frames: u64 = stderr
+        .split("edgepipe: summary: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    wait(&mut sub, "the last frame's messages", |m| {
+        frames_on(m, "tenants/acme/v2/person").contains_key(&(frames - 1))
+    });
+    let log = broker.log();
+    let takeovers: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("already connected") || l.contains("session taken over"))
+        .collect();
+    assert!(
+        takeovers.is_empty(),
+        "client id fights: {takeovers:?}\n{log}"
+    );
+    let m = sub.messages().to_vec();
+    let mut acme = frames_on(&m, "tenants/acme/person");
+    for (f, n) in frames_on(&m, "tenants/acme/v2/person") {
+        *acme.entry(f).or_default() += n;
+    }
+    assert_eq!(
+        acme,
+        (0..frames).map(|f| (f, 1)).collect::<BTreeMap<_, _>>(),
+        "acme: every frame once, across both edits"
+    );
 }

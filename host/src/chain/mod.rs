@@ -5,6 +5,7 @@
 //! a drawn frame) goes to the sinks. The operator's chain comes from the
 //! pipeline's `[[stages]]`; each tenant has one of its own.
 
+pub mod inventory;
 pub mod numbers;
 pub mod policy;
 pub mod publish;

@@ -338,7 +338,7 @@ fn raw(
     })
 }
 
-fn free_loopback_port() -> Result<u16, Failure> {
+pub(crate) fn free_loopback_port() -> Result<u16, Failure> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").or_exit(ExitKind::Mqtt)?;
     Ok(l.local_addr().or_exit(ExitKind::Mqtt)?.port())
 }

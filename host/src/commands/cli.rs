@@ -34,12 +34,22 @@ pub enum Command {
     /// Tools for tenants and their CI.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Many boxes: who runs which stage versions (README, "Fleets").
+    #[command(subcommand)]
+    Fleet(FleetCommand),
     /// Score the tracks of a recorded run against a ground truth (MOTA, IDF1,
     /// ID switches, identities, count error); prints a report on stdout.
     Eval(crate::commands::eval::EvalArgs),
     /// Measure MQTT publishing: messages per second and publish -> PUBACK latency.
     #[command(hide = true)]
     BenchMqtt(BenchMqttArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Print a table of boxes, chains, stages and digests from the boxes'
+    /// retained status on the broker.
+    Status(crate::commands::fleet::FleetStatusArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +88,34 @@ pub enum PluginCommand {
     Build {
         /// The plugin folder.
         dir: PathBuf,
+    },
+    /// Push a component to an OCI registry as a Wasm OCI artifact (README, "Fleets").
+    Push(crate::commands::plugin_oci::PushArgs),
+    /// Pull a component from an OCI registry (checked: layout, size, digests).
+    Pull(crate::commands::plugin_oci::PullArgs),
+    /// Make an Ed25519 key pair: KEY (secret) and KEY.pub.
+    Keygen {
+        /// The secret key file to write (KEY.pub gets the public key).
+        key: PathBuf,
+    },
+    /// Sign a component (the signature is embedded, wasmsign2 format).
+    Sign {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The secret key (from `plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the signed component here instead of in place.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Check a component's signature (exit 0 signed by the key, 1 not).
+    Verify {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The public key (KEY.pub).
+        #[arg(long)]
+        key: PathBuf,
     },
 }
 
@@ -507,4 +545,13 @@ pub struct BenchArgs {
     /// With --cameras: each camera's detect_fps (frames inferred vs shown).
     #[arg(long, value_name = "FPS", requires = "cameras")]
     pub detect_fps: Option<f64>,
+    /// Instead: run the pipeline this long (90s, 30m, 2h; the file looped)
+    /// and print, every --soak-every, resident memory, open descriptors,
+    /// threads, p50/p99 frame latency and MQTT queue depth, then their
+    /// slopes per hour after a warm-up.
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::bench_soak::parse_duration, conflicts_with_all = ["tenants", "viewers"])]
+    pub soak: Option<std::time::Duration>,
+    /// How often the soak benchmark takes a sample.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::commands::bench_soak::parse_duration)]
+    pub soak_every: std::time::Duration,
 }

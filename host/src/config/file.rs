@@ -137,6 +137,21 @@ pub struct PluginsConfig {
     pub reload: Option<bool>,
     /// Compiled-component cache; `""` turns it off.
     pub cache_dir: Option<PathBuf>,
+    /// Public keys (`edgepipe plugin keygen`); when set, every component must
+    /// be signed by one of them (README, "Fleets").
+    pub trusted_keys: Option<Vec<PathBuf>>,
+    /// Seconds between looks at the tag of an `oci://` stage (default 60).
+    pub poll_secs: Option<f64>,
+    /// Registry login: the user, and the password from a variable or a file.
+    pub registry_user: Option<String>,
+    pub registry_password_env: Option<String>,
+    pub registry_password_file: Option<PathBuf>,
+    /// A CA (PEM) trusted for registries besides the system roots.
+    pub registry_ca: Option<PathBuf>,
+    /// Plain HTTP to registries (no TLS): only when asked for.
+    pub registry_plain_http: Option<bool>,
+    /// The largest component pulled, MiB (default 64).
+    pub max_component_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,10 +213,21 @@ impl FileConfig {
         fix(&mut self.mqtt.password_file)?;
         fix(&mut self.state.dir)?;
         fix(&mut self.http.token_file)?;
+        fix(&mut self.plugins.registry_password_file)?;
+        fix(&mut self.plugins.registry_ca)?;
+        for k in self.plugins.trusted_keys.iter_mut().flatten() {
+            *k = resolve_path(k, dir, home)?;
+        }
         let camera_stages = self.cameras.iter_mut().filter_map(|c| c.stages.as_mut());
         for stages in self.stages.iter_mut().chain(camera_stages) {
             for s in stages {
-                fix(&mut s.path)?;
+                // `oci://REF` names a registry artifact, not a file.
+                if s.path
+                    .as_deref()
+                    .is_none_or(|p| crate::plugin::oci::stage_reference(p).is_none())
+                {
+                    fix(&mut s.path)?;
+                }
             }
         }
         let inputs = self

@@ -27,6 +27,7 @@ pub use file::{
 pub use http::{read_token, HttpConfig, HttpOverrides, LiveSettings};
 pub use mqtt::{load_password, Delivery, MqttTarget};
 pub use overrides::{MqttOverrides, Overrides};
+pub use plugins::SourceSettings;
 pub use stages::{stage_settings, unique_stage_names, StageSettings};
 pub use tenants::{Maxima, TenantsConfig};
 
@@ -122,6 +123,8 @@ pub struct Settings {
     pub reload: bool,
     /// Where compiled components are cached (`None`: no cache).
     pub plugin_cache: Option<PathBuf>,
+    /// Trusted signing keys, registry login, tag polling.
+    pub plugin_sources: plugins::SourceSettings,
     /// How messages are delivered (queue, TLS, login, availability).
     pub delivery: Delivery,
     /// How a live source that fails is opened again.
@@ -236,6 +239,7 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
         stages,
         reload: plugins.reload,
         plugin_cache: plugins.cache,
+        plugin_sources: plugins.sources,
         delivery: mqtt.delivery,
         source_retry,
         state,

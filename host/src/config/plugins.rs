@@ -1,5 +1,6 @@
 //! The `[plugins]` section and the plugin flags resolved: where stages are
-//! found, their per-call deadline and memory cap, hot reload, the cache.
+//! found, their per-call deadline and memory cap, hot reload, the cache,
+//! trusted signing keys and registries (`oci://` stages).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,80 @@ pub(super) struct Plugins {
     pub memory_limit: usize,
     pub reload: bool,
     pub cache: Option<PathBuf>,
+    pub sources: SourceSettings,
+}
+
+/// Where components may come from, resolved (loaded into
+/// [`crate::plugin::sources::Sources`] when the stages load).
+#[derive(Debug, Clone, Default)]
+pub struct SourceSettings {
+    pub trusted_keys: Vec<PathBuf>,
+    pub poll: Duration,
+    pub registry: crate::plugin::oci::RegistryOptions,
+}
+
+impl SourceSettings {
+    /// Read the trusted keys; the store beside the component cache `cache`.
+    pub fn load(
+        &self,
+        cache: Option<&std::path::Path>,
+    ) -> Result<crate::plugin::sources::Sources, ConfigError> {
+        let mut s = crate::plugin::sources::Sources::new(cache);
+        if !self.trusted_keys.is_empty() {
+            let keys = crate::plugin::signature::TrustedKeys::load(&self.trusted_keys)
+                .map_err(|e| invalid("plugins.trusted_keys", e))?;
+            s.trusted = Some(std::sync::Arc::new(keys));
+        }
+        s.poll = self.poll;
+        s.registry = self.registry.clone();
+        Ok(s)
+    }
+}
+
+/// Polls faster than this would hammer a registry.
+const MIN_POLL_SECS: f64 = 0.2;
+/// The most `max_component_mb` may be.
+const MAX_COMPONENT_MB: u64 = 4096;
+
+fn sources(f: &PluginsConfig) -> Result<SourceSettings, ConfigError> {
+    let poll_secs = f
+        .poll_secs
+        .unwrap_or(crate::plugin::sources::DEFAULT_POLL.as_secs_f64());
+    if !(MIN_POLL_SECS..=86_400.0).contains(&poll_secs) {
+        return Err(invalid(
+            "plugins.poll_secs",
+            format!("{poll_secs} is not {MIN_POLL_SECS}..=86400"),
+        ));
+    }
+    let max_mb = f.max_component_mb.unwrap_or(64);
+    if !(1..=MAX_COMPONENT_MB).contains(&max_mb) {
+        return Err(invalid(
+            "plugins.max_component_mb",
+            format!("{max_mb} is not 1..={MAX_COMPONENT_MB}"),
+        ));
+    }
+    let password = super::mqtt::load_password(
+        "plugins.registry",
+        f.registry_password_env.as_deref(),
+        f.registry_password_file.as_deref(),
+    )?;
+    if password.is_some() && f.registry_user.is_none() {
+        return Err(invalid(
+            "plugins.registry_user",
+            "a registry password is given but no user name",
+        ));
+    }
+    Ok(SourceSettings {
+        trusted_keys: f.trusted_keys.clone().unwrap_or_default(),
+        poll: Duration::from_secs_f64(poll_secs),
+        registry: crate::plugin::oci::RegistryOptions {
+            user: f.registry_user.clone(),
+            password,
+            ca_file: f.registry_ca.clone(),
+            plain_http: f.registry_plain_http.unwrap_or(false),
+            max_component: max_mb << 20,
+        },
+    })
 }
 
 /// Where `<name>.wasm` is looked up: the flag, `EDGEPIPE_PLUGIN_DIR`, the file's, else the build's.
@@ -60,6 +135,7 @@ pub(super) fn resolve(o: &Overrides, f: &PluginsConfig) -> Result<Plugins, Confi
         memory_limit,
         reload: !o.no_reload && f.reload.unwrap_or(true),
         cache: cache_dir(o, f),
+        sources: sources(f)?,
     })
 }
 

@@ -141,7 +141,7 @@ impl CaptureJob {
                     return CaptureEnd::Failed;
                 }
             };
-            crate::panics::FaultPlan::check(crate::panics::fault_plan().capture, produced);
+            crate::fault::check(crate::fault::Thread::Capture, produced);
             let capture_ms = t.elapsed().as_secs_f64() * 1000.0;
             let mut frame = frame;
             if pass_start > 0 {

@@ -96,7 +96,7 @@ fn work(detector: &mut Detector, requests: &Queue<Request>) {
             captured,
             reply,
         } = req;
-        crate::panics::FaultPlan::check(crate::panics::fault_plan().infer, captured.frame.index);
+        crate::fault::check(crate::fault::Thread::Infer, captured.frame.index);
         let mut timings = DetectTimings::default();
         match detector
             .detect(&captured.frame.mat, &mut timings)

@@ -10,6 +10,7 @@ pub mod cameras;
 pub mod capture_thread;
 pub mod infer;
 pub mod metrics;
+pub mod probe;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
@@ -91,6 +92,8 @@ pub struct EngineOptions {
     pub progress: bool,
     /// A graceful stop (signals) is asked for here.
     pub stop: StopToken,
+    /// Each frame's latency and the MQTT queue depth (the soak benchmark).
+    pub probe: Option<Arc<probe::Probe>>,
 }
 
 impl Default for EngineOptions {
@@ -101,6 +104,7 @@ impl Default for EngineOptions {
             median_window: MEDIAN_WINDOW,
             progress: true,
             stop: StopToken::new(),
+            probe: None,
         }
     }
 }
@@ -241,7 +245,7 @@ pub fn run_camera(
         opts.median_window,
         settings.pipeline_name.clone(),
     );
-    runner.set_camera(&settings.camera);
+    runner.with_camera(&settings.camera);
     let mut capture = capture;
     let resumed_at = settings
         .state
@@ -289,6 +293,7 @@ pub fn run_camera(
         health,
         live,
         rss: Vec::with_capacity(2),
+        probe: opts.probe,
     };
     let outcome = frame_loop.run();
     let summary = frame_loop.end(outcome, started, settings);
@@ -436,6 +441,7 @@ struct FrameLoop {
     health: Arc<SourceHealth>,
     live: bool,
     rss: Vec<(u64, u64)>,
+    probe: Option<Arc<probe::Probe>>,
 }
 
 impl FrameLoop {
@@ -466,8 +472,12 @@ impl FrameLoop {
                 ));
             }
             while let Some(item) = reorder.pop() {
+                let t = Instant::now();
                 let flow = self.runner.process_frame(&item);
                 self.threads.feed.frame_done();
+                if let Some(p) = &self.probe {
+                    p.frame(&item, t.elapsed(), self.runner.mqtt_queued());
+                }
                 // The buffer goes back to the reader; a reader that has stopped no longer needs it.
                 let _ = self.threads.pool.send(item.frame.mat);
                 if !matches!(flow, Ok(Flow::Continue)) {
@@ -574,6 +584,7 @@ impl FrameLoop {
             health,
             live,
             mut rss,
+            probe: _,
         } = self;
         if !matches!(outcome, Ok(Flow::Continue)) {
             threads.feed.abort();

@@ -65,8 +65,6 @@ pub struct StageRunner {
     operator: Chain,
     /// Plugin events go to `edgepipe/<pipeline>/plugins`.
     pipeline: String,
-    /// The camera whose frames these are (`default` with one camera).
-    camera: String,
     /// Frames that went to the model (the others were over `detect_fps`).
     inferred: u64,
     publisher: Option<Publisher>,
@@ -88,6 +86,8 @@ pub struct StageRunner {
     tenants: Option<TenantSet>,
     /// The live view: newest frame, messages, status (never waits).
     live: Option<crate::live::Tap>,
+    /// The camera's name, in every stage's `frame-info` (contract 0.3.0).
+    camera: String,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -126,7 +126,6 @@ impl StageRunner {
         StageRunner {
             operator,
             pipeline,
-            camera: wit::DEFAULT_CAMERA.to_string(),
             inferred: 0,
             publisher: outputs.publisher,
             stdout: outputs.stdout,
@@ -134,6 +133,7 @@ impl StageRunner {
             labels,
             width: size.0,
             height: size.1,
+            camera: wit::DEFAULT_CAMERA.to_string(),
             timings,
             ids: PartIds {
                 capture,
@@ -154,6 +154,11 @@ impl StageRunner {
             tenants: None,
             live: None,
         }
+    }
+
+    /// The camera the frames are from (`default` unless named).
+    pub fn with_camera(&mut self, name: &str) {
+        self.camera = name.to_string();
     }
 
     /// Hand the live view every frame, message and event from now on.
@@ -217,11 +222,6 @@ impl StageRunner {
         self.source = Some((health, input, topic));
     }
 
-    /// Name the camera whose frames these are.
-    pub fn set_camera(&mut self, camera: &str) {
-        self.camera = camera.to_string();
-    }
-
     /// The camera whose frames these are.
     pub fn camera(&self) -> &str {
         &self.camera
@@ -258,7 +258,9 @@ impl StageRunner {
                 if let Some(l) = &self.live {
                     l.message(&m.topic, &m.payload);
                 }
-                p.publish(&m).or_exit(ExitKind::Mqtt)?;
+                if let Err(why) = p.publish(&m) {
+                    tracing::warn!(topic = %m.topic, "source event not queued: {why}");
+                }
             }
         }
         Ok(())
@@ -267,8 +269,18 @@ impl StageRunner {
     pub fn frames(&self) -> u64 {
         self.frames
     }
+    /// MQTT messages waiting in the operator's queue.
+    pub fn mqtt_queued(&self) -> usize {
+        self.publisher.as_ref().map_or(0, |p| p.queued())
+    }
     pub fn timings_mut(&mut self) -> &mut Timings {
         &mut self.timings
+    }
+
+    /// Someone looks at the operator's frames (stdout, a viewer, a snapshot
+    /// asked): only then do its draw stages run.
+    fn frame_shown(&self) -> bool {
+        self.stdout.is_some() || self.live.as_ref().is_some_and(|l| l.wants_frame())
     }
 
     fn label(&self, class_id: u32) -> String {
@@ -290,7 +302,7 @@ impl StageRunner {
             .add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
 
         let frame = &item.frame;
-        crate::panics::FaultPlan::check(crate::panics::fault_plan().stages, frame.index);
+        crate::fault::check(crate::fault::Thread::Stages, frame.index);
         let info = FrameInfo {
             index: frame.index,
             timestamp_ms: frame.timestamp_ms,
@@ -317,7 +329,9 @@ impl StageRunner {
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let out = self.operator.process(&info, &wdets, pixels, true);
+        let out = self
+            .operator
+            .process(&info, &wdets, pixels, self.frame_shown());
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
@@ -329,6 +343,13 @@ impl StageRunner {
             self.timings.add(self.ids.mqtt, t.elapsed());
         }
         let events = self.operator.take_events(frame.index);
+        if let (true, Some(p)) = (
+            crate::chain::inventory::changes(&events),
+            self.publisher.as_mut(),
+        ) {
+            let stages = self.operator.stages();
+            crate::chain::inventory::publish(p, &self.pipeline, "operator", stages, frame.index);
+        }
         if let Some(l) = &self.live {
             l.chain_output(
                 &out.messages,
@@ -336,7 +357,7 @@ impl StageRunner {
                 &events,
             );
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
@@ -410,7 +431,8 @@ impl StageRunner {
         // The state of the stream's last frame, before the end-of-stream calls.
         if let Some(mut cp) = self.checkpoints.take() {
             cp.save(self.operator.stages_mut());
-            tracing::debug!(written = cp.written, "stage state written");
+            cp.flush();
+            tracing::debug!(written = cp.written(), "stage state written");
         }
         let _ = self.between_frames();
         // Stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
@@ -435,7 +457,7 @@ impl StageRunner {
                 &events,
             );
         }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events)?;
+        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;

@@ -5,6 +5,7 @@
 //! for every QoS>=1 message to be acknowledged and reports what was not.
 
 pub mod bench;
+pub mod latency;
 mod link;
 pub mod queue;
 mod state;
@@ -12,7 +13,6 @@ pub mod tls;
 pub mod url;
 mod worker;
 
-use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use link::{Client, LinkError};
+use queue::Queued;
 pub use queue::{Limits, Qos, WhenFull};
-use queue::{Outbox, Queued};
-use state::{DropLog, Shared, State};
+use state::{Shared, State};
 pub use tls::TlsFiles;
 pub use url::BrokerAddr;
 use worker::Worker;
@@ -246,71 +246,15 @@ fn qos_of(q: crate::plugin::bindings::Qos) -> Qos {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i.min(sorted.len() - 1)).copied()
-}
-
 impl Publisher {
     /// Start the connection. Returns once connected, or, when the broker
     /// cannot be reached and `required` is off, right after the first failed
     /// attempt (messages are then queued until it answers). A refused login or
     /// a failed TLS handshake is always an error.
     pub fn connect(settings: &MqttSettings) -> Result<Publisher, MqttError> {
-        let addr = BrokerAddr::parse(&settings.url)?;
-        let shown_url = url::redact(&settings.url);
-        let tls = if addr.tls {
-            Some(tls::client_config(&settings.tls)?)
-        } else {
-            None
-        };
-        let status = settings
-            .status_topic
-            .as_ref()
-            .map(|t| link::Status { topic: t.clone() });
-        let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                outbox: Outbox::new(settings.queue),
-                handed: VecDeque::new(),
-                unacked: HashMap::new(),
-                connected: false,
-                ever_connected: false,
-                stop: false,
-                report: PublishReport::default(),
-                latencies_us: Vec::new(),
-                drop_log: DropLog::default(),
-                when_full: settings.queue.when_full,
-                v5: settings.version == MqttVersion::V5,
-                client_max_packet: settings.client_max_packet(),
-                max_packet: settings.client_max_packet(),
-                refusal_logged: false,
-            }),
-            changed: Condvar::new(),
-        });
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LinkError>>();
-        let worker = Worker {
-            shared: shared.clone(),
-            client: client.clone(),
-            connection,
-            ready: Some(ready_tx),
-            url: shown_url.clone(),
-            status_topic: settings.status_topic.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("mqtt".into())
-            .spawn(move || worker.run())
-            .map_err(|e| MqttError::Thread(e.to_string()))?;
-        let publisher = Publisher {
-            client,
-            shared,
-            thread: Some(thread),
-            settings: settings.clone(),
-            shown_url: shown_url.clone(),
-        };
+        let publisher = Publisher::spawn(settings, Some(ready_tx), None)?;
+        let shown_url = publisher.shown_url.clone();
         // The first attempt may take up to the connect timeout (TCP + TLS + CONNACK).
         match ready_rx.recv_timeout(settings.connect_timeout + Duration::from_secs(1)) {
             Ok(Ok(())) => {
@@ -360,6 +304,66 @@ impl Publisher {
         }
     }
 
+    /// Start the connection without waiting for it: `before` runs first on
+    /// the connection's thread (closing another connection with the same
+    /// client id, so the two never overlap); messages queue until the
+    /// broker answers. A refused login is then retried and warned about, not
+    /// an error here.
+    pub fn connect_after(
+        settings: &MqttSettings,
+        before: Box<dyn FnOnce() + Send>,
+    ) -> Result<Publisher, MqttError> {
+        Publisher::spawn(settings, None, Some(before))
+    }
+
+    /// The client, its state and its event loop thread (which first runs `before`).
+    fn spawn(
+        settings: &MqttSettings,
+        ready: Option<mpsc::Sender<Result<(), LinkError>>>,
+        before: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Result<Publisher, MqttError> {
+        let addr = BrokerAddr::parse(&settings.url)?;
+        let shown_url = url::redact(&settings.url);
+        let tls = if addr.tls {
+            Some(tls::client_config(&settings.tls)?)
+        } else {
+            None
+        };
+        let status = settings
+            .status_topic
+            .as_ref()
+            .map(|t| link::Status { topic: t.clone() });
+        let (client, connection) = link::build(settings, &addr, tls, status.as_ref(), WINDOW);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(settings)),
+            changed: Condvar::new(),
+        });
+        let worker = Worker {
+            shared: shared.clone(),
+            client: client.clone(),
+            connection,
+            ready,
+            url: shown_url.clone(),
+            status_topic: settings.status_topic.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("mqtt".into())
+            .spawn(move || {
+                if let Some(before) = before {
+                    before();
+                }
+                worker.run();
+            })
+            .map_err(|e| MqttError::Thread(e.to_string()))?;
+        Ok(Publisher {
+            client,
+            shared,
+            thread: Some(thread),
+            settings: settings.clone(),
+            shown_url,
+        })
+    }
+
     /// Stop the thread without waiting for it.
     fn abandon(mut self) {
         self.shared.lock().stop = true;
@@ -368,11 +372,12 @@ impl Publisher {
     }
 
     /// Queue one of the host's own messages (plugin events); never waits.
-    /// Topics of `retain_last` are retained. A refusal is counted and logged.
-    pub fn publish(&mut self, msg: &crate::plugin::bindings::Message) -> Result<(), MqttError> {
+    /// Topics of `retain_last` are retained. `Err`: refused (invalid topic,
+    /// over the size limit), counted in the report's `rejected`; a full queue
+    /// is not an error here (its policy drops and counts, see [`Limits`]).
+    pub fn publish(&mut self, msg: &crate::plugin::bindings::Message) -> Result<(), Refused> {
         let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
-        let _ = self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
-        Ok(())
+        self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain)
     }
 
     /// Queue a message a stage returned (its chain already checked where it
@@ -488,10 +493,8 @@ impl Publisher {
         let mut left = st.outbox.drain();
         left.extend(st.take_in_flight());
         st.report.unsent = left.iter().filter(|q| !q.qos.acked() && !q.sent).count() as u64;
-        let mut lat = std::mem::take(&mut st.latencies_us);
-        lat.sort_unstable();
-        st.report.latency_p50_us = percentile(&lat, 0.50);
-        st.report.latency_p99_us = percentile(&lat, 0.99);
+        st.report.latency_p50_us = st.latencies.quantile(0.50);
+        st.report.latency_p99_us = st.latencies.quantile(0.99);
         let report = st.report.clone();
         drop(st);
         self.client.try_disconnect();
@@ -527,14 +530,6 @@ mod tests {
         assert_eq!("3.1.1".parse::<MqttVersion>(), Ok(MqttVersion::V311));
         assert_eq!("5".parse::<MqttVersion>(), Ok(MqttVersion::V5));
         assert!("6".parse::<MqttVersion>().is_err());
-    }
-
-    #[test]
-    fn percentiles() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 0.5), Some(51));
-        assert_eq!(percentile(&v, 0.99), Some(99));
-        assert_eq!(percentile(&[], 0.5), None);
     }
 
     #[test]

@@ -77,11 +77,7 @@ impl Worker {
                     st.feed(&self.client);
                 }
                 Ok(LinkEvent::Acked(pkid)) => {
-                    if let Some(Handed::Msg(q)) = st.unacked.remove(&pkid) {
-                        st.report.acked += 1;
-                        let us = u64::try_from(q.at.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        st.latencies_us.push(us);
-                    }
+                    st.acked(pkid);
                     st.feed(&self.client);
                 }
                 Ok(LinkEvent::Disconnected) => {

@@ -2,20 +2,25 @@
 //! per call (epoch deadline) and per store (memory), traps contained, every
 //! contract version in `wit/` served, compiled components cached on disk, and
 //! hot reload of changed `.wasm` files (compiled and instantiated off the
-//! frame path, switched between two frames).
+//! frame path, switched between two frames); components from an OCI
+//! registry (`oci://REF`, tags polled) and signature checks (`signature`).
 
 pub mod bindings;
+pub mod budget;
 pub mod cache;
 pub mod events;
 mod no_wait;
+pub mod oci;
 pub mod reload;
 mod sandbox;
+pub mod signature;
+pub mod sources;
 mod stage;
 pub mod stages;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -99,6 +104,14 @@ pub enum PluginError {
     },
     #[error("plugin runtime: {0}")]
     Engine(String),
+    #[error("plugin {name}: {path} refused: {reason}")]
+    Untrusted {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("plugin {name}: {reason}")]
+    Registry { name: String, reason: String },
 }
 
 /// Which world a stage implements.
@@ -172,6 +185,7 @@ struct HostInner {
     linker: Linker<StageState>,
     limits: Limits,
     cache: ComponentCache,
+    sources: RwLock<Arc<sources::Sources>>,
     _ticker: Ticker,
 }
 
@@ -215,11 +229,13 @@ impl PluginHost {
                 }
             })
             .map_err(|e| PluginError::Engine(format!("cannot start epoch ticker: {e}")))?;
+        let sources = RwLock::new(Arc::new(sources::Sources::new(cache.dir())));
         let inner = HostInner {
             engine,
             linker,
             limits,
             cache,
+            sources,
             _ticker: Ticker {
                 stop,
                 thread: Some(thread),
@@ -238,6 +254,39 @@ impl PluginHost {
     }
     pub fn cache(&self) -> &ComponentCache {
         &self.inner.cache
+    }
+    /// Where components may come from and what they must prove.
+    pub fn sources(&self) -> Arc<sources::Sources> {
+        match self.inner.sources.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+    /// Set the trusted keys, registry login and polling (from the configuration).
+    pub fn set_sources(&self, s: sources::Sources) {
+        let mut slot = match self.inner.sources.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(s);
+    }
+
+    /// With `[plugins] trusted_keys` set: refuse `bytes` unless one of them signed it.
+    fn check_trust(&self, name: &str, path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+        let Some(keys) = self.sources().trusted.clone() else {
+            return Ok(());
+        };
+        match keys.verify(bytes) {
+            Ok(key) => {
+                tracing::debug!(plugin = name, key = %key.display(), "signature verified");
+                Ok(())
+            }
+            Err(e) => Err(PluginError::Untrusted {
+                name: name.into(),
+                path: path.into(),
+                reason: e.to_string(),
+            }),
+        }
     }
 
     /// Read a stage's file.
@@ -357,6 +406,8 @@ impl PluginHost {
         kind: StageKind,
         bytes: &[u8],
     ) -> Result<(Compiled, Origin), PluginError> {
+        Self::check_header(name, path, bytes)?;
+        self.check_trust(name, path, bytes)?;
         let hash = cache::content_hash(bytes);
         let (component, origin) = self.component(name, path, bytes, &hash)?;
         let info = self.inspect_component(&component);

@@ -58,6 +58,8 @@ pub struct StageState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    /// The running call's CPU deadline and wall-clock bound.
+    pub(crate) budget: Option<super::budget::CallBudget>,
 }
 
 impl WasiView for StageState {

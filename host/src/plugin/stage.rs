@@ -16,7 +16,7 @@ use super::bindings::{ApiVersion, Detection, Exports, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
 use super::sandbox::{wasi_ctx, StageState};
 use super::{
-    Limits, PluginError, StageKind, EPOCH_TICK, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX,
+    budget, Limits, PluginError, StageKind, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX,
     MAX_CONSECUTIVE_FAULTS, START_TIMEOUT,
 };
 
@@ -86,6 +86,9 @@ pub struct Stage {
 }
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
+    if let Some(exceeded) = e.downcast_ref::<budget::Exceeded>() {
+        return exceeded.to_string();
+    }
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => format!(
             "deadline of {} ms exceeded",
@@ -108,12 +111,6 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
             }
         }
     }
-}
-
-/// Epoch ticks for a deadline (rounded up, plus the tick already running).
-fn ticks(deadline: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_micros().max(1);
-    (deadline.as_micros().div_ceil(tick) as u64).max(1) + 1
 }
 
 /// Drop a replaced instance and its compiled code on a thread of their own.
@@ -146,10 +143,6 @@ impl Recipe {
         }
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        ticks(self.limits.call_timeout)
-    }
-
     /// Limits while an instance is made (instantiate + `configure`): off the
     /// frame path, with the longer [`START_TIMEOUT`] as its deadline.
     fn start_limits(&self) -> Limits {
@@ -169,11 +162,13 @@ impl Recipe {
                 .memory_size(self.limits.memory)
                 .trap_on_grow_failure(true)
                 .build(),
+            budget: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        budget::install(&mut store);
         let start = self.start_limits();
-        store.set_epoch_deadline(ticks(start.call_timeout));
+        budget::arm(&mut store, start.call_timeout);
         let world = self.kind.world();
         let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
             name: self.name.clone(),
@@ -193,7 +188,7 @@ impl Recipe {
         let exports =
             (compiled.api.contract().bind)(self.kind, &mut store, &instance).map_err(wrong)?;
         let mut live = Live { store, exports };
-        live.store.set_epoch_deadline(ticks(start.call_timeout));
+        budget::arm(&mut live.store, start.call_timeout);
         let res = live.exports.configure(&mut live.store, &self.settings);
         match res {
             Ok(Ok(())) => Ok(live),
@@ -223,7 +218,7 @@ impl Recipe {
         live: &mut Live,
         f: impl FnOnce(&dyn Exports, &mut Store<StageState>) -> wasmtime::Result<R>,
     ) -> wasmtime::Result<R> {
-        live.store.set_epoch_deadline(self.deadline_ticks());
+        budget::arm(&mut live.store, self.limits.call_timeout);
         f(&*live.exports, &mut live.store)
     }
 

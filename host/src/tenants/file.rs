@@ -142,7 +142,7 @@ pub fn load(
     let dir = path.parent().unwrap_or(Path::new("."));
     for s in &mut f.stages {
         if let Some(p) = s.path.as_mut() {
-            if p.is_relative() {
+            if p.is_relative() && crate::plugin::oci::stage_reference(p).is_none() {
                 *p = dir.join(&*p);
             }
         }

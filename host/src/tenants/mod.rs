@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod file;
+pub mod login;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,9 @@ pub struct Tenant {
     chain: Chain,
     publisher: Option<Publisher>,
     checkpoints: Option<Checkpoints>,
+    /// Its own MQTT login while a running version holds the client id:
+    /// resolved when the change is applied ([`login`]).
+    takeover: Option<login::Takeover>,
 }
 
 /// The newest frame each tenant's draw stages produced (for the live view).
@@ -67,6 +71,17 @@ impl TenantContext {
     /// Read, check and load the tenant in `path`: its stages compiled and
     /// configured, its saved state restored, its own MQTT connection made.
     pub fn build(&self, path: &Path) -> Result<Tenant, String> {
+        self.build_with(path, None)
+    }
+
+    /// As [`build`](Self::build), while a version with the MQTT login
+    /// `running` runs: the connection is then handed over or made after the
+    /// running one closes, when the change is applied.
+    pub fn build_with(
+        &self,
+        path: &Path,
+        running: Option<&MqttSettings>,
+    ) -> Result<Tenant, String> {
         let spec = file::load(path, &self.plugin_dir, self.default_qos, &self.maxima)
             .map_err(|e| e.to_string())?;
         let mut stages = StageSet::load_limited(&self.host, &spec.stages, spec.stage_limits)
@@ -84,6 +99,7 @@ impl TenantContext {
             // The camera's own stages decide where a resumed file continues.
             let _ = cp.restore(&mut stages);
         }
+        let mut takeover = None;
         let publisher = match (&spec.login, &self.mqtt) {
             (None, _) => None,
             (Some(_), None) => return Err(
@@ -99,10 +115,16 @@ impl TenantContext {
                     retain_last: Vec::new(),
                     ..base.clone()
                 };
-                Some(
-                    Publisher::connect(&settings)
-                        .map_err(|e| format!("tenant {}: {e}", spec.id))?,
-                )
+                match login::plan(running, &settings) {
+                    Some(t) => {
+                        takeover = Some(t);
+                        None
+                    }
+                    None => Some(
+                        Publisher::connect(&settings)
+                            .map_err(|e| format!("tenant {}: {e}", spec.id))?,
+                    ),
+                }
             }
         };
         let chain = Chain::new(
@@ -116,28 +138,32 @@ impl TenantContext {
             chain,
             publisher,
             checkpoints,
+            takeover,
         })
     }
 }
 
-/// The tenant's own connection, else the operator's.
+/// The tenant's own connection, else (a tenant without a login of its own) the operator's.
 fn connection<'a>(
     own: &'a mut Option<Publisher>,
+    has_login: bool,
     operator: &'a mut Option<&mut Publisher>,
 ) -> Option<&'a mut Publisher> {
     match own.as_mut() {
         Some(p) => Some(p),
+        None if has_login => None,
         None => operator.as_deref_mut(),
     }
 }
 
 /// Publish `m` on the tenant's own connection, else on the operator's.
-fn send(own: &mut Option<Publisher>, operator: &mut Option<&mut Publisher>, m: &Message) {
-    let p = match own.as_mut() {
-        Some(p) => Some(p),
-        None => operator.as_deref_mut(),
-    };
-    if let Some(p) = p {
+fn send(
+    own: &mut Option<Publisher>,
+    has_login: bool,
+    operator: &mut Option<&mut Publisher>,
+    m: &Message,
+) {
+    if let Some(p) = connection(own, has_login, operator) {
         if let Err(e) = p.publish(m) {
             tracing::warn!(topic = %m.topic, "tenant message not queued: {e}");
         }
@@ -161,7 +187,7 @@ impl Tenant {
                 qos: Qos::AtLeastOnce,
                 retain: false,
             };
-            send(&mut self.publisher, operator, &m);
+            send(&mut self.publisher, self.spec.login.is_some(), operator, &m);
         }
     }
 
@@ -179,7 +205,7 @@ impl Tenant {
         if let Some(cp) = self.checkpoints.as_mut() {
             cp.position(info.index + 1);
         }
-        if let Some(p) = connection(&mut self.publisher, operator) {
+        if let Some(p) = connection(&mut self.publisher, self.spec.login.is_some(), operator) {
             crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, info.index);
         }
         let events = self.chain.take_events(info.index);
@@ -196,7 +222,7 @@ impl Tenant {
             cp.save(self.chain.stages_mut());
         }
         let out = self.chain.finish(frames);
-        if let Some(p) = connection(&mut self.publisher, operator) {
+        if let Some(p) = connection(&mut self.publisher, self.spec.login.is_some(), operator) {
             crate::chain::publish::publish_chain_output(p, &mut self.chain, &out, frames);
         }
         let events = self.chain.take_events(frames);
@@ -210,6 +236,25 @@ impl Tenant {
             line: self.chain.numbers().line(faults),
             mqtt: self.publisher.map(Publisher::finish),
             faults,
+        }
+    }
+
+    /// The connection of a version built while another held its client id:
+    /// the running version's, handed over, or a new one made once that one
+    /// is closed (`old`: taken from the running version, if any).
+    fn connect_taking_over(&mut self, old: Option<Publisher>) {
+        let Some(plan) = self.takeover.take() else {
+            if let Some(p) = old {
+                // A login of another client id, or none: the old one settles alone.
+                retire_connection(&self.spec.id, p);
+            }
+            return;
+        };
+        match login::take_over(&plan, old) {
+            Ok(p) => self.publisher = Some(p),
+            Err(e) => {
+                tracing::error!(tenant = %self.spec.id, "no MQTT connection for the edited tenant, its messages are not sent: {e}")
+            }
         }
     }
 
@@ -256,6 +301,8 @@ pub struct TenantSet {
     topic: String,
     /// The live view, handed every tenant message and event.
     live: Option<crate::live::Tap>,
+    /// The running tenants' own MQTT logins (read by the watcher).
+    logins: login::Logins,
 }
 
 impl TenantSet {
@@ -280,6 +327,7 @@ impl TenantSet {
             events: Vec::new(),
             topic: format!("edgepipe/{pipeline}/tenants"),
             live: None,
+            logins: login::Logins::default(),
         };
         let mut hashes = BTreeMap::new();
         for (id, path) in ids {
@@ -296,7 +344,12 @@ impl TenantSet {
             set.apply(change, 0, &mut None);
         }
         if watch {
-            set.watcher = Some(watch::TenantWatcher::start(ctx, dir, hashes)?);
+            set.watcher = Some(watch::TenantWatcher::start(
+                ctx,
+                dir,
+                hashes,
+                set.logins.clone(),
+            )?);
         }
         Ok(set)
     }
@@ -358,6 +411,8 @@ impl TenantSet {
                     );
                     return self.apply(Change::Refused { id, reason }, frame, operator);
                 }
+                let old_connection = self.tenants.get_mut(&id).and_then(|o| o.publisher.take());
+                next.connect_taking_over(old_connection);
                 match self.tenants.remove(&id) {
                     Some(mut old) => {
                         old.carry_state_to(&mut next);
@@ -379,6 +434,8 @@ impl TenantSet {
                             .map(|s| s.expose().to_string()),
                     );
                 }
+                self.logins
+                    .set(&id, next.publisher.as_ref().map(|p| p.settings().clone()));
                 self.tenants.insert(id, *next);
             }
             Change::Refused { id, reason } => {
@@ -392,8 +449,10 @@ impl TenantSet {
                 if let Some(t) = self.tenants.get_mut(&id) {
                     let e = serde_json::json!({"event": "refused", "tenant": id, "frame": frame, "reason": reason}).to_string();
                     let topic = t.chain.policy().events_topic().unwrap_or_default();
+                    let has_login = t.spec.login.is_some();
                     send(
                         &mut t.publisher,
+                        has_login,
                         operator,
                         &Message {
                             topic,
@@ -405,6 +464,7 @@ impl TenantSet {
                 }
             }
             Change::Removed(id) => {
+                self.logins.set(&id, None);
                 if let Some(mut old) = self.tenants.remove(&id) {
                     old.finish(frame, operator);
                     tracing::info!(tenant = %id, "tenant removed");
@@ -517,6 +577,17 @@ impl TenantSet {
             .into_values()
             .map(Tenant::report)
             .collect()
+    }
+}
+
+/// A connection no version uses any more settles (acknowledgements, bounded
+/// by the ack timeout) on a thread of its own.
+fn retire_connection(id: &str, p: Publisher) {
+    let spawned = std::thread::Builder::new()
+        .name(format!("retire-{id}"))
+        .spawn(move || drop(p.finish()));
+    if let Err(e) = spawned {
+        tracing::warn!(tenant = %id, "cannot start a thread to close the old connection: {e}");
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
+use super::login::Logins;
 use super::{file, sha, Change, TenantContext};
 use crate::debounce::Debouncer;
 
@@ -24,11 +25,14 @@ pub struct TenantWatcher {
 }
 
 impl TenantWatcher {
-    /// `hashes`: the content of each file as it was at start, by id.
+    /// `hashes`: the content of each file as it was at start, by id;
+    /// `logins`: the running tenants' own MQTT logins (an edit must not
+    /// connect with a client id still in use).
     pub fn start(
         ctx: Arc<TenantContext>,
         dir: &Path,
         hashes: BTreeMap<String, String>,
+        logins: Logins,
     ) -> Result<TenantWatcher, String> {
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
@@ -41,7 +45,7 @@ impl TenantWatcher {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("tenants".into())
-            .spawn(move || worker(ctx, dir, hashes, ev_rx, tx))
+            .spawn(move || worker(ctx, &logins, dir, hashes, ev_rx, tx))
             .map_err(|e| format!("cannot start the tenants watcher: {e}"))?;
         Ok(TenantWatcher {
             rx,
@@ -61,6 +65,7 @@ fn is_change(kind: &EventKind) -> bool {
 
 fn worker(
     ctx: Arc<TenantContext>,
+    logins: &Logins,
     dir: PathBuf,
     mut seen: BTreeMap<String, String>,
     events: Receiver<notify::Result<notify::Event>>,
@@ -108,7 +113,7 @@ fn worker(
                         continue; // touched, not changed
                     }
                     seen.insert(id.clone(), hash);
-                    match ctx.build(&path) {
+                    match ctx.build_with(&path, logins.get(&id).as_ref()) {
                         Ok(t) => Change::Ready(Box::new(t)),
                         Err(reason) => Change::Refused { id, reason },
                     }

@@ -22,6 +22,8 @@ struct Hostile {
     mode: String,
     at: Option<u64>,
     seen: u64,
+    /// Busy work in every `update` (a well-behaved stage that needs some CPU).
+    update_spin: u64,
 }
 
 impl Stats for Hostile {
@@ -36,6 +38,7 @@ impl Stats for Hostile {
         };
         // Busy work in every `configure` (a guest slow to start, like a large
         // Python or JavaScript runtime, but measurable from a Rust guest).
+        self.update_spin = parse_setting(&settings, "update_spin", 0u64)?;
         let spin: u64 = parse_setting(&settings, "configure_spin", 0u64)?;
         let mut acc = 0u64;
         for i in 0..spin {
@@ -50,6 +53,10 @@ impl Stats for Hostile {
     }
 
     fn update(&mut self, info: FrameInfo, _detections: Vec<Detection>) -> Vec<Stat> {
+        let mut acc = 0u64;
+        for i in 0..self.update_spin {
+            acc = std::hint::black_box(acc.wrapping_add(i));
+        }
         if self.at.is_none_or(|at| at == info.index) {
             match self.mode.as_str() {
                 "loop" => loop {
