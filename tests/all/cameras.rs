@@ -312,3 +312,57 @@ fn a_stage_sees_the_camera_of_each_frame() {
         assert!(seen.iter().all(|p| p["camera"] == cam), "{cam}: {seen:?}");
     }
 }
+
+/// What runs where, per camera: each camera of a box publishes its stages'
+/// status under its own host topics, and `fleet status` lists both cameras
+/// (before, every camera wrote `edgepipe/<pipeline>/stages/operator` and the
+/// last one hid the others).
+#[test]
+fn fleet_status_lists_the_stages_of_every_camera() {
+    let dir = common::TempDir::new("cameras-fleet");
+    let copy = dir.path().join("till.avi");
+    std::fs::copy(common::clip(), &copy).unwrap();
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["edgepipe/#"]);
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--name",
+        "shop",
+        "--camera",
+        &format!("door={}", common::clip().display()),
+        "--camera",
+        &format!("till={}", copy.display()),
+        "--max-frames",
+        "3",
+        "--mqtt-url",
+        &broker.url(),
+        "--no-http",
+        "--fresh-state",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let topics = [
+        "edgepipe/shop/cameras/door/stages/operator",
+        "edgepipe/shop/cameras/till/stages/operator",
+    ];
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| topics
+            .iter()
+            .all(|t| m.iter().any(|(topic, _)| topic == t))),
+        "a stage status per camera: {:?}",
+        sub.messages()
+    );
+    let out = std::process::Command::new(common::bin())
+        .args(["fleet", "status", "--mqtt-url", &broker.url()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    for cam in ["door", "till"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("shop") && l.contains(cam) && l.contains("people-counter")),
+            "camera {cam} in the table:\n{table}"
+        );
+    }
+}

@@ -197,10 +197,12 @@ fn live_sse_events_equal_what_mosquitto_delivers() {
         sse.iter().any(|(t, _)| t == "person/duration")
             || sse.iter().any(|(t, _)| t == "person/total")
     );
-    // The connection's own status (LWT) is the MQTT layer's, not a pipeline message.
+    // The connection's own status (LWT) is the MQTT layer's, and the retained
+    // stage status (`edgepipe/<name>/stages/operator`) is for `fleet status`:
+    // neither is a pipeline message.
     let pipeline = |m: &[(String, String)]| -> Vec<(String, String)> {
         m.iter()
-            .filter(|(t, _)| !t.ends_with("/status"))
+            .filter(|(t, _)| !t.ends_with("/status") && !t.contains("/stages/"))
             .cloned()
             .collect()
     };

@@ -227,6 +227,7 @@ fn three_broker_outages_lose_nothing() {
             "person/duration",
             "person/total",
             "edgepipe/+/plugins",
+            "edgepipe/+/stages/#",
         ],
         true,
     );
@@ -291,8 +292,9 @@ fn three_broker_outages_lose_nothing() {
     assert!(stderr.contains("MQTT connection lost"), "{stderr}");
 
     // Besides `person` (one per frame) and `person/duration`: the end-of-stream
-    // `person/total` and the plugin events (`loaded`, one per stage).
-    const OTHERS: u64 = 3;
+    // `person/total`, the plugin events (`loaded`, one per stage) and the
+    // retained stage status (`edgepipe/default/stages/operator`).
+    const OTHERS: u64 = 4;
     let durations_published = published - FRAMES - OTHERS;
     let mut person = Vec::new();
     let mut durations = 0u64;
@@ -305,7 +307,7 @@ fn three_broker_outages_lose_nothing() {
         match topic.as_str() {
             "person" => person.push(frame_of(payload)),
             "person/duration" => durations += 1,
-            "person/total" | "edgepipe/default/plugins" => {
+            "person/total" | "edgepipe/default/plugins" | "edgepipe/default/stages/operator" => {
                 others.insert((topic.clone(), payload.clone()));
             }
             other => panic!("unexpected topic {other}"),

@@ -177,6 +177,11 @@ fn stages_cannot_publish_on_the_host_topics() {
                     .unwrap_or_else(|_| panic!("spoofed event {payload:?}"));
                 assert!(e["event"].is_string(), "{payload}");
             }
+            "edgepipe/spoof-test/stages/operator" => {
+                let c: edgepipe::chain::inventory::ChainStatus = serde_json::from_str(payload)
+                    .unwrap_or_else(|_| panic!("spoofed stage status {payload:?}"));
+                assert_eq!(c.box_name, "spoof-test", "{payload}");
+            }
             "person" => {}
             other => panic!("unexpected topic {other}"),
         }

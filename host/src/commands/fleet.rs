@@ -1,7 +1,8 @@
 //! `edgepipe fleet status --mqtt-url URL`: reads every box's retained stage
-//! status (`edgepipe/+/stages/#`) from the broker and prints a table of
-//! boxes, chains, stages, versions and digests: after a rollout, which boxes
-//! still run the old version.
+//! status (`edgepipe/+/stages/#`, and `edgepipe/+/cameras/+/stages/#` of
+//! boxes with several cameras) from the broker and prints a table of boxes,
+//! cameras, chains, stages, versions and digests: after a rollout, which
+//! boxes still run the old version.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -29,8 +30,8 @@ pub struct FleetStatusArgs {
     pub quiet_ms: u64,
 }
 
-/// The topic filter of every box's stage status.
-pub const FILTER: &str = "edgepipe/+/stages/#";
+/// The topic filters of every box's stage status: one camera, several cameras.
+pub const FILTERS: [&str; 2] = ["edgepipe/+/stages/#", "edgepipe/+/cameras/+/stages/#"];
 
 /// Collect the retained statuses: until `quiet` passes without a new one
 /// after the subscription is acknowledged (retained messages come first).
@@ -57,7 +58,11 @@ fn collect(a: &FleetStatusArgs) -> Result<Vec<ChainStatus>, Failure> {
     }
     let (client, mut connection) = Client::new(o, 64);
     client
-        .subscribe(FILTER, QoS::AtLeastOnce)
+        .subscribe_many(
+            FILTERS
+                .iter()
+                .map(|f| rumqttc::SubscribeFilter::new(f.to_string(), QoS::AtLeastOnce)),
+        )
         .or_exit(ExitKind::Mqtt)?;
     let quiet = Duration::from_millis(a.quiet_ms.max(1));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -112,6 +117,7 @@ fn short(d: &str) -> String {
 pub fn table(statuses: &[ChainStatus]) -> String {
     let mut rows = vec![[
         "BOX".to_string(),
+        "CAMERA".into(),
         "CHAIN".into(),
         "STAGE".into(),
         "VERSION".into(),
@@ -122,6 +128,7 @@ pub fn table(statuses: &[ChainStatus]) -> String {
         for s in &c.stages {
             rows.push([
                 c.box_name.clone(),
+                c.camera.clone(),
                 c.chain.clone(),
                 s.name.clone(),
                 format!("v{}", s.version),
@@ -133,7 +140,7 @@ pub fn table(statuses: &[ChainStatus]) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..7)
         .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -170,6 +177,7 @@ mod tests {
     fn the_table_names_box_chain_stage_version_and_digest() {
         let s = ChainStatus {
             box_name: "box-a".into(),
+            camera: "door".into(),
             chain: "operator".into(),
             frame: 3,
             stages: vec![StageLine {
@@ -184,7 +192,9 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("BOX"), "{t}");
         assert!(
-            lines[1].contains("box-a") && lines[1].contains("people-counter"),
+            lines[1].contains("box-a")
+                && lines[1].contains("door")
+                && lines[1].contains("people-counter"),
             "{t}"
         );
         assert!(

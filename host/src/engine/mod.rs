@@ -246,6 +246,7 @@ pub fn run_camera(
         settings.pipeline_name.clone(),
     );
     runner.with_camera(&settings.camera);
+    runner.with_host_topics(&settings.host_topics);
     let mut capture = capture;
     let resumed_at = settings
         .state

@@ -88,6 +88,9 @@ pub struct StageRunner {
     live: Option<crate::live::Tap>,
     /// The camera's name, in every stage's `frame-info` (contract 0.3.0).
     camera: String,
+    /// The camera's host topics (`edgepipe/<pipeline>`, or
+    /// `edgepipe/<pipeline>/cameras/<name>` with several cameras).
+    host_topics: String,
 }
 
 /// Where a frame's results go: MQTT, stdout (or the benchmark's /dev/null), the record.
@@ -125,6 +128,7 @@ impl StageRunner {
         let stdout = timings.part("stdout");
         StageRunner {
             operator,
+            host_topics: format!("edgepipe/{pipeline}"),
             pipeline,
             inferred: 0,
             publisher: outputs.publisher,
@@ -154,6 +158,11 @@ impl StageRunner {
             tenants: None,
             live: None,
         }
+    }
+
+    /// Where this camera's host messages go (the stage status among them).
+    pub fn with_host_topics(&mut self, root: &str) {
+        self.host_topics = root.to_string();
     }
 
     /// The camera the frames are from (`default` unless named).
@@ -347,8 +356,13 @@ impl StageRunner {
             crate::chain::inventory::changes(&events),
             self.publisher.as_mut(),
         ) {
-            let stages = self.operator.stages();
-            crate::chain::inventory::publish(p, &self.pipeline, "operator", stages, frame.index);
+            let at = crate::chain::inventory::Place {
+                pipeline: &self.pipeline,
+                camera: &self.camera,
+                chain: "operator",
+                host_topics: &self.host_topics,
+            };
+            crate::chain::inventory::publish(p, &at, self.operator.stages(), frame.index);
         }
         if let Some(l) = &self.live {
             l.chain_output(
