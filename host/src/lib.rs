@@ -14,6 +14,7 @@ pub mod error;
 pub mod fault;
 pub mod layouts;
 pub mod live;
+pub mod malloc;
 pub mod model;
 pub mod model_meta;
 pub mod model_spec;
