@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::common::{self, TempDir};
-use super::oci_common::{oci_layout, padded, plugin_cmd, push, DockerRegistry};
+use super::oci_common::{
+    lying_manifest, oci_layout, padded, plugin_cmd, push, put_manifest, DockerRegistry,
+};
 
 fn pull_args(reg: &DockerRegistry, reference: &str, out: &Path, extra: &[&str]) -> Vec<String> {
     let mut a = vec![
@@ -242,6 +244,20 @@ fn bad_registry_input_is_one_clear_line_each() {
             &["--max-component-mb", "1"],
         ),
         "over the limit",
+    );
+
+    // A manifest that announces 4096 bytes for the 2 MB layer (PUT as it
+    // is, by curl): the download stops at 4096 bytes, one line.
+    let raw = reg.skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("docker://{}", reg.reference("big:1")),
+    ]);
+    assert!(raw.status.success());
+    put_manifest(&reg, "big:liar", &lying_manifest(&raw.stdout, 4096));
+    bad(
+        pull_args(&reg, &reg.reference("big:liar"), &out, &[]),
+        "sent more than the 4096 bytes its manifest announced",
     );
 
     // The stored layer damaged in the registry: same length (digest
