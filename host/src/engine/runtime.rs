@@ -2,7 +2,7 @@
 //! engine and its component cache (the plugin host), the model's inference
 //! service, its labels, and the broker the cameras' publishers connect to.
 
-use crate::config::Settings;
+use crate::config::{ModelSettings, RuntimeSettings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::Detector;
 use crate::plugin::{ComponentCache, Limits, PluginHost};
@@ -11,6 +11,10 @@ use super::infer::{self, LazyDetector, Loading};
 use super::service::InferenceService;
 
 pub struct Runtime {
+    /// What it was built from.
+    pub settings: RuntimeSettings,
+    /// Intra-op threads of each inference session.
+    pub threads: usize,
     pub host: PluginHost,
     pub service: InferenceService,
     /// The model's class names.
@@ -22,7 +26,11 @@ pub struct Runtime {
 impl Runtime {
     /// Build the shared parts; `loading` (the sessions, started earlier so
     /// they load while an input opens) is waited for its first session.
-    pub fn start(settings: &Settings, loading: Loading) -> Result<Runtime, Failure> {
+    pub fn start(
+        settings: &RuntimeSettings,
+        model: &ModelSettings,
+        loading: Loading,
+    ) -> Result<Runtime, Failure> {
         let host = PluginHost::with_cache(
             Limits {
                 call_timeout: settings.call_timeout,
@@ -35,15 +43,17 @@ impl Runtime {
         let (first, later) = infer::first_loaded(loading)?;
         let labels = first.labels().to_vec();
         let (iw, ih) = first.input_size();
-        tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
-            sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
-            "model loaded (execution provider {})", settings.ep.describe());
+        tracing::info!(model = %model.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
+            sessions = model.sessions, threads = model.threads, provider = %first.provider(),
+            "model loaded (execution provider {})", model.ep.describe());
         let detectors: Vec<LazyDetector> = std::iter::once(LazyDetector::Ready(Box::new(first)))
             .chain(later)
             .collect();
         let service = InferenceService::start(detectors)?;
         let mqtt_url = crate::pipeline::broker_url(settings)?;
         Ok(Runtime {
+            settings: settings.clone(),
+            threads: model.threads,
             host,
             service,
             labels,
