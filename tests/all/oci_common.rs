@@ -245,15 +245,7 @@ pub fn push_padded_sparse(
     // (`padding`, with its length byte), then the zeros.
     let mut head = bytes.to_vec();
     head.push(0);
-    let mut n = 8 + extra;
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        head.push(if n == 0 { b } else { b | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
+    leb128(8 + extra, &mut head);
     head.push(7);
     head.extend_from_slice(b"padding");
     let blobs = dir.join("blobs/sha256");
@@ -358,7 +350,13 @@ pub fn padded(bytes: &[u8], extra: usize) -> Vec<u8> {
     payload.resize(payload.len() + extra, 0);
     let mut out = bytes.to_vec();
     out.push(0);
-    let mut n = payload.len();
+    leb128(payload.len() as u64, &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// `n` as unsigned LEB128 (a wasm section's size).
+fn leb128(mut n: u64, out: &mut Vec<u8>) {
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
@@ -367,6 +365,4 @@ pub fn padded(bytes: &[u8], extra: usize) -> Vec<u8> {
             break;
         }
     }
-    out.extend_from_slice(&payload);
-    out
 }
