@@ -334,6 +334,7 @@ fn three_boxes_follow_the_tag_refuse_unknown_keys_and_roll_back() {
     // A component of 500 MB (a valid one: a custom section of zeros, a
     // sparse file), over the boxes' default cap of 64 MB: refused by all
     // three from its manifest, before any download, v2 keeps running.
+    let made = Instant::now();
     let huge = push_padded_sparse(
         &reg,
         &dir.path().join("huge"),
@@ -341,10 +342,17 @@ fn three_boxes_follow_the_tag_refuse_unknown_keys_and_roll_back() {
         500 << 20,
         "people-counter:stable",
     );
+    let pushed = made.elapsed();
     let huge_digest = format!("sha256:{}", sha256(&huge));
     all(&mut sub, "every box refused the 500 MB component", &|m| {
         refused_by_all(m, &huge_digest, "over the limit of 67108864 bytes")
     });
+    eprintln!(
+        "fleet: 500 MB component made and pushed in {:.1} s, refused by all {} boxes {:.1} s later",
+        pushed.as_secs_f64(),
+        BOXES.len(),
+        (made.elapsed() - pushed).as_secs_f64()
+    );
     // Its manifest rewritten to announce 1 MB: the download is stopped
     // while streaming, after 1 MB of the 500.
     let liar = put_manifest(
