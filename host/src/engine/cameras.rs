@@ -3,9 +3,10 @@
 //! ([`CameraSet`]): the cameras of the pipeline file or the command line and
 //! those of the cameras folder, which come, change and go while the others
 //! run. Each camera is its own failure domain: its input failing, its chain
-//! failing or a panic inside it ends that camera (reported in its result)
-//! while the others go on; a live source is opened again with back-off by
-//! its capture.
+//! failing or a panic inside it ends that camera (reported in its result and
+//! on its events topic) while the others go on; a live source is opened
+//! again with back-off by its capture and, once that gives up, the camera is
+//! started again with back-off.
 
 use std::time::Duration;
 
@@ -59,7 +60,8 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
 
 /// Run every camera of `settings` (and of its cameras folder) to the end of
 /// its input, sharing one model. With a watched cameras folder the run goes
-/// on, cameras or none, until it is asked to stop.
+/// on, cameras or none, until it is asked to stop; a failed live camera is
+/// waited for and started again until then too.
 pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraResult>, Failure> {
     check_supported(settings)?;
     let mut runtime = settings.runtime.clone();
@@ -78,9 +80,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
     };
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
     let rt = Runtime::start(&runtime, &settings.model, loading)?;
-    let events = folder
-        .as_ref()
-        .and_then(|_| events_connection(&rt, settings));
+    let events = events_connection(&rt, settings);
     let results = std::thread::scope(|scope| {
         let mut set = CameraSet::new(scope, &rt, stop.clone(), events);
         for c in &settings.cameras {
@@ -110,8 +110,9 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
     Ok(results)
 }
 
-/// The connection camera-file events go out on (`None`: MQTT off, or the
-/// broker not there: the events are only logged).
+/// The connection camera events (a file added, a camera stopped, started
+/// again) go out on (`None`: MQTT off, or the broker not there: the events
+/// are only logged).
 fn events_connection(rt: &Runtime, settings: &Settings) -> Option<Publisher> {
     let url = rt.mqtt_url.clone()?;
     let mut s = rt
