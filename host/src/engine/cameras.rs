@@ -118,12 +118,13 @@ fn events_connection(rt: &Runtime, settings: &Settings) -> Option<Publisher> {
     let mut s = rt
         .settings
         .mqtt_settings(&settings.camera_defaults.base, url);
-    s.client_id = format!("{}-cameras", rt.settings.client_id);
+    // `_` is in no camera name: never the client id of a camera.
+    s.client_id = format!("{}_cameras", rt.settings.client_id);
     s.status_topic = None;
     match Publisher::connect(&s) {
         Ok(p) => Some(p),
         Err(e) => {
-            tracing::warn!("camera file events are only logged: {e}");
+            tracing::warn!("camera events are only logged: {e}");
             None
         }
     }
