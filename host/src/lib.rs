@@ -12,6 +12,7 @@ pub mod engine;
 pub mod ep;
 pub mod error;
 pub mod fault;
+pub mod folder;
 pub mod layouts;
 pub mod live;
 pub mod malloc;

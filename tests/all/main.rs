@@ -4,6 +4,7 @@
 //! and ffmpeg.
 
 mod bad_input;
+mod camera_dir;
 mod cameras;
 mod common;
 mod contract;

@@ -290,6 +290,11 @@ pub struct RunArgs {
     /// all share the model; each publishes under `NAME/` when there are several.
     #[arg(long = "camera", value_name = "NAME=INPUT", conflicts_with_all = ["input", "camera_name"])]
     pub cameras: Vec<String>,
+    /// Cameras folder: each `<name>.toml` is a camera (the keys of a
+    /// `[[cameras]]` entry); files added, edited or removed while running
+    /// add, restart or stop that camera alone.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "camera_name"])]
+    pub cameras_dir: Option<PathBuf>,
     /// At most this many frames a second per camera go to the model; the
     /// others are shown and counted with the last detections.
     #[arg(long, value_name = "FPS")]
@@ -447,6 +452,7 @@ impl RunArgs {
             resume: self.resume,
             camera_name: self.camera_name.clone(),
             cameras: self.cameras.clone(),
+            cameras_dir: self.cameras_dir.clone(),
             detect_fps: self.detect_fps,
             tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
