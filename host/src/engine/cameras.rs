@@ -33,9 +33,6 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
     if settings.record.is_some() {
         return refuse("--record");
     }
-    if settings.tenants_dir.is_some() {
-        return refuse("the tenants folder");
-    }
     Ok(())
 }
 

@@ -183,10 +183,18 @@ fn attach_tenants_and_live(
             mqtt: runner.mqtt_settings(),
             reload: settings.reload,
             state: settings.state.clone(),
+            camera: settings.camera.clone(),
+            cameras: rt.camera_names.clone(),
+            logins: rt.tenant_logins.clone(),
         };
-        let set =
-            crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload)
-                .map_err(|e| Failure::msg(ExitKind::Config, e))?;
+        let set = crate::tenants::TenantSet::start(
+            ctx,
+            dir,
+            &settings.pipeline_name,
+            &settings.host_topics,
+            settings.reload,
+        )
+        .map_err(|e| Failure::msg(ExitKind::Config, e))?;
         tracing::info!(dir = %dir.display(), tenants = set.len(), ids = %set.ids().join(","), "tenants loaded");
         tenant_frames = Some(set.frames());
         runner.with_tenants(set);

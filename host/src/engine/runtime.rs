@@ -17,6 +17,10 @@ pub struct Runtime {
     pub labels: Vec<String>,
     /// Where publishers connect (`None`: MQTT off).
     pub mqtt_url: Option<String>,
+    /// Every camera's name, in order (what a tenant's `cameras` may name).
+    pub camera_names: Vec<String>,
+    /// The tenants' own MQTT connections, one per tenant for all its cameras.
+    pub tenant_logins: crate::tenants::login::Logins,
 }
 
 impl Runtime {
@@ -43,11 +47,17 @@ impl Runtime {
             .collect();
         let service = InferenceService::start(detectors)?;
         let mqtt_url = crate::pipeline::broker_url(settings)?;
+        let camera_names = match settings.cameras.as_slice() {
+            [] => vec![settings.camera.clone()],
+            cameras => cameras.iter().map(|c| c.name.clone()).collect(),
+        };
         Ok(Runtime {
             host,
             service,
             labels,
             mqtt_url,
+            camera_names,
+            tenant_logins: Default::default(),
         })
     }
 

@@ -12,7 +12,6 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
-use super::login::Logins;
 use super::{file, sha, Change, TenantContext};
 use crate::debounce::Debouncer;
 
@@ -25,14 +24,11 @@ pub struct TenantWatcher {
 }
 
 impl TenantWatcher {
-    /// `hashes`: the content of each file as it was at start, by id;
-    /// `logins`: the running tenants' own MQTT logins (an edit must not
-    /// connect with a client id still in use).
+    /// `hashes`: the content of each file as it was at start, by id.
     pub fn start(
         ctx: Arc<TenantContext>,
         dir: &Path,
         hashes: BTreeMap<String, String>,
-        logins: Logins,
     ) -> Result<TenantWatcher, String> {
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
@@ -45,7 +41,7 @@ impl TenantWatcher {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("tenants".into())
-            .spawn(move || worker(ctx, &logins, dir, hashes, ev_rx, tx))
+            .spawn(move || worker(ctx, dir, hashes, ev_rx, tx))
             .map_err(|e| format!("cannot start the tenants watcher: {e}"))?;
         Ok(TenantWatcher {
             rx,
@@ -65,7 +61,6 @@ fn is_change(kind: &EventKind) -> bool {
 
 fn worker(
     ctx: Arc<TenantContext>,
-    logins: &Logins,
     dir: PathBuf,
     mut seen: BTreeMap<String, String>,
     events: Receiver<notify::Result<notify::Event>>,
@@ -82,7 +77,9 @@ fn worker(
                 {
                     match file::id_of(p) {
                         Some(id) => pending.touch(id),
-                        None if p.extension().and_then(|e| e.to_str()) == Some("toml") => {
+                        None if ctx.reports()
+                            && p.extension().and_then(|e| e.to_str()) == Some("toml") =>
+                        {
                             tracing::warn!(file = %p.display(), "not a tenant: the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,31}}");
                         }
                         None => {}
@@ -113,10 +110,7 @@ fn worker(
                         continue; // touched, not changed
                     }
                     seen.insert(id.clone(), hash);
-                    match ctx.build_with(&path, logins.get(&id).as_ref()) {
-                        Ok(t) => Change::Ready(Box::new(t)),
-                        Err(reason) => Change::Refused { id, reason },
-                    }
+                    ctx.change(&id, &path)
                 }
             };
             if out.send(change).is_err() {
