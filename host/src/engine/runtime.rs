@@ -2,7 +2,7 @@
 //! engine and its component cache (the plugin host), the model's inference
 //! service, its labels, and the broker the cameras' publishers connect to.
 
-use crate::config::Settings;
+use crate::config::{ModelSettings, RuntimeSettings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::Detector;
 use crate::plugin::{ComponentCache, Limits, PluginHost};
@@ -11,13 +11,18 @@ use super::infer::{self, LazyDetector, Loading};
 use super::service::InferenceService;
 
 pub struct Runtime {
+    /// What it was built from.
+    pub settings: RuntimeSettings,
+    /// Intra-op threads of each inference session.
+    pub threads: usize,
     pub host: PluginHost,
     pub service: InferenceService,
     /// The model's class names.
     pub labels: Vec<String>,
     /// Where publishers connect (`None`: MQTT off).
     pub mqtt_url: Option<String>,
-    /// Every camera's name, in order (what a tenant's `cameras` may name).
+    /// Every camera's name, in order (what a tenant's `cameras` may name;
+    /// set by the caller, which knows the cameras).
     pub camera_names: Vec<String>,
     /// The tenants' own MQTT connections, one per tenant for all its cameras.
     pub tenant_logins: crate::tenants::login::Logins,
@@ -26,7 +31,11 @@ pub struct Runtime {
 impl Runtime {
     /// Build the shared parts; `loading` (the sessions, started earlier so
     /// they load while an input opens) is waited for its first session.
-    pub fn start(settings: &Settings, loading: Loading) -> Result<Runtime, Failure> {
+    pub fn start(
+        settings: &RuntimeSettings,
+        model: &ModelSettings,
+        loading: Loading,
+    ) -> Result<Runtime, Failure> {
         let host = PluginHost::with_cache(
             Limits {
                 call_timeout: settings.call_timeout,
@@ -39,24 +48,22 @@ impl Runtime {
         let (first, later) = infer::first_loaded(loading)?;
         let labels = first.labels().to_vec();
         let (iw, ih) = first.input_size();
-        tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
-            sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
-            "model loaded (execution provider {})", settings.ep.describe());
+        tracing::info!(model = %model.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
+            sessions = model.sessions, threads = model.threads, provider = %first.provider(),
+            "model loaded (execution provider {})", model.ep.describe());
         let detectors: Vec<LazyDetector> = std::iter::once(LazyDetector::Ready(Box::new(first)))
             .chain(later)
             .collect();
         let service = InferenceService::start(detectors)?;
         let mqtt_url = crate::pipeline::broker_url(settings)?;
-        let camera_names = match settings.cameras.as_slice() {
-            [] => vec![settings.camera.clone()],
-            cameras => cameras.iter().map(|c| c.name.clone()).collect(),
-        };
         Ok(Runtime {
+            settings: settings.clone(),
+            threads: model.threads,
             host,
             service,
             labels,
             mqtt_url,
-            camera_names,
+            camera_names: Vec::new(),
             tenant_logins: Default::default(),
         })
     }
