@@ -187,3 +187,176 @@ fn a_tenant_on_two_of_three_cameras_gets_each_frame_once_per_camera_over_one_log
         "{table}"
     );
 }
+
+/// No frame twice, and none missing between the first and the last.
+fn contiguous_once(frames: &BTreeMap<u64, usize>, what: &str) {
+    assert!(
+        frames.values().all(|n| *n == 1),
+        "{what}: a frame twice: {frames:?}"
+    );
+    if let (Some(first), Some(last)) = (frames.keys().next(), frames.keys().last()) {
+        assert_eq!(
+            frames.len() as u64,
+            last - first + 1,
+            "{what}: a frame missing: {frames:?}"
+        );
+    }
+}
+
+/// Edited while running: a tenant on two cameras narrowed to one leaves the
+/// other camera (its chain finished, its stage status cleared) and, alone on
+/// one camera, publishes without the camera level; its one connection is
+/// kept (same login) and every frame of that camera is published once.
+#[test]
+fn editing_a_tenants_cameras_while_running_moves_its_chains_on_one_connection() {
+    let dir = common::TempDir::new("tenant-cameras-edit");
+    let users = [("operator", "op-pw"), ("acme", "acme-pw")];
+    let passwd = common::password_file(dir.path(), &users);
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user operator\ntopic readwrite #\n\npattern readwrite tenants/%u/#\n",
+    )
+    .unwrap();
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        password_file: Some(passwd),
+        acl_file: Some(acl),
+        extra: "log_type all\n".into(),
+        ..Default::default()
+    });
+    let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    let acme =
+        std::fs::read_to_string(common::root().join("examples/cameras/tenants/acme.toml")).unwrap();
+    std::fs::write(tenants.join("acme.toml"), &acme).unwrap();
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[cameras]]\nname = \"door\"\ninput = {clip:?}\n\n[[cameras]]\nname = \"till\"\ninput = {clip:?}\n\n\
+             [tenants]\ndir = {tenants:?}\nmax_frame_budget_ms = 200\n",
+            clip = common::clip()
+        ),
+    )
+    .unwrap();
+    let mut child = common::command()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args([
+            "--mqtt-url",
+            &broker.url(),
+            "--mqtt-username",
+            "operator",
+            "--mqtt-password-env",
+            "PW_OPERATOR",
+        ])
+        .env("PW_OPERATOR", "op-pw")
+        .env("ACME_MQTT_PASSWORD", "acme-pw")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = common::stderr_of(&mut child);
+    let count = |m: &[(String, String)], t: &str| m.iter().filter(|(x, _)| x == t).count();
+    fn wait(sub: &mut Subscriber, what: &str, f: impl Fn(&[(String, String)]) -> bool) {
+        assert!(sub.wait_for(Duration::from_secs(120), f), "{what}");
+    }
+    wait(&mut sub, "acme on both cameras", |m| {
+        count(m, "tenants/acme/door/person") >= 5 && count(m, "tenants/acme/till/person") >= 5
+    });
+    std::fs::write(
+        tenants.join("acme.toml"),
+        acme.replace("cameras = [\"door\", \"till\"]", "cameras = [\"till\"]"),
+    )
+    .unwrap();
+    let host_event = |m: &[(String, String)], cam: &str, what: &str| {
+        m.iter().any(|(t, p)| {
+            *t == format!("edgepipe/default/cameras/{cam}/tenants") && p.contains(what)
+        })
+    };
+    wait(&mut sub, "the edit applied on both cameras", |m| {
+        host_event(m, "door", "\"removed\"")
+            && host_event(m, "till", "\"updated\"")
+            && count(m, "tenants/acme/person") >= 5
+    });
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let code = common::wait_exit(&mut child, Duration::from_secs(240));
+    let stderr = err.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+
+    let m = sub.messages().to_vec();
+    // Till: every frame once, first under till/, then without the camera level.
+    let mut till = frames_on(&m, "tenants/acme/till/person");
+    for (f, n) in frames_on(&m, "tenants/acme/person") {
+        *till.entry(f).or_default() += n;
+    }
+    assert_eq!(till.keys().next(), Some(&0), "{till:?}");
+    contiguous_once(&till, "till");
+    contiguous_once(&frames_on(&m, "tenants/acme/door/person"), "door");
+    let log = broker.log();
+    let connects = log
+        .lines()
+        .filter(|l| l.contains("New client connected") && l.contains("u'acme'"))
+        .count();
+    assert_eq!(
+        connects, 1,
+        "the same login keeps its one connection:\n{log}"
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("already connected") || l.contains("session taken over")),
+        "{log}"
+    );
+    // The door's tenant chain is gone from the retained status, till's stays.
+    let mut late = Subscriber::start_as(broker.port, &["edgepipe/#"], Some(("operator", "op-pw")));
+    let status = |cam: &str| format!("edgepipe/default/cameras/{cam}/stages/tenant-acme");
+    assert!(late.wait_for(Duration::from_secs(20), |m| m
+        .iter()
+        .any(|(t, _)| *t == status("till"))));
+    assert!(
+        !late
+            .messages()
+            .iter()
+            .any(|(t, p)| *t == status("door") && !p.is_empty()),
+        "{:?}",
+        late.messages()
+    );
+}
+
+/// `tenants check --config` knows the pipeline's cameras: a tenant naming
+/// one it lacks fails the check with that name; the example passes.
+#[test]
+fn tenants_check_names_a_camera_the_pipeline_lacks() {
+    let dir = common::TempDir::new("tenant-cameras-check");
+    let example = common::root().join("examples/cameras");
+    std::fs::copy(
+        example.join("tenants/acme.toml"),
+        dir.path().join("acme.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("odd.toml"),
+        "cameras = [\"door\", \"roof\"]\n\n[[stages]]\nname = \"people-counter\"\nkind = \"stats\"\n",
+    )
+    .unwrap();
+    let (code, out, stderr) = common::run_edgepipe(&[
+        "tenants",
+        "check",
+        dir.path().to_str().unwrap(),
+        "--config",
+        example.join("tenants.toml").to_str().unwrap(),
+    ]);
+    let out = String::from_utf8(out).unwrap();
+    assert_ne!(code, 0, "{out}{stderr}");
+    assert!(out.lines().any(|l| l.starts_with("ok acme:")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("odd.toml") && l.contains("roof is not a camera")),
+        "{out}"
+    );
+}
