@@ -14,6 +14,7 @@ mod engine;
 mod eval;
 mod examples;
 mod fleet;
+mod fleet_status;
 mod layouts;
 mod lifecycle;
 mod live;
