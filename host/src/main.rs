@@ -158,14 +158,15 @@ fn tenants_check(
         edgepipe::plugin::ComponentCache::new(rt.plugin_cache.clone()),
     )
     .or_exit(ExitKind::Plugin)?;
-    let ok = edgepipe::tenants::check::run(
-        dir,
-        &host,
-        &rt.plugin_dir,
-        rt.default_qos,
-        &rt.tenant_maxima,
-    )
-    .map_err(|e| Failure::msg(ExitKind::Config, e))?;
+    let cameras: Vec<String> = s.cameras.iter().map(|c| c.name.clone()).collect();
+    let pipeline = edgepipe::tenants::check::Pipeline {
+        plugin_dir: &rt.plugin_dir,
+        default_qos: rt.default_qos,
+        max: &rt.tenant_maxima,
+        cameras: &cameras,
+    };
+    let ok = edgepipe::tenants::check::run(dir, &host, &pipeline)
+        .map_err(|e| Failure::msg(ExitKind::Config, e))?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

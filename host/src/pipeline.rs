@@ -8,8 +8,7 @@ use std::time::Duration;
 use crate::config::{CameraSettings, MqttTarget, RuntimeSettings, StageSettings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
-use crate::plugin::bindings as wit;
-use crate::plugin::{PluginEvent, PluginHost, StageSet};
+use crate::plugin::{PluginHost, StageSet};
 
 /// Why the loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,32 +205,6 @@ pub fn load_stages(
         set.watch(host).or_exit(ExitKind::Plugin)?;
     }
     Ok(set)
-}
-
-/// Publish plugin events on `edgepipe/<pipeline>/plugins` (QoS 1). An event
-/// the connection refuses (over the size limit) is warned about and counted
-/// in the report (the run ends degraded), never the end of the run.
-pub(crate) fn publish_events(
-    publisher: Option<&mut Publisher>,
-    pipeline: &str,
-    events: Vec<PluginEvent>,
-) {
-    // Called every frame; almost always with nothing to say.
-    let Some(p) = publisher.filter(|_| !events.is_empty()) else {
-        return;
-    };
-    let topic = crate::plugin::events::topic(pipeline);
-    for e in events {
-        let m = wit::Message {
-            topic: topic.clone(),
-            payload: e.to_json(),
-            qos: wit::Qos::AtLeastOnce,
-            retain: false,
-        };
-        if let Err(why) = p.publish(&m) {
-            tracing::warn!(topic = %m.topic, "plugin event not queued: {why}");
-        }
-    }
 }
 
 /// Where the run's publishers connect (`None`: MQTT off); the embedded

@@ -34,4 +34,5 @@ mod reload;
 mod sandbox;
 mod sandbox_langs;
 mod state;
+mod tenant_cameras;
 mod tenants;

@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod numbers;
 pub mod policy;
 pub mod publish;
+pub mod runner;
 
 use std::time::{Duration, Instant};
 

@@ -17,7 +17,7 @@ use crate::mqtt::Publisher;
 use crate::pipeline::Summary;
 use crate::stop::StopToken;
 
-use super::camera_folder::CameraFolder;
+use super::camera_folder::{CameraChange, CameraFolder};
 use super::camera_set::CameraSet;
 use super::runtime::Runtime;
 use super::{infer, run_camera, EngineOptions};
@@ -52,9 +52,6 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
     if cameras().any(|c| c.record.is_some()) {
         return refuse("--record");
     }
-    if settings.runtime.tenants_dir.is_some() {
-        return refuse("the tenants folder");
-    }
     Ok(())
 }
 
@@ -79,7 +76,17 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
         None => None,
     };
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
-    let rt = Runtime::start(&runtime, &settings.model, loading)?;
+    let mut rt = Runtime::start(&runtime, &settings.model, loading)?;
+    // The cameras a tenant file may name: those given and the folder's at
+    // start (a camera the folder adds later runs the tenants that name no
+    // cameras).
+    rt.camera_names = settings.cameras.iter().map(|c| c.name.clone()).collect();
+    if let Some((_, first)) = &folder {
+        rt.camera_names.extend(first.iter().filter_map(|c| match c {
+            CameraChange::Ready(cs) => Some(cs.name.clone()),
+            _ => None,
+        }));
+    }
     let events = events_connection(&rt, settings);
     let results = std::thread::scope(|scope| {
         let mut set = CameraSet::new(scope, &rt, stop.clone(), events);

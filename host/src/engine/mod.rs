@@ -124,7 +124,8 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     // Sessions load in the background while the input opens.
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
     let capture = Capture::open(&camera.input).or_exit(ExitKind::Input)?;
-    let rt = Runtime::start(&settings.runtime, &settings.model, loading)?;
+    let mut rt = Runtime::start(&settings.runtime, &settings.model, loading)?;
+    rt.camera_names = vec![camera.name.clone()];
     let summary = run_camera(&rt, camera, capture, opts);
     drop(rt.stop());
     summary
@@ -173,10 +174,18 @@ fn attach_tenants_and_live(
             mqtt: runner.mqtt_settings(),
             reload: settings.reload,
             state: camera.state.clone(),
+            camera: camera.name.clone(),
+            cameras: with_camera(&rt.camera_names, &camera.name),
+            logins: rt.tenant_logins.clone(),
         };
-        let set =
-            crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload)
-                .map_err(|e| Failure::msg(ExitKind::Config, e))?;
+        let set = crate::tenants::TenantSet::start(
+            ctx,
+            dir,
+            &settings.pipeline_name,
+            &camera.host_topics,
+            settings.reload,
+        )
+        .map_err(|e| Failure::msg(ExitKind::Config, e))?;
         tracing::info!(dir = %dir.display(), tenants = set.len(), ids = %set.ids().join(","), "tenants loaded");
         tenant_frames = Some(set.frames());
         runner.with_tenants(set);
@@ -640,4 +649,14 @@ impl FrameLoop {
             source: live.then(|| (health.reconnects(), health.seconds_without_frames())),
         })
     }
+}
+
+/// The cameras a tenant file may name, as this camera sees them: the
+/// process's cameras at start, and this one (a camera a folder added later).
+fn with_camera(names: &[String], camera: &str) -> Vec<String> {
+    let mut all = names.to_vec();
+    if !all.iter().any(|n| n == camera) {
+        all.push(camera.to_string());
+    }
+    all
 }

@@ -21,6 +21,11 @@ pub struct Runtime {
     pub labels: Vec<String>,
     /// Where publishers connect (`None`: MQTT off).
     pub mqtt_url: Option<String>,
+    /// Every camera's name, in order (what a tenant's `cameras` may name;
+    /// set by the caller, which knows the cameras).
+    pub camera_names: Vec<String>,
+    /// The tenants' own MQTT connections, one per tenant for all its cameras.
+    pub tenant_logins: crate::tenants::login::Logins,
 }
 
 impl Runtime {
@@ -58,6 +63,8 @@ impl Runtime {
             service,
             labels,
             mqtt_url,
+            camera_names: Vec::new(),
+            tenant_logins: Default::default(),
         })
     }
 

@@ -12,6 +12,8 @@ use opencv::prelude::*;
 use super::infer::Inferred;
 use super::metrics::{PartId, Timings};
 use super::source_health::SourceHealth;
+use crate::chain::inventory::Place;
+use crate::chain::runner::{Outlets, Route};
 use crate::chain::Chain;
 use crate::checkpoint::Checkpoints;
 use crate::error::{ExitKind, Failure, OrExit};
@@ -338,40 +340,34 @@ impl StageRunner {
         }));
 
         let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
-        let out = self
-            .operator
-            .process(&info, &wdets, pixels, self.frame_shown());
+        let started = Instant::now();
+        let events_topic = crate::plugin::events::topic(&self.pipeline);
+        let shown = self.frame_shown();
+        let out = crate::chain::runner::run_frame(
+            &mut self.operator,
+            (&info, &wdets, pixels),
+            shown,
+            &mut Outlets::host(self.publisher.as_mut()),
+            &Route {
+                place: Place {
+                    pipeline: &self.pipeline,
+                    camera: &self.camera,
+                    chain: "operator",
+                    host_topics: &self.host_topics,
+                },
+                events_topic: &events_topic,
+                live: self.live.as_ref(),
+            },
+        );
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);
             plugins_ms += ms;
         }
-        if let Some(p) = self.publisher.as_mut() {
-            let t = Instant::now();
-            crate::chain::publish::publish_chain_output(p, &mut self.operator, &out, frame.index);
-            self.timings.add(self.ids.mqtt, t.elapsed());
-        }
-        let events = self.operator.take_events(frame.index);
-        if let (true, Some(p)) = (
-            crate::chain::inventory::changes(&events),
-            self.publisher.as_mut(),
-        ) {
-            let at = crate::chain::inventory::Place {
-                pipeline: &self.pipeline,
-                camera: &self.camera,
-                chain: "operator",
-                host_topics: &self.host_topics,
-            };
-            crate::chain::inventory::publish(p, &at, self.operator.stages(), frame.index);
-        }
-        if let Some(l) = &self.live {
-            l.chain_output(
-                &out.messages,
-                &crate::plugin::events::topic(&self.pipeline),
-                &events,
-            );
-        }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
+        // What the chain's own stages did not take: its publishing.
+        let chain_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.timings
+            .add_ms(self.ids.mqtt, (chain_ms - plugins_ms).max(0.0));
         let mut tenants_ms = 0.0;
         if let Some(t) = self.tenants.as_mut() {
             let started = Instant::now();
@@ -450,28 +446,26 @@ impl StageRunner {
         }
         let _ = self.between_frames();
         // Stats stages' `finish`, handed to the topics stages' `finish` (0.2.0).
-        let final_messages = self.operator.finish(self.frames);
+        let events_topic = crate::plugin::events::topic(&self.pipeline);
+        crate::chain::runner::run_finish(
+            &mut self.operator,
+            self.frames,
+            &mut Outlets::host(self.publisher.as_mut()),
+            &Route {
+                place: Place {
+                    pipeline: &self.pipeline,
+                    camera: &self.camera,
+                    chain: "operator",
+                    host_topics: &self.host_topics,
+                },
+                events_topic: &events_topic,
+                live: self.live.as_ref(),
+            },
+        );
         let tenants = match self.tenants.take() {
             Some(t) => t.finish(self.frames, &mut self.publisher.as_mut()),
             None => Vec::new(),
         };
-        if let Some(p) = self.publisher.as_mut() {
-            crate::chain::publish::publish_chain_output(
-                p,
-                &mut self.operator,
-                &final_messages,
-                self.frames,
-            );
-        }
-        let events = self.operator.take_events(self.frames);
-        if let Some(l) = &self.live {
-            l.chain_output(
-                &final_messages.messages,
-                &crate::plugin::events::topic(&self.pipeline),
-                &events,
-            );
-        }
-        crate::pipeline::publish_events(self.publisher.as_mut(), &self.pipeline, events);
         let mqtt = self.publisher.take().map(Publisher::finish);
         if let Some(r) = self.recorder.take() {
             r.finish().or_exit(ExitKind::Output)?;

@@ -1,7 +1,8 @@
 //! `edgepipe tenants check DIR`: every tenant file and its plugins checked
 //! offline (parse, limits against the pipeline's maxima, prefixes that do
-//! not overlap, each stage compiled, instantiated and configured), for the
-//! tenants' own CI. One line per tenant on stdout; exit 0 when all pass.
+//! not overlap, cameras the pipeline has, each stage compiled, instantiated
+//! and configured), for the tenants' own CI. One line per tenant on stdout;
+//! exit 0 when all pass.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,14 +10,17 @@ use std::path::Path;
 use super::{file, Maxima};
 use crate::plugin::{PluginHost, StageSet};
 
+/// What the tenants are checked against: the pipeline's plugins, maxima and cameras.
+pub struct Pipeline<'a> {
+    pub plugin_dir: &'a Path,
+    pub default_qos: u8,
+    pub max: &'a Maxima,
+    /// Its cameras' names (a tenant's `cameras` must be among them).
+    pub cameras: &'a [String],
+}
+
 /// Check every tenant in `dir`; `Ok(true)` when all pass.
-pub fn run(
-    dir: &Path,
-    host: &PluginHost,
-    plugin_dir: &Path,
-    default_qos: u8,
-    max: &Maxima,
-) -> Result<bool, String> {
+pub fn run(dir: &Path, host: &PluginHost, pipeline: &Pipeline) -> Result<bool, String> {
     let (ids, odd) =
         file::list(dir).map_err(|e| format!("tenants folder {}: {e}", dir.display()))?;
     let mut out = std::io::stdout().lock();
@@ -30,7 +34,7 @@ pub fn run(
     }
     let mut prefixes: Vec<(String, String)> = Vec::new();
     for (id, path) in &ids {
-        let line = match check_one(path, host, plugin_dir, default_qos, max) {
+        let line = match check_one(path, host, pipeline) {
             Ok((prefix, stages)) => match prefixes.iter().find(|(_, p)| file::overlaps(p, &prefix))
             {
                 Some((other, p)) => Err(format!(
@@ -61,14 +65,9 @@ pub fn run(
     Ok(ok)
 }
 
-fn check_one(
-    path: &Path,
-    host: &PluginHost,
-    plugin_dir: &Path,
-    default_qos: u8,
-    max: &Maxima,
-) -> Result<(String, usize), String> {
-    let spec = file::load(path, plugin_dir, default_qos, max).map_err(|e| e.to_string())?;
+fn check_one(path: &Path, host: &PluginHost, p: &Pipeline) -> Result<(String, usize), String> {
+    let spec = file::load(path, p.plugin_dir, p.default_qos, p.max).map_err(|e| e.to_string())?;
+    spec.cameras_of(p.cameras)?;
     let set =
         StageSet::load_limited(host, &spec.stages, spec.stage_limits).map_err(|e| e.to_string())?;
     Ok((spec.prefix, set.stages().len()))

@@ -26,6 +26,8 @@ pub use crate::folder::{list, name_of as id_of, valid_name as valid_id};
 pub struct TenantFile {
     /// Default `tenants/<id>`.
     pub topic_prefix: Option<String>,
+    /// The cameras whose frames the tenant's chain sees (default: every camera).
+    pub cameras: Option<Vec<String>>,
     #[serde(default)]
     pub limits: TenantLimits,
     pub mqtt: Option<TenantMqtt>,
@@ -76,6 +78,55 @@ pub struct TenantSpec {
     pub login: Option<(String, Option<Secret>, String)>,
     /// Opens this tenant's pages of the live view.
     pub http_token: Option<Secret>,
+    /// The cameras it runs on (`None`: every camera).
+    pub cameras: Option<Vec<String>>,
+}
+
+impl TenantSpec {
+    /// The cameras of `all` the tenant runs on, or the names it gives that
+    /// are none of them.
+    pub fn cameras_of<'a>(&'a self, all: &'a [String]) -> Result<Vec<&'a str>, String> {
+        let Some(wanted) = &self.cameras else {
+            return Ok(all.iter().map(String::as_str).collect());
+        };
+        let unknown: Vec<&str> = wanted
+            .iter()
+            .filter(|w| !all.contains(w))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "`cameras`: {} {} not a camera of this pipeline (its cameras: {})",
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" },
+                all.join(", ")
+            ));
+        }
+        Ok(wanted.iter().map(String::as_str).collect())
+    }
+}
+
+/// `cameras = [...]`: camera names, at least one, each once.
+fn check_cameras(cameras: &Option<Vec<String>>) -> Result<(), ConfigError> {
+    let Some(list) = cameras else { return Ok(()) };
+    if list.is_empty() {
+        return Err(bad(
+            "cameras",
+            "name at least one camera (or leave `cameras` out: every camera)",
+        ));
+    }
+    for (i, c) in list.iter().enumerate() {
+        if !valid_id(c) {
+            return Err(bad(
+                "cameras",
+                format!("{c:?} is not a camera name ([a-z0-9][a-z0-9-]{{0,31}})"),
+            ));
+        }
+        if list[..i].contains(c) {
+            return Err(bad("cameras", format!("{c:?} is named twice")));
+        }
+    }
+    Ok(())
 }
 
 /// A prefix a tenant may publish under: topic levels without wildcards,
@@ -157,6 +208,7 @@ fn resolve(
     if f.stages.is_empty() {
         return Err(bad("stages", "a tenant needs at least one [[stages]]"));
     }
+    check_cameras(&f.cameras)?;
     let prefix = f
         .topic_prefix
         .clone()
@@ -243,6 +295,7 @@ fn resolve(
         },
         login,
         http_token,
+        cameras: f.cameras,
     })
 }
 
@@ -331,5 +384,26 @@ mod tests {
             spec("bogus = 1\n", &max).is_err(),
             "unknown keys are errors"
         );
+    }
+
+    #[test]
+    fn cameras_default_to_every_camera_and_unknown_names_are_refused() {
+        let max = Maxima::default();
+        let stage = "[[stages]]\nname = \"x\"\nkind = \"stats\"\n";
+        let all: Vec<String> = ["door", "till", "aisle"].map(String::from).to_vec();
+        let every = spec(stage, &max).unwrap();
+        assert_eq!(every.cameras_of(&all).unwrap(), ["door", "till", "aisle"]);
+        let two = spec(&format!("cameras = [\"door\", \"till\"]\n{stage}"), &max).unwrap();
+        assert_eq!(two.cameras_of(&all).unwrap(), ["door", "till"]);
+        let odd = spec(&format!("cameras = [\"door\", \"roof\"]\n{stage}"), &max).unwrap();
+        let e = odd.cameras_of(&all).unwrap_err();
+        assert!(
+            e.contains("roof is not a camera") && e.contains("door, till, aisle"),
+            "{e}"
+        );
+        for bad in ["[]", "[\"Door\"]", "[\"door\", \"door\"]"] {
+            let e = spec(&format!("cameras = {bad}\n{stage}"), &max).unwrap_err();
+            assert!(e.to_string().contains("cameras"), "{bad}: {e}");
+        }
     }
 }

@@ -1,51 +1,66 @@
-//! A tenant's own MQTT login across edits: the new version of a tenant must
-//! never connect with the client id the running version still uses (the
-//! broker would drop one, it would reconnect and drop the other). Same login:
-//! the running connection is handed over as it is (its queue and messages in
-//! flight included). Same client id, other login: the new version's
-//! connection is made once the running one has delivered what it accepted
-//! and closed. The watcher thread reads the running logins here to decide;
-//! the frame thread keeps them current.
+//! A tenant's own MQTT login: one connection per tenant, shared by its
+//! chains on every camera and across edits. A tenant must never have two
+//! connections with one client id (the broker would drop one, it would
+//! reconnect and drop the other). Same login: the running connection is
+//! shared as it is (its queue and messages in flight included). Same client
+//! id, other login: the new connection is made once the running one, no
+//! longer used by any chain, has delivered what it accepted and closed.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use crate::mqtt::{MqttError, MqttSettings, Publisher};
+use crate::mqtt::{MqttError, MqttSettings, PublishReport, Publisher};
 
-/// The logins of the running tenants, by tenant id.
-#[derive(Clone, Default)]
-pub struct Logins(Arc<Mutex<BTreeMap<String, MqttSettings>>>);
+/// One tenant's connection; its chains hold it, the last one closes it.
+pub struct Link {
+    settings: MqttSettings,
+    publisher: Mutex<Option<Publisher>>,
+    /// A connection with the same client id waiting for this one to close.
+    successor: Mutex<Option<mpsc::Sender<Publisher>>>,
+}
 
-impl Logins {
-    pub fn get(&self, id: &str) -> Option<MqttSettings> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Link {
+    fn new(settings: MqttSettings, publisher: Publisher) -> Arc<Link> {
+        Arc::new(Link {
+            settings,
+            publisher: Mutex::new(Some(publisher)),
+            successor: Mutex::new(None),
+        })
     }
-    pub fn set(&self, id: &str, login: Option<MqttSettings>) {
-        let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match login {
-            Some(s) => g.insert(id.to_string(), s),
-            None => g.remove(id),
+
+    /// The connection (locked only to publish).
+    pub fn connection(&self) -> &Mutex<Option<Publisher>> {
+        &self.publisher
+    }
+
+    /// The last holder closes the connection and reports it; the others get `None`.
+    pub fn close(link: Arc<Link>) -> Option<PublishReport> {
+        let link = Arc::into_inner(link)?;
+        let p = lock(&link.publisher).take()?;
+        Some(p.finish())
+    }
+}
+
+impl Drop for Link {
+    /// No chain uses it any more: it settles (acknowledgements, bounded by
+    /// the ack timeout), then a successor with its client id may connect.
+    fn drop(&mut self) {
+        let Some(p) = lock(&self.publisher).take() else {
+            return;
         };
-    }
-}
-
-/// How a new version of a tenant gets its connection (decided when built).
-pub enum Takeover {
-    /// Take the running version's connection.
-    HandOver(MqttSettings),
-    /// Connect once the running version's connection is closed.
-    AfterOld(MqttSettings),
-}
-
-impl Takeover {
-    pub fn settings(&self) -> &MqttSettings {
-        match self {
-            Takeover::HandOver(s) | Takeover::AfterOld(s) => s,
-        }
+        let p = match lock(&self.successor).take() {
+            Some(tx) => match tx.send(p) {
+                Ok(()) => return,
+                Err(mpsc::SendError(p)) => p,
+            },
+            None => p,
+        };
+        let r = p.finish();
+        tracing::debug!(?r, "a tenant's connection closed");
     }
 }
 
@@ -55,32 +70,39 @@ fn same_login(a: &MqttSettings, b: &MqttSettings) -> bool {
     a.password == b.password && format!("{a:?}") == format!("{b:?}")
 }
 
-/// What a version wanting `wanted` does while `running` is in use: `None`:
-/// connect now (no version runs with that client id).
-pub fn plan(running: Option<&MqttSettings>, wanted: &MqttSettings) -> Option<Takeover> {
-    let running = running?;
-    if same_login(running, wanted) {
-        Some(Takeover::HandOver(wanted.clone()))
-    } else if running.client_id == wanted.client_id {
-        Some(Takeover::AfterOld(wanted.clone()))
-    } else {
-        None
-    }
-}
+/// The tenants' connections, by tenant id, shared by every camera of the
+/// process (held weakly: the chains own them).
+#[derive(Clone, Default)]
+pub struct Logins(Arc<Mutex<BTreeMap<String, Weak<Link>>>>);
 
-/// The new version's connection, given the running version's (taken from it).
-pub fn take_over(plan: &Takeover, old: Option<Publisher>) -> Result<Publisher, MqttError> {
-    match (plan, old) {
-        (Takeover::HandOver(_), Some(p)) => Ok(p),
-        (plan, old) => Publisher::connect_after(
-            plan.settings(),
-            Box::new(move || {
-                if let Some(p) = old {
-                    let r = p.finish();
-                    tracing::debug!(?r, "the edited tenant's old connection closed");
-                }
-            }),
-        ),
+impl Logins {
+    /// Tenant `id`'s connection with login `wanted`: the running one when it
+    /// has that login; else a new one, made at once (another client id) or
+    /// once the running one has closed (the same client id).
+    pub fn connect(&self, id: &str, wanted: &MqttSettings) -> Result<Arc<Link>, MqttError> {
+        let mut links = lock(&self.0);
+        let running = links.get(id).and_then(Weak::upgrade);
+        let link = match running {
+            Some(r) if same_login(&r.settings, wanted) => return Ok(r),
+            Some(r) if r.settings.client_id == wanted.client_id => {
+                let (tx, rx) = mpsc::channel::<Publisher>();
+                *lock(&r.successor) = Some(tx);
+                drop(r);
+                let p = Publisher::connect_after(
+                    wanted,
+                    Box::new(move || {
+                        if let Ok(old) = rx.recv() {
+                            let r = old.finish();
+                            tracing::debug!(?r, "the edited tenant's old connection closed");
+                        }
+                    }),
+                )?;
+                Link::new(wanted.clone(), p)
+            }
+            _ => Link::new(wanted.clone(), Publisher::connect(wanted)?),
+        };
+        links.insert(id.to_string(), Arc::downgrade(&link));
+        Ok(link)
     }
 }
 
@@ -90,26 +112,22 @@ mod tests {
     use crate::mqtt::Secret;
 
     #[test]
-    fn plans() {
+    fn logins_compare_every_field_and_the_password() {
         let a = MqttSettings {
             username: Some("acme".into()),
             password: Some(Secret::new("one")),
             ..MqttSettings::new("mqtt://h", "edgepipe-acme")
         };
-        assert!(plan(None, &a).is_none());
-        assert!(matches!(plan(Some(&a), &a), Some(Takeover::HandOver(_))));
+        assert!(same_login(&a, &a.clone()));
         let new_pw = MqttSettings {
             password: Some(Secret::new("two")),
             ..a.clone()
         };
-        assert!(matches!(
-            plan(Some(&a), &new_pw),
-            Some(Takeover::AfterOld(_))
-        ));
-        let other_id = MqttSettings {
-            client_id: "edgepipe-acme-2".into(),
-            ..new_pw.clone()
+        assert!(!same_login(&a, &new_pw));
+        let other_user = MqttSettings {
+            username: Some("acme2".into()),
+            ..a.clone()
         };
-        assert!(plan(Some(&a), &other_id).is_none());
+        assert!(!same_login(&a, &other_user));
     }
 }

@@ -9,7 +9,6 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::login::Logins;
 use super::{Change, TenantContext};
 use crate::folder::{FileChange, FolderWatch};
 
@@ -22,27 +21,22 @@ pub struct TenantWatcher {
 }
 
 impl TenantWatcher {
-    /// `hashes`: the content of each file as it was at start, by id;
-    /// `logins`: the running tenants' own MQTT logins (an edit must not
-    /// connect with a client id still in use).
+    /// `hashes`: the content of each file as it was at start, by id.
     pub fn start(
         ctx: Arc<TenantContext>,
         dir: &Path,
         hashes: BTreeMap<String, String>,
-        logins: Logins,
     ) -> Result<TenantWatcher, String> {
         let (tx, rx) = mpsc::channel();
         let watch = FolderWatch::start(dir, "tenants", TENANT_DEBOUNCE, hashes, move |change| {
             let change = match change {
-                FileChange::Changed { name, path } => {
-                    match ctx.build_with(&path, logins.get(&name).as_ref()) {
-                        Ok(t) => Change::Ready(Box::new(t)),
-                        Err(reason) => Change::Refused { id: name, reason },
-                    }
-                }
+                FileChange::Changed { name, path } => ctx.change(&name, &path),
                 FileChange::Removed(id) => Change::Removed(id),
                 FileChange::Unreadable { name, reason } => Change::Refused { id: name, reason },
                 FileChange::BadName(p) => {
+                    if !ctx.reports() {
+                        return true;
+                    }
                     tracing::warn!(file = %p.display(), "not a tenant: the file name must be <id>.toml with an id of [a-z0-9][a-z0-9-]{{0,31}}");
                     return true;
                 }
