@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod cameras;
+mod cameras_live;
+mod cameras_process;
 mod common;
 mod contract;
 mod counting;

@@ -10,6 +10,7 @@ use crate::error::{ExitKind, Failure, OrExit};
 use crate::pipeline::Summary;
 use crate::stop::StopToken;
 
+use super::process_status::ProcessStatus;
 use super::runtime::Runtime;
 use super::{detector_settings, infer, run_camera, EngineOptions};
 
@@ -42,18 +43,15 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
 /// Run every camera of `settings` to the end of its input, sharing one model.
 pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraResult>, Failure> {
     check_supported(settings)?;
-    if settings.live.is_some() {
-        tracing::info!("the live view serves one camera: it is off with several cameras");
-    }
     let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
     let rt = Runtime::start(settings, loading)?;
+    let status = ProcessStatus::connect(settings, rt.mqtt_url.as_deref())?;
     let results = std::thread::scope(|scope| {
         let started: Vec<_> = settings
             .cameras
             .iter()
             .map(|c| {
-                let mut cs = settings.for_camera(c);
-                cs.live = None;
+                let cs = settings.for_camera(c);
                 let (rt, stop, name) = (&rt, stop.clone(), c.name.clone());
                 let thread = std::thread::Builder::new()
                     .name(format!("camera-{name}"))
@@ -80,6 +78,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
             })
             .collect()
     });
+    status.finish();
     drop(rt.stop());
     Ok(results)
 }

@@ -1,6 +1,7 @@
 //! What every camera of the process shares, built once: the WebAssembly
 //! engine and its component cache (the plugin host), the model's inference
-//! service, its labels, and the broker the cameras' publishers connect to.
+//! service, its labels, the broker the cameras' publishers connect to, and
+//! the live view's HTTP server (each camera adds itself to it).
 
 use crate::config::Settings;
 use crate::error::{ExitKind, Failure, OrExit};
@@ -17,6 +18,8 @@ pub struct Runtime {
     pub labels: Vec<String>,
     /// Where publishers connect (`None`: MQTT off).
     pub mqtt_url: Option<String>,
+    /// The live view (`None`: off).
+    pub live: Option<crate::live::Live>,
 }
 
 impl Runtime {
@@ -43,17 +46,41 @@ impl Runtime {
             .collect();
         let service = InferenceService::start(detectors)?;
         let mqtt_url = crate::pipeline::broker_url(settings)?;
+        let live = start_live(settings)?;
         Ok(Runtime {
             host,
             service,
             labels,
             mqtt_url,
+            live,
         })
     }
 
     /// Stop the inference service; its sessions are handed back (freed by
     /// the caller after its last memory figure).
     pub fn stop(self) -> Vec<Detector> {
+        if let Some(l) = &self.live {
+            l.close();
+        }
         self.service.stop()
     }
+}
+
+/// The live view's server, when asked for (`/` lists the cameras when there are several).
+fn start_live(settings: &Settings) -> Result<Option<crate::live::Live>, Failure> {
+    let Some(ls) = &settings.live else {
+        return Ok(None);
+    };
+    let live = crate::live::start(ls, settings.several_cameras()).map_err(|e| {
+        let kind = if matches!(e, crate::live::LiveError::Token(_)) {
+            ExitKind::Config
+        } else {
+            ExitKind::Output
+        };
+        Failure::new(kind, e)
+    })?;
+    if let Some(v) = &live {
+        eprintln!("edgepipe: live view on http://{}/", v.addr);
+    }
+    Ok(live)
 }
