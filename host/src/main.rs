@@ -147,17 +147,23 @@ fn tenants_check(
         },
     )
     .or_exit(ExitKind::Config)?;
+    let rt = &s.runtime;
     let host = edgepipe::plugin::PluginHost::with_cache(
         edgepipe::plugin::Limits {
-            call_timeout: s.call_timeout,
-            memory: s.memory_limit,
+            call_timeout: rt.call_timeout,
+            memory: rt.memory_limit,
         },
-        edgepipe::plugin::ComponentCache::new(s.plugin_cache.clone()),
+        edgepipe::plugin::ComponentCache::new(rt.plugin_cache.clone()),
     )
     .or_exit(ExitKind::Plugin)?;
-    let ok =
-        edgepipe::tenants::check::run(dir, &host, &s.plugin_dir, s.default_qos, &s.tenant_maxima)
-            .map_err(|e| Failure::msg(ExitKind::Config, e))?;
+    let ok = edgepipe::tenants::check::run(
+        dir,
+        &host,
+        &rt.plugin_dir,
+        rt.default_qos,
+        &rt.tenant_maxima,
+    )
+    .map_err(|e| Failure::msg(ExitKind::Config, e))?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

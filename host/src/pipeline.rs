@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::config::{MqttTarget, Settings};
+use crate::config::{CameraSettings, MqttTarget, RuntimeSettings, StageSettings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings as wit;
@@ -190,14 +190,18 @@ impl Summary {
     }
 }
 
-/// Load every configured stage (and watch their files when `reload` is on).
-pub fn load_stages(host: &PluginHost, settings: &Settings) -> Result<StageSet, Failure> {
+/// Load a chain's `stages` (and watch their files when `reload` is on).
+pub fn load_stages(
+    host: &PluginHost,
+    settings: &RuntimeSettings,
+    stages: &[StageSettings],
+) -> Result<StageSet, Failure> {
     let sources = settings
         .plugin_sources
         .load(settings.plugin_cache.as_deref())
         .or_exit(ExitKind::Config)?;
     host.set_sources(sources);
-    let mut set = StageSet::load(host, &settings.stages).or_exit(ExitKind::Plugin)?;
+    let mut set = StageSet::load(host, stages).or_exit(ExitKind::Plugin)?;
     if settings.reload {
         set.watch(host).or_exit(ExitKind::Plugin)?;
     }
@@ -232,7 +236,7 @@ pub(crate) fn publish_events(
 
 /// Where the run's publishers connect (`None`: MQTT off); the embedded
 /// broker, when asked for, is started here, once for every camera.
-pub(crate) fn broker_url(settings: &Settings) -> Result<Option<String>, Failure> {
+pub(crate) fn broker_url(settings: &RuntimeSettings) -> Result<Option<String>, Failure> {
     let url = match &settings.mqtt {
         MqttTarget::Off => return Ok(None),
         MqttTarget::External(url) => url.clone(),
@@ -266,12 +270,13 @@ pub(crate) fn broker_url(settings: &Settings) -> Result<Option<String>, Failure>
 
 /// A camera's own connection to the broker at `url`.
 pub(crate) fn connect(
-    settings: &Settings,
+    settings: &RuntimeSettings,
+    camera: &CameraSettings,
     url: Option<&str>,
 ) -> Result<Option<Publisher>, Failure> {
     let Some(url) = url else { return Ok(None) };
-    let publisher =
-        Publisher::connect(&settings.mqtt_settings(url.to_string())).or_exit(ExitKind::Mqtt)?;
+    let publisher = Publisher::connect(&settings.mqtt_settings(camera, url.to_string()))
+        .or_exit(ExitKind::Mqtt)?;
     Ok(Some(publisher))
 }
 

@@ -384,7 +384,8 @@ fn the_lines_and_zones_example_loads_and_configures() {
     let path = common::root().join("examples/lines-and-zones.toml");
     let file = edgepipe::config::FileConfig::load(&path).unwrap();
     let s = edgepipe::config::resolve(Some(file), &edgepipe::config::Overrides::default()).unwrap();
-    let names: Vec<&str> = s.stages.iter().map(|st| st.name.as_str()).collect();
+    let stages = &s.cameras[0].stages;
+    let names: Vec<&str> = stages.iter().map(|st| st.name.as_str()).collect();
     assert_eq!(
         names,
         [
@@ -394,11 +395,7 @@ fn the_lines_and_zones_example_loads_and_configures() {
             "draw-boxes"
         ]
     );
-    let lc = s
-        .stages
-        .iter()
-        .find(|st| st.name == "line-counter")
-        .unwrap();
+    let lc = stages.iter().find(|st| st.name == "line-counter").unwrap();
     let host = PluginHost::new(Limits::default()).unwrap();
     let mut stage = host
         .load(

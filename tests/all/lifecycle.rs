@@ -161,12 +161,17 @@ fn a_second_signal_exits_at_once_with_130() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let err = stderr_of(&mut child);
+    let (lines, err) = stderr_lines(&mut child);
     let mut out = child.stdout.take().unwrap();
     read_frames(&mut out, 10);
     let _drain = common::count_bytes(out);
     signal(&child, "TERM");
-    std::thread::sleep(Duration::from_millis(500));
+    // The second signal goes once the first one is being handled (its
+    // line is on stderr), however long that takes on this machine.
+    let handled = lines
+        .iter()
+        .any(|line| line.contains("received: finishing the frames in flight"));
+    assert!(handled, "the first SIGTERM was never reported");
     let second = Instant::now();
     signal(&child, "TERM");
     let code = exit_code(&mut child, Duration::from_secs(30));
@@ -177,6 +182,29 @@ fn a_second_signal_exits_at_once_with_130() {
         "exited at once, not after the ack timeout: {:?}",
         second.elapsed()
     );
+}
+
+/// A child's stderr line by line as it comes (the channel ends with it),
+/// and the whole text once it closes.
+fn stderr_lines(
+    child: &mut std::process::Child,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<String>,
+) {
+    use std::io::BufRead;
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let all = std::thread::spawn(move || {
+        let mut whole = String::new();
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            whole.push_str(&line);
+            whole.push('\n');
+            let _ = tx.send(line);
+        }
+        whole
+    });
+    (rx, all)
 }
 
 /// A panic injected into one engine thread: exit 1, one error line, no hang.

@@ -51,12 +51,12 @@ proptest! {
         match resolve(Some(file), &Overrides::default()) {
             Ok(s) => {
                 let now = Instant::now();
-                prop_assert!(now.checked_add(s.ack_timeout + Duration::from_secs(1)).is_some());
-                prop_assert!(now.checked_add(s.connect_timeout + Duration::from_secs(1)).is_some());
-                prop_assert!(now.checked_add(s.call_timeout).is_some());
-                prop_assert_eq!(s.memory_limit as u128, (v(memory_mb, 5000) as u128) << 20, "no wrap");
-                prop_assert!(s.memory_limit <= 4 << 30);
-                prop_assert!(s.threads <= 1024);
+                prop_assert!(now.checked_add(s.runtime.ack_timeout + Duration::from_secs(1)).is_some());
+                prop_assert!(now.checked_add(s.runtime.connect_timeout + Duration::from_secs(1)).is_some());
+                prop_assert!(now.checked_add(s.runtime.call_timeout).is_some());
+                prop_assert_eq!(s.runtime.memory_limit as u128, (v(memory_mb, 5000) as u128) << 20, "no wrap");
+                prop_assert!(s.runtime.memory_limit <= 4 << 30);
+                prop_assert!(s.model.threads <= 1024);
             }
             Err(e) => {
                 let e = e.to_string();

@@ -276,7 +276,7 @@ fn raw(
 ) -> Result<RawResult, Failure> {
     let mut detectors = Vec::with_capacity(sessions);
     for _ in 0..sessions {
-        let mut s = engine::detector_settings(settings);
+        let mut s = settings.model.detector();
         s.intra_threads = threads;
         let mut d = Detector::load(s).or_exit(ExitKind::Model)?;
         for t in tensors.iter().cycle().take(RAW_WARMUP) {
@@ -348,9 +348,10 @@ type Tensors = Vec<InputTensor>;
 
 /// The clip's first frames as input tensors, and the frame size.
 fn prepare_tensors(settings: &Settings) -> Result<(Tensors, (u32, u32)), Failure> {
-    let mut capture = Capture::open(&settings.input).or_exit(ExitKind::Input)?;
+    let input = &crate::commands::bench_compare::camera(settings)?.input;
+    let mut capture = Capture::open(input).or_exit(ExitKind::Input)?;
     let size = (capture.width(), capture.height());
-    let mut prep = Detector::load(engine::detector_settings(settings)).or_exit(ExitKind::Model)?;
+    let mut prep = Detector::load(settings.model.detector()).or_exit(ExitKind::Model)?;
     let mut tensors = Vec::with_capacity(RAW_TENSORS);
     while tensors.len() < RAW_TENSORS {
         match capture.next_frame().or_exit(ExitKind::Input)? {
@@ -400,7 +401,7 @@ fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings
     };
     let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
     // A measurement starts from nothing and leaves nothing behind.
-    settings.state = None;
+    settings.drop_state();
     Ok(settings)
 }
 
@@ -412,13 +413,13 @@ fn provider_block(
 ) -> Result<(ProviderRun, (u32, u32)), Failure> {
     let (tensors, size) = prepare_tensors(s)?;
     let mut raw_results = Vec::new();
-    for (sessions, threads) in shapes(s.ep.provider, cores) {
-        tracing::info!(provider = %s.ep.provider, sessions, threads, runs = args.raw_runs, "bench: raw ONNX Runtime");
+    for (sessions, threads) in shapes(s.model.ep.provider, cores) {
+        tracing::info!(provider = %s.model.ep.provider, sessions, threads, runs = args.raw_runs, "bench: raw ONNX Runtime");
         raw_results.push(raw(s, sessions, threads, &tensors, args.raw_runs)?);
     }
     // The tensors (about 5 MB each) stay out of the pipeline's memory figures.
     drop(tensors);
-    tracing::info!(provider = %s.ep.provider, frames = args.frames, sessions = s.sessions, threads = s.threads, "bench: full pipeline");
+    tracing::info!(provider = %s.model.ep.provider, frames = args.frames, sessions = s.model.sessions, threads = s.model.threads, "bench: full pipeline");
     let devnull = File::create("/dev/null").or_exit(ExitKind::Output)?;
     let opts = EngineOptions {
         loop_input: args.loop_input,
@@ -440,7 +441,7 @@ fn provider_block(
     };
     Ok((
         ProviderRun {
-            provider: s.ep.provider,
+            provider: s.model.ep.provider,
             raw: raw_results,
             raw_after,
             pipeline,
@@ -452,13 +453,13 @@ fn provider_block(
 /// Run the benchmark described by `args`.
 pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     let default = settings_for(args, None)?;
-    if crate::capture::SourceSpec::parse(&default.input).is_live() {
+    let input = crate::commands::bench_compare::camera(&default)?
+        .input
+        .clone();
+    if crate::capture::SourceSpec::parse(&input).is_live() {
         return Err(Failure::msg(
             ExitKind::Config,
-            format!(
-                "bench --input {}: a video file is needed, not a live source",
-                default.input
-            ),
+            format!("bench --input {input}: a video file is needed, not a live source"),
         ));
     }
     if args.frames == 0 || args.raw_runs == 0 {
@@ -473,15 +474,15 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     // The default provider first, then the others installed (or those asked for).
     let mut providers: Vec<Provider> = Vec::new();
     let wanted = if args.ep.is_empty() {
-        let mut v = vec![default.ep.provider];
-        v.extend(crate::ep::installed(&default.ort_lib));
+        let mut v = vec![default.model.ep.provider];
+        v.extend(crate::ep::installed(&default.model.ort_lib));
         v
     } else {
         let mut v = Vec::new();
         for e in &args.ep {
             let choice = e.parse().or_exit(ExitKind::Config)?;
             v.push(
-                crate::ep::resolve(choice, Vec::new(), &default.ort_lib)
+                crate::ep::resolve(choice, Vec::new(), &default.model.ort_lib)
                     .or_exit(ExitKind::Config)?
                     .provider,
             );
@@ -498,7 +499,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     // process, the CPU provider's sessions there get about one core.
     let mut order = providers.clone();
     order.sort_by_key(|p| *p != Provider::Cpu);
-    let mqtt = match &default.mqtt {
+    let mqtt = match &default.runtime.mqtt {
         config::MqttTarget::External(url) => url.clone(),
         config::MqttTarget::Embedded(addr) => format!(
             "the embedded broker on {} (a free port for each)",
@@ -518,10 +519,10 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, Failure> {
     runs.sort_by_key(|r| r.provider != providers[0]);
     let (width, height) = size;
     Ok(BenchReport {
-        input: default.input.clone(),
+        input,
         width,
         height,
-        model: default.model.display().to_string(),
+        model: default.model.model.display().to_string(),
         cores,
         mqtt,
         runs,

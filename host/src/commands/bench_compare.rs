@@ -5,7 +5,7 @@
 use std::fs::File;
 
 use crate::commands::cli::BenchArgs;
-use crate::config::{self, Overrides, Settings};
+use crate::config::{self, CameraSettings, Overrides, Settings};
 use crate::engine::{self, EngineOptions};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::pipeline::Summary;
@@ -36,8 +36,16 @@ pub fn settings(args: &BenchArgs) -> Result<Settings, Failure> {
         ..Overrides::default()
     };
     let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
-    settings.state = None;
+    settings.drop_state();
     Ok(settings)
+}
+
+/// The bench's one camera: what it reads, its chain.
+pub fn camera(settings: &Settings) -> Result<&CameraSettings, Failure> {
+    settings
+        .cameras
+        .first()
+        .ok_or_else(|| Failure::msg(ExitKind::Config, "bench: no camera to read"))
 }
 
 /// One run of the pipeline, frames to /dev/null.

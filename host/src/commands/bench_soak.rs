@@ -112,7 +112,7 @@ fn settings(args: &BenchArgs) -> Result<Settings, Failure> {
         ..Overrides::default()
     };
     let mut settings = config::resolve(None, &o).or_exit(ExitKind::Config)?;
-    settings.state = None;
+    settings.drop_state();
     Ok(settings)
 }
 
@@ -161,7 +161,8 @@ pub fn run(args: &BenchArgs, duration: Duration, every: Duration) -> Result<Stri
         .join()
         .map_err(|_| Failure::msg(ExitKind::Internal, "the soak sampler panicked"))?;
     summary?.print();
-    Ok(render(&settings.input, duration, every, &rows))
+    let input = &crate::commands::bench_compare::camera(&settings)?.input;
+    Ok(render(input, duration, every, &rows))
 }
 
 fn opt(v: Option<f64>) -> String {

@@ -17,8 +17,8 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
     let mut settings = bench_compare::settings(args)?;
     let dir = std::env::temp_dir().join(format!("edgepipe-bench-tenants-{}", std::process::id()));
     std::fs::create_dir_all(&dir).or_exit(ExitKind::Output)?;
-    let chain = settings
-        .stages
+    let stages = bench_compare::camera(&settings)?.stages.clone();
+    let chain = stages
         .iter()
         .map(|s| {
             format!(
@@ -35,7 +35,7 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
     let (mut without, mut with, mut tenant_ms) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         for on in [false, true] {
-            settings.tenants_dir = on.then(|| dir.clone());
+            settings.runtime.tenants_dir = on.then(|| dir.clone());
             tracing::info!(
                 round,
                 tenants = if on { tenants } else { 0 },
@@ -64,12 +64,12 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
     );
     let ratio = if a > 0.0 { b / a } else { 0.0 };
     let mut o = String::new();
-    let _ = writeln!(o, "edgepipe bench --tenants {tenants}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.sessions, settings.threads);
+    let _ = writeln!(o, "edgepipe bench --tenants {tenants}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.model.sessions, settings.model.threads);
     let _ = writeln!(
         o,
         "   each tenant: {} ({} stages; its draw stages run only while its live view is watched: not here)",
-        settings.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" -> "),
-        settings.stages.len()
+        stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" -> "),
+        stages.len()
     );
     let _ = writeln!(
         o,

@@ -83,7 +83,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .or_exit(ExitKind::Output)?;
-            settings.live = Some(LiveSettings {
+            settings.runtime.live = Some(LiveSettings {
                 listen: port,
                 explicit: true,
                 max_viewers: viewers.max(1),
@@ -112,7 +112,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
             }
         }
     }
-    let input = settings.input.clone();
+    let input = bench_compare::camera(&settings)?.input.clone();
     let (enc, w, h) = encode_ms(&input)?;
     let (a, b) = (median(without.clone()), median(with.clone()));
     let ratio = if a > 0.0 { b / a } else { 0.0 };
@@ -123,7 +123,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
             .join(", ")
     };
     let mut o = String::new();
-    let _ = writeln!(o, "edgepipe bench --viewers {viewers}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.sessions, settings.threads);
+    let _ = writeln!(o, "edgepipe bench --viewers {viewers}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.model.sessions, settings.model.threads);
     let _ = writeln!(
         o,
         "   fps without viewers: {} -> median {a:.2}",

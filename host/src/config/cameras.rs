@@ -1,15 +1,15 @@
 //! The cameras of a run: `[[cameras]]` of the pipeline file and `--camera
-//! NAME=INPUT` flags (else the one camera of `[source]` / `--input`), and
-//! the settings each camera runs with (its input, state folder, topics).
+//! NAME=INPUT` flags (else the one camera of `[source]` / `--input`),
+//! checked; [`super::CameraDefaults`] completes each one.
 
 use serde::Deserialize;
 
 use std::path::Path;
 
 use super::file::StageConfig;
-use super::source::{check_camera_name, source_id};
+use super::source::check_camera_name;
 use super::stages::{stage_settings, StageSettings};
-use super::{invalid, ConfigError, Settings};
+use super::{invalid, ConfigError};
 
 /// `[[cameras]]` of the pipeline file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,46 +131,6 @@ pub(super) fn check_detect_fps(f: f64) -> Result<(), String> {
         Err(format!(
             "{f} is not a rate above 0 and at most 1000 frames a second"
         ))
-    }
-}
-
-impl Settings {
-    /// Whether the run has several cameras (then each runs with
-    /// [`for_camera`](Self::for_camera) settings).
-    pub fn several_cameras(&self) -> bool {
-        self.cameras.len() > 1
-    }
-
-    /// The settings camera `c` runs with: its input and name, its state
-    /// folder, its chains' topic prefix (`<name>/` unless set), its host
-    /// topics under `edgepipe/<pipeline>/cameras/<name>/`, its own MQTT
-    /// client id.
-    pub fn for_camera(&self, c: &CameraSpec) -> Settings {
-        let mut s = self.clone();
-        s.cameras = Vec::new();
-        s.camera = c.name.clone();
-        s.input = c.input.clone();
-        s.max_frames = c.max_frames.or(self.max_frames);
-        s.detect_fps = c.detect_fps.or(self.detect_fps);
-        if let Some(stages) = &c.stages {
-            s.stages = stages.clone();
-        }
-        if let Some(st) = s.state.as_mut() {
-            if let Some(pipeline_dir) = st.dir.parent() {
-                st.dir = pipeline_dir.join(&c.name);
-            }
-            st.source = source_id(&c.input);
-        }
-        if self.several_cameras() {
-            let prefix = c.topic_prefix.clone().unwrap_or_else(|| c.name.clone());
-            s.topic_prefix = Some(prefix.trim_end_matches('/').to_string());
-            s.host_topics = format!("edgepipe/{}/cameras/{}", self.pipeline_name, c.name);
-            s.client_id = format!("{}-{}", self.client_id, c.name);
-            s.delivery.status_topic = Some(format!("{}/status", s.host_topics));
-        } else {
-            s.topic_prefix = c.topic_prefix.clone();
-        }
-        s
     }
 }
 

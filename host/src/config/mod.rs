@@ -1,7 +1,9 @@
 //! The pipeline file (TOML) and the command-line flags that override it,
-//! resolved into one [`Settings`]: the errors, the defaults and limits, and
-//! [`resolve`], which composes the sections' own resolution (one file each).
+//! resolved into one [`Settings`] of three parts (runtime, model, cameras):
+//! the errors, the defaults and limits, and [`resolve`], which composes the
+//! sections' own resolution (one file each).
 
+mod camera;
 pub mod cameras;
 mod file;
 pub mod http;
@@ -9,25 +11,28 @@ mod model;
 mod mqtt;
 mod overrides;
 mod plugins;
+mod runtime;
 pub mod source;
 mod stages;
 pub mod tenants;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use thiserror::Error;
 
 /// Inference sessions of a file when not set (the providers' default).
 pub use crate::ep::DEFAULT_FILE_SESSIONS;
+pub use camera::{CameraDefaults, CameraSettings};
 pub(crate) use file::{parse_error, read_text};
 pub use file::{
     FileConfig, ModelConfig, MqttConfig, OutputsConfig, PluginsConfig, SourceConfig, StageConfig,
 };
 pub use http::{read_token, HttpConfig, HttpOverrides, LiveSettings};
+pub use model::ModelSettings;
 pub use mqtt::{load_password, Delivery, MqttTarget};
 pub use overrides::{MqttOverrides, Overrides};
 pub use plugins::SourceSettings;
+pub use runtime::RuntimeSettings;
 pub use stages::{stage_settings, unique_stage_names, StageSettings};
 pub use tenants::{Maxima, TenantsConfig};
 
@@ -76,70 +81,35 @@ pub(crate) fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError 
     }
 }
 
-/// Everything a run needs, resolved.
+/// Everything a run needs, resolved, in three parts: what the process
+/// builds once ([`RuntimeSettings`]), the model every camera shares
+/// ([`ModelSettings`]) and each camera's own ([`CameraSettings`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The pipeline's name (`default` unless set).
-    pub pipeline_name: String,
-    /// The camera's name (`default` unless `--camera-name`): its state folder.
-    pub camera: String,
-    /// The cameras of the run when there are several (`--camera`,
-    /// `[[cameras]]`); each runs with [`Settings::for_camera`].
-    pub cameras: Vec<cameras::CameraSpec>,
-    /// The operator chain's topics go under this prefix (`None`: as the
-    /// stages say; several cameras: `<name>` unless set).
-    pub topic_prefix: Option<String>,
-    /// The camera's host topics (source events) go under this:
-    /// `edgepipe/<pipeline>`, or `edgepipe/<pipeline>/cameras/<name>` with
-    /// several cameras.
-    pub host_topics: String,
-    /// At most this many frames a second go to the model (`None`: all).
-    pub detect_fps: Option<f64>,
-    pub input: String,
-    pub max_frames: Option<u64>,
-    pub model: crate::model::ModelFile,
-    pub labels: Option<PathBuf>,
-    pub ort_lib: PathBuf,
-    pub confidence: f32,
-    pub iou: f32,
-    /// Intra-op threads of each session.
-    pub threads: usize,
-    /// Inference sessions working on consecutive frames.
-    pub sessions: usize,
-    /// The execution provider and its options.
-    pub ep: crate::ep::Ep,
-    pub max_detections: usize,
-    pub mqtt: MqttTarget,
-    pub client_id: String,
-    pub keepalive: Duration,
-    pub connect_timeout: Duration,
-    pub ack_timeout: Duration,
-    pub stdout: bool,
-    pub record: Option<PathBuf>,
-    pub call_timeout: Duration,
-    pub memory_limit: usize,
-    pub stages: Vec<StageSettings>,
-    /// Hot reload of stage files.
-    pub reload: bool,
-    /// Where compiled components are cached (`None`: no cache).
-    pub plugin_cache: Option<PathBuf>,
-    /// Trusted signing keys, registry login, tag polling.
-    pub plugin_sources: plugins::SourceSettings,
-    /// How messages are delivered (queue, TLS, login, availability).
-    pub delivery: Delivery,
-    /// How a live source that fails is opened again.
-    pub source_retry: crate::capture::Retry,
-    /// Stage state kept across restarts (`None`: off).
-    pub state: Option<crate::state::StateSettings>,
-    /// Where `<name>.wasm` is looked up (tenants' stages too).
-    pub plugin_dir: PathBuf,
-    /// The default QoS handed to topics stages.
-    pub default_qos: u8,
-    /// The tenants folder (`None`: no tenants) and the most a tenant may ask for.
-    pub tenants_dir: Option<PathBuf>,
-    pub tenant_maxima: Maxima,
-    /// The live view (`None`: off).
-    pub live: Option<LiveSettings>,
+    pub runtime: RuntimeSettings,
+    pub model: ModelSettings,
+    /// The cameras of the run (one at least): `[[cameras]]` or `--camera`,
+    /// else the one camera of `[source]` / `--input`.
+    pub cameras: Vec<CameraSettings>,
+    /// How a camera given by name and input is completed.
+    pub camera_defaults: CameraDefaults,
+}
+
+impl Settings {
+    /// Whether the run has several cameras (then each camera's topics carry
+    /// its name).
+    pub fn several_cameras(&self) -> bool {
+        self.cameras.len() > 1
+    }
+
+    /// Keep no stage state for any camera (a measurement starts from
+    /// nothing and leaves nothing behind).
+    pub fn drop_state(&mut self) {
+        self.camera_defaults.base.state = None;
+        for c in &mut self.cameras {
+            c.state = None;
+        }
+    }
 }
 
 /// A default asset: beside the executable first, then under the build root.
@@ -165,29 +135,81 @@ pub fn default_asset(rel: &str) -> PathBuf {
 /// Merge the file (or the embedded default pipeline) with the flags.
 pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, ConfigError> {
     let file = file.unwrap_or_default();
-    let plugin_dir = plugins::dir(o, &file.plugins);
-    let default_qos = mqtt::default_qos(&o.mqtt, &file.mqtt)?;
-    let stages = stages::pipeline_stages(&file, &plugin_dir, default_qos)?;
+    let runtime = resolve_runtime(&file, o)?;
     let input = source::input(o, &file.source);
     let model = model::resolve(o, &file.model, &input)?;
-    let pipeline_name = pipeline_name(o, &file)?;
-    let camera = source::camera_name(o)?;
-    let cameras = cameras::resolve(
+    let specs = cameras::resolve(
         &o.cameras,
         &file.cameras,
         cameras::StageDefaults {
-            plugin_dir: &plugin_dir,
-            default_qos,
+            plugin_dir: &runtime.plugin_dir,
+            default_qos: runtime.default_qos,
         },
     )?;
+    let base = base_camera(&file, o, &runtime, input)?;
+    let camera_defaults = CameraDefaults {
+        base,
+        pipeline_name: runtime.pipeline_name.clone(),
+        several: specs.len() > 1,
+    };
+    let cameras = if specs.is_empty() {
+        vec![camera_defaults.base.clone()]
+    } else {
+        specs.iter().map(|c| camera_defaults.camera(c)).collect()
+    };
+    Ok(Settings {
+        runtime,
+        model,
+        cameras,
+        camera_defaults,
+    })
+}
+
+/// The process-wide settings: MQTT, the plugin host, tenants, the live view.
+fn resolve_runtime(file: &FileConfig, o: &Overrides) -> Result<RuntimeSettings, ConfigError> {
+    let plugin_dir = plugins::dir(o, &file.plugins);
+    let default_qos = mqtt::default_qos(&o.mqtt, &file.mqtt)?;
+    let pipeline_name = pipeline_name(o, file)?;
     let mqtt = mqtt::resolve(o, &file.mqtt, &pipeline_name)?;
     let plugins = plugins::resolve(o, &file.plugins)?;
-    let source_retry = source::retry(o, &file.source)?;
     let tenant_maxima = Maxima::resolve(&file.tenants)?;
     let live = match &o.http {
         Some(h) => http::resolve(h, &file.http)?,
         None => None,
     };
+    Ok(RuntimeSettings {
+        pipeline_name,
+        mqtt: mqtt.target,
+        client_id: mqtt.client_id,
+        keepalive: mqtt.keepalive,
+        connect_timeout: mqtt.connect_timeout,
+        ack_timeout: mqtt.ack_timeout,
+        delivery: mqtt.delivery,
+        call_timeout: plugins.call_timeout,
+        memory_limit: plugins.memory_limit,
+        reload: plugins.reload,
+        plugin_cache: plugins.cache,
+        plugin_sources: plugins.sources,
+        plugin_dir,
+        default_qos,
+        tenants_dir: o.tenants_dir.clone().or(file.tenants.dir.clone()),
+        tenant_maxima,
+        live,
+    })
+}
+
+/// The camera of `[source]` / `--input` (named by `--camera-name`), with
+/// the pipeline's stages, source settings, sinks and state: what every
+/// camera of the run starts from.
+fn base_camera(
+    file: &FileConfig,
+    o: &Overrides,
+    rt: &RuntimeSettings,
+    input: String,
+) -> Result<CameraSettings, ConfigError> {
+    let stages = stages::pipeline_stages(file, &rt.plugin_dir, rt.default_qos)?;
+    let name = source::camera_name(o)?;
+    let source_retry = source::retry(o, &file.source)?;
     let state = crate::state::StateSettings::resolve(
         &file.state,
         o.state_dir.as_deref(),
@@ -196,58 +218,34 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
             resume: o.resume,
         },
         crate::state::CameraState {
-            pipeline: &pipeline_name,
-            camera: &camera,
+            pipeline: &rt.pipeline_name,
+            camera: &name,
             source: source::source_id(&input),
         },
     )
     .map_err(|e| invalid("state", e))?;
-    Ok(Settings {
-        host_topics: format!("edgepipe/{pipeline_name}"),
-        pipeline_name,
-        camera,
-        cameras,
-        topic_prefix: None,
-        detect_fps: match o.detect_fps {
-            Some(f) => Some(
-                cameras::check_detect_fps(f)
-                    .map(|()| f)
-                    .map_err(|e| invalid("detect_fps", e))?,
-            ),
-            None => None,
-        },
+    let detect_fps = match o.detect_fps {
+        Some(f) => Some(
+            cameras::check_detect_fps(f)
+                .map(|()| f)
+                .map_err(|e| invalid("detect_fps", e))?,
+        ),
+        None => None,
+    };
+    Ok(CameraSettings {
+        name,
         input,
         max_frames: o.max_frames.or(file.source.max_frames),
-        model: model.model,
-        labels: model.labels,
-        ort_lib: model.ort_lib,
-        ep: model.ep,
-        confidence: model.confidence,
-        iou: model.iou,
-        threads: model.threads,
-        sessions: model.sessions,
-        max_detections: model.max_detections,
-        mqtt: mqtt.target,
-        client_id: mqtt.client_id,
-        keepalive: mqtt.keepalive,
-        connect_timeout: mqtt.connect_timeout,
-        ack_timeout: mqtt.ack_timeout,
+        detect_fps,
+        source_retry,
+        topic_prefix: None,
+        host_topics: format!("edgepipe/{}", rt.pipeline_name),
+        client_id: rt.client_id.clone(),
+        status_topic: rt.delivery.status_topic.clone(),
+        state,
+        stages,
         stdout: o.stdout || file.outputs.stdout.unwrap_or(false),
         record: o.record.clone().or(file.outputs.record.clone()),
-        call_timeout: plugins.call_timeout,
-        memory_limit: plugins.memory_limit,
-        stages,
-        reload: plugins.reload,
-        plugin_cache: plugins.cache,
-        plugin_sources: plugins.sources,
-        delivery: mqtt.delivery,
-        source_retry,
-        state,
-        plugin_dir,
-        default_qos,
-        tenants_dir: o.tenants_dir.clone().or(file.tenants.dir.clone()),
-        tenant_maxima,
-        live,
     })
 }
 
@@ -267,11 +265,16 @@ fn pipeline_name(o: &Overrides, file: &FileConfig) -> Result<String, ConfigError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn embedded_default_pipeline_parses() {
         let s = resolve(None, &Overrides::default()).unwrap();
-        let names: Vec<&str> = s.stages.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = s.cameras[0]
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         assert_eq!(
             names,
             [
@@ -282,9 +285,9 @@ mod tests {
                 "draw-boxes"
             ]
         );
-        assert_eq!(s.keepalive, Duration::from_secs(60));
+        assert_eq!(s.runtime.keepalive, Duration::from_secs(60));
         assert!(
-            matches!(s.mqtt, MqttTarget::Embedded(a) if a.port() == 1883 && a.ip().is_loopback())
+            matches!(s.runtime.mqtt, MqttTarget::Embedded(a) if a.port() == 1883 && a.ip().is_loopback())
         );
     }
 
@@ -301,9 +304,9 @@ mod tests {
             ..Default::default()
         };
         let s = resolve(Some(f), &o).unwrap();
-        assert_eq!(s.input, "b.avi");
-        assert_eq!(s.confidence, 0.6);
-        assert_eq!(s.mqtt, MqttTarget::External("mqtt://h:1".into()));
+        assert_eq!(s.cameras[0].input, "b.avi");
+        assert_eq!(s.model.confidence, 0.6);
+        assert_eq!(s.runtime.mqtt, MqttTarget::External("mqtt://h:1".into()));
     }
 
     #[test]
@@ -367,6 +370,6 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(s.memory_limit, 4 << 30);
+        assert_eq!(s.runtime.memory_limit, 4 << 30);
     }
 }

@@ -9,21 +9,45 @@ use super::{
     default_asset, invalid, ConfigError, DEFAULT_MODEL, DEFAULT_ORT_LIB, MAX_SESSIONS, MAX_THREADS,
 };
 
-/// The detector's settings, resolved (the fields of [`super::Settings`] they fill).
-pub(super) struct Model {
+/// The model's settings, resolved: its files, thresholds, provider, and
+/// the sessions (each with `threads` intra-op threads) every camera shares.
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
     pub model: crate::model::ModelFile,
     pub labels: Option<PathBuf>,
     pub ort_lib: PathBuf,
     pub ep: crate::ep::Ep,
     pub confidence: f32,
     pub iou: f32,
+    /// Intra-op threads of each session.
     pub threads: usize,
+    /// Inference sessions working on consecutive frames.
     pub sessions: usize,
     pub max_detections: usize,
 }
 
+impl ModelSettings {
+    /// What one session of the model is loaded with.
+    pub fn detector(&self) -> crate::model::DetectorSettings {
+        crate::model::DetectorSettings {
+            model: self.model.clone(),
+            labels: self.labels.clone(),
+            ort_lib: self.ort_lib.clone(),
+            confidence: self.confidence,
+            iou: self.iou,
+            intra_threads: self.threads,
+            max_detections: self.max_detections,
+            ep: self.ep.clone(),
+        }
+    }
+}
+
 /// `input` decides the default number of sessions (a live source gets one).
-pub(super) fn resolve(o: &Overrides, m: &ModelConfig, input: &str) -> Result<Model, ConfigError> {
+pub(super) fn resolve(
+    o: &Overrides,
+    m: &ModelConfig,
+    input: &str,
+) -> Result<ModelSettings, ConfigError> {
     let confidence = check_unit("confidence", o.confidence.or(m.confidence).unwrap_or(0.25))?;
     let iou = check_unit("iou", o.iou.or(m.iou).unwrap_or(0.45))?;
     let ort_lib = o
@@ -33,7 +57,7 @@ pub(super) fn resolve(o: &Overrides, m: &ModelConfig, input: &str) -> Result<Mod
         .unwrap_or_else(|| default_asset(DEFAULT_ORT_LIB));
     let ep = resolve_ep(o, m, &ort_lib)?;
     let (sessions, threads) = sessions_and_threads(o, m, &ep, input)?;
-    Ok(Model {
+    Ok(ModelSettings {
         model: model_file(o, m)?,
         labels: o.labels.clone().or(m.labels.clone()),
         ort_lib,
@@ -177,7 +201,12 @@ fn resolve_ep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{resolve, FileConfig, Overrides, BUILD_ROOT, DEFAULT_FILE_SESSIONS};
+    use crate::config::{FileConfig, Overrides, BUILD_ROOT, DEFAULT_FILE_SESSIONS};
+
+    /// The model part of the resolved settings.
+    fn resolve(f: Option<FileConfig>, o: &Overrides) -> Result<ModelSettings, ConfigError> {
+        crate::config::resolve(f, o).map(|s| s.model)
+    }
 
     #[test]
     fn sessions_and_threads_share_the_cores() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::file::MqttConfig;
 use super::overrides::{MqttOverrides, Overrides};
 use super::{
-    invalid, ConfigError, Settings, DEFAULT_BROKER_PORT, DEFAULT_KEEPALIVE_SECS, MAX_TIMEOUT_SECS,
-    MIN_MESSAGE_BYTES,
+    invalid, CameraSettings, ConfigError, RuntimeSettings, DEFAULT_BROKER_PORT,
+    DEFAULT_KEEPALIVE_SECS, MAX_TIMEOUT_SECS, MIN_MESSAGE_BYTES,
 };
 use crate::mqtt::{Limits, MqttSettings, MqttVersion, Qos, Secret, TlsFiles, WhenFull};
 
@@ -41,13 +41,13 @@ pub struct Delivery {
     pub host_prefixes: Vec<String>,
 }
 
-impl Settings {
-    /// The publisher's settings for a broker at `url`.
-    pub fn mqtt_settings(&self, url: String) -> MqttSettings {
+impl RuntimeSettings {
+    /// The publisher's settings of `camera`'s connection to a broker at `url`.
+    pub fn mqtt_settings(&self, camera: &CameraSettings, url: String) -> MqttSettings {
         let d = &self.delivery;
         MqttSettings {
             url,
-            client_id: self.client_id.clone(),
+            client_id: camera.client_id.clone(),
             keepalive: self.keepalive,
             connect_timeout: self.connect_timeout,
             ack_timeout: self.ack_timeout,
@@ -57,14 +57,14 @@ impl Settings {
             username: d.username.clone(),
             password: d.password.clone(),
             queue: d.queue,
-            status_topic: d.status_topic.clone(),
+            status_topic: camera.status_topic.clone(),
             retain_last: d.retain_last.clone(),
             max_message_bytes: d.max_message_bytes,
         }
     }
 }
 
-/// A run's MQTT settings, resolved (the fields of [`Settings`] they fill).
+/// A run's MQTT settings, resolved (the fields of [`RuntimeSettings`] they fill).
 pub(super) struct Mqtt {
     pub target: MqttTarget,
     pub client_id: String,
@@ -358,12 +358,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.delivery.status_topic.as_deref(),
+            s.runtime.delivery.status_topic.as_deref(),
             Some("edgepipe/door/status")
         );
-        assert_eq!(s.delivery.queue, Limits::default());
-        assert!(!s.delivery.required && s.delivery.version == MqttVersion::V311);
-        let topics = s
+        assert_eq!(s.runtime.delivery.queue, Limits::default());
+        assert!(!s.runtime.delivery.required && s.runtime.delivery.version == MqttVersion::V311);
+        let topics = s.cameras[0]
             .stages
             .iter()
             .find(|st| st.kind == StageKind::Topics)
@@ -389,11 +389,14 @@ mod tests {
             ..Default::default()
         };
         let s = resolve(Some(f), &o).unwrap();
-        assert_eq!(s.delivery.status_topic.as_deref(), Some("site/cam/status"));
-        assert_eq!(s.delivery.queue.messages, 7);
-        assert_eq!(s.delivery.queue.when_full, WhenFull::DropNewest);
-        assert_eq!(s.delivery.retain_last, ["person"]);
-        let qos: Vec<&str> = s
+        assert_eq!(
+            s.runtime.delivery.status_topic.as_deref(),
+            Some("site/cam/status")
+        );
+        assert_eq!(s.runtime.delivery.queue.messages, 7);
+        assert_eq!(s.runtime.delivery.queue.when_full, WhenFull::DropNewest);
+        assert_eq!(s.runtime.delivery.retain_last, ["person"]);
+        let qos: Vec<&str> = s.cameras[0]
             .stages
             .iter()
             .flat_map(|st| {
@@ -426,7 +429,7 @@ mod tests {
         };
         let s = resolve(None, &o).unwrap();
         assert_eq!(
-            s.delivery.password.as_ref().map(|p| p.expose()),
+            s.runtime.delivery.password.as_ref().map(|p| p.expose()),
             Some("hunter2")
         );
         assert!(!format!("{s:?}").contains("hunter2"));
@@ -464,13 +467,16 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(s.delivery.host_prefixes, ["edgepipe/door"]);
+        assert_eq!(s.runtime.delivery.host_prefixes, ["edgepipe/door"]);
         let f = FileConfig::parse(
             "[mqtt]\nstatus_prefix = \"site/cam/\"\n",
             Path::new("p.toml"),
         )
         .unwrap();
         let s = resolve(Some(f), &Overrides::default()).unwrap();
-        assert_eq!(s.delivery.host_prefixes, ["edgepipe/default", "site/cam"]);
+        assert_eq!(
+            s.runtime.delivery.host_prefixes,
+            ["edgepipe/default", "site/cam"]
+        );
     }
 }

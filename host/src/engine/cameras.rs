@@ -5,14 +5,14 @@
 //! others go on; a live source is opened again with back-off by its capture.
 
 use crate::capture::Capture;
-use crate::config::Settings;
+use crate::config::{CameraSettings, Settings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::pipeline::Summary;
 use crate::stop::StopToken;
 
 use super::process_status::ProcessStatus;
 use super::runtime::Runtime;
-use super::{detector_settings, infer, run_camera, EngineOptions};
+use super::{infer, run_camera, EngineOptions};
 
 /// How one camera's run ended.
 pub struct CameraResult {
@@ -28,13 +28,13 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
             format!("{what} serves one camera; with several cameras leave it out (run one process per camera for it)"),
         ))
     };
-    if settings.stdout {
+    if settings.cameras.iter().any(|c| c.stdout) {
         return refuse("--stdout");
     }
-    if settings.record.is_some() {
+    if settings.cameras.iter().any(|c| c.record.is_some()) {
         return refuse("--record");
     }
-    if settings.tenants_dir.is_some() {
+    if settings.runtime.tenants_dir.is_some() {
         return refuse("the tenants folder");
     }
     Ok(())
@@ -43,21 +43,20 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
 /// Run every camera of `settings` to the end of its input, sharing one model.
 pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraResult>, Failure> {
     check_supported(settings)?;
-    let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
-    let rt = Runtime::start(settings, loading)?;
+    let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
+    let rt = Runtime::start(&settings.runtime, &settings.model, loading)?.with_live(true)?;
     let status = ProcessStatus::connect(settings, rt.mqtt_url.as_deref())?;
     let results = std::thread::scope(|scope| {
         let started: Vec<_> = settings
             .cameras
             .iter()
-            .map(|c| {
-                let cs = settings.for_camera(c);
-                let (rt, stop, name) = (&rt, stop.clone(), c.name.clone());
+            .map(|cs| {
+                let (rt, stop, name) = (&rt, stop.clone(), cs.name.clone());
                 let thread = std::thread::Builder::new()
                     .name(format!("camera-{name}"))
                     .spawn_scoped(scope, move || {
-                        let _span = tracing::info_span!("camera", name = %cs.camera).entered();
-                        one_camera(rt, &cs, stop)
+                        let _span = tracing::info_span!("camera", name = %cs.name).entered();
+                        one_camera(rt, cs, stop)
                     });
                 (name, thread)
             })
@@ -84,7 +83,11 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
 }
 
 /// One camera, a panic inside it included, as a result.
-fn one_camera(rt: &Runtime, settings: &Settings, stop: StopToken) -> Result<Summary, Failure> {
+fn one_camera(
+    rt: &Runtime,
+    settings: &CameraSettings,
+    stop: StopToken,
+) -> Result<Summary, Failure> {
     crate::panics::guarded(|| {
         let capture = Capture::open(&settings.input).or_exit(ExitKind::Input)?;
         let opts = EngineOptions {

@@ -29,9 +29,8 @@ use opencv::core::Mat;
 
 use crate::capture::Capture;
 use crate::chain::{Chain, ChainLimits, TopicPolicy};
-use crate::config::Settings;
+use crate::config::{CameraSettings, Settings};
 use crate::error::{ExitKind, Failure, OrExit};
-use crate::model::DetectorSettings;
 use crate::pipeline::{StopReason, Summary};
 use crate::sink::{Recorder, StdoutSink};
 use crate::stop::StopToken;
@@ -110,41 +109,29 @@ impl Default for EngineOptions {
     }
 }
 
-pub fn detector_settings(settings: &Settings) -> DetectorSettings {
-    DetectorSettings {
-        model: settings.model.clone(),
-        labels: settings.labels.clone(),
-        ort_lib: settings.ort_lib.clone(),
-        confidence: settings.confidence,
-        iou: settings.iou,
-        intra_threads: settings.threads,
-        max_detections: settings.max_detections,
-        ep: settings.ep.clone(),
-    }
-}
-
 /// Run the pipeline described by `settings` (one camera) to the end of its input.
 pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure> {
-    let one;
-    let settings = match settings.cameras.as_slice() {
-        [camera] => {
-            one = settings.for_camera(camera);
-            &one
-        }
-        _ => settings,
+    let [camera] = settings.cameras.as_slice() else {
+        return Err(Failure::msg(
+            ExitKind::Internal,
+            format!(
+                "one camera expected, {} given (several run with engine::cameras)",
+                settings.cameras.len()
+            ),
+        ));
     };
     // Sessions load in the background while the input opens.
-    let loading = infer::load_detectors(detector_settings(settings), settings.sessions)?;
-    let capture = Capture::open(&settings.input).or_exit(ExitKind::Input)?;
-    let rt = Runtime::start(settings, loading)?;
-    let summary = run_camera(&rt, settings, capture, opts);
+    let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
+    let capture = Capture::open(&camera.input).or_exit(ExitKind::Input)?;
+    let rt = Runtime::start(&settings.runtime, &settings.model, loading)?.with_live(false)?;
+    let summary = run_camera(&rt, camera, capture, opts);
     drop(rt.stop());
     summary
 }
 
 /// The frames' sinks of a camera: stdout (or the benchmark's writer) and the record.
 fn frame_sinks(
-    settings: &Settings,
+    settings: &CameraSettings,
     capture: &Capture,
     frames_to: Option<Box<dyn Write>>,
 ) -> Result<(Option<StdoutSink>, Option<Recorder>), Failure> {
@@ -170,10 +157,11 @@ fn frame_sinks(
 /// The camera's tenants (their chains run after the operator's) and live view.
 fn attach_tenants_and_live(
     rt: &Runtime,
-    settings: &Settings,
+    camera: &CameraSettings,
     runner: &mut StageRunner,
     size: (u32, u32),
 ) -> Result<Option<crate::live::CameraView>, Failure> {
+    let settings = &rt.settings;
     let mut tenant_frames = None;
     if let Some(dir) = &settings.tenants_dir {
         let ctx = crate::tenants::TenantContext {
@@ -183,7 +171,7 @@ fn attach_tenants_and_live(
             maxima: settings.tenant_maxima,
             mqtt: runner.mqtt_settings(),
             reload: settings.reload,
-            state: settings.state.clone(),
+            state: camera.state.clone(),
         };
         let set =
             crate::tenants::TenantSet::start(ctx, dir, &settings.pipeline_name, settings.reload)
@@ -194,13 +182,13 @@ fn attach_tenants_and_live(
     }
     let view = match &rt.live {
         Some(l) => {
-            let prefix = settings
+            let prefix = camera
                 .topic_prefix
                 .as_deref()
                 .filter(|p| !p.is_empty())
                 .map_or(String::new(), |p| format!("{}/", p.trim_end_matches('/')));
             let v = l
-                .add_camera(&settings.camera, &prefix, size, tenant_frames)
+                .add_camera(&camera.name, &prefix, size, tenant_frames)
                 .map_err(|e| Failure::new(ExitKind::Output, e))?;
             runner.with_live(v.tap.clone());
             Some(v)
@@ -215,21 +203,21 @@ fn attach_tenants_and_live(
 /// calling thread), to the end of its input.
 pub fn run_camera(
     rt: &Runtime,
-    settings: &Settings,
+    settings: &CameraSettings,
     capture: Capture,
     opts: EngineOptions,
 ) -> Result<Summary, Failure> {
     let (width, height) = (capture.width(), capture.height());
     let live = capture.spec().is_live();
     tracing::info!(input = %settings.input, width, height, fps = capture.fps(), live, "input opened");
-    let stages = crate::pipeline::load_stages(&rt.host, settings)?;
-    let publisher = crate::pipeline::connect(settings, rt.mqtt_url.as_deref())?;
+    let stages = crate::pipeline::load_stages(&rt.host, &rt.settings, &settings.stages)?;
+    let publisher = crate::pipeline::connect(&rt.settings, settings, rt.mqtt_url.as_deref())?;
     let (stdout, recorder) = frame_sinks(settings, &capture, opts.frames_to)?;
     let operator = Chain::new(
         "operator",
         stages,
         TopicPolicy::camera(
-            &settings.delivery.host_prefixes,
+            &rt.settings.delivery.host_prefixes,
             settings.topic_prefix.as_deref(),
         ),
         ChainLimits::default(),
@@ -244,9 +232,9 @@ pub fn run_camera(
         rt.labels.clone(),
         (width, height),
         opts.median_window,
-        settings.pipeline_name.clone(),
+        rt.settings.pipeline_name.clone(),
     );
-    runner.with_camera(&settings.camera);
+    runner.with_camera(&settings.name);
     runner.with_host_topics(&settings.host_topics);
     let mut capture = capture;
     let resumed_at = settings
@@ -298,7 +286,7 @@ pub fn run_camera(
         probe: opts.probe,
     };
     let outcome = frame_loop.run();
-    let summary = frame_loop.end(outcome, started, settings);
+    let summary = frame_loop.end(outcome, started, rt.threads);
     if let Some(v) = view {
         v.close();
     }
@@ -358,7 +346,7 @@ impl Threads {
     fn start(
         capture: Capture,
         service: &InferenceService,
-        settings: &Settings,
+        settings: &CameraSettings,
         loop_input: bool,
         stop: StopToken,
         health: Arc<SourceHealth>,
@@ -399,7 +387,7 @@ impl Threads {
         let capture = spawn_guarded("capture".into(), feed.errors.clone(), stop_all, move || {
             job.run()
         })?;
-        let feeder = match service.feed(&settings.camera, &feed) {
+        let feeder = match service.feed(&settings.name, &feed) {
             Ok(h) => h,
             Err(f) => {
                 feed.abort();
@@ -576,7 +564,7 @@ impl FrameLoop {
         self,
         outcome: Result<Flow, Failure>,
         started: Instant,
-        settings: &Settings,
+        threads_per_session: usize,
     ) -> Result<Summary, Failure> {
         let FrameLoop {
             runner,
@@ -646,7 +634,7 @@ impl FrameLoop {
             rejected_reloads: report.rejected_reloads,
             dropped,
             sessions: threads.sessions,
-            threads: settings.threads,
+            threads: threads_per_session,
             rss_kib: rss,
             source: live.then(|| (health.reconnects(), health.seconds_without_frames())),
         })

@@ -15,10 +15,12 @@ pub struct ProcessStatus(Option<Publisher>);
 impl ProcessStatus {
     /// Connect with the process's client id (the cameras use `<id>-<camera>`).
     pub fn connect(settings: &Settings, url: Option<&str>) -> Result<ProcessStatus, Failure> {
-        if settings.delivery.status_topic.is_none() {
+        // The pipeline's own camera carries the process's client id and status topic.
+        let process = &settings.camera_defaults.base;
+        if process.status_topic.is_none() {
             return Ok(ProcessStatus(None));
         }
-        crate::pipeline::connect(settings, url).map(ProcessStatus)
+        crate::pipeline::connect(&settings.runtime, process, url).map(ProcessStatus)
     }
 
     /// Publish `offline` and disconnect.

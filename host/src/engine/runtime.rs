@@ -3,7 +3,7 @@
 //! service, its labels, the broker the cameras' publishers connect to, and
 //! the live view's HTTP server (each camera adds itself to it).
 
-use crate::config::Settings;
+use crate::config::{ModelSettings, RuntimeSettings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::Detector;
 use crate::plugin::{ComponentCache, Limits, PluginHost};
@@ -12,6 +12,10 @@ use super::infer::{self, LazyDetector, Loading};
 use super::service::InferenceService;
 
 pub struct Runtime {
+    /// What it was built from.
+    pub settings: RuntimeSettings,
+    /// Intra-op threads of each inference session.
+    pub threads: usize,
     pub host: PluginHost,
     pub service: InferenceService,
     /// The model's class names.
@@ -25,7 +29,11 @@ pub struct Runtime {
 impl Runtime {
     /// Build the shared parts; `loading` (the sessions, started earlier so
     /// they load while an input opens) is waited for its first session.
-    pub fn start(settings: &Settings, loading: Loading) -> Result<Runtime, Failure> {
+    pub fn start(
+        settings: &RuntimeSettings,
+        model: &ModelSettings,
+        loading: Loading,
+    ) -> Result<Runtime, Failure> {
         let host = PluginHost::with_cache(
             Limits {
                 call_timeout: settings.call_timeout,
@@ -38,22 +46,30 @@ impl Runtime {
         let (first, later) = infer::first_loaded(loading)?;
         let labels = first.labels().to_vec();
         let (iw, ih) = first.input_size();
-        tracing::info!(model = %settings.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
-            sessions = settings.sessions, threads = settings.threads, provider = %first.provider(),
-            "model loaded (execution provider {})", settings.ep.describe());
+        tracing::info!(model = %model.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
+            sessions = model.sessions, threads = model.threads, provider = %first.provider(),
+            "model loaded (execution provider {})", model.ep.describe());
         let detectors: Vec<LazyDetector> = std::iter::once(LazyDetector::Ready(Box::new(first)))
             .chain(later)
             .collect();
         let service = InferenceService::start(detectors)?;
         let mqtt_url = crate::pipeline::broker_url(settings)?;
-        let live = start_live(settings)?;
         Ok(Runtime {
+            settings: settings.clone(),
+            threads: model.threads,
             host,
             service,
             labels,
             mqtt_url,
-            live,
+            live: None,
         })
+    }
+
+    /// Serve the live view when the settings ask for it; with `several`
+    /// cameras `/` lists them.
+    pub fn with_live(mut self, several: bool) -> Result<Runtime, Failure> {
+        self.live = start_live(&self.settings, several)?;
+        Ok(self)
     }
 
     /// Stop the inference service; its sessions are handed back (freed by
@@ -67,11 +83,14 @@ impl Runtime {
 }
 
 /// The live view's server, when asked for (`/` lists the cameras when there are several).
-fn start_live(settings: &Settings) -> Result<Option<crate::live::Live>, Failure> {
+fn start_live(
+    settings: &RuntimeSettings,
+    several: bool,
+) -> Result<Option<crate::live::Live>, Failure> {
     let Some(ls) = &settings.live else {
         return Ok(None);
     };
-    let live = crate::live::start(ls, settings.several_cameras()).map_err(|e| {
+    let live = crate::live::start(ls, several).map_err(|e| {
         let kind = if matches!(e, crate::live::LiveError::Token(_)) {
             ExitKind::Config
         } else {
