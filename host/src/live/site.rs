@@ -1,5 +1,5 @@
 //! The process's side of the live view: one HTTP server for every camera.
-//! It keeps each camera's [`Hub`] by name (in the order they came), the
+//! It keeps each camera's [`Hub`] by name (in name order), the
 //! tokens and the viewer count they share, and a process-wide bus with every
 //! camera's messages (for the camera list page). With one camera, `/` is
 //! that camera's page; with several, `/` lists them and each camera's page
@@ -39,13 +39,14 @@ impl Site {
     /// Add a camera; one of the same name (a restarted camera) is replaced.
     pub fn add(&self, hub: Arc<Hub>) {
         let mut c = self.cameras.write().unwrap_or_else(PoisonError::into_inner);
-        match c.iter_mut().find(|h| h.camera == hub.camera) {
-            Some(old) => *old = hub,
-            None => c.push(hub),
+        // In name order: the list does not depend on which input opened first.
+        match c.binary_search_by(|h| h.camera.cmp(&hub.camera)) {
+            Ok(i) => c[i] = hub,
+            Err(i) => c.insert(i, hub),
         }
     }
 
-    /// Every camera, in the order they came.
+    /// Every camera, in name order.
     pub fn cameras(&self) -> Vec<Arc<Hub>> {
         self.cameras
             .read()
