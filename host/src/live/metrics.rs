@@ -32,6 +32,9 @@ fn labels(camera: Option<&str>, more: &[(&str, &str)]) -> String {
     }
 }
 
+/// A family of one sample per camera: name, type, help, the value.
+type Family = (&'static str, &'static str, &'static str, fn(&Row) -> String);
+
 /// One camera's figures, read once.
 struct Row<'a> {
     hub: &'a Hub,
@@ -72,7 +75,7 @@ pub fn render(hubs: &[Arc<Hub>], viewers: usize, labelled: bool) -> String {
         .collect();
     let mut o = String::with_capacity(4096 * rows.len().max(1));
     #[rustfmt::skip]
-    let counters: [(&str, &str, &str, fn(&Row) -> String); 7] = [
+    let counters: [Family; 7] = [
         ("frames_total", "counter", "Frames through the stages.", |r| r.s.frames.to_string()),
         ("messages_total", "counter", "Messages the pipeline published (chains and host events).",
             |r| r.hub.status.counters.messages.load(Ordering::Relaxed).to_string()),
