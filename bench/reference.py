@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The reference loop edgepipe is compared with, written the way the course's
-people-counter app is: one thread, OpenCV capture, onnxruntime, numpy
-letterbox and NMS, paho-mqtt publishing `person` / `person/duration`, the
-annotated frames as raw BGR24 on stdout. Same model, same clip, same
-thresholds as edgepipe's defaults. The last stderr line is the figure:
-`reference: N frames in S s (F fps)`.
+people-counter app is: one thread, OpenCV capture, onnxruntime (the
+`onnxruntime-openvino` wheel, the same ONNX Runtime edgepipe loads) on the
+OpenVINO provider with its defaults (`--ep cpu`: the CPU provider), numpy
+letterbox and NMS, paho-mqtt publishing `person` / `person/duration` (unless
+`--no-mqtt`), the annotated frames as raw BGR24 on stdout. Same model, same
+clip, same thresholds as edgepipe's defaults. The last stderr line is the
+figure: `reference: N frames in S s (F fps)`.
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ import onnxruntime as ort
 import paho.mqtt.client as mqtt
 
 PAD = 114
+PROVIDERS = {"openvino": "OpenVINOExecutionProvider", "cpu": "CPUExecutionProvider"}
 
 
 def letterbox(frame, w, h):
@@ -75,17 +78,30 @@ def main():
     ap.add_argument("--frames", type=int, default=0, help="stop after this many frames (0: the whole clip)")
     ap.add_argument("--mqtt-host", default="127.0.0.1")
     ap.add_argument("--mqtt-port", type=int, default=1883)
+    ap.add_argument("--no-mqtt", action="store_true", help="publish nothing")
+    ap.add_argument("--ep", choices=["openvino", "cpu"], default="openvino", help="ONNX Runtime execution provider")
     ap.add_argument("--confidence", type=float, default=0.25)
     ap.add_argument("--iou", type=float, default=0.45)
     args = ap.parse_args()
 
-    session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    if args.ep == "openvino":
+        # The course ran on OpenVINO: its provider on the CPU device, its defaults.
+        session = ort.InferenceSession(
+            args.model, providers=["OpenVINOExecutionProvider"], provider_options=[{"device_type": "CPU"}]
+        )
+    else:
+        session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    if session.get_providers()[0] != PROVIDERS[args.ep]:
+        sys.exit(f"reference: error: {args.ep} provider not active (got {session.get_providers()})")
     inp = session.get_inputs()[0]
     h, w = inp.shape[2], inp.shape[3]
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"reference-{time.time_ns()}")
-    client.connect(args.mqtt_host, args.mqtt_port, 60)
-    client.loop_start()
+    client = None
+    if not args.no_mqtt:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"reference-{time.time_ns()}")
+        client.connect(args.mqtt_host, args.mqtt_port, 60)
+        client.loop_start()
+    publish = client.publish if client else (lambda *a, **k: None)
 
     cap = cv2.VideoCapture(args.input)
     if not cap.isOpened():
@@ -110,9 +126,9 @@ def main():
             total += count - last_count
         elif count < last_count:
             duration = (frames - start_frame) / fps_in
-            pending.append(client.publish("person/duration", json.dumps({"duration": duration}), qos=1))
+            pending.append(publish("person/duration", json.dumps({"duration": duration}), qos=1))
         last_count = count
-        pending.append(client.publish("person", json.dumps({"count": count, "total": total}), qos=1))
+        pending.append(publish("person", json.dumps({"count": count, "total": total}), qos=1))
         for b, s in people:
             x1, y1, x2, y2 = (int(v) for v in b)
             cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 255, 0), 2)
@@ -121,12 +137,13 @@ def main():
         out.write(frame.tobytes())
         out.flush()
         frames += 1
-        pending = [p for p in pending if not p.is_published()]
+        pending = [p for p in pending if p is not None and not p.is_published()]
     elapsed = time.perf_counter() - started
     for p in pending:
         p.wait_for_publish(5)
-    client.loop_stop()
-    client.disconnect()
+    if client:
+        client.loop_stop()
+        client.disconnect()
     print(f"reference: {frames} frames in {elapsed:.2f} s ({frames / elapsed:.2f} fps)", file=sys.stderr)
 
 

@@ -23,7 +23,8 @@ CLIP="$VENDOR/data/vtest.avi"
 PLUGIN_DIR="$ROOT/target/plugins"
 PLUGINS=(people-counter course-topics draw-boxes class-names speedometer line-counter)
 # docker-registry, skopeo and apache2-utils (htpasswd): the fleet tests' real OCI registry (README, "Fleets").
-APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils)
+# curl: the fleet tests PUT a hand-made manifest straight to the registry.
+APT_PACKAGES=(libopencv-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils curl)
 # The live view's browser test: Debian's chromium driven by playwright-core (no browser download).
 PLAYWRIGHT_VERSION="1.65.1"
 NODE_DIR="$VENDOR/node"

@@ -14,6 +14,8 @@ pub struct StopToken {
     requested: Arc<AtomicBool>,
     /// The signal that asked (0: none, or asked from code).
     signal: Arc<AtomicUsize>,
+    /// The requests of the tokens this one is a [`child`](Self::child) of.
+    parents: Vec<Arc<AtomicBool>>,
 }
 
 impl StopToken {
@@ -28,6 +30,19 @@ impl StopToken {
 
     pub fn is_requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
+            || self.parents.iter().any(|p| p.load(Ordering::SeqCst))
+    }
+
+    /// A token of its own (one camera of the process, stopped alone) that
+    /// also sees every request of this one (the process stopping).
+    pub fn child(&self) -> StopToken {
+        let mut parents = self.parents.clone();
+        parents.push(self.requested.clone());
+        StopToken {
+            requested: Arc::new(AtomicBool::new(false)),
+            signal: self.signal.clone(),
+            parents,
+        }
     }
 
     /// The name of the signal that asked for the stop, if a signal did.
@@ -68,5 +83,17 @@ mod tests {
         t.request();
         assert!(c.is_requested());
         assert_eq!(c.signal_name(), None);
+    }
+
+    #[test]
+    fn a_child_stops_alone_or_with_its_parent() {
+        let process = StopToken::new();
+        let (a, b) = (process.child(), process.child());
+        let grandchild = a.child();
+        a.request();
+        assert!(a.is_requested() && grandchild.is_requested());
+        assert!(!b.is_requested() && !process.is_requested());
+        process.request();
+        assert!(b.is_requested());
     }
 }

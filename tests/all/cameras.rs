@@ -1,13 +1,15 @@
 //! Several cameras in one process, with real parts: two files and a live
 //! MJPEG-over-HTTP camera served by the test, one model shared, mosquitto.
 //! Each camera publishes under its own prefix, once per frame; one camera's
-//! outage or failure changes nothing for the others; two cameras with the
-//! same stage keep separate state.
+//! outage or failure changes nothing for the others (a live one that gives
+//! up is started again); two cameras with the same stage keep separate state.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common;
-use crate::lifecycle::{flaky_mjpeg_camera, jpeg_frames};
+use crate::lifecycle::{flaky_mjpeg_camera, jpeg_frames, serve_mjpeg};
 
 const FRAMES: usize = 20;
 
@@ -97,27 +99,77 @@ fn three_cameras_publish_under_their_own_prefix_and_an_outage_stays_local() {
     }
 }
 
+/// An MJPEG-over-HTTP camera: `first` frames to its first client, then
+/// away (connections dropped) until `back` is set, then the rest of `jpegs`
+/// to every client.
+fn camera_away_until(jpegs: Vec<Vec<u8>>, first: usize, back: Arc<AtomicBool>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut served_first = false;
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            if !served_first {
+                serve_mjpeg(conn, &jpegs[..first]);
+                served_first = true;
+            } else if back.load(Ordering::SeqCst) {
+                serve_mjpeg(conn, &jpegs[first..]);
+            }
+        }
+    });
+    port
+}
+
 #[test]
-fn a_camera_whose_source_gives_up_leaves_the_others_whole() {
+fn a_live_camera_whose_source_gives_up_is_started_again_and_the_others_never_notice() {
     let dir = common::TempDir::new("cameras-gives-up");
-    // Five frames, then the camera is away for longer than the run waits.
-    let port = flaky_mjpeg_camera(jpeg_frames(dir.path(), 10), 5, Duration::from_secs(600));
+    // Five frames, then the camera is away until the test sees it stopped.
+    let back = Arc::new(AtomicBool::new(false));
+    let port = camera_away_until(jpeg_frames(dir.path(), 40), 5, back.clone());
+    let pipeline = dir.path().join("pipeline.toml");
+    // Retries of 200 ms doubling up to 1 s, for 1 s without a frame.
+    std::fs::write(
+        &pipeline,
+        "[source]\nretry_secs = 1\nretry_initial_ms = 200\nretry_max_ms = 1000\n",
+    )
+    .unwrap();
     let broker = common::Mosquitto::start();
     let mut sub = common::Subscriber::start(broker.port, &["#"]);
-    let (code, _, stderr) = common::run_edgepipe(&[
-        "run",
-        "--camera",
-        &format!("door={}", common::clip().display()),
-        "--camera",
-        &format!("gate=http://127.0.0.1:{port}/video.mjpg"),
-        "--max-frames",
-        &FRAMES.to_string(),
-        "--source-retry-secs",
-        "2",
-        "--mqtt-url",
-        &broker.url(),
-    ]);
-    assert_eq!(code, 3, "the worst camera's status (input: 3):\n{stderr}");
+    let mut child = common::command()
+        .args(["run", "--config"])
+        .arg(&pipeline)
+        .arg("--camera")
+        .arg(format!("door={}", common::clip().display()))
+        .arg("--camera")
+        .arg(format!("gate=http://127.0.0.1:{port}/video.mjpg"))
+        .args([
+            "--max-frames",
+            &FRAMES.to_string(),
+            "--mqtt-url",
+            &broker.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = common::stderr_of(&mut child);
+    let gate_events = |m: &[(String, String)], e: &str| {
+        payloads(m, "edgepipe/default/cameras/gate/events")
+            .iter()
+            .filter(|p| p.contains(&format!("\"event\":\"{e}\"")))
+            .count()
+    };
+    assert!(
+        sub.wait_for(Duration::from_secs(120), |m| gate_events(m, "stopped") >= 1),
+        "gate gave up and was stopped"
+    );
+    back.store(true, Ordering::SeqCst);
+    let code = common::wait_exit(&mut child, Duration::from_secs(120));
+    let stderr = err.join().unwrap();
+    assert_eq!(
+        code, 3,
+        "the worst camera's status (input: 3, the run that gave up):\n{stderr}"
+    );
     assert!(
         stderr.contains("edgepipe: error: camera gate: input"),
         "{stderr}"
@@ -127,13 +179,38 @@ fn a_camera_whose_source_gives_up_leaves_the_others_whole() {
         FRAMES,
         "the other camera has all its frames"
     );
-    assert!(sub.wait_for(Duration::from_secs(20), |m| {
-        payloads(m, "door/person").len() == FRAMES
-    }));
-    let events = payloads(sub.messages(), "edgepipe/default/cameras/gate/source");
+    // The gate's last run: with the camera back, to its last frame.
+    let last_gate = stderr
+        .rsplit("edgepipe: camera gate:\n")
+        .next()
+        .unwrap_or("");
     assert!(
-        events.iter().any(|p| p.contains("\"gave-up\"")),
-        "{events:?}"
+        last_gate.starts_with("edgepipe: summary: ")
+            && last_gate.contains("stopped: max frames reached"),
+        "gate started again and ran to its end: {stderr}"
+    );
+    assert!(sub.wait_for(Duration::from_secs(20), |m| {
+        payloads(m, "door/person").len() == FRAMES && gate_events(m, "restarted") >= 1
+    }));
+    let m = sub.messages().to_vec();
+    let restarted = m
+        .iter()
+        .position(|(t, p)| {
+            t == "edgepipe/default/cameras/gate/events" && p.contains("\"restarted\"")
+        })
+        .unwrap_or(m.len());
+    assert!(
+        m[restarted..].iter().any(|(t, _)| t == "gate/person"),
+        "the gate publishes again once started again"
+    );
+    let source = payloads(&m, "edgepipe/default/cameras/gate/source");
+    assert!(
+        source.iter().any(|p| p.contains("\"gave-up\"")),
+        "{source:?}"
+    );
+    assert!(
+        payloads(&m, "edgepipe/default/cameras/door/events").is_empty(),
+        "nothing happened to door"
     );
 }
 

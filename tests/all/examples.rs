@@ -122,6 +122,25 @@ fn every_example_loads_and_runs() {
     }
 }
 
+/// The topic prefix of each camera of a pipeline file: its `[[cameras]]`,
+/// or the files of its cameras folder (read as the run reads them).
+fn camera_prefixes(file: edgepipe::config::FileConfig) -> Vec<String> {
+    let folder = file.cameras.dir.clone();
+    let s = edgepipe::config::resolve(Some(file), &Default::default()).unwrap();
+    let mut cameras = s.cameras;
+    if let Some(dir) = folder {
+        let (files, odd) = edgepipe::folder::list(&dir).unwrap();
+        assert!(odd.is_empty(), "{odd:?}");
+        for (name, path) in files {
+            cameras.push(s.camera_defaults.from_file(&path, &name).unwrap());
+        }
+    }
+    cameras
+        .into_iter()
+        .map(|c| c.topic_prefix.unwrap_or(c.name))
+        .collect()
+}
+
 #[test]
 fn every_cameras_example_runs_each_camera_under_its_prefix() {
     let broker = common::Mosquitto::start();
@@ -129,20 +148,28 @@ fn every_cameras_example_runs_each_camera_under_its_prefix() {
     assert!(!examples.is_empty(), "examples/cameras/ has pipeline files");
     for (path, text) in examples {
         let file = edgepipe::config::FileConfig::load(&path).unwrap();
+        let prefixes = camera_prefixes(file);
+        assert!(!prefixes.is_empty(), "{}: cameras", path.display());
         let mut sub = common::Subscriber::start(broker.port, &["#"]);
         let home = common::TempDir::new("cameras-example-home");
         let out = common::command()
             .args(["run", "--config"])
             .arg(&path)
-            .args(["--max-frames", "3", "--mqtt-url", &broker.url()])
+            // A cameras folder is read once: the run ends with its cameras.
+            .args([
+                "--max-frames",
+                "3",
+                "--no-reload",
+                "--mqtt-url",
+                &broker.url(),
+            ])
             .env("HOME", home.path())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
-        for c in &file.cameras {
-            let prefix = c.topic_prefix.clone().unwrap_or_else(|| c.name.clone());
-            let topic = format!("{}/person", prefix.trim_end_matches('/'));
+        for prefix in prefixes {
+            let topic = format!("{prefix}/person");
             assert!(
                 sub.wait_for(std::time::Duration::from_secs(10), |m| {
                     m.iter().filter(|(t, _)| *t == topic).count() == 3

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::common::{self, Subscriber, TempDir};
-use super::oci_common::{padded, plugin_cmd, push, DockerRegistry};
+use super::oci_common::{
+    lying_manifest, plugin_cmd, push, push_padded_sparse, put_manifest, DockerRegistry,
+};
 
 const BOXES: [&str; 3] = ["box-a", "box-b", "box-c"];
 type Pred<'a> = dyn Fn(&[(String, String)]) -> bool + 'a;
@@ -109,7 +111,7 @@ fn box_config(dir: &Path, name: &str, reg: &DockerRegistry, keys: &Path, topics:
             "\"/usr/lib/edgepipe/plugins/course-topics.wasm\"",
             &format!("{:?}", topics.display().to_string()),
         )
-        .replace("poll_secs = 60", "poll_secs = 0.5\nmax_component_mb = 1")
+        .replace("poll_secs = 60", "poll_secs = 0.5")
         .replace("prefix = \"box-1\"", &format!("prefix = \"{name}\""));
     assert!(
         text.contains(&reg.host()) && !text.contains("/etc/edgepipe"),
@@ -329,23 +331,45 @@ fn three_boxes_follow_the_tag_refuse_unknown_keys_and_roll_back() {
     });
     assert!(!all_saw(sub.messages(), "reloaded", &sha256(&evilb)));
 
-    // Over the boxes' size cap (1 MB here, 64 MB by default; a 500 MB
-    // component is refused the same way, from its manifest, before download).
-    let big = dir.path().join("big.wasm");
-    std::fs::write(&big, padded(&counter, 2 << 20)).unwrap();
-    let (code, _, err) = plugin_cmd(&[
-        "sign",
-        big.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let too_big = push(&reg, &big, "people-counter:stable");
-    all(
-        &mut sub,
-        "every box refused the oversized component",
-        &|m| refused_by_all(m, &too_big, "over the limit"),
+    // A component of 500 MB (a valid one: a custom section of zeros, a
+    // sparse file), over the boxes' default cap of 64 MB: refused by all
+    // three from its manifest, before any download, v2 keeps running.
+    let made = Instant::now();
+    let huge = push_padded_sparse(
+        &reg,
+        &dir.path().join("huge"),
+        &counter,
+        500 << 20,
+        "people-counter:stable",
     );
+    let pushed = made.elapsed();
+    let huge_digest = format!("sha256:{}", sha256(&huge));
+    all(&mut sub, "every box refused the 500 MB component", &|m| {
+        refused_by_all(m, &huge_digest, "over the limit of 67108864 bytes")
+    });
+    eprintln!(
+        "fleet: 500 MB component made and pushed in {:.1} s, refused by all {} boxes {:.1} s later",
+        pushed.as_secs_f64(),
+        BOXES.len(),
+        (made.elapsed() - pushed).as_secs_f64()
+    );
+    // Its manifest rewritten to announce 1 MB: the download is stopped
+    // while streaming, after 1 MB of the 500.
+    let liar = put_manifest(
+        &reg,
+        "people-counter:stable",
+        &lying_manifest(&huge, 1 << 20),
+    );
+    all(&mut sub, "every box stopped the lying download", &|m| {
+        refused_by_all(
+            m,
+            &liar,
+            "more than the 1048576 bytes its manifest announced",
+        )
+    });
+    all(&mut sub, "every box still reports v2", &|m| {
+        status_digests(m).iter().all(|d| d.as_deref() == Some(&d2))
+    });
 
     // Roll back: the tag moved back to v1's digest (by skopeo, outside edgepipe).
     let out = reg.skopeo(&[

@@ -339,7 +339,7 @@ fn damaged_state_is_logged_and_the_stage_starts_empty() {
 
 /// Answer one HTTP request on `conn` with an MJPEG stream of `frames` at 10
 /// fps; ends when they are all sent or the client goes away.
-fn serve_mjpeg(mut conn: std::net::TcpStream, frames: &[Vec<u8>]) {
+pub(crate) fn serve_mjpeg(mut conn: std::net::TcpStream, frames: &[Vec<u8>]) {
     use std::io::{BufRead, BufReader, Write};
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();

@@ -4,6 +4,7 @@
 //! and ffmpeg.
 
 mod bad_input;
+mod camera_dir;
 mod cameras;
 mod cameras_live;
 mod cameras_process;
@@ -16,6 +17,7 @@ mod engine;
 mod eval;
 mod examples;
 mod fleet;
+mod fleet_status;
 mod layouts;
 mod lifecycle;
 mod live;

@@ -175,22 +175,41 @@ pub fn push(reg: &DockerRegistry, file: &Path, repo_tag: &str) -> String {
     digest.to_string()
 }
 
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 /// A Wasm OCI layout folder holding `layer` under tag `tag`, written by hand
 /// (not by edgepipe), with the given config and layer media types; for
 /// `skopeo copy oci:DIR:TAG docker://...`.
 pub fn oci_layout(dir: &Path, tag: &str, layer: &[u8], config_type: &str, layer_type: &str) {
-    use sha2::{Digest, Sha256};
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
+    let hex = sha256_hex(layer);
+    std::fs::write(blobs.join(&hex), layer).unwrap();
+    let layer = (format!("sha256:{hex}"), layer.len() as u64);
+    layout_around(dir, tag, layer, config_type, layer_type);
+}
+
+/// The layout's config, manifest and index around a layer (digest, size)
+/// already in `dir/blobs/sha256/`; returns the manifest.
+fn layout_around(
+    dir: &Path,
+    tag: &str,
+    (ld, ls): (String, u64),
+    config_type: &str,
+    layer_type: &str,
+) -> Vec<u8> {
+    let blobs = dir.join("blobs/sha256");
     let put = |b: &[u8]| -> (String, usize) {
-        let hex: String = Sha256::digest(b)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect();
+        let hex = sha256_hex(b);
         std::fs::write(blobs.join(&hex), b).unwrap();
         (format!("sha256:{hex}"), b.len())
     };
-    let (ld, ls) = put(layer);
     let config = serde_json::json!({"created": "2026-12-04T00:00:00Z", "architecture": "wasm", "os": "wasip2", "layerDigests": [ld]});
     let (cd, cs) = put(config.to_string().as_bytes());
     let manifest = serde_json::json!({
@@ -199,12 +218,127 @@ pub fn oci_layout(dir: &Path, tag: &str, layer: &[u8], config_type: &str, layer_
         "config": {"mediaType": config_type, "digest": cd, "size": cs},
         "layers": [{"mediaType": layer_type, "digest": ld, "size": ls}],
     });
-    let (md, ms) = put(manifest.to_string().as_bytes());
+    let manifest = manifest.to_string().into_bytes();
+    let (md, ms) = put(&manifest);
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
         "annotations": {"org.opencontainers.image.ref.name": tag}}]});
     std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    manifest
+}
+
+/// A valid component of `bytes` plus a custom section of `extra` zero bytes,
+/// as a layout in `dir` (the big layer a sparse file: nothing is written or
+/// held in memory but its head), copied by skopeo to `repo_tag`. Returns
+/// the manifest as the registry serves it.
+pub fn push_padded_sparse(
+    reg: &DockerRegistry,
+    dir: &Path,
+    bytes: &[u8],
+    extra: u64,
+    repo_tag: &str,
+) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    // A custom section (id 0) of 8 + extra bytes, in LEB128: its name
+    // (`padding`, with its length byte), then the zeros.
+    let mut head = bytes.to_vec();
+    head.push(0);
+    leb128(8 + extra, &mut head);
+    head.push(7);
+    head.extend_from_slice(b"padding");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let tmp = blobs.join("sparse");
+    let mut f = std::fs::File::create(&tmp).unwrap();
+    f.write_all(&head).unwrap();
+    let size = head.len() as u64 + extra;
+    f.set_len(size).unwrap();
+    drop(f);
+    let mut hasher = Sha256::new();
+    let mut f = std::fs::File::open(&tmp).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    std::fs::rename(&tmp, blobs.join(&hex)).unwrap();
+    let layer = (format!("sha256:{hex}"), size);
+    layout_around(
+        dir,
+        "big",
+        layer,
+        "application/vnd.wasm.config.v0+json",
+        "application/wasm",
+    );
+    let out = reg.skopeo(&[
+        "copy",
+        &format!("oci:{}:big", dir.display()),
+        &format!("docker://{}", reg.reference(repo_tag)),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = reg.skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("docker://{}", reg.reference(repo_tag)),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `manifest` with its layer's size replaced by `size` (a lie).
+pub fn lying_manifest(manifest: &[u8], size: u64) -> Vec<u8> {
+    let mut m: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    m["layers"][0]["size"] = size.into();
+    m.to_string().into_bytes()
+}
+
+/// PUT `manifest` as `repo_tag` straight to the registry's HTTP API (curl),
+/// as a client that does not check what it uploads would; returns its digest.
+pub fn put_manifest(reg: &DockerRegistry, repo_tag: &str, manifest: &[u8]) -> String {
+    let (repo, tag) = repo_tag.split_once(':').unwrap();
+    let file = reg.dir.path().join(format!("manifest-{repo}-{tag}.json"));
+    std::fs::write(&file, manifest).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-X", "PUT", "--cacert"])
+        .arg(&reg.ca)
+        .args(["-u", &format!("{USER}:{PASSWORD}")])
+        .args([
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(format!(
+            "https://{}/v2/plugins/{repo}/manifests/{tag}",
+            reg.host()
+        ))
+        .output()
+        .expect("curl is installed (scripts/setup.sh)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("sha256:{}", sha256_hex(manifest))
 }
 
 /// `bytes` with a custom section of `extra` zero bytes appended: a valid,
@@ -216,7 +350,13 @@ pub fn padded(bytes: &[u8], extra: usize) -> Vec<u8> {
     payload.resize(payload.len() + extra, 0);
     let mut out = bytes.to_vec();
     out.push(0);
-    let mut n = payload.len();
+    leb128(payload.len() as u64, &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// `n` as unsigned LEB128 (a wasm section's size).
+fn leb128(mut n: u64, out: &mut Vec<u8>) {
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
@@ -225,6 +365,4 @@ pub fn padded(bytes: &[u8], extra: usize) -> Vec<u8> {
             break;
         }
     }
-    out.extend_from_slice(&payload);
-    out
 }

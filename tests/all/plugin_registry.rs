@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::common::{self, TempDir};
-use super::oci_common::{oci_layout, padded, plugin_cmd, push, DockerRegistry};
+use super::oci_common::{
+    lying_manifest, oci_layout, padded, plugin_cmd, push, put_manifest, DockerRegistry,
+};
 
 fn pull_args(reg: &DockerRegistry, reference: &str, out: &Path, extra: &[&str]) -> Vec<String> {
     let mut a = vec![
@@ -244,6 +246,20 @@ fn bad_registry_input_is_one_clear_line_each() {
         "over the limit",
     );
 
+    // A manifest that announces 4096 bytes for the 2 MB layer (PUT as it
+    // is, by curl): the download stops at 4096 bytes, one line.
+    let raw = reg.skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("docker://{}", reg.reference("big:1")),
+    ]);
+    assert!(raw.status.success());
+    put_manifest(&reg, "big:liar", &lying_manifest(&raw.stdout, 4096));
+    bad(
+        pull_args(&reg, &reg.reference("big:liar"), &out, &[]),
+        "sent more than the 4096 bytes its manifest announced",
+    );
+
     // The stored layer damaged in the registry: same length (digest
     // mismatch), then cut short (truncated download).
     let hex = edgepipe::plugin::cache::content_hash(&bytes);
@@ -352,4 +368,58 @@ fn a_run_refuses_what_it_cannot_fetch_or_trust_in_one_line() {
     assert_eq!(code, 0, "{e}");
     let (code, err) = run_one_stage(dir.path(), wasm.to_str().unwrap(), &trust);
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn pull_takes_the_password_from_the_environment_and_checks_the_key() {
+    let reg = DockerRegistry::start();
+    let dir = TempDir::new("pull-env-key");
+    let key = dir.path().join("k");
+    let (code, _, err) = plugin_cmd(&["keygen", key.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let pubkey = format!("{}.pub", key.display());
+    let wasm = dir.path().join("pc.wasm");
+    std::fs::copy(common::plugin("people-counter"), &wasm).unwrap();
+    push(&reg, &wasm, "pc:unsigned");
+    let (code, _, err) = plugin_cmd(&[
+        "sign",
+        wasm.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    push(&reg, &wasm, "pc:signed");
+    let out = dir.path().join("out.wasm");
+    let pull = |tag: &str, env_value: &str| {
+        let o = common::command()
+            .args(["plugin", "pull", &reg.reference(tag), "-o"])
+            .arg(&out)
+            .args(["--registry-user", super::oci_common::USER])
+            .args(["--registry-password-env", "FLEET_TEST_REGISTRY_PW"])
+            .arg("--registry-ca")
+            .arg(&reg.ca)
+            .args(["--key", &pubkey])
+            .env("FLEET_TEST_REGISTRY_PW", env_value)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let pw = super::oci_common::PASSWORD;
+    // Signed by the key: written.
+    let (code, err) = pull("pc:signed", pw);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&wasm).unwrap());
+    std::fs::remove_file(&out).unwrap();
+    // Not signed: refused, one line, nothing written.
+    let (code, err) = pull("pc:unsigned", pw);
+    assert_eq!(code, 5, "{err}");
+    assert!(error_line(&err).contains("not signed"), "{err}");
+    assert!(!out.exists());
+    // The variable holds a wrong password: the login is refused.
+    let (code, err) = pull("pc:signed", "wrong");
+    assert_eq!(code, 5, "{err}");
+    assert!(error_line(&err).contains("refused the login"), "{err}");
 }

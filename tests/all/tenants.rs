@@ -37,7 +37,7 @@ fn pipeline(dir: &Path, tenants: &Path) -> PathBuf {
 }
 
 /// Frame indices of the messages on `topic`, by index -> how many times.
-fn frames_on(messages: &[(String, String)], topic: &str) -> BTreeMap<u64, usize> {
+pub(crate) fn frames_on(messages: &[(String, String)], topic: &str) -> BTreeMap<u64, usize> {
     let mut out = BTreeMap::new();
     for (t, p) in messages.iter().filter(|(t, _)| t == topic) {
         let v: serde_json::Value =
@@ -52,7 +52,20 @@ fn frames_on(messages: &[(String, String)], topic: &str) -> BTreeMap<u64, usize>
     out
 }
 
-fn each_frame_once(messages: &[(String, String)], topic: &str, frames: u64) {
+/// The `total` of each message on `topic`, in order.
+pub(crate) fn totals_on(messages: &[(String, String)], topic: &str) -> Vec<u64> {
+    messages
+        .iter()
+        .filter(|(t, _)| t == topic)
+        .map(|(_, p)| {
+            serde_json::from_str::<serde_json::Value>(p).unwrap()["total"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no total in {p}"))
+        })
+        .collect()
+}
+
+pub(crate) fn each_frame_once(messages: &[(String, String)], topic: &str, frames: u64) {
     let got = frames_on(messages, topic);
     let expected: BTreeMap<u64, usize> = (0..frames).map(|f| (f, 1)).collect();
     assert_eq!(got, expected, "{topic}: every frame's message exactly once");
@@ -353,16 +366,7 @@ fn tenants_come_change_and_go_while_running_with_no_gap_for_the_others() {
         "acme: every frame once, across its edit"
     );
     // The counter's total went on across the edit.
-    let total = |t: &str| -> Vec<u64> {
-        m.iter()
-            .filter(|(x, _)| x == t)
-            .map(|(_, p)| {
-                serde_json::from_str::<serde_json::Value>(p).unwrap()["total"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect()
-    };
+    let total = |t: &str| totals_on(&m, t);
     let (v1, v2) = (
         total("tenants/acme/person"),
         total("tenants/acme/v2/person"),

@@ -290,6 +290,11 @@ pub struct RunArgs {
     /// all share the model; each publishes under `NAME/` when there are several.
     #[arg(long = "camera", value_name = "NAME=INPUT", conflicts_with_all = ["input", "camera_name"])]
     pub cameras: Vec<String>,
+    /// Cameras folder: each `<name>.toml` is a camera (the keys of a
+    /// `[[cameras]]` entry); files added, edited or removed while running
+    /// add, restart or stop that camera alone.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "camera_name"])]
+    pub cameras_dir: Option<PathBuf>,
     /// At most this many frames a second per camera go to the model; the
     /// others are shown and counted with the last detections.
     #[arg(long, value_name = "FPS")]
@@ -307,24 +312,8 @@ pub struct RunArgs {
     /// Default QoS of published messages (0, 1, 2; default 1), given to topics stages.
     #[arg(long)]
     pub mqtt_qos: Option<u8>,
-    /// CA certificate file (PEM) for mqtts:// (default: the system's roots).
-    #[arg(long, value_name = "FILE")]
-    pub mqtt_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mqtts:// brokers that require one.
-    #[arg(long, value_name = "FILE", requires = "mqtt_key")]
-    pub mqtt_cert: Option<PathBuf>,
-    /// Key of --mqtt-cert (PEM).
-    #[arg(long, value_name = "FILE", requires = "mqtt_cert")]
-    pub mqtt_key: Option<PathBuf>,
-    /// MQTT user name.
-    #[arg(long)]
-    pub mqtt_username: Option<String>,
-    /// Name of the environment variable that holds the MQTT password.
-    #[arg(long, value_name = "VAR", conflicts_with = "mqtt_password_file")]
-    pub mqtt_password_env: Option<String>,
-    /// File whose first line is the MQTT password.
-    #[arg(long, value_name = "FILE")]
-    pub mqtt_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub mqtt_login: crate::commands::mqtt_login::MqttLoginArgs,
     /// Most messages queued while the broker is away (default 20000).
     #[arg(long)]
     pub mqtt_queue_messages: Option<usize>,
@@ -463,18 +452,19 @@ impl RunArgs {
             resume: self.resume,
             camera_name: self.camera_name.clone(),
             cameras: self.cameras.clone(),
+            cameras_dir: self.cameras_dir.clone(),
             detect_fps: self.detect_fps,
             tenants_dir: self.tenants.clone(),
             mqtt: MqttOverrides {
                 required: self.mqtt_required,
                 version: self.mqtt_version.clone(),
                 qos: self.mqtt_qos,
-                ca_file: self.mqtt_ca.clone(),
-                client_cert: self.mqtt_cert.clone(),
-                client_key: self.mqtt_key.clone(),
-                username: self.mqtt_username.clone(),
-                password_env: self.mqtt_password_env.clone(),
-                password_file: self.mqtt_password_file.clone(),
+                ca_file: self.mqtt_login.mqtt_ca.clone(),
+                client_cert: self.mqtt_login.mqtt_cert.clone(),
+                client_key: self.mqtt_login.mqtt_key.clone(),
+                username: self.mqtt_login.mqtt_username.clone(),
+                password_env: self.mqtt_login.mqtt_password_env.clone(),
+                password_file: self.mqtt_login.mqtt_password_file.clone(),
                 queue_messages: self.mqtt_queue_messages,
                 queue_bytes: self.mqtt_queue_bytes,
                 when_full: self.mqtt_when_full.clone(),

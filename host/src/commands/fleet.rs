@@ -8,23 +8,23 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 
 use crate::chain::inventory::ChainStatus;
+use crate::commands::mqtt_login::MqttLoginArgs;
 use crate::error::{ExitKind, Failure, OrExit};
-use crate::mqtt::url::BrokerAddr;
+use crate::mqtt::tls::client_config;
+use crate::mqtt::url::{redact, BrokerAddr};
+use crate::mqtt::{v4_error, LinkError};
 
 #[derive(Debug, Args)]
 pub struct FleetStatusArgs {
-    /// The broker every box publishes to (mqtt://host:port).
+    /// The broker every box publishes to (mqtt://host:port or mqtts://host:port).
     #[arg(long, env = "EDGEPIPE_MQTT_URL")]
     pub mqtt_url: String,
-    /// MQTT user name; the password comes from --mqtt-password-env.
-    #[arg(long)]
-    pub mqtt_username: Option<String>,
-    /// Environment variable holding the MQTT password.
-    #[arg(long, value_name = "VAR")]
-    pub mqtt_password_env: Option<String>,
+    /// TLS files and login, as `run` takes them.
+    #[command(flatten)]
+    pub login: MqttLoginArgs,
     /// How long to wait for more retained messages after the last one, ms.
     #[arg(long, default_value_t = 500)]
     pub quiet_ms: u64,
@@ -33,29 +33,41 @@ pub struct FleetStatusArgs {
 /// The topic filters of every box's stage status: one camera, several cameras.
 pub const FILTERS: [&str; 2] = ["edgepipe/+/stages/#", "edgepipe/+/cameras/+/stages/#"];
 
-/// Collect the retained statuses: until `quiet` passes without a new one
-/// after the subscription is acknowledged (retained messages come first).
-fn collect(a: &FleetStatusArgs) -> Result<Vec<ChainStatus>, Failure> {
+/// The client's options: TLS (`mqtts://`, with --mqtt-ca or the system's
+/// roots) and the login, resolved as `run` resolves them.
+fn options(a: &FleetStatusArgs) -> Result<MqttOptions, Failure> {
     let addr = BrokerAddr::parse(&a.mqtt_url).or_exit(ExitKind::Config)?;
-    if addr.tls {
-        return Err(Failure::msg(
-            ExitKind::Config,
-            "fleet status speaks mqtt:// only; reach a TLS broker through a local listener",
-        ));
-    }
     let mut o = MqttOptions::new(
         format!("edgepipe-fleet-{}", std::process::id()),
         addr.host.clone(),
         addr.port,
     );
     o.set_max_packet_size(1 << 20, 1 << 20);
-    if let Some(user) = &a.mqtt_username {
-        let password = crate::config::load_password("mqtt", a.mqtt_password_env.as_deref(), None)
-            .or_exit(ExitKind::Config)?
-            .map(|s| s.expose().to_string())
-            .unwrap_or_default();
-        o.set_credentials(user.clone(), password);
+    if addr.tls {
+        let config = client_config(&a.login.tls_files()).or_exit(ExitKind::Mqtt)?;
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
     }
+    let password = a.login.password().or_exit(ExitKind::Config)?;
+    match (&a.login.mqtt_username, password) {
+        (Some(user), p) => {
+            let p = p.map(|s| s.expose().to_string()).unwrap_or_default();
+            o.set_credentials(user.clone(), p);
+        }
+        (None, Some(_)) => {
+            return Err(Failure::msg(
+                ExitKind::Config,
+                "an MQTT password is given but no --mqtt-username",
+            ))
+        }
+        (None, None) => {}
+    }
+    Ok(o)
+}
+
+/// Collect the retained statuses: until `quiet` passes without a new one
+/// after the subscription is acknowledged (retained messages come first).
+fn collect(a: &FleetStatusArgs) -> Result<Vec<ChainStatus>, Failure> {
+    let o = options(a)?;
     let (client, mut connection) = Client::new(o, 64);
     client
         .subscribe_many(
@@ -79,7 +91,10 @@ fn collect(a: &FleetStatusArgs) -> Result<Vec<ChainStatus>, Failure> {
             }
             return Err(Failure::msg(
                 ExitKind::Mqtt,
-                format!("{}: no answer to the subscription within 10 s", a.mqtt_url),
+                format!(
+                    "MQTT broker {}: no answer to the subscription within 10 s",
+                    redact(&a.mqtt_url)
+                ),
             ));
         }
         match connection.recv_timeout(Duration::from_millis(50)) {
@@ -99,7 +114,18 @@ fn collect(a: &FleetStatusArgs) -> Result<Vec<ChainStatus>, Failure> {
                 }
             }
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(Failure::msg(ExitKind::Mqtt, format!("{}: {e}", a.mqtt_url))),
+            Ok(Err(e)) => {
+                let e = v4_error(e);
+                let hint = if matches!(e, LinkError::Tls(_)) {
+                    " (check --mqtt-ca, --mqtt-cert/--mqtt-key and the broker's certificate)"
+                } else {
+                    ""
+                };
+                return Err(Failure::msg(
+                    ExitKind::Mqtt,
+                    format!("MQTT broker {}: {}{hint}", redact(&a.mqtt_url), e.reason()),
+                ));
+            }
             Err(_) => {}
         }
     }

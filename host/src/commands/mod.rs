@@ -11,6 +11,7 @@ pub mod bench_viewers;
 pub mod cli;
 pub mod eval;
 pub mod fleet;
+pub mod mqtt_login;
 pub mod plugin_bench;
 pub mod plugin_bench_memory;
 pub mod plugin_bench_stage;

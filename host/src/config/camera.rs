@@ -53,8 +53,11 @@ pub struct CameraDefaults {
     /// The camera of `[source]` / `--input`.
     pub base: CameraSettings,
     pub pipeline_name: String,
-    /// Cameras' topics carry their names.
+    /// Cameras' topics carry their names (several cameras, or a cameras folder).
     pub several: bool,
+    /// Where a camera's own `[[stages]]` are looked up, and their default QoS.
+    pub plugin_dir: PathBuf,
+    pub default_qos: u8,
 }
 
 impl CameraDefaults {

@@ -2,9 +2,10 @@
 //! NAME=INPUT` flags (else the one camera of `[source]` / `--input`),
 //! checked; [`super::CameraDefaults`] completes each one.
 
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::Deserialize;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::file::StageConfig;
 use super::source::check_camera_name;
@@ -27,6 +28,52 @@ pub struct CameraConfig {
     pub detect_fps: Option<f64>,
     /// This camera's chain instead of the pipeline's `[[stages]]`.
     pub stages: Option<Vec<StageConfig>>,
+}
+
+/// `cameras` of the pipeline file: `[[cameras]]` entries, or a `[cameras]`
+/// table naming the folder of camera files (`dir`).
+#[derive(Debug, Clone, Default)]
+pub struct CamerasSection {
+    pub list: Vec<CameraConfig>,
+    /// One `<name>.toml` per camera, watched (`--cameras-dir`).
+    pub dir: Option<PathBuf>,
+}
+
+/// `[cameras]` as a table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CamerasTable {
+    dir: PathBuf,
+}
+
+impl<'de> Deserialize<'de> for CamerasSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = CamerasSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("[[cameras]] entries or a [cameras] table with `dir`")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                a: A,
+            ) -> Result<Self::Value, A::Error> {
+                let list = Vec::<CameraConfig>::deserialize(SeqAccessDeserializer::new(a))?;
+                Ok(CamerasSection { list, dir: None })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                a: A,
+            ) -> Result<Self::Value, A::Error> {
+                let t = CamerasTable::deserialize(MapAccessDeserializer::new(a))?;
+                Ok(CamerasSection {
+                    list: Vec::new(),
+                    dir: Some(t.dir),
+                })
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 /// One camera of a run, resolved.
@@ -56,20 +103,7 @@ pub(super) fn resolve(
 ) -> Result<Vec<CameraSpec>, ConfigError> {
     let cameras: Vec<CameraSpec> = if flags.is_empty() {
         file.iter()
-            .map(|c| {
-                let stages = match &c.stages {
-                    Some(s) => Some(stage_settings(s.clone(), d.plugin_dir, d.default_qos)?),
-                    None => None,
-                };
-                Ok(CameraSpec {
-                    name: c.name.clone(),
-                    input: c.input.clone(),
-                    max_frames: c.max_frames,
-                    topic_prefix: c.topic_prefix.clone(),
-                    detect_fps: c.detect_fps,
-                    stages,
-                })
-            })
+            .map(|c| spec_of(c, &d))
             .collect::<Result<_, ConfigError>>()?
     } else {
         flags
@@ -79,33 +113,55 @@ pub(super) fn resolve(
     };
     let mut seen = std::collections::BTreeSet::new();
     for c in &cameras {
-        check_camera_name(&c.name).map_err(|e| invalid("cameras.name", e))?;
-        if c.input.is_empty() {
-            return Err(invalid(
-                "cameras.input",
-                format!("camera {}: empty input", c.name),
-            ));
-        }
+        check(c)?;
         if !seen.insert(c.name.as_str()) {
             return Err(invalid(
                 "cameras.name",
                 format!("camera {} is named twice", c.name),
             ));
         }
-        if let Some(f) = c.detect_fps {
-            check_detect_fps(f).map_err(|e| invalid("cameras.detect_fps", e))?;
-        }
-        if let Some(p) = &c.topic_prefix {
-            let p = p.trim_end_matches('/');
-            if p.is_empty() || p.starts_with(['/', '$']) || p.contains(['+', '#', '\0']) {
-                return Err(invalid(
-                    "cameras.topic_prefix",
-                    format!("camera {}: {p:?} is not a topic prefix", c.name),
-                ));
-            }
-        }
     }
     Ok(cameras)
+}
+
+/// A `[[cameras]]` entry (or a camera file) with its own stages resolved.
+pub(super) fn spec_of(c: &CameraConfig, d: &StageDefaults<'_>) -> Result<CameraSpec, ConfigError> {
+    let stages = match &c.stages {
+        Some(s) => Some(stage_settings(s.clone(), d.plugin_dir, d.default_qos)?),
+        None => None,
+    };
+    Ok(CameraSpec {
+        name: c.name.clone(),
+        input: c.input.clone(),
+        max_frames: c.max_frames,
+        topic_prefix: c.topic_prefix.clone(),
+        detect_fps: c.detect_fps,
+        stages,
+    })
+}
+
+/// One camera's name, input, cap and prefix checked.
+pub(super) fn check(c: &CameraSpec) -> Result<(), ConfigError> {
+    check_camera_name(&c.name).map_err(|e| invalid("cameras.name", e))?;
+    if c.input.is_empty() {
+        return Err(invalid(
+            "cameras.input",
+            format!("camera {}: empty input", c.name),
+        ));
+    }
+    if let Some(f) = c.detect_fps {
+        check_detect_fps(f).map_err(|e| invalid("cameras.detect_fps", e))?;
+    }
+    if let Some(p) = &c.topic_prefix {
+        let p = p.trim_end_matches('/');
+        if p.is_empty() || p.starts_with(['/', '$']) || p.contains(['+', '#', '\0']) {
+            return Err(invalid(
+                "cameras.topic_prefix",
+                format!("camera {}: {p:?} is not a topic prefix", c.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `NAME=INPUT`.

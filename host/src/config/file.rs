@@ -19,9 +19,10 @@ pub struct FileConfig {
     pub name: Option<String>,
     #[serde(default)]
     pub source: SourceConfig,
-    /// Several cameras in one process (instead of `[source] input`).
+    /// Several cameras in one process (instead of `[source] input`):
+    /// `[[cameras]]` entries, or `[cameras]` with the folder of camera files.
     #[serde(default)]
-    pub cameras: Vec<super::cameras::CameraConfig>,
+    pub cameras: super::cameras::CamerasSection,
     #[serde(default)]
     pub model: ModelConfig,
     #[serde(default)]
@@ -173,10 +174,7 @@ impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         let text = read_text(path)?;
         let mut cfg = FileConfig::parse(&text, path)?;
-        let home = std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from);
-        cfg.rebase(path.parent().unwrap_or(Path::new(".")), home.as_deref())
+        cfg.rebase(path.parent().unwrap_or(Path::new(".")), home().as_deref())
             .map_err(|reason| ConfigError::Parse {
                 path: path.to_path_buf(),
                 reason,
@@ -199,6 +197,7 @@ impl FileConfig {
         fix(&mut self.outputs.record)?;
         fix(&mut self.plugins.dir)?;
         fix(&mut self.tenants.dir)?;
+        fix(&mut self.cameras.dir)?;
         if self
             .plugins
             .cache_dir
@@ -218,33 +217,61 @@ impl FileConfig {
         for k in self.plugins.trusted_keys.iter_mut().flatten() {
             *k = resolve_path(k, dir, home)?;
         }
-        let camera_stages = self.cameras.iter_mut().filter_map(|c| c.stages.as_mut());
-        for stages in self.stages.iter_mut().chain(camera_stages) {
-            for s in stages {
-                // `oci://REF` names a registry artifact, not a file.
-                if s.path
-                    .as_deref()
-                    .is_none_or(|p| crate::plugin::oci::stage_reference(p).is_none())
-                {
-                    fix(&mut s.path)?;
-                }
-            }
+        if let Some(stages) = self.stages.as_mut() {
+            rebase_stages(stages, dir, home)?;
         }
-        let inputs = self
-            .source
-            .input
-            .iter_mut()
-            .chain(self.cameras.iter_mut().map(|c| &mut c.input));
-        for input in inputs {
-            let looks_like_path = !input.contains("://") && input.parse::<i32>().is_err();
-            if looks_like_path {
-                *input = resolve_path(Path::new(input.as_str()), dir, home)?
-                    .to_string_lossy()
-                    .into_owned();
-            }
+        if let Some(input) = self.source.input.as_mut() {
+            rebase_input(input, dir, home)?;
+        }
+        for c in &mut self.cameras.list {
+            c.rebase(dir, home)?;
         }
         Ok(())
     }
+}
+
+impl super::cameras::CameraConfig {
+    /// Its input and stage files relative to `dir` (the folder of the file
+    /// that names them), `~/` under `home`.
+    pub(super) fn rebase(&mut self, dir: &Path, home: Option<&Path>) -> Result<(), String> {
+        if let Some(stages) = self.stages.as_mut() {
+            rebase_stages(stages, dir, home)?;
+        }
+        rebase_input(&mut self.input, dir, home)
+    }
+}
+
+/// The stages' files (not `oci://REF`, a registry artifact) under `dir`.
+fn rebase_stages(
+    stages: &mut [StageConfig],
+    dir: &Path,
+    home: Option<&Path>,
+) -> Result<(), String> {
+    for s in stages {
+        let Some(p) = s.path.as_mut() else { continue };
+        if crate::plugin::oci::stage_reference(p).is_none() {
+            *p = resolve_path(p, dir, home)?;
+        }
+    }
+    Ok(())
+}
+
+/// An input that is a path (not a URL, not a camera index) under `dir`.
+fn rebase_input(input: &mut String, dir: &Path, home: Option<&Path>) -> Result<(), String> {
+    let looks_like_path = !input.contains("://") && input.parse::<i32>().is_err();
+    if looks_like_path {
+        *input = resolve_path(Path::new(input.as_str()), dir, home)?
+            .to_string_lossy()
+            .into_owned();
+    }
+    Ok(())
+}
+
+/// The home folder, for `~/` in files (`None`: HOME unset or empty).
+pub(super) fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }
 
 /// The text of the file at `path`.

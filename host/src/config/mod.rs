@@ -4,6 +4,7 @@
 //! sections' own resolution (one file each).
 
 mod camera;
+mod camera_file;
 pub mod cameras;
 mod file;
 pub mod http;
@@ -99,7 +100,7 @@ impl Settings {
     /// Whether the run has several cameras (then each camera's topics carry
     /// its name).
     pub fn several_cameras(&self) -> bool {
-        self.cameras.len() > 1
+        self.cameras.len() > 1 || self.runtime.cameras_dir.is_some()
     }
 
     /// Keep no stage state for any camera (a measurement starts from
@@ -140,19 +141,23 @@ pub fn resolve(file: Option<FileConfig>, o: &Overrides) -> Result<Settings, Conf
     let model = model::resolve(o, &file.model, &input)?;
     let specs = cameras::resolve(
         &o.cameras,
-        &file.cameras,
+        &file.cameras.list,
         cameras::StageDefaults {
             plugin_dir: &runtime.plugin_dir,
             default_qos: runtime.default_qos,
         },
     )?;
     let base = base_camera(&file, o, &runtime, input)?;
+    let folder = runtime.cameras_dir.is_some();
     let camera_defaults = CameraDefaults {
         base,
         pipeline_name: runtime.pipeline_name.clone(),
-        several: specs.len() > 1,
+        several: specs.len() > 1 || folder,
+        plugin_dir: runtime.plugin_dir.clone(),
+        default_qos: runtime.default_qos,
     };
-    let cameras = if specs.is_empty() {
+    // With a cameras folder, `[source]` / `--input` is no camera of its own.
+    let cameras = if specs.is_empty() && !folder {
         vec![camera_defaults.base.clone()]
     } else {
         specs.iter().map(|c| camera_defaults.camera(c)).collect()
@@ -194,6 +199,7 @@ fn resolve_runtime(file: &FileConfig, o: &Overrides) -> Result<RuntimeSettings, 
         default_qos,
         tenants_dir: o.tenants_dir.clone().or(file.tenants.dir.clone()),
         tenant_maxima,
+        cameras_dir: o.cameras_dir.clone().or(file.cameras.dir.clone()),
         live,
     })
 }

@@ -44,6 +44,8 @@ pub struct Overrides {
     pub camera_name: Option<String>,
     /// `--camera NAME=INPUT` (repeatable): several cameras in one process.
     pub cameras: Vec<String>,
+    /// `--cameras-dir`: the folder of camera files.
+    pub cameras_dir: Option<PathBuf>,
     /// `--detect-fps`: every command-line camera's cap.
     pub detect_fps: Option<f64>,
     pub tenants_dir: Option<PathBuf>,

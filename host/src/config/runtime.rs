@@ -43,6 +43,8 @@ pub struct RuntimeSettings {
     /// The tenants folder (`None`: no tenants) and the most a tenant may ask for.
     pub tenants_dir: Option<PathBuf>,
     pub tenant_maxima: Maxima,
+    /// The cameras folder (`None`: none): one `<name>.toml` per camera.
+    pub cameras_dir: Option<PathBuf>,
     /// The live view (`None`: off).
     pub live: Option<LiveSettings>,
 }

@@ -1,18 +1,31 @@
 //! Several cameras in one process: one [`Runtime`] (plugin host, inference
-//! service, broker), then a pipeline per camera on a thread of its own. Each
-//! camera is its own failure domain: its input failing, its chain failing or
-//! a panic inside it ends that camera (reported in its result) while the
-//! others go on; a live source is opened again with back-off by its capture.
+//! service, broker), then a pipeline per camera on a thread of its own
+//! ([`CameraSet`]): the cameras of the pipeline file or the command line and
+//! those of the cameras folder, which come, change and go while the others
+//! run. Each camera is its own failure domain: its input failing, its chain
+//! failing or a panic inside it ends that camera (reported in its result and
+//! on its events topic) while the others go on; a live source is opened
+//! again with back-off by its capture and, once that gives up, the camera is
+//! started again with back-off.
+
+use std::time::Duration;
 
 use crate::capture::Capture;
 use crate::config::{CameraSettings, Settings};
 use crate::error::{ExitKind, Failure, OrExit};
+use crate::mqtt::Publisher;
 use crate::pipeline::Summary;
 use crate::stop::StopToken;
 
+use super::camera_folder::CameraFolder;
+use super::camera_set::CameraSet;
 use super::process_status::ProcessStatus;
 use super::runtime::Runtime;
 use super::{infer, run_camera, EngineOptions};
+
+/// How often the cameras are looked after (ended ones collected, the
+/// folder's changes applied) when nothing else wakes the loop.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// How one camera's run ended.
 pub struct CameraResult {
@@ -28,10 +41,16 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
             format!("{what} serves one camera; with several cameras leave it out (run one process per camera for it)"),
         ))
     };
-    if settings.cameras.iter().any(|c| c.stdout) {
+    let cameras = || {
+        settings
+            .cameras
+            .iter()
+            .chain(std::iter::once(&settings.camera_defaults.base))
+    };
+    if cameras().any(|c| c.stdout) {
         return refuse("--stdout");
     }
-    if settings.cameras.iter().any(|c| c.record.is_some()) {
+    if cameras().any(|c| c.record.is_some()) {
         return refuse("--record");
     }
     if settings.runtime.tenants_dir.is_some() {
@@ -40,50 +59,79 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Run every camera of `settings` to the end of its input, sharing one model.
+/// Run every camera of `settings` (and of its cameras folder) to the end of
+/// its input, sharing one model. With a watched cameras folder the run goes
+/// on, cameras or none, until it is asked to stop; a failed live camera is
+/// waited for and started again until then too.
 pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraResult>, Failure> {
     check_supported(settings)?;
+    let runtime = &settings.runtime;
+    let folder = match &runtime.cameras_dir {
+        Some(dir) => {
+            let (folder, first) =
+                CameraFolder::open(dir, settings.camera_defaults.clone(), runtime.reload)
+                    .map_err(|e| Failure::msg(ExitKind::Config, e))?;
+            tracing::info!(dir = %dir.display(), files = first.len(), watched = folder.watching(), "cameras folder read");
+            Some((folder, first))
+        }
+        None => None,
+    };
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
-    let rt = Runtime::start(&settings.runtime, &settings.model, loading)?.with_live(true)?;
+    let rt = Runtime::start(runtime, &settings.model, loading)?.with_live(true)?;
     let status = ProcessStatus::connect(settings, rt.mqtt_url.as_deref())?;
+    let events = events_connection(&rt, settings);
     let results = std::thread::scope(|scope| {
-        let started: Vec<_> = settings
-            .cameras
-            .iter()
-            .map(|cs| {
-                let (rt, stop, name) = (&rt, stop.clone(), cs.name.clone());
-                let thread = std::thread::Builder::new()
-                    .name(format!("camera-{name}"))
-                    .spawn_scoped(scope, move || {
-                        let _span = tracing::info_span!("camera", name = %cs.name).entered();
-                        one_camera(rt, cs, stop)
-                    });
-                (name, thread)
-            })
-            .collect();
-        started
-            .into_iter()
-            .map(|(name, thread)| {
-                let result = match thread {
-                    Ok(h) => h.join().unwrap_or_else(|_| {
-                        Err(Failure::msg(ExitKind::Internal, "camera thread panicked"))
-                    }),
-                    Err(e) => Err(Failure::msg(
-                        ExitKind::Internal,
-                        format!("cannot start a thread: {e}"),
-                    )),
-                };
-                CameraResult { name, result }
-            })
-            .collect()
+        let mut set = CameraSet::new(scope, &rt, stop.clone(), events);
+        for c in &settings.cameras {
+            set.start_fixed(c.clone());
+        }
+        let (folder, first) = match folder {
+            Some((f, first)) => (Some(f), first),
+            None => (None, Vec::new()),
+        };
+        for change in first {
+            set.apply(change);
+        }
+        loop {
+            set.reap();
+            let watching = folder.as_ref().is_some_and(CameraFolder::watching);
+            if set.is_empty() && (!watching || stop.is_requested()) {
+                break;
+            }
+            match folder.as_ref().filter(|_| watching && !stop.is_requested()) {
+                Some(f) => f.ready(LOOK_EVERY).into_iter().for_each(|c| set.apply(c)),
+                None => std::thread::sleep(LOOK_EVERY),
+            }
+        }
+        set.finish()
     });
     status.finish();
     drop(rt.stop());
     Ok(results)
 }
 
+/// The connection camera events (a file added, a camera stopped, started
+/// again) go out on (`None`: MQTT off, or the broker not there: the events
+/// are only logged).
+fn events_connection(rt: &Runtime, settings: &Settings) -> Option<Publisher> {
+    let url = rt.mqtt_url.clone()?;
+    let mut s = rt
+        .settings
+        .mqtt_settings(&settings.camera_defaults.base, url);
+    // `_` is in no camera name: never the client id of a camera.
+    s.client_id = format!("{}_cameras", rt.settings.client_id);
+    s.status_topic = None;
+    match Publisher::connect(&s) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!("camera events are only logged: {e}");
+            None
+        }
+    }
+}
+
 /// One camera, a panic inside it included, as a result.
-fn one_camera(
+pub(super) fn one_camera(
     rt: &Runtime,
     settings: &CameraSettings,
     stop: StopToken,

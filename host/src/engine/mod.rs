@@ -6,6 +6,8 @@
 //! request ends capture; what was decoded still goes through. A panic in any
 //! thread stops the others and ends the run with an error.
 
+pub mod camera_folder;
+pub mod camera_set;
 pub mod cameras;
 pub mod capture_thread;
 pub mod infer;

@@ -263,13 +263,25 @@ fn net_or_tls(reason: String) -> LinkError {
     }
 }
 
+/// What an MQTT 3.1.1 connection error means: a refused login, a failed
+/// TLS handshake, a broken network (also for `fleet status`'s subscriber).
+pub fn v4_error(e: rumqttc::ConnectionError) -> LinkError {
+    use rumqttc::ConnectionError as E;
+    match e {
+        E::ConnectionRefused(code) => LinkError::Refused(v4_refusal(code)),
+        E::Tls(t) => LinkError::Tls(tls_reason(&t)),
+        E::RequestsDone => LinkError::Closed,
+        other => net_or_tls(other.to_string()),
+    }
+}
+
 impl Connection {
     /// Wait for the next event. Never cancelled half-way: rumqttc's poll is
     /// not cancel-safe while it writes.
     pub fn recv(&mut self) -> Result<LinkEvent, LinkError> {
         match self {
             Connection::V4(c) => {
-                use rumqttc::{ConnectionError as E, Event, Packet};
+                use rumqttc::{Event, Packet};
                 match c.recv() {
                     Err(_) => Err(LinkError::Closed),
                     Ok(Ok(ev)) => Ok(match ev {
@@ -280,12 +292,7 @@ impl Connection {
                         Event::Outgoing(Outgoing::Disconnect) => LinkEvent::Disconnected,
                         _ => LinkEvent::Other,
                     }),
-                    Ok(Err(e)) => Err(match e {
-                        E::ConnectionRefused(code) => LinkError::Refused(v4_refusal(code)),
-                        E::Tls(t) => LinkError::Tls(tls_reason(&t)),
-                        E::RequestsDone => LinkError::Closed,
-                        other => net_or_tls(other.to_string()),
-                    }),
+                    Ok(Err(e)) => Err(v4_error(e)),
                 }
             }
             Connection::V5(c) => {

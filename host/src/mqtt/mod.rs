@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use link::{Client, LinkError};
+use link::Client;
+pub use link::{v4_error, LinkError};
 use queue::Queued;
 pub use queue::{Limits, Qos, WhenFull};
 use state::{Shared, State};

@@ -2,7 +2,6 @@
 //! operator allows (the pipeline's `[tenants]`, see [`crate::config::tenants`]),
 //! and resolved into a [`TenantSpec`] ready to load. Unknown keys are errors.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +15,10 @@ use crate::mqtt::Secret;
 use crate::plugin::Limits;
 
 /// Longest tenant id: `[a-z0-9][a-z0-9-]{0,31}`.
-pub const MAX_ID_LEN: usize = 32;
+pub const MAX_ID_LEN: usize = crate::folder::MAX_NAME_LEN;
+/// A tenant's id is the name of its file in the tenants folder:
+/// `[a-z0-9][a-z0-9-]{0,31}`; `list` gives every `<id>.toml` of a folder.
+pub use crate::folder::{list, name_of as id_of, valid_name as valid_id};
 
 /// One tenant's file.
 #[derive(Debug, Default, Deserialize)]
@@ -74,23 +76,6 @@ pub struct TenantSpec {
     pub login: Option<(String, Option<Secret>, String)>,
     /// Opens this tenant's pages of the live view.
     pub http_token: Option<Secret>,
-}
-
-/// `<id>` of `<dir>/<id>.toml`, if the name is a valid tenant id.
-pub fn id_of(path: &Path) -> Option<String> {
-    if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-        return None;
-    }
-    let stem = path.file_stem()?.to_str()?;
-    valid_id(stem).then(|| stem.to_string())
-}
-
-/// `[a-z0-9][a-z0-9-]{0,31}`
-pub fn valid_id(id: &str) -> bool {
-    let mut chars = id.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id.len() <= MAX_ID_LEN
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// A prefix a tenant may publish under: topic levels without wildcards,
@@ -268,41 +253,9 @@ fn above(key: &str, v: impl std::fmt::Display, max: impl std::fmt::Display) -> C
     )
 }
 
-/// Every `<id>.toml` in `dir`, by id; files with other names are reported.
-pub fn list(dir: &Path) -> Result<(BTreeMap<String, PathBuf>, Vec<PathBuf>), std::io::Error> {
-    let mut ids = BTreeMap::new();
-    let mut odd = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            continue;
-        }
-        match id_of(&path) {
-            Some(id) => {
-                ids.insert(id, path);
-            }
-            None => odd.push(path),
-        }
-    }
-    Ok((ids, odd))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids() {
-        for ok in ["acme", "a", "shop-7", "0x", &"a".repeat(32)] {
-            assert!(valid_id(ok), "{ok}");
-        }
-        for bad in ["", "-a", "Acme", "a_b", "a.b", &"a".repeat(33), "ä"] {
-            assert!(!valid_id(bad), "{bad}");
-        }
-        assert_eq!(id_of(Path::new("/t/acme.toml")).as_deref(), Some("acme"));
-        assert_eq!(id_of(Path::new("/t/Acme.toml")), None);
-        assert_eq!(id_of(Path::new("/t/acme.txt")), None);
-    }
 
     #[test]
     fn prefixes() {

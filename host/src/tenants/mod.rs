@@ -59,13 +59,7 @@ pub struct TenantReport {
     pub faults: u64,
 }
 
-fn sha(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::folder::digest as sha;
 
 impl TenantContext {
     /// Read, check and load the tenant in `path`: its stages compiled and

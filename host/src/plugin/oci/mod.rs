@@ -43,6 +43,8 @@ pub enum OciError {
         size: u64,
         max: u64,
     },
+    #[error("{reference}: the registry sent more than the {size} bytes its manifest announced; download stopped there")]
+    Overflow { reference: String, size: u64 },
     #[error("{what} digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch {
         what: String,

@@ -245,11 +245,18 @@ impl Registry {
         let mut sink = Capped {
             buf: Vec::with_capacity(usize::try_from(size).unwrap_or(0)),
             max: size,
+            overflowed: false,
         };
         let pulled = self.client.pull_blob(r, layer, &mut sink).await;
         let got = sink.buf.len() as u64;
+        if sink.overflowed {
+            return Err(OciError::Overflow {
+                reference: r.to_string(),
+                size,
+            });
+        }
         if let Err(e) = pulled {
-            if got < size || sink.over() {
+            if got < size {
                 return Err(OciError::Truncated {
                     reference: r.to_string(),
                     got,
@@ -286,16 +293,14 @@ impl Registry {
     }
 }
 
-/// A buffer that refuses to grow past the size the manifest announced.
+/// A buffer that refuses to grow past the size the manifest announced (itself
+/// within the size cap): a registry that sends more is stopped while
+/// streaming, whatever the blob's real size.
 struct Capped {
     buf: Vec<u8>,
     max: u64,
-}
-
-impl Capped {
-    fn over(&self) -> bool {
-        self.buf.len() as u64 > self.max
-    }
+    /// More bytes came than announced; the download was stopped.
+    overflowed: bool,
 }
 
 impl tokio::io::AsyncWrite for Capped {
@@ -305,6 +310,7 @@ impl tokio::io::AsyncWrite for Capped {
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         if self.buf.len() as u64 + data.len() as u64 > self.max {
+            self.overflowed = true;
             return Poll::Ready(Err(std::io::Error::other(
                 "the registry sent more bytes than the manifest announced",
             )));

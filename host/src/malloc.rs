@@ -1,0 +1,88 @@
+//! glibc malloc settings for the process, set once at start: fewer arenas and
+//! freed memory handed back to the system sooner (issue 22, peak memory).
+//!
+//! By default glibc gives busy threads arenas of their own (up to 8 per core)
+//! and keeps freed memory at the top of each heap. Here the OpenVINO
+//! sessions, the capture thread and the stages each left tens of MiB behind
+//! in their own arena: one arena and a 128 KiB trim threshold took a default
+//! run's peak from 347 to 312 MiB (bench/memmap.py, README "Throughput").
+//! Most per-frame buffers are reused (frames, tensors, ONNX Runtime's arena),
+//! so the one arena sees little traffic. A setting given in the environment
+//! (`MALLOC_ARENA_MAX`, `MALLOC_TRIM_THRESHOLD_`, read by glibc itself) is
+//! left as it is.
+
+/// One arena for the whole process.
+pub const ARENA_MAX: i32 = 1;
+/// Free memory above this many bytes at the top of the heap goes back.
+pub const TRIM_THRESHOLD: i32 = 128 * 1024;
+
+/// `(glibc environment variable, mallopt parameter, value)` for the settings
+/// the environment does not already give.
+pub fn wanted(env: impl Fn(&str) -> bool) -> Vec<(&'static str, i32, i32)> {
+    [
+        ("MALLOC_ARENA_MAX", param::ARENA_MAX, ARENA_MAX),
+        (
+            "MALLOC_TRIM_THRESHOLD_",
+            param::TRIM_THRESHOLD,
+            TRIM_THRESHOLD,
+        ),
+    ]
+    .into_iter()
+    .filter(|(name, _, _)| !env(name))
+    .collect()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod param {
+    pub const ARENA_MAX: i32 = libc::M_ARENA_MAX;
+    pub const TRIM_THRESHOLD: i32 = libc::M_TRIM_THRESHOLD;
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod param {
+    pub const ARENA_MAX: i32 = -8;
+    pub const TRIM_THRESHOLD: i32 = -1;
+}
+
+/// Apply [`wanted`]; call first thing in `main`, before any thread starts.
+/// A setting glibc refuses is logged and skipped.
+pub fn tune() {
+    for (name, p, value) in wanted(|n| std::env::var_os(n).is_some()) {
+        if !set(p, value) {
+            tracing::debug!(setting = name, value, "malloc setting refused");
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn set(p: i32, value: i32) -> bool {
+    // SAFETY: mallopt only changes glibc's allocator parameters; it is
+    // called before any other thread of this process starts.
+    unsafe { libc::mallopt(p, value) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn set(_p: i32, _value: i32) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_the_environment_gives_are_left_alone() {
+        let all = wanted(|_| false);
+        assert_eq!(
+            all.iter().map(|(n, _, v)| (*n, *v)).collect::<Vec<_>>(),
+            [
+                ("MALLOC_ARENA_MAX", ARENA_MAX),
+                ("MALLOC_TRIM_THRESHOLD_", TRIM_THRESHOLD)
+            ]
+        );
+        let some = wanted(|n| n == "MALLOC_ARENA_MAX");
+        assert_eq!(some.len(), 1);
+        assert_eq!(some[0].0, "MALLOC_TRIM_THRESHOLD_");
+        assert!(wanted(|_| true).is_empty());
+    }
+}
