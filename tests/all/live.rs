@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::common::{self, free_port, wait_for_port, Mosquitto, TempDir};
 
 /// `edgepipe run` serving the live view on `port`, stderr into `dir/stderr`.
-fn start(port: u16, dir: &TempDir, args: &[&str]) -> Child {
+pub(crate) fn start(port: u16, dir: &TempDir, args: &[&str]) -> Child {
     let err = std::fs::File::create(dir.path().join("stderr")).unwrap();
     let mut c = common::command();
     c.env_remove("EDGEPIPE_NO_HTTP").arg("run").args(args);
@@ -27,11 +27,11 @@ fn start(port: u16, dir: &TempDir, args: &[&str]) -> Child {
     child
 }
 
-fn stderr(dir: &TempDir) -> String {
+pub(crate) fn stderr(dir: &TempDir) -> String {
     std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
 }
 
-fn finish(mut child: Child, dir: &TempDir) -> i32 {
+pub(crate) fn finish(mut child: Child, dir: &TempDir) -> i32 {
     let until = Instant::now() + Duration::from_secs(240);
     loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -46,7 +46,7 @@ fn finish(mut child: Child, dir: &TempDir) -> i32 {
 }
 
 /// A GET with optional cookie; (status code, head, body) read to the end.
-fn get(port: u16, path: &str, cookie: Option<&str>) -> (u16, String, Vec<u8>) {
+pub(crate) fn get(port: u16, path: &str, cookie: Option<&str>) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let c = cookie
@@ -69,7 +69,7 @@ fn get(port: u16, path: &str, cookie: Option<&str>) -> (u16, String, Vec<u8>) {
 }
 
 /// Open a stream; the reader is positioned after the response head.
-fn open_stream(port: u16, path: &str) -> (String, BufReader<TcpStream>) {
+pub(crate) fn open_stream(port: u16, path: &str) -> (String, BufReader<TcpStream>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -86,7 +86,7 @@ fn open_stream(port: u16, path: &str) -> (String, BufReader<TcpStream>) {
 }
 
 /// The next part of a multipart MJPEG stream (its JPEG bytes).
-fn next_part(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+pub(crate) fn next_part(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     let mut len = None;
     loop {
         let mut line = String::new();
@@ -105,7 +105,7 @@ fn next_part(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     Some(jpeg)
 }
 
-fn jpeg_size(bytes: &[u8]) -> (i32, i32) {
+pub(crate) fn jpeg_size(bytes: &[u8]) -> (i32, i32) {
     use opencv::prelude::*;
     let m = opencv::imgcodecs::imdecode(
         &opencv::core::Vector::<u8>::from_slice(bytes),
@@ -115,7 +115,7 @@ fn jpeg_size(bytes: &[u8]) -> (i32, i32) {
     (m.cols(), m.rows())
 }
 
-fn clip_arg() -> String {
+pub(crate) fn clip_arg() -> String {
     common::clip().to_string_lossy().into_owned()
 }
 
@@ -153,7 +153,7 @@ fn live_mjpeg_parts_and_snapshot_are_jpegs_of_the_frame_size() {
 }
 
 /// (topic, payload) of every SSE `message` event until the stream ends.
-fn read_sse(mut r: BufReader<TcpStream>) -> Vec<(String, String)> {
+pub(crate) fn read_sse(mut r: BufReader<TcpStream>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut line = String::new();
     while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
@@ -225,7 +225,7 @@ fn live_sse_events_equal_what_mosquitto_delivers() {
 /// A strict reader of the Prometheus text format (0.0.4): every sample's
 /// family is declared by a TYPE line first, names and labels well formed,
 /// values numbers, histogram buckets cumulative and ending in +Inf = count.
-fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
+pub(crate) fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
     let mut types = std::collections::BTreeMap::new();
     let mut samples = std::collections::BTreeMap::new();
     let name_ok = |n: &str| {

@@ -6,6 +6,8 @@
 mod bad_input;
 mod camera_dir;
 mod cameras;
+mod cameras_live;
+mod cameras_process;
 mod common;
 mod contract;
 mod counting;

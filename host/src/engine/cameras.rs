@@ -19,6 +19,7 @@ use crate::stop::StopToken;
 
 use super::camera_folder::{CameraChange, CameraFolder};
 use super::camera_set::CameraSet;
+use super::process_status::ProcessStatus;
 use super::runtime::Runtime;
 use super::{infer, run_camera, EngineOptions};
 
@@ -61,10 +62,7 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
 /// waited for and started again until then too.
 pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraResult>, Failure> {
     check_supported(settings)?;
-    let mut runtime = settings.runtime.clone();
-    if runtime.live.take().is_some() {
-        tracing::info!("the live view serves one camera: it is off with several cameras");
-    }
+    let runtime = &settings.runtime;
     let folder = match &runtime.cameras_dir {
         Some(dir) => {
             let (folder, first) =
@@ -76,7 +74,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
         None => None,
     };
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
-    let mut rt = Runtime::start(&runtime, &settings.model, loading)?;
+    let mut rt = Runtime::start(runtime, &settings.model, loading)?.with_live(true)?;
     // The cameras a tenant file may name: those given and the folder's at
     // start (a camera the folder adds later runs the tenants that name no
     // cameras).
@@ -87,6 +85,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
             _ => None,
         }));
     }
+    let status = ProcessStatus::connect(settings, rt.mqtt_url.as_deref())?;
     let events = events_connection(&rt, settings);
     let results = std::thread::scope(|scope| {
         let mut set = CameraSet::new(scope, &rt, stop.clone(), events);
@@ -113,6 +112,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
         }
         set.finish()
     });
+    status.finish();
     drop(rt.stop());
     Ok(results)
 }

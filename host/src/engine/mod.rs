@@ -13,6 +13,7 @@ pub mod capture_thread;
 pub mod infer;
 pub mod metrics;
 pub mod probe;
+pub mod process_status;
 pub mod progress;
 pub mod queue;
 pub mod reorder;
@@ -124,7 +125,7 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     // Sessions load in the background while the input opens.
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
     let capture = Capture::open(&camera.input).or_exit(ExitKind::Input)?;
-    let mut rt = Runtime::start(&settings.runtime, &settings.model, loading)?;
+    let mut rt = Runtime::start(&settings.runtime, &settings.model, loading)?.with_live(false)?;
     rt.camera_names = vec![camera.name.clone()];
     let summary = run_camera(&rt, camera, capture, opts);
     drop(rt.stop());
@@ -162,7 +163,7 @@ fn attach_tenants_and_live(
     camera: &CameraSettings,
     runner: &mut StageRunner,
     size: (u32, u32),
-) -> Result<Option<crate::live::Live>, Failure> {
+) -> Result<Option<crate::live::CameraView>, Failure> {
     let settings = &rt.settings;
     let mut tenant_frames = None;
     if let Some(dir) = &settings.tenants_dir {
@@ -190,21 +191,21 @@ fn attach_tenants_and_live(
         tenant_frames = Some(set.frames());
         runner.with_tenants(set);
     }
-    let view = match &settings.live {
-        Some(ls) => crate::live::start(ls, size.0, size.1, tenant_frames).map_err(|e| {
-            let kind = if matches!(e, crate::live::LiveError::Token(_)) {
-                ExitKind::Config
-            } else {
-                ExitKind::Output
-            };
-            Failure::new(kind, e)
-        })?,
+    let view = match &rt.live {
+        Some(l) => {
+            let prefix = camera
+                .topic_prefix
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map_or(String::new(), |p| format!("{}/", p.trim_end_matches('/')));
+            let v = l
+                .add_camera(&camera.name, &prefix, size, tenant_frames)
+                .map_err(|e| Failure::new(ExitKind::Output, e))?;
+            runner.with_live(v.tap.clone());
+            Some(v)
+        }
         None => None,
     };
-    if let Some(v) = &view {
-        eprintln!("edgepipe: live view on http://{}/", v.addr);
-        runner.with_live(v.tap.clone());
-    }
     Ok(view)
 }
 

@@ -1,6 +1,7 @@
 //! What every camera of the process shares, built once: the WebAssembly
 //! engine and its component cache (the plugin host), the model's inference
-//! service, its labels, and the broker the cameras' publishers connect to.
+//! service, its labels, the broker the cameras' publishers connect to, and
+//! the live view's HTTP server (each camera adds itself to it).
 
 use crate::config::{ModelSettings, RuntimeSettings};
 use crate::error::{ExitKind, Failure, OrExit};
@@ -26,6 +27,8 @@ pub struct Runtime {
     pub camera_names: Vec<String>,
     /// The tenants' own MQTT connections, one per tenant for all its cameras.
     pub tenant_logins: crate::tenants::login::Logins,
+    /// The live view (`None`: off).
+    pub live: Option<crate::live::Live>,
 }
 
 impl Runtime {
@@ -65,12 +68,45 @@ impl Runtime {
             mqtt_url,
             camera_names: Vec::new(),
             tenant_logins: Default::default(),
+            live: None,
         })
+    }
+
+    /// Serve the live view when the settings ask for it; with `several`
+    /// cameras `/` lists them.
+    pub fn with_live(mut self, several: bool) -> Result<Runtime, Failure> {
+        self.live = start_live(&self.settings, several)?;
+        Ok(self)
     }
 
     /// Stop the inference service; its sessions are handed back (freed by
     /// the caller after its last memory figure).
     pub fn stop(self) -> Vec<Detector> {
+        if let Some(l) = &self.live {
+            l.close();
+        }
         self.service.stop()
     }
+}
+
+/// The live view's server, when asked for (`/` lists the cameras when there are several).
+fn start_live(
+    settings: &RuntimeSettings,
+    several: bool,
+) -> Result<Option<crate::live::Live>, Failure> {
+    let Some(ls) = &settings.live else {
+        return Ok(None);
+    };
+    let live = crate::live::start(ls, several).map_err(|e| {
+        let kind = if matches!(e, crate::live::LiveError::Token(_)) {
+            ExitKind::Config
+        } else {
+            ExitKind::Output
+        };
+        Failure::new(kind, e)
+    })?;
+    if let Some(v) = &live {
+        eprintln!("edgepipe: live view on http://{}/", v.addr);
+    }
+    Ok(live)
 }

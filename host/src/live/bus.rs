@@ -13,6 +13,8 @@ pub const CAPACITY: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct Item {
     pub seq: u64,
+    /// The camera it came from (on the process-wide bus).
+    pub camera: Option<Arc<str>>,
     pub topic: Arc<str>,
     pub payload: Arc<str>,
 }
@@ -48,6 +50,15 @@ impl Bus {
     }
 
     pub fn publish(&self, topic: &str, payload: &str) {
+        self.push(None, topic, payload);
+    }
+
+    /// A message of camera `camera` (the process-wide bus).
+    pub fn publish_from(&self, camera: &str, topic: &str, payload: &str) {
+        self.push(Some(Arc::from(camera)), topic, payload);
+    }
+
+    fn push(&self, camera: Option<Arc<str>>, topic: &str, payload: &str) {
         let mut r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         if r.items.len() == self.capacity {
             r.items.pop_front();
@@ -56,6 +67,7 @@ impl Bus {
         r.next += 1;
         r.items.push_back(Item {
             seq,
+            camera,
             topic: Arc::from(topic),
             payload: Arc::from(payload),
         });

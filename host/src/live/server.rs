@@ -1,6 +1,8 @@
 //! The HTTP server: a listener thread, a thread per connection (streams are
-//! capped at `max_viewers`; beyond it 503), routing and the token check.
-//! Paths under `/tenants/<id>/` are that tenant's own view.
+//! capped at `max_viewers` for the whole process; beyond it 503), routing
+//! and the token check. With one camera every path is that camera's; with
+//! several, `/` is the camera list and `/cameras/<name>/...` a camera's own
+//! paths. Paths under `.../tenants/<id>/` are that tenant's own view.
 
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +11,8 @@ use std::time::Duration;
 
 use super::auth::{Scope, COOKIE};
 use super::http::{read_request, respond, Request};
-use super::{mjpeg, page, sse, Hub};
+use super::status::{CameraRow, SiteStatus};
+use super::{mjpeg, page, sse, Hub, Site};
 
 /// A client that stops reading is dropped after this long.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,27 +26,27 @@ impl Drop for ViewerSlot<'_> {
     }
 }
 
-fn viewer(hub: &Hub) -> Option<ViewerSlot<'_>> {
-    if hub.viewers.fetch_add(1, Ordering::Relaxed) >= hub.max_viewers {
-        hub.viewers.fetch_sub(1, Ordering::Relaxed);
+fn viewer(site: &Site) -> Option<ViewerSlot<'_>> {
+    if site.viewers.fetch_add(1, Ordering::Relaxed) >= site.max_viewers {
+        site.viewers.fetch_sub(1, Ordering::Relaxed);
         return None;
     }
-    Some(ViewerSlot(&hub.viewers))
+    Some(ViewerSlot(&site.viewers))
 }
 
-pub fn spawn(listener: TcpListener, hub: Arc<Hub>) -> std::io::Result<()> {
+pub fn spawn(listener: TcpListener, site: Arc<Site>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("live-http".into())
-        .spawn(move || accept_loop(listener, hub))
+        .spawn(move || accept_loop(listener, site))
         .map(|_| ())
 }
 
-fn accept_loop(listener: TcpListener, hub: Arc<Hub>) {
+fn accept_loop(listener: TcpListener, site: Arc<Site>) {
     // Connections (streams and short requests) at once; more are closed.
     let open = Arc::new(AtomicUsize::new(0));
-    let most = hub.max_viewers * 2 + 32;
+    let most = site.max_viewers * 2 + 32;
     for conn in listener.incoming() {
-        if hub.frames.is_closed() {
+        if site.is_closed() {
             return;
         }
         let Ok(stream) = conn else { continue };
@@ -58,11 +61,11 @@ fn accept_loop(listener: TcpListener, hub: Arc<Hub>) {
             );
             continue;
         }
-        let (hub, open2) = (hub.clone(), open.clone());
+        let (site, open2) = (site.clone(), open.clone());
         let spawned = std::thread::Builder::new()
             .name("live-conn".into())
             .spawn(move || {
-                serve(&stream, &hub);
+                serve(&stream, &site);
                 open2.fetch_sub(1, Ordering::Relaxed);
             });
         if spawned.is_err() {
@@ -71,161 +74,218 @@ fn accept_loop(listener: TcpListener, hub: Arc<Hub>) {
     }
 }
 
+/// Split `/<kind>/<id>/rest` (kind `cameras` or `tenants`) into the id and
+/// `/rest` (empty for `/<kind>/<id>` without its slash).
+fn split_under<'a>(path: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    let rest = path
+        .strip_prefix('/')?
+        .strip_prefix(kind)?
+        .strip_prefix('/')?;
+    Some(match rest.split_once('/') {
+        Some((id, r)) => (id, &path[path.len() - r.len() - 1..]),
+        None => (rest, ""),
+    })
+}
+
 /// Split `/tenants/<id>/rest` into the tenant and the rest.
 fn scope_of(path: &str) -> (Scope<'_>, &str) {
-    match path.strip_prefix("/tenants/") {
-        Some(rest) => {
-            let (id, rest) = rest.split_once('/').map_or((rest, ""), |(id, r)| (id, r));
-            (
-                Scope::Tenant(id),
-                if rest.is_empty() && !path.ends_with('/') {
-                    ""
-                } else {
-                    &path[path.len() - rest.len() - 1..]
-                },
-            )
-        }
+    match split_under(path, "tenants") {
+        Some((id, rest)) => (Scope::Tenant(id), rest),
         None => (Scope::Operator, path),
     }
 }
 
-fn serve(stream: &TcpStream, hub: &Hub) {
+fn plain(stream: &TcpStream, status: &str, extra: &str, body: &[u8]) {
+    let _ = respond(stream, status, "text/plain", extra, body);
+}
+
+fn serve(stream: &TcpStream, site: &Site) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let Some(req) = read_request(stream) else {
-        let _ = respond(
-            stream,
-            "400 Bad Request",
-            "text/plain",
-            "",
-            b"bad request\n",
-        );
-        return;
+        return plain(stream, "400 Bad Request", "", b"bad request\n");
     };
     if req.method != "GET" && req.method != "HEAD" {
-        let _ = respond(
+        return plain(
             stream,
             "405 Method Not Allowed",
-            "text/plain",
             "Allow: GET\r\n",
             b"GET only\n",
         );
-        return;
     }
-    let (scope, rest) = scope_of(&req.path);
-    if !hub.tokens.allows(&scope, req.token()) {
-        let _ = respond(
+    let (camera, path) = match split_under(&req.path, "cameras") {
+        Some((name, rest)) => (Some(name), rest),
+        None => (None, req.path.as_str()),
+    };
+    let (scope, rest) = scope_of(path);
+    if !site.tokens.allows(&scope, req.token()) {
+        return plain(
             stream,
             "401 Unauthorized",
-            "text/plain",
             "",
             b"a token is required: ?token=... or the edgepipe_token cookie\n",
         );
-        return;
     }
-    let prefix = match &scope {
-        Scope::Operator => None,
-        Scope::Tenant(id) => match hub.status.get().tenants.into_iter().find(|t| t.id == *id) {
-            Some(t) => Some((id.to_string(), t.prefix)),
+    if rest.is_empty() {
+        let to = format!("Location: {}/\r\n", req.path);
+        return plain(stream, "308 Permanent Redirect", &to, b"");
+    }
+    let hub = match camera {
+        Some(name) => match site.camera(name) {
+            Some(h) => h,
+            None => return plain(stream, "404 Not Found", "", b"no such camera\n"),
+        },
+        None => match site.only() {
+            Some(h) => h,
+            None if matches!(scope, Scope::Operator) => return route_site(stream, site, &req),
             None => {
-                let _ = respond(
+                return plain(
                     stream,
                     "404 Not Found",
-                    "text/plain",
                     "",
-                    b"no such tenant\n",
-                );
-                return;
+                    b"with several cameras a tenant's page is /cameras/<name>/tenants/<id>/\n",
+                )
             }
         },
     };
-    if rest.is_empty() {
-        let _ = respond(
-            stream,
-            "308 Permanent Redirect",
-            "text/plain",
-            &format!("Location: {}/\r\n", req.path),
-            b"",
-        );
-        return;
-    }
-    route(stream, hub, &req, rest, prefix);
+    let base = camera.map(|c| format!("/cameras/{c}")).unwrap_or_default();
+    let tenant = match &scope {
+        Scope::Operator => None,
+        Scope::Tenant(id) => match hub.status.get().tenants.into_iter().find(|t| t.id == *id) {
+            Some(t) => Some((id.to_string(), t.prefix)),
+            None => return plain(stream, "404 Not Found", "", b"no such tenant\n"),
+        },
+    };
+    route(stream, site, &hub, &req, rest, (&base, tenant));
 }
 
-fn route(
-    stream: &TcpStream,
-    hub: &Hub,
-    req: &Request,
-    rest: &str,
-    tenant: Option<(String, String)>,
-) {
-    let cookie = match (req.param("token"), &tenant) {
+/// The cookie that keeps a `?token=` for the pages it opens.
+fn cookie(req: &Request, base: &str, tenant: Option<&(String, String)>) -> String {
+    match (req.param("token"), tenant) {
         (Some(t), None) => {
             format!("Set-Cookie: {COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict\r\n")
         }
-        (Some(t), Some((id, _))) => {
-            format!("Set-Cookie: {COOKIE}={t}; Path=/tenants/{id}/; HttpOnly; SameSite=Strict\r\n")
-        }
+        (Some(t), Some((id, _))) => format!(
+            "Set-Cookie: {COOKIE}={t}; Path={base}/tenants/{id}/; HttpOnly; SameSite=Strict\r\n"
+        ),
         (None, _) => String::new(),
+    }
+}
+
+/// The same files for every page.
+fn asset(stream: &TcpStream, path: &str) -> Option<std::io::Result<()>> {
+    let (kind, body) = match path {
+        "/app.js" => ("text/javascript; charset=utf-8", page::APP_JS),
+        "/cameras.js" => ("text/javascript; charset=utf-8", page::CAMERAS_JS),
+        "/style.css" => ("text/css; charset=utf-8", page::STYLE_CSS),
+        "/healthz" => ("text/plain", "ok\n"),
+        _ => return None,
     };
+    Some(respond(stream, "200 OK", kind, "", body.as_bytes()))
+}
+
+/// `/` and the process-wide paths of a process with several cameras.
+fn route_site(stream: &TcpStream, site: &Site, req: &Request) {
+    let path = req.path.as_str();
+    let r = match path {
+        "/" | "/index.html" => respond(
+            stream,
+            "200 OK",
+            "text/html; charset=utf-8",
+            &cookie(req, "", None),
+            page::CAMERAS.as_bytes(),
+        ),
+        "/api/status" => {
+            let body = serde_json::to_vec(&SiteStatus::of(&site.cameras())).unwrap_or_default();
+            respond(stream, "200 OK", "application/json", "", &body)
+        }
+        "/metrics" => metrics(stream, site, &site.cameras()),
+        "/api/events" => match viewer(site) {
+            Some(_slot) => sse::stream(stream, &site.bus, &|| site.is_closed(), None),
+            None => too_many(stream),
+        },
+        _ => match asset(stream, path) {
+            Some(r) => r,
+            None => respond(
+                stream,
+                "404 Not Found",
+                "text/plain",
+                "",
+                b"not found (with several cameras a camera's paths are under /cameras/<name>/)\n",
+            ),
+        },
+    };
+    if let Err(e) = r {
+        tracing::debug!(path = %req.path, "live view client gone: {e}");
+    }
+}
+
+fn metrics(stream: &TcpStream, site: &Site, hubs: &[Arc<Hub>]) -> std::io::Result<()> {
+    let text = super::metrics::render(hubs, site.viewers.load(Ordering::Relaxed), site.several());
+    respond(
+        stream,
+        "200 OK",
+        "text/plain; version=0.0.4; charset=utf-8",
+        "",
+        text.as_bytes(),
+    )
+}
+
+fn too_many(stream: &TcpStream) -> std::io::Result<()> {
+    respond(
+        stream,
+        "503 Service Unavailable",
+        "text/plain",
+        "Retry-After: 5\r\n",
+        b"too many viewers\n",
+    )
+}
+
+/// A camera's paths (`base`: `/cameras/<name>` with several cameras).
+fn route(
+    stream: &TcpStream,
+    site: &Site,
+    hub: &Arc<Hub>,
+    req: &Request,
+    rest: &str,
+    (base, tenant): (&str, Option<(String, String)>),
+) {
+    let tenant_id = tenant.as_ref().map(|t| t.0.as_str());
     let r = match rest {
         "/" | "/index.html" => respond(
             stream,
             "200 OK",
             "text/html; charset=utf-8",
-            &cookie,
+            &cookie(req, base, tenant.as_ref()),
             page::INDEX.as_bytes(),
         ),
-        "/app.js" => respond(
-            stream,
-            "200 OK",
-            "text/javascript; charset=utf-8",
-            "",
-            page::APP_JS.as_bytes(),
-        ),
-        "/style.css" => respond(
-            stream,
-            "200 OK",
-            "text/css; charset=utf-8",
-            "",
-            page::STYLE_CSS.as_bytes(),
-        ),
-        "/healthz" => respond(stream, "200 OK", "text/plain", "", b"ok\n"),
         "/api/status" => {
-            let mut s = hub.status.get();
-            if let Some((id, _)) = &tenant {
+            let mut s = CameraRow::of(hub);
+            if let Some(id) = tenant_id {
                 // A tenant sees its own entry only.
-                s.tenants.retain(|t| &t.id == id);
+                s.status.tenants.retain(|t| t.id == id);
             }
             let body = serde_json::to_vec(&s).unwrap_or_default();
             respond(stream, "200 OK", "application/json", "", &body)
         }
-        "/metrics" if tenant.is_none() => respond(
-            stream,
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            "",
-            super::metrics::render(hub).as_bytes(),
-        ),
-        "/snapshot.jpg" => mjpeg::snapshot(stream, hub, req, tenant.as_ref().map(|t| t.0.as_str())),
+        "/metrics" if tenant.is_none() => metrics(stream, site, std::slice::from_ref(hub)),
+        "/snapshot.jpg" => mjpeg::snapshot(stream, hub, req, tenant_id),
         "/stream.mjpeg" | "/api/events" => {
-            let Some(_slot) = viewer(hub) else {
-                let _ = respond(
-                    stream,
-                    "503 Service Unavailable",
-                    "text/plain",
-                    "Retry-After: 5\r\n",
-                    b"too many viewers\n",
-                );
+            let Some(_slot) = viewer(site) else {
+                let _ = too_many(stream);
                 return;
             };
             if rest == "/stream.mjpeg" {
-                mjpeg::stream(stream, hub, req, tenant.as_ref().map(|t| t.0.as_str()))
+                mjpeg::stream(stream, hub, req, tenant_id)
             } else {
-                sse::stream(stream, hub, tenant.as_ref().map(|t| t.1.as_str()))
+                let prefix = tenant.as_ref().map(|t| t.1.as_str());
+                sse::stream(stream, &hub.bus, &|| hub.frames.is_closed(), prefix)
             }
         }
-        _ => respond(stream, "404 Not Found", "text/plain", "", b"not found\n"),
+        _ => match asset(stream, rest) {
+            Some(r) => r,
+            None => respond(stream, "404 Not Found", "text/plain", "", b"not found\n"),
+        },
     };
     if let Err(e) = r {
         tracing::debug!(path = %req.path, "live view client gone: {e}");
@@ -245,5 +305,20 @@ mod tests {
         assert_eq!(scope_of("/tenants/acme/"), (Scope::Tenant("acme"), "/"));
         assert_eq!(scope_of("/tenants/acme"), (Scope::Tenant("acme"), ""));
         assert_eq!(scope_of("/metrics"), (Scope::Operator, "/metrics"));
+    }
+
+    #[test]
+    fn camera_paths_are_split() {
+        assert_eq!(
+            split_under("/cameras/door/stream.mjpeg", "cameras"),
+            Some(("door", "/stream.mjpeg"))
+        );
+        assert_eq!(
+            split_under("/cameras/door/tenants/acme/", "cameras"),
+            Some(("door", "/tenants/acme/"))
+        );
+        assert_eq!(split_under("/cameras/door", "cameras"), Some(("door", "")));
+        assert_eq!(split_under("/camerasx/door/", "cameras"), None);
+        assert_eq!(split_under("/metrics", "cameras"), None);
     }
 }

@@ -3,13 +3,15 @@
 //! included, as a subscriber to `#` gets them), a `missed` event when the
 //! reader fell behind the ring, a comment every few seconds to keep proxies
 //! from closing it. A tenant's stream carries only topics under its prefix.
+//! The camera list's stream (several cameras) carries every camera's
+//! messages, each with its `camera`.
 
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use super::bus::Bus;
 use super::http::stream_head;
-use super::Hub;
 
 /// A keep-alive comment after this long without events.
 pub const KEEPALIVE: Duration = Duration::from_secs(10);
@@ -21,18 +23,22 @@ pub fn under(topic: &str, prefix: &str) -> bool {
         .is_some_and(|r| r.is_empty() || r.starts_with('/'))
 }
 
-pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Result<()> {
+/// Stream `bus` until `closed()` and drained (or the client goes).
+pub fn stream(
+    mut s: &TcpStream,
+    bus: &Bus,
+    closed: &dyn Fn() -> bool,
+    prefix: Option<&str>,
+) -> std::io::Result<()> {
     stream_head(s, "text/event-stream")?;
     s.write_all(b"retry: 1000\n\n")?;
     s.flush()?;
-    let mut next = hub.bus.position();
+    let mut next = bus.position();
     let mut out = String::new();
     loop {
         // After the run ends, what was published last still goes out.
-        let closed = hub.frames.is_closed();
-        let batch = hub
-            .bus
-            .read(next, if closed { Duration::ZERO } else { KEEPALIVE });
+        let closed = closed();
+        let batch = bus.read(next, if closed { Duration::ZERO } else { KEEPALIVE });
         if closed && batch.items.is_empty() {
             return Ok(());
         }
@@ -45,7 +51,12 @@ pub fn stream(mut s: &TcpStream, hub: &Hub, prefix: Option<&str>) -> std::io::Re
             if prefix.is_some_and(|p| !under(&item.topic, p)) {
                 continue;
             }
-            let data = serde_json::json!({"topic": &*item.topic, "payload": &*item.payload});
+            let data = match &item.camera {
+                None => serde_json::json!({"topic": &*item.topic, "payload": &*item.payload}),
+                Some(c) => {
+                    serde_json::json!({"camera": &**c, "topic": &*item.topic, "payload": &*item.payload})
+                }
+            };
             out.push_str(&format!(
                 "id: {}\nevent: message\ndata: {data}\n\n",
                 item.seq

@@ -154,3 +154,51 @@ impl Status {
         s
     }
 }
+
+/// A camera's `/api/status`: its snapshot with its name and topic prefix.
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraRow {
+    pub camera: String,
+    /// What its chains' topics start with (`door/`; empty with one camera).
+    pub topic_prefix: String,
+    #[serde(flatten)]
+    pub status: Snapshot,
+}
+
+impl CameraRow {
+    pub fn of(hub: &super::Hub) -> CameraRow {
+        CameraRow {
+            camera: hub.camera.clone(),
+            topic_prefix: hub.topic_prefix.clone(),
+            status: hub.status.get(),
+        }
+    }
+}
+
+/// `/api/status` of a process with several cameras: a row per camera.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteStatus {
+    pub pipeline: String,
+    pub version: &'static str,
+    /// Frames through the stages, every camera together.
+    pub frames: u64,
+    /// Frames per second, every camera together.
+    pub fps: f64,
+    pub cameras: Vec<CameraRow>,
+}
+
+impl SiteStatus {
+    pub fn of(hubs: &[std::sync::Arc<super::Hub>]) -> SiteStatus {
+        let cameras: Vec<CameraRow> = hubs.iter().map(|h| CameraRow::of(h)).collect();
+        SiteStatus {
+            pipeline: cameras
+                .first()
+                .map(|c| c.status.pipeline.clone())
+                .unwrap_or_default(),
+            version: env!("CARGO_PKG_VERSION"),
+            frames: cameras.iter().map(|c| c.status.frames).sum(),
+            fps: cameras.iter().map(|c| c.status.fps).sum(),
+            cameras,
+        }
+    }
+}

@@ -1,6 +1,7 @@
 // edgepipe live view: the course's figures from the pipeline's own messages
 // (Server-Sent Events), health from /api/status. Paths are relative, so the
-// same page serves /tenants/<id>/ with that tenant's stream and messages.
+// same page serves /tenants/<id>/ with that tenant's stream and messages, and
+// with several cameras /cameras/<name>/ (its topics under its prefix).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const HISTORY = 60;
@@ -47,7 +48,8 @@ function onMessage(topic, payload) {
 }
 
 function showStatus(s) {
-  $("pipeline").textContent = s.pipeline + (state.base ? " · " + state.base.replace(/\/$/, "") : "");
+  const where = [s.camera && s.camera !== "default" ? s.camera : "", state.tenant].filter(Boolean).join(" · ");
+  $("pipeline").textContent = s.pipeline + (where ? " · " + where : "");
   $("fps").textContent = s.fps.toFixed(1);
   $("frames").textContent = s.frames;
   $("dropped").textContent = s.dropped;
@@ -81,12 +83,21 @@ async function poll() {
 }
 
 async function start() {
-  if (location.pathname.startsWith("/tenants/")) {
-    try {
-      const s = await (await fetch("api/status")).json();
-      if (s.tenants.length) state.base = s.tenants[0].prefix + "/";
-    } catch (_) { /* operator topics then */ }
+  if (location.pathname.startsWith("/cameras/")) {
+    // One camera of several: the way back to the list.
+    const back = document.createElement("a");
+    back.href = "/"; back.className = "back"; back.textContent = "all cameras";
+    $("pipeline").after(back);
   }
+  try {
+    const s = await (await fetch("api/status")).json();
+    if (location.pathname.includes("/tenants/") && s.tenants.length) {
+      state.base = s.tenants[0].prefix + "/";
+      state.tenant = s.tenants[0].id;
+    } else {
+      state.base = s.topic_prefix || "";
+    }
+  } catch (_) { /* the camera's topics then */ }
   const es = new EventSource("api/events");
   es.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
