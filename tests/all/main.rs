@@ -25,6 +25,7 @@ mod models;
 mod mqtt;
 mod mqtt_limits;
 mod oci_common;
+mod oci_stages;
 mod plugin_cache;
 mod plugin_cli;
 mod plugin_langs;
