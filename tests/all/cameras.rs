@@ -14,7 +14,7 @@ use crate::lifecycle::{flaky_mjpeg_camera, jpeg_frames, serve_mjpeg};
 const FRAMES: usize = 20;
 
 /// The frames of camera `name` in the per-camera summaries on stderr.
-fn frames_of(stderr: &str, name: &str) -> usize {
+pub(crate) fn frames_of(stderr: &str, name: &str) -> usize {
     let head = format!("edgepipe: camera {name}:\n");
     let rest = stderr
         .split(&head)

@@ -7,6 +7,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::cameras::frames_of;
 use crate::common;
 use crate::lifecycle::{flaky_mjpeg_camera, jpeg_frames};
 
@@ -89,19 +90,6 @@ fn the_process_status_outlives_a_camera_and_goes_offline_with_the_process() {
         "the process status went offline: {:?}",
         payloads(sub.messages(), PROCESS)
     );
-}
-
-/// The frames of camera `name` in the per-camera summaries on stderr.
-fn frames_of(stderr: &str, name: &str) -> usize {
-    let head = format!("edgepipe: camera {name}:\n");
-    let rest = stderr
-        .split(&head)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no summary of camera {name}:\n{stderr}"));
-    rest.strip_prefix("edgepipe: summary: ")
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no frame count for camera {name}:\n{stderr}"))
 }
 
 #[test]
