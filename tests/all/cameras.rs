@@ -27,7 +27,7 @@ pub(crate) fn frames_of(stderr: &str, name: &str) -> usize {
 }
 
 /// The payloads published on `topic`, in order.
-fn payloads(messages: &[(String, String)], topic: &str) -> Vec<String> {
+pub(crate) fn payloads(messages: &[(String, String)], topic: &str) -> Vec<String> {
     messages
         .iter()
         .filter(|(t, _)| t == topic)

@@ -7,20 +7,11 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::cameras::frames_of;
+use crate::cameras::{frames_of, payloads};
 use crate::common;
 use crate::lifecycle::{flaky_mjpeg_camera, jpeg_frames};
 
 const PROCESS: &str = "edgepipe/default/status";
-
-/// The payloads published on `topic`, in order.
-fn payloads(messages: &[(String, String)], topic: &str) -> Vec<String> {
-    messages
-        .iter()
-        .filter(|(t, _)| t == topic)
-        .map(|(_, p)| p.clone())
-        .collect()
-}
 
 fn last_is(m: &[(String, String)], topic: &str, want: &str) -> bool {
     payloads(m, topic).last().is_some_and(|p| p == want)
