@@ -73,9 +73,20 @@ make_layout_models() {
   done
 }
 
+# The dynamic-batch test model (batch.py checks batches against single runs).
+make_batch_model() {
+  [ -f "$LAYOUT_DIR/yolov12n-batch.onnx" ] && return 0
+  say "making the dynamic-batch test model from yolov12n"
+  mkdir -p "$LAYOUT_DIR"
+  (cd "$MT_SCRIPTS" && "$MT_PY" batch.py "$MODEL" "$LAYOUT_DIR/yolov12n-batch.onnx" "$CLIP") >&2 ||
+    die "the dynamic-batch test model does not give the outputs of single runs"
+  check_model "$LAYOUT_DIR/yolov12n-batch.onnx" yolov8 || die "the dynamic-batch test model does not find the people of the known frame"
+}
+
 setup_models() {
   install_model_tools
   convert_nanodet
   convert_ssdlite
   make_layout_models
+  make_batch_model
 }

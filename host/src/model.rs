@@ -8,15 +8,16 @@ use opencv::core::{Mat, Size};
 use opencv::prelude::*;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights, SessionBuilder};
 use ort::session::Session;
-use ort::session::SessionInputValue;
+use ort::session::{SessionInputValue, SessionOutputs};
 use ort::value::TensorRef;
 use thiserror::Error;
 
 use crate::detect::{self, Detection, Letterbox};
 use crate::ep::{self, Ep, Provider};
+use crate::layouts::batch::{split_output, BatchTensor};
 use crate::layouts::input::{InputTensor, Packer};
 use crate::layouts::yolov8::DecodeScratch;
-use crate::layouts::{DecodeParams, LayoutKind};
+use crate::layouts::{DecodeParams, LayoutKind, OutputView};
 use crate::model_spec::{self, ModelSpec};
 
 #[derive(Debug, Error)]
@@ -183,6 +184,34 @@ fn input_value<'t>(
     })
 }
 
+/// The layout's outputs of a run, in the order [`crate::layouts::decode`] takes them.
+fn output_data<'o>(
+    spec: &ModelSpec,
+    outputs: &'o SessionOutputs<'_>,
+) -> Result<Vec<OutputView<'o>>, ModelError> {
+    let mut data: Vec<OutputView<'o>> = Vec::with_capacity(4);
+    for i in spec.layout.outputs() {
+        let name = &spec.output_names[i];
+        let value = outputs
+            .get(name.as_str())
+            .ok_or_else(|| ModelError::Run(format!("no output `{name}`")))?;
+        let (shape, values) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| ModelError::Run(format!("output `{name}`: {e}")))?;
+        data.push((&shape[..], values));
+    }
+    Ok(data)
+}
+
+fn decode_params(settings: &DetectorSettings, labels: &[String]) -> DecodeParams {
+    DecodeParams {
+        confidence: settings.confidence,
+        iou: settings.iou,
+        max_detections: settings.max_detections,
+        labels: labels.len(),
+    }
+}
+
 impl Detector {
     pub fn load(settings: DetectorSettings) -> Result<Detector, ModelError> {
         let env = init_ort(&settings.ort_lib)?;
@@ -303,23 +332,8 @@ impl Detector {
             .run(ort::inputs![self.spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let t2 = std::time::Instant::now();
-        let mut data: Vec<(&[i64], &[f32])> = Vec::with_capacity(4);
-        for i in self.spec.layout.outputs() {
-            let name = &self.spec.output_names[i];
-            let value = outputs
-                .get(name.as_str())
-                .ok_or_else(|| ModelError::Run(format!("no output `{name}`")))?;
-            let (shape, values) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| ModelError::Run(format!("output `{name}`: {e}")))?;
-            data.push((&shape[..], values));
-        }
-        let params = DecodeParams {
-            confidence: self.settings.confidence,
-            iou: self.settings.iou,
-            max_detections: self.settings.max_detections,
-            labels: self.labels.len(),
-        };
+        let data = output_data(&self.spec, &outputs)?;
+        let params = decode_params(&self.settings, &self.labels);
         let dets =
             crate::layouts::decode(&self.spec.layout, &data, &params, &lb, &mut self.scratch)?;
         let t3 = std::time::Instant::now();
@@ -327,6 +341,63 @@ impl Detector {
         timings.inference += (t2 - t1).as_secs_f64();
         timings.postprocess += (t3 - t2).as_secs_f64();
         Ok(dets)
+    }
+
+    /// Whether the model's batch dimension is dynamic (it takes
+    /// [`detect_batch`](Self::detect_batch)).
+    pub fn dynamic_batch(&self) -> bool {
+        self.spec.input.dynamic_batch
+    }
+
+    /// Detect objects in several frames in one session run (a model whose
+    /// batch dimension is dynamic): per frame, what [`detect`](Self::detect)
+    /// gives. `timings[i]`: frame i's; the run's time is shared evenly.
+    pub fn detect_batch(
+        &mut self,
+        frames: &[&Mat],
+        batch: &mut BatchTensor,
+        timings: &mut [DetectTimings],
+    ) -> Result<Vec<Vec<Detection>>, ModelError> {
+        let n = frames.len();
+        batch.start(n, &self.tensor);
+        let mut boxes = Vec::with_capacity(n);
+        for (i, (frame, t)) in frames.iter().zip(timings.iter_mut()).enumerate() {
+            let t0 = std::time::Instant::now();
+            boxes.push(self.preprocess(frame)?);
+            batch.put(i, &self.tensor);
+            t.preprocess += t0.elapsed().as_secs_f64();
+        }
+        let tensor = batch
+            .tensor()
+            .ok_or_else(|| ModelError::Run("empty batch".into()))?;
+        let t1 = std::time::Instant::now();
+        let input = input_value(self.spec.input.batch_shape(n), tensor)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.spec.input_name.as_str() => input])
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let share = t1.elapsed().as_secs_f64() / n.max(1) as f64;
+        let per_output = output_data(&self.spec, &outputs)?
+            .into_iter()
+            .map(|(shape, values)| split_output(shape, values, n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let params = decode_params(&self.settings, &self.labels);
+        let mut found = Vec::with_capacity(n);
+        for (i, (lb, t)) in boxes.iter().zip(timings.iter_mut()).enumerate() {
+            let t2 = std::time::Instant::now();
+            let data: Vec<OutputView> = per_output.iter().map(|o| (&o[i].0[..], o[i].1)).collect();
+            let layout = &self.spec.layout;
+            found.push(crate::layouts::decode(
+                layout,
+                &data,
+                &params,
+                lb,
+                &mut self.scratch,
+            )?);
+            t.inference += share;
+            t.postprocess += t2.elapsed().as_secs_f64();
+        }
+        Ok(found)
     }
 }
 

@@ -71,6 +71,11 @@ pub struct ModelConfig {
     pub threads: Option<usize>,
     /// Concurrent inference sessions (0: automatic).
     pub sessions: Option<usize>,
+    /// Most frames in one session run, for a model with a dynamic batch
+    /// dimension (0 or unset: the number of cameras, at most 8).
+    pub max_batch: Option<usize>,
+    /// How long a batch waits for more frames after its first, ms (default 5).
+    pub batch_window_ms: Option<u64>,
     pub max_detections: Option<usize>,
     /// Execution provider: `cpu`, `openvino` or `auto` (default).
     pub ep: Option<String>,

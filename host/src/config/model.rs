@@ -9,6 +9,11 @@ use super::{
     default_asset, invalid, ConfigError, DEFAULT_MODEL, DEFAULT_ORT_LIB, MAX_SESSIONS, MAX_THREADS,
 };
 
+/// The most frames one session run may take (`[model] max_batch`).
+pub const MAX_BATCH: usize = 64;
+/// How long a batch waits for more frames by default, ms.
+pub const DEFAULT_BATCH_WINDOW_MS: u64 = 5;
+
 /// The model's settings, resolved: its files, thresholds, provider, and
 /// the sessions (each with `threads` intra-op threads) every camera shares.
 #[derive(Debug, Clone)]
@@ -23,6 +28,11 @@ pub struct ModelSettings {
     pub threads: usize,
     /// Inference sessions working on consecutive frames.
     pub sessions: usize,
+    /// Most frames in one session run (`None`: automatic; see
+    /// `engine::batch::policy`).
+    pub max_batch: Option<usize>,
+    /// How long a batch waits for more frames after its first.
+    pub batch_window: std::time::Duration,
     pub max_detections: usize,
 }
 
@@ -66,8 +76,33 @@ pub(super) fn resolve(
         iou,
         threads,
         sessions,
+        max_batch: max_batch(m)?,
+        batch_window: batch_window(m)?,
         max_detections: m.max_detections.unwrap_or(300),
     })
+}
+
+/// `[model] max_batch`: unset or 0 is automatic.
+fn max_batch(m: &ModelConfig) -> Result<Option<usize>, ConfigError> {
+    match m.max_batch {
+        None | Some(0) => Ok(None),
+        Some(n) if n > MAX_BATCH => Err(invalid(
+            "model.max_batch",
+            format!("{n} is more than {MAX_BATCH}"),
+        )),
+        Some(n) => Ok(Some(n)),
+    }
+}
+
+/// `[model] batch_window_ms`: default 5 ms, at most a second.
+fn batch_window(m: &ModelConfig) -> Result<std::time::Duration, ConfigError> {
+    match m.batch_window_ms.unwrap_or(DEFAULT_BATCH_WINDOW_MS) {
+        ms if ms > 1000 => Err(invalid(
+            "model.batch_window_ms",
+            format!("{ms} is more than 1000"),
+        )),
+        ms => Ok(std::time::Duration::from_millis(ms)),
+    }
 }
 
 /// The models known by name, and their files (`scripts/setup.sh` makes them).

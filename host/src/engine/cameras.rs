@@ -74,7 +74,8 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
         None => None,
     };
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
-    let mut rt = Runtime::start(runtime, &settings.model, loading)?.with_live(true)?;
+    let at_start = settings.cameras.len() + folder.as_ref().map_or(0, |(_, first)| first.len());
+    let mut rt = Runtime::start(runtime, &settings.model, loading, at_start)?.with_live(true)?;
     // The cameras a tenant file may name: those given and the folder's at
     // start (a camera the folder adds later runs the tenants that name no
     // cameras).
@@ -113,6 +114,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
         set.finish()
     });
     status.finish();
+    rt.report_batches();
     drop(rt.stop());
     Ok(results)
 }

@@ -5,6 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
+use opencv::core::Mat;
+
+use super::batch::{next_batch, BatchCounters, BatchPolicy};
 use super::capture_thread::Captured;
 use super::queue::Queue;
 use super::ErrorSlot;
@@ -12,6 +15,7 @@ use crate::capture::Frame;
 use crate::detect::Detection;
 use crate::error::Failure;
 use crate::error::{ExitKind, OrExit};
+use crate::layouts::batch::BatchTensor;
 use crate::model::{DetectTimings, Detector, DetectorSettings};
 
 /// A frame with what the detector found in it.
@@ -54,12 +58,15 @@ impl Drop for Reply {
 }
 
 /// One session on its own thread, serving every camera's requests in the
-/// order they were queued.
+/// order they were queued; a model with a dynamic batch dimension takes
+/// several at a time (see [`next_batch`]).
 pub struct Worker {
     pub detector: LazyDetector,
     pub requests: Arc<Queue<Request>>,
     /// The service's own errors (a session that fails to load).
     pub errors: Arc<ErrorSlot>,
+    pub batches: BatchPolicy,
+    pub counters: Arc<BatchCounters>,
 }
 
 impl Worker {
@@ -72,6 +79,8 @@ impl Worker {
             detector,
             requests,
             errors,
+            batches,
+            counters,
         } = self;
         let mut detector = match detector {
             LazyDetector::Ready(d) => *d,
@@ -84,41 +93,55 @@ impl Worker {
                 }
             },
         };
-        work(&mut detector, &requests);
+        let mut batch = BatchTensor::default();
+        while let Some(requests) = next_batch(&requests, &batches) {
+            counters.record(requests.len());
+            tracing::debug!(frames = requests.len(), "session run");
+            run_batch(&mut detector, &mut batch, requests);
+        }
         Some(detector)
     }
 }
 
-fn work(detector: &mut Detector, requests: &Queue<Request>) {
-    while let Some(req) = requests.pop() {
-        let Request {
-            seq,
-            captured,
-            reply,
-        } = req;
-        crate::fault::check(crate::fault::Thread::Infer, captured.frame.index);
-        let mut timings = DetectTimings::default();
-        match detector
-            .detect(&captured.frame.mat, &mut timings)
-            .or_exit(ExitKind::Model)
-        {
-            Ok(detections) => {
+/// One session run for `requests` (one, or a batch); each result, or the
+/// run's error, goes to its request's camera.
+fn run_batch(detector: &mut Detector, batch: &mut BatchTensor, requests: Vec<Request>) {
+    for r in &requests {
+        crate::fault::check(crate::fault::Thread::Infer, r.captured.frame.index);
+    }
+    let mut timings = vec![DetectTimings::default(); requests.len()];
+    let found = match requests.as_slice() {
+        [one] => detector
+            .detect(&one.captured.frame.mat, &mut timings[0])
+            .map(|d| vec![d]),
+        many => {
+            let frames: Vec<&Mat> = many.iter().map(|r| &r.captured.frame.mat).collect();
+            detector.detect_batch(&frames, batch, &mut timings)
+        }
+    };
+    match found {
+        Ok(found) => {
+            for ((req, detections), timings) in requests.into_iter().zip(found).zip(timings) {
                 // Room for every frame in flight (see the feeder's credits):
                 // a slow camera never holds up the sessions.
-                let _ = reply.results.push(Inferred {
-                    seq,
-                    frame: captured.frame,
+                let _ = req.reply.results.push(Inferred {
+                    seq: req.seq,
+                    frame: req.captured.frame,
                     detections,
-                    capture_ms: captured.capture_ms,
+                    capture_ms: req.captured.capture_ms,
                     timings,
                     inferred: true,
                 });
             }
-            Err(f) => {
-                reply.errors.set(f);
+        }
+        Err(e) => {
+            // Each camera of the batch its own copy of the error.
+            let text = Failure::new(ExitKind::Model, e).to_string();
+            for req in requests {
+                req.reply.errors.set(Failure::msg(ExitKind::Model, &text));
                 // Frames after this one cannot be delivered in order: the
                 // camera takes no new ones; those before it reach its sinks.
-                reply.input.abort();
+                req.reply.input.abort();
             }
         }
     }

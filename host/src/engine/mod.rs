@@ -6,6 +6,7 @@
 //! request ends capture; what was decoded still goes through. A panic in any
 //! thread stops the others and ends the run with an error.
 
+pub mod batch;
 pub mod camera_folder;
 pub mod camera_set;
 pub mod cameras;
@@ -125,9 +126,11 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     // Sessions load in the background while the input opens.
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
     let capture = Capture::open(&camera.input).or_exit(ExitKind::Input)?;
-    let mut rt = Runtime::start(&settings.runtime, &settings.model, loading)?.with_live(false)?;
+    let mut rt =
+        Runtime::start(&settings.runtime, &settings.model, loading, 1)?.with_live(false)?;
     rt.camera_names = vec![camera.name.clone()];
     let summary = run_camera(&rt, camera, capture, opts);
+    rt.report_batches();
     drop(rt.stop());
     summary
 }

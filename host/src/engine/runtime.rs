@@ -8,6 +8,7 @@ use crate::error::{ExitKind, Failure, OrExit};
 use crate::model::Detector;
 use crate::plugin::{ComponentCache, Limits, PluginHost};
 
+use super::batch::BatchPolicy;
 use super::infer::{self, LazyDetector, Loading};
 use super::service::InferenceService;
 
@@ -34,10 +35,12 @@ pub struct Runtime {
 impl Runtime {
     /// Build the shared parts; `loading` (the sessions, started earlier so
     /// they load while an input opens) is waited for its first session.
+    /// `cameras`: how many run at start (the automatic batch size).
     pub fn start(
         settings: &RuntimeSettings,
         model: &ModelSettings,
         loading: Loading,
+        cameras: usize,
     ) -> Result<Runtime, Failure> {
         let host = PluginHost::with_cache(
             Limits {
@@ -54,10 +57,11 @@ impl Runtime {
         tracing::info!(model = %model.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
             sessions = model.sessions, threads = model.threads, provider = %first.provider(),
             "model loaded (execution provider {})", model.ep.describe());
+        let batches = batch_policy(model, &first, cameras)?;
         let detectors: Vec<LazyDetector> = std::iter::once(LazyDetector::Ready(Box::new(first)))
             .chain(later)
             .collect();
-        let service = InferenceService::start(detectors)?;
+        let service = InferenceService::start(detectors, batches)?;
         let mqtt_url = crate::pipeline::broker_url(settings)?;
         Ok(Runtime {
             settings: settings.clone(),
@@ -79,6 +83,21 @@ impl Runtime {
         Ok(self)
     }
 
+    /// How the cameras' frames shared the session runs: logged, and on
+    /// stderr when runs take batches.
+    pub fn report_batches(&self) {
+        let counts = self.service.counts();
+        tracing::info!(
+            runs = counts.runs,
+            frames = counts.frames,
+            largest = counts.largest,
+            "inference"
+        );
+        if self.service.batches().max > 1 {
+            eprintln!("edgepipe: inference: {counts}");
+        }
+    }
+
     /// Stop the inference service; its sessions are handed back (freed by
     /// the caller after its last memory figure).
     pub fn stop(self) -> Vec<Detector> {
@@ -87,6 +106,28 @@ impl Runtime {
         }
         self.service.stop()
     }
+}
+
+/// How the model's sessions take requests (batches for a model with a
+/// dynamic batch dimension); more than one frame a run asked of a model
+/// that takes one is a configuration error.
+fn batch_policy(
+    model: &ModelSettings,
+    first: &Detector,
+    cameras: usize,
+) -> Result<BatchPolicy, Failure> {
+    let dynamic = first.dynamic_batch();
+    let p = super::batch::policy(model.max_batch, model.batch_window, dynamic, cameras)
+        .map_err(|e| Failure::msg(ExitKind::Config, format!("setting `model.max_batch`: {e}")))?;
+    if p.max > 1 {
+        tracing::info!(
+            max_batch = p.max,
+            window_ms = p.window.as_millis() as u64,
+            "the model's batch dimension is dynamic: up to {} frames a session run",
+            p.max
+        );
+    }
+    Ok(p)
 }
 
 /// The live view's server, when asked for (`/` lists the cameras when there are several).

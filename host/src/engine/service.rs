@@ -7,14 +7,17 @@
 //! room: a slow camera never holds the sessions up, and a camera that fails
 //! never stops the others.
 //!
-//! Batching: the detector takes `[1, 3, H, W]` (batch 1; checked at load,
-//! yolov12n is such a model), so a request is one session run. A model with
-//! a batch dimension would take what is queued within a short window here
-//! (never waiting for every camera), in [`Worker::run`](super::infer::Worker).
+//! Batching: a model whose batch dimension (dim 0) is dynamic takes, per
+//! session run, the first request and whatever else is queued or comes
+//! within `[model] batch_window_ms`, up to `[model] max_batch` (never
+//! waiting for every camera; [`super::batch`]); the outputs are split per
+//! frame and each goes back to its camera. A model of batch 1 runs one
+//! request at a time.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::batch::{BatchCounters, BatchCounts, BatchPolicy};
 use super::capture_thread::Captured;
 use super::infer::{Inferred, LazyDetector, Reply, Request, Worker};
 use super::queue::{Pushed, Queue, WhenFull};
@@ -62,6 +65,8 @@ pub const REQUESTS_PER_SESSION: usize = 2;
 /// The sessions' threads and the queue that feeds them.
 pub struct InferenceService {
     requests: Arc<Queue<Request>>,
+    batches: BatchPolicy,
+    counters: Arc<BatchCounters>,
     workers: Vec<JoinHandle<Option<Option<Detector>>>>,
     errors: Arc<ErrorSlot>,
     sessions: usize,
@@ -109,10 +114,17 @@ impl CameraFeed {
 }
 
 impl InferenceService {
-    /// Start one worker per session (sessions still loading join as they come).
-    pub fn start(detectors: Vec<LazyDetector>) -> Result<InferenceService, Failure> {
+    /// Start one worker per session (sessions still loading join as they
+    /// come), each taking requests as `batches` says.
+    pub fn start(
+        detectors: Vec<LazyDetector>,
+        batches: BatchPolicy,
+    ) -> Result<InferenceService, Failure> {
         let sessions = detectors.len();
-        let requests = Arc::new(Queue::new(sessions * REQUESTS_PER_SESSION, WhenFull::Block));
+        // Room for a whole batch per session besides the one running.
+        let per_session = REQUESTS_PER_SESSION.max(batches.max);
+        let requests = Arc::new(Queue::new(sessions * per_session, WhenFull::Block));
+        let counters = Arc::new(BatchCounters::default());
         let errors = Arc::new(ErrorSlot::default());
         let mut workers = Vec::with_capacity(sessions);
         for (i, detector) in detectors.into_iter().enumerate() {
@@ -120,6 +132,8 @@ impl InferenceService {
                 detector,
                 requests: requests.clone(),
                 errors: errors.clone(),
+                batches,
+                counters: counters.clone(),
             };
             let on_panic = {
                 let r = requests.clone();
@@ -137,6 +151,8 @@ impl InferenceService {
         }
         Ok(InferenceService {
             requests,
+            batches,
+            counters,
             workers,
             errors,
             sessions,
@@ -206,6 +222,16 @@ impl InferenceService {
                 }
             },
         )
+    }
+
+    /// How the sessions take requests.
+    pub fn batches(&self) -> BatchPolicy {
+        self.batches
+    }
+
+    /// Session runs so far and the frames they took.
+    pub fn counts(&self) -> BatchCounts {
+        self.counters.counts()
     }
 
     /// Requests waiting for a session.

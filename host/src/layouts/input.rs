@@ -30,6 +30,8 @@ pub struct InputSpec {
     pub element: Element,
     /// `[1, 3, H, W]` (else `[1, H, W, 3]`).
     pub nchw: bool,
+    /// Dim 0 is dynamic (-1): the model takes several frames in one run.
+    pub dynamic_batch: bool,
     /// Channel order of the tensor: BGR (else RGB).
     pub bgr: bool,
     /// Per tensor channel: value = (byte - mean) / std (float inputs only).
@@ -102,6 +104,7 @@ impl InputSpec {
             height: h as u32,
             element,
             nchw,
+            dynamic_batch: shape[0] == -1,
             bgr,
             mean,
             std,
@@ -125,6 +128,12 @@ impl InputSpec {
         } else {
             [1, h, w, 3]
         }
+    }
+
+    /// The shape of a tensor of `frames` frames (a dynamic batch).
+    pub fn batch_shape(&self, frames: usize) -> [usize; 4] {
+        let [_, a, b, c] = self.shape();
+        [frames, a, b, c]
     }
 
     /// Which byte of a BGR pixel each tensor channel takes.
@@ -307,6 +316,13 @@ mod tests {
         let s = spec(&[1, 300, 300, 3], Element::U8, &InputMeta::default()).unwrap();
         assert_eq!((s.width, s.height, s.nchw), (300, 300, false));
         assert_eq!(s.shape(), [1, 300, 300, 3]);
+        assert!(!s.dynamic_batch);
+        let s = spec(&[-1, 3, 64, 32], Element::F32, &InputMeta::default()).unwrap();
+        assert!(s.dynamic_batch);
+        assert_eq!(
+            (s.shape(), s.batch_shape(3)),
+            ([1, 3, 64, 32], [3, 3, 64, 32])
+        );
         let e = spec(&[1, 3, 64], Element::F32, &InputMeta::default()).unwrap_err();
         assert!(e.contains("rank 3"), "{e}");
         let e = spec(&[1, 4, 64, 64], Element::F32, &InputMeta::default()).unwrap_err();

@@ -3,6 +3,7 @@
 //! `[model] layout`), and each one's decoding into detections in frame
 //! pixels. One file per layout, pure functions; the input side in `input`.
 
+pub mod batch;
 pub mod end2end;
 pub mod input;
 mod recognise;
@@ -145,6 +146,9 @@ pub(crate) fn class_id(raw: f32, first: f32, labels: usize) -> Result<u32, Decod
         })
     }
 }
+
+/// One output of a run as [`decode`] takes it: its shape and values.
+pub type OutputView<'a> = (&'a [i64], &'a [f32]);
 
 /// Settings of decoding.
 #[derive(Debug, Clone, Copy)]
