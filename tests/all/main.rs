@@ -4,6 +4,7 @@
 //! and ffmpeg.
 
 mod bad_input;
+mod batching;
 mod camera_dir;
 mod cameras;
 mod cameras_live;
