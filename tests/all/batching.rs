@@ -243,3 +243,66 @@ fn more_than_one_frame_a_run_of_a_batch_1_model_is_one_error_line() {
     let line = common::one_error_line(&stderr, "setting `model.max_batch`: 2");
     assert!(line.contains("batch dimension is fixed"), "{line}");
 }
+
+#[test]
+fn metrics_count_session_runs_and_the_frames_they_took() {
+    use crate::live::{finish, get, parse_prometheus, start, stderr};
+    let (port, dir) = (
+        common::free_port(),
+        common::TempDir::new("batching-metrics"),
+    );
+    let clip = common::clip().display().to_string();
+    let (door, till) = (format!("door={clip}"), format!("till={clip}"));
+    let model = batch_model().display().to_string();
+    let http = format!("127.0.0.1:{port}");
+    // No frame limit: the run goes on until the figures show batches.
+    let args = [
+        "--camera",
+        &door,
+        "--camera",
+        &till,
+        "--model",
+        &model,
+        "--ep",
+        "cpu",
+        "--no-mqtt",
+        "--http",
+        &http,
+    ];
+    let child = start(port, &dir, &args);
+    let until = std::time::Instant::now() + Duration::from_secs(240);
+    let (runs, frames) = loop {
+        let (code, _, body) = get(port, "/metrics", None);
+        assert_eq!(code, 200);
+        let s = parse_prometheus(&String::from_utf8(body).unwrap());
+        let runs = s.get("edgepipe_inference_runs_total").copied();
+        let frames = s.get("edgepipe_inference_frames_total").copied();
+        if let (Some(r), Some(f)) = (runs, frames) {
+            if r >= 3.0 && f > r {
+                break (r, f);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no batches in /metrics: {runs:?} runs, {frames:?} frames\n{}",
+            stderr(&dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        frames <= 2.0 * runs,
+        "at most a frame per camera a run: {runs} {frames}"
+    );
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(finish(child, &dir), 0, "{}", stderr(&dir));
+    let (f, r, largest) = inference_line(&stderr(&dir));
+    assert!(
+        f >= frames as u64 && r >= runs as u64 && largest == 2,
+        "{}",
+        stderr(&dir)
+    );
+}

@@ -103,6 +103,13 @@ impl BatchCounters {
     }
 }
 
+impl crate::live::metrics::SessionRuns for BatchCounters {
+    fn runs_and_frames(&self) -> (u64, u64) {
+        let c = self.counts();
+        (c.runs, c.frames)
+    }
+}
+
 impl std::fmt::Display for BatchCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let per_run = self.frames as f64 / self.runs.max(1) as f64;

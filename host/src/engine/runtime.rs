@@ -80,6 +80,9 @@ impl Runtime {
     /// cameras `/` lists them.
     pub fn with_live(mut self, several: bool) -> Result<Runtime, Failure> {
         self.live = start_live(&self.settings, several)?;
+        if let Some(l) = &self.live {
+            let _ = l.site.runs.set(self.service.counters());
+        }
         Ok(self)
     }
 

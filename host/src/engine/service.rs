@@ -229,6 +229,11 @@ impl InferenceService {
         self.batches
     }
 
+    /// The counts of session runs, shared (the live view's `/metrics`).
+    pub fn counters(&self) -> Arc<BatchCounters> {
+        self.counters.clone()
+    }
+
     /// Session runs so far and the frames they took.
     pub fn counts(&self) -> BatchCounts {
         self.counters.counts()

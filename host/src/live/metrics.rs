@@ -32,6 +32,32 @@ fn labels(camera: Option<&str>, more: &[(&str, &str)]) -> String {
     }
 }
 
+/// The model's session runs, every camera together, as `/metrics` shows
+/// them (the engine's inference service gives them).
+pub trait SessionRuns: Send + Sync {
+    /// Session runs so far and the frames they took (a batch: one run).
+    fn runs_and_frames(&self) -> (u64, u64);
+}
+
+/// The process-wide inference series (`runs`: `None` before the service starts).
+fn inference(o: &mut String, runs: Option<(u64, u64)>) {
+    let Some((runs, frames)) = runs else { return };
+    family(
+        o,
+        "inference_runs_total",
+        "counter",
+        "Session runs of the model (a batch of frames is one run).",
+    );
+    let _ = writeln!(o, "edgepipe_inference_runs_total {runs}");
+    family(
+        o,
+        "inference_frames_total",
+        "counter",
+        "Frames the model's session runs took.",
+    );
+    let _ = writeln!(o, "edgepipe_inference_frames_total {frames}");
+}
+
 /// A family of one sample per camera: name, type, help, the value.
 type Family = (&'static str, &'static str, &'static str, fn(&Row) -> String);
 
@@ -64,7 +90,12 @@ fn per_camera(
 
 /// The metrics of `hubs` (`labelled`: with their `camera` label) and the
 /// process's open streams.
-pub fn render(hubs: &[Arc<Hub>], viewers: usize, labelled: bool) -> String {
+pub fn render(
+    hubs: &[Arc<Hub>],
+    viewers: usize,
+    labelled: bool,
+    runs: Option<(u64, u64)>,
+) -> String {
     let rows: Vec<Row> = hubs
         .iter()
         .map(|h| Row {
@@ -91,6 +122,7 @@ pub fn render(hubs: &[Arc<Hub>], viewers: usize, labelled: bool) -> String {
     }
     family(&mut o, "viewers", "gauge", "Open video and event streams.");
     let _ = writeln!(o, "edgepipe_viewers {viewers}");
+    inference(&mut o, runs);
     family(
         &mut o,
         "queue_depth",

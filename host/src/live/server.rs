@@ -221,7 +221,9 @@ fn route_site(stream: &TcpStream, site: &Site, req: &Request) {
 }
 
 fn metrics(stream: &TcpStream, site: &Site, hubs: &[Arc<Hub>]) -> std::io::Result<()> {
-    let text = super::metrics::render(hubs, site.viewers.load(Ordering::Relaxed), site.several());
+    let runs = site.runs.get().map(|r| r.runs_and_frames());
+    let viewers = site.viewers.load(Ordering::Relaxed);
+    let text = super::metrics::render(hubs, viewers, site.several(), runs);
     respond(
         stream,
         "200 OK",

@@ -20,6 +20,8 @@ pub struct Site {
     pub viewers: Arc<AtomicUsize>,
     /// Every camera's messages, each with its camera.
     pub bus: Arc<Bus>,
+    /// The model's session runs (set once the inference service runs).
+    pub runs: std::sync::OnceLock<Arc<dyn super::metrics::SessionRuns>>,
     closed: AtomicBool,
 }
 
@@ -32,6 +34,7 @@ impl Site {
             max_viewers,
             viewers: Default::default(),
             bus: Arc::new(Bus::new(super::bus::CAPACITY)),
+            runs: Default::default(),
             closed: AtomicBool::new(false),
         }
     }
