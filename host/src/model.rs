@@ -145,14 +145,21 @@ pub struct DetectorSettings {
     pub ep: Ep,
 }
 
-/// A loaded model with its buffers; `detect` runs one frame.
-pub struct Detector {
-    session: Session,
+/// A model loaded into one ONNX Runtime session, with what was read from
+/// it: shared by the workers that run it ([`Detector`]s).
+pub struct LoadedModel {
+    session: std::sync::Mutex<Session>,
     provider: Provider,
     spec: ModelSpec,
-    packer: Packer,
     labels: Vec<String>,
     settings: DetectorSettings,
+}
+
+/// One worker on a loaded model: its own pre-processing and decoding
+/// buffers; `detect` runs one frame.
+pub struct Detector {
+    model: std::sync::Arc<LoadedModel>,
+    packer: Packer,
     tensor: InputTensor,
     letterbox: Option<Letterbox>,
     resized: Mat,
@@ -183,8 +190,9 @@ fn input_value<'t>(
     })
 }
 
-impl Detector {
-    pub fn load(settings: DetectorSettings) -> Result<Detector, ModelError> {
+impl LoadedModel {
+    /// Open a session of `settings.model` and read its layout and labels.
+    pub fn load(settings: DetectorSettings) -> Result<LoadedModel, ModelError> {
         let env = init_ort(&settings.ort_lib)?;
         let path = settings.model.path.clone();
         if !path.is_file() {
@@ -199,46 +207,79 @@ impl Detector {
         })?;
         let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
         tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
-        let packer = Packer::new(spec.input.clone());
-        Ok(Detector {
-            tensor: packer.blank(),
-            packer,
-            session,
+        Ok(LoadedModel {
+            session: std::sync::Mutex::new(session),
             provider,
             spec,
             labels,
-            letterbox: None,
-            resized: Mat::default(),
-            scratch: DecodeScratch::default(),
             settings,
         })
     }
 
+    /// The session, for one run at a time.
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Detector {
+    /// Load a model with one worker on it.
+    pub fn load(settings: DetectorSettings) -> Result<Detector, ModelError> {
+        Ok(Detector::on(std::sync::Arc::new(LoadedModel::load(
+            settings,
+        )?)))
+    }
+
+    /// A worker on `model`, with buffers of its own.
+    pub fn on(model: std::sync::Arc<LoadedModel>) -> Detector {
+        let packer = Packer::new(model.spec.input.clone());
+        Detector {
+            tensor: packer.blank(),
+            packer,
+            model,
+            letterbox: None,
+            resized: Mat::default(),
+            scratch: DecodeScratch::default(),
+        }
+    }
+
+    /// The model this worker runs.
+    pub fn model(&self) -> &std::sync::Arc<LoadedModel> {
+        &self.model
+    }
+
     /// The provider that runs this session (the CPU one after an `auto` fallback).
     pub fn provider(&self) -> Provider {
-        self.provider
+        self.model.provider
     }
 
     pub fn input_size(&self) -> (u32, u32) {
-        (self.spec.input.width, self.spec.input.height)
+        (self.model.spec.input.width, self.model.spec.input.height)
     }
     /// The output layout the model is read with.
     pub fn layout(&self) -> LayoutKind {
-        self.spec.layout.kind()
+        self.model.spec.layout.kind()
     }
     /// The class count: the output's when its shape fixes one, else the labels'.
     pub fn classes(&self) -> usize {
-        self.spec.layout.classes().unwrap_or(self.labels.len())
+        self.model
+            .spec
+            .layout
+            .classes()
+            .unwrap_or(self.model.labels.len())
     }
     pub fn label(&self, class_id: u32) -> &str {
-        self.labels
+        self.model
+            .labels
             .get(class_id as usize)
             .map(String::as_str)
             .unwrap_or("unknown")
     }
     /// Labels indexed by class id.
     pub fn labels(&self) -> &[String] {
-        &self.labels
+        &self.model.labels
     }
 
     /// The input tensor for `frame`, as the model takes it, copied out:
@@ -251,10 +292,11 @@ impl Detector {
     /// The model alone on an already pre-processed tensor; the output is
     /// dropped (the benchmark's raw ONNX Runtime figure).
     pub fn run_tensor(&mut self, tensor: &InputTensor) -> Result<(), ModelError> {
-        let input = input_value(self.spec.input.shape(), tensor)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.spec.input_name.as_str() => input])
+        let spec = &self.model.spec;
+        let input = input_value(spec.input.shape(), tensor)?;
+        let mut session = self.model.session();
+        let outputs = session
+            .run(ort::inputs![spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         drop(outputs);
         Ok(())
@@ -266,7 +308,7 @@ impl Detector {
         let lb = match self.letterbox {
             Some(lb) if lb.src_w == w && lb.src_h == h => lb,
             _ => {
-                let lb = self.spec.input.geometry(w, h);
+                let lb = self.model.spec.input.geometry(w, h);
                 self.packer.fill_grey(&mut self.tensor);
                 self.letterbox = Some(lb);
                 lb
@@ -297,15 +339,17 @@ impl Detector {
         let t0 = std::time::Instant::now();
         let lb = self.preprocess(frame)?;
         let t1 = std::time::Instant::now();
-        let input = input_value(self.spec.input.shape(), &self.tensor)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.spec.input_name.as_str() => input])
+        let model = &*self.model;
+        let spec = &model.spec;
+        let input = input_value(spec.input.shape(), &self.tensor)?;
+        let mut session = model.session();
+        let outputs = session
+            .run(ort::inputs![spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let t2 = std::time::Instant::now();
         let mut data: Vec<(&[i64], &[f32])> = Vec::with_capacity(4);
-        for i in self.spec.layout.outputs() {
-            let name = &self.spec.output_names[i];
+        for i in spec.layout.outputs() {
+            let name = &spec.output_names[i];
             let value = outputs
                 .get(name.as_str())
                 .ok_or_else(|| ModelError::Run(format!("no output `{name}`")))?;
@@ -315,13 +359,12 @@ impl Detector {
             data.push((&shape[..], values));
         }
         let params = DecodeParams {
-            confidence: self.settings.confidence,
-            iou: self.settings.iou,
-            max_detections: self.settings.max_detections,
-            labels: self.labels.len(),
+            confidence: model.settings.confidence,
+            iou: model.settings.iou,
+            max_detections: model.settings.max_detections,
+            labels: model.labels.len(),
         };
-        let dets =
-            crate::layouts::decode(&self.spec.layout, &data, &params, &lb, &mut self.scratch)?;
+        let dets = crate::layouts::decode(&spec.layout, &data, &params, &lb, &mut self.scratch)?;
         let t3 = std::time::Instant::now();
         timings.preprocess += (t1 - t0).as_secs_f64();
         timings.inference += (t2 - t1).as_secs_f64();
