@@ -146,14 +146,21 @@ pub struct DetectorSettings {
     pub ep: Ep,
 }
 
-/// A loaded model with its buffers; `detect` runs one frame.
-pub struct Detector {
-    session: Session,
+/// A model loaded into one ONNX Runtime session, with what was read from
+/// it: shared by the workers that run it ([`Detector`]s).
+pub struct LoadedModel {
+    session: std::sync::Mutex<Session>,
     provider: Provider,
     spec: ModelSpec,
-    packer: Packer,
     labels: Vec<String>,
     settings: DetectorSettings,
+}
+
+/// One worker on a loaded model: its own pre-processing and decoding
+/// buffers; `detect` runs one frame.
+pub struct Detector {
+    model: std::sync::Arc<LoadedModel>,
+    packer: Packer,
     tensor: InputTensor,
     letterbox: Option<Letterbox>,
     resized: Mat,
@@ -184,6 +191,49 @@ fn input_value<'t>(
     })
 }
 
+impl LoadedModel {
+    /// Open a session of `settings.model` and read its layout and labels.
+    pub fn load(settings: DetectorSettings) -> Result<LoadedModel, ModelError> {
+        let env = init_ort(&settings.ort_lib)?;
+        let path = settings.model.path.clone();
+        if !path.is_file() {
+            return Err(ModelError::ModelMissing(path));
+        }
+        let (session, provider) = open_session(&env, &settings)?;
+        let spec = model_spec::read(&session, settings.model.layout).map_err(|reason| {
+            ModelError::Layout {
+                path: path.clone(),
+                reason,
+            }
+        })?;
+        let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
+        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
+        Ok(LoadedModel {
+            session: std::sync::Mutex::new(session),
+            provider,
+            spec,
+            labels,
+            settings,
+        })
+    }
+
+    /// The session, for one run at a time.
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn decode_params(&self) -> DecodeParams {
+        DecodeParams {
+            confidence: self.settings.confidence,
+            iou: self.settings.iou,
+            max_detections: self.settings.max_detections,
+            labels: self.labels.len(),
+        }
+    }
+}
+
 /// The layout's outputs of a run, in the order [`crate::layouts::decode`] takes them.
 fn output_data<'o>(
     spec: &ModelSpec,
@@ -203,71 +253,62 @@ fn output_data<'o>(
     Ok(data)
 }
 
-fn decode_params(settings: &DetectorSettings, labels: &[String]) -> DecodeParams {
-    DecodeParams {
-        confidence: settings.confidence,
-        iou: settings.iou,
-        max_detections: settings.max_detections,
-        labels: labels.len(),
-    }
-}
-
 impl Detector {
+    /// Load a model with one worker on it.
     pub fn load(settings: DetectorSettings) -> Result<Detector, ModelError> {
-        let env = init_ort(&settings.ort_lib)?;
-        let path = settings.model.path.clone();
-        if !path.is_file() {
-            return Err(ModelError::ModelMissing(path));
-        }
-        let (session, provider) = open_session(&env, &settings)?;
-        let spec = model_spec::read(&session, settings.model.layout).map_err(|reason| {
-            ModelError::Layout {
-                path: path.clone(),
-                reason,
-            }
-        })?;
-        let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
-        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
-        let packer = Packer::new(spec.input.clone());
-        Ok(Detector {
+        Ok(Detector::on(std::sync::Arc::new(LoadedModel::load(
+            settings,
+        )?)))
+    }
+
+    /// A worker on `model`, with buffers of its own.
+    pub fn on(model: std::sync::Arc<LoadedModel>) -> Detector {
+        let packer = Packer::new(model.spec.input.clone());
+        Detector {
             tensor: packer.blank(),
             packer,
-            session,
-            provider,
-            spec,
-            labels,
+            model,
             letterbox: None,
             resized: Mat::default(),
             scratch: DecodeScratch::default(),
-            settings,
-        })
+        }
+    }
+
+    /// The model this worker runs.
+    pub fn model(&self) -> &std::sync::Arc<LoadedModel> {
+        &self.model
     }
 
     /// The provider that runs this session (the CPU one after an `auto` fallback).
     pub fn provider(&self) -> Provider {
-        self.provider
+        self.model.provider
     }
 
     pub fn input_size(&self) -> (u32, u32) {
-        (self.spec.input.width, self.spec.input.height)
+        (self.model.spec.input.width, self.model.spec.input.height)
     }
     /// The output layout the model is read with.
     pub fn layout(&self) -> LayoutKind {
-        self.spec.layout.kind()
+        self.model.spec.layout.kind()
     }
     /// The class count: the output's when its shape fixes one, else the labels'.
     pub fn classes(&self) -> usize {
-        self.spec.layout.classes().unwrap_or(self.labels.len())
+        self.model
+            .spec
+            .layout
+            .classes()
+            .unwrap_or(self.model.labels.len())
     }
     pub fn label(&self, class_id: u32) -> &str {
-        self.labels
+        self.model
+            .labels
             .get(class_id as usize)
             .map(String::as_str)
             .unwrap_or("unknown")
     }
     /// Labels indexed by class id.
     pub fn labels(&self) -> &[String] {
-        &self.labels
+        &self.model.labels
     }
 
     /// The input tensor for `frame`, as the model takes it, copied out:
@@ -280,10 +321,11 @@ impl Detector {
     /// The model alone on an already pre-processed tensor; the output is
     /// dropped (the benchmark's raw ONNX Runtime figure).
     pub fn run_tensor(&mut self, tensor: &InputTensor) -> Result<(), ModelError> {
-        let input = input_value(self.spec.input.shape(), tensor)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.spec.input_name.as_str() => input])
+        let spec = &self.model.spec;
+        let input = input_value(spec.input.shape(), tensor)?;
+        let mut session = self.model.session();
+        let outputs = session
+            .run(ort::inputs![spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         drop(outputs);
         Ok(())
@@ -295,7 +337,7 @@ impl Detector {
         let lb = match self.letterbox {
             Some(lb) if lb.src_w == w && lb.src_h == h => lb,
             _ => {
-                let lb = self.spec.input.geometry(w, h);
+                let lb = self.model.spec.input.geometry(w, h);
                 self.packer.fill_grey(&mut self.tensor);
                 self.letterbox = Some(lb);
                 lb
@@ -326,16 +368,17 @@ impl Detector {
         let t0 = std::time::Instant::now();
         let lb = self.preprocess(frame)?;
         let t1 = std::time::Instant::now();
-        let input = input_value(self.spec.input.shape(), &self.tensor)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.spec.input_name.as_str() => input])
+        let model = &*self.model;
+        let spec = &model.spec;
+        let input = input_value(spec.input.shape(), &self.tensor)?;
+        let mut session = model.session();
+        let outputs = session
+            .run(ort::inputs![spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let t2 = std::time::Instant::now();
-        let data = output_data(&self.spec, &outputs)?;
-        let params = decode_params(&self.settings, &self.labels);
-        let dets =
-            crate::layouts::decode(&self.spec.layout, &data, &params, &lb, &mut self.scratch)?;
+        let data = output_data(spec, &outputs)?;
+        let params = model.decode_params();
+        let dets = crate::layouts::decode(&spec.layout, &data, &params, &lb, &mut self.scratch)?;
         let t3 = std::time::Instant::now();
         timings.preprocess += (t1 - t0).as_secs_f64();
         timings.inference += (t2 - t1).as_secs_f64();
@@ -346,7 +389,7 @@ impl Detector {
     /// Whether the model's batch dimension is dynamic (it takes
     /// [`detect_batch`](Self::detect_batch)).
     pub fn dynamic_batch(&self) -> bool {
-        self.spec.input.dynamic_batch
+        self.model.spec.input.dynamic_batch
     }
 
     /// Detect objects in several frames in one session run (a model whose
@@ -370,23 +413,25 @@ impl Detector {
         let tensor = batch
             .tensor()
             .ok_or_else(|| ModelError::Run("empty batch".into()))?;
+        let model = &*self.model;
+        let spec = &model.spec;
         let t1 = std::time::Instant::now();
-        let input = input_value(self.spec.input.batch_shape(n), tensor)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.spec.input_name.as_str() => input])
+        let input = input_value(spec.input.batch_shape(n), tensor)?;
+        let mut session = model.session();
+        let outputs = session
+            .run(ort::inputs![spec.input_name.as_str() => input])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let share = t1.elapsed().as_secs_f64() / n.max(1) as f64;
-        let per_output = output_data(&self.spec, &outputs)?
+        let per_output = output_data(spec, &outputs)?
             .into_iter()
             .map(|(shape, values)| split_output(shape, values, n))
             .collect::<Result<Vec<_>, _>>()?;
-        let params = decode_params(&self.settings, &self.labels);
+        let params = model.decode_params();
         let mut found = Vec::with_capacity(n);
         for (i, (lb, t)) in boxes.iter().zip(timings.iter_mut()).enumerate() {
             let t2 = std::time::Instant::now();
             let data: Vec<OutputView> = per_output.iter().map(|o| (&o[i].0[..], o[i].1)).collect();
-            let layout = &self.spec.layout;
+            let layout = &spec.layout;
             found.push(crate::layouts::decode(
                 layout,
                 &data,
