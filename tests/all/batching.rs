@@ -306,3 +306,63 @@ fn metrics_count_session_runs_and_the_frames_they_took() {
         stderr(&dir)
     );
 }
+
+/// yolov12n with dim 0 named "batch" and nothing else changed: it loads and
+/// runs one frame, but its Reshape nodes keep the batch of 1 written in, so
+/// a batch of two fails inside ONNX Runtime (a broken conversion).
+const NAIVE_BATCH: &str = "import sys, onnx
+m = onnx.load(sys.argv[1])
+for v in list(m.graph.input) + list(m.graph.output):
+    v.type.tensor_type.shape.dim[0].dim_param = 'batch'
+del m.graph.value_info[:]
+onnx.save(m, sys.argv[2])
+";
+
+#[test]
+fn a_failed_batch_run_is_an_error_of_each_camera_in_it() {
+    let dir = common::TempDir::new("batching-broken");
+    let model = dir.path().join("naive-batch.onnx");
+    let out = std::process::Command::new(common::model_tools_python())
+        .args(["-c", NAIVE_BATCH])
+        .arg(common::model())
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clip = common::clip().display().to_string();
+    let (code, _, stderr) = common::run_edgepipe(&[
+        "run",
+        "--camera",
+        &format!("door={clip}"),
+        "--camera",
+        &format!("till={clip}"),
+        "--model",
+        model.to_str().unwrap(),
+        "--ep",
+        "cpu",
+        "--max-frames",
+        "30",
+        "--no-mqtt",
+    ]);
+    assert_eq!(code, 4, "the model's exit status: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (_, _, largest) = inference_line(&stderr);
+    assert_eq!(largest, 2, "a batch of two ran (and failed): {stderr}");
+    for cam in ["door", "till"] {
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("edgepipe: error: camera {cam}: ")))
+            .collect();
+        assert_eq!(errors.len(), 1, "{cam}: one error line: {stderr}");
+        assert!(
+            errors[0].contains("inference failed") && errors[0].contains("Reshape"),
+            "{}",
+            errors[0]
+        );
+        assert!(stderr.contains(&format!("edgepipe: camera {cam}: exit status 4")));
+    }
+}
