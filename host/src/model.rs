@@ -141,14 +141,19 @@ pub struct DetectorSettings {
     pub confidence: f32,
     pub iou: f32,
     pub intra_threads: usize,
+    /// Runs in flight at once on one session, each from its own worker
+    /// thread (OpenVINO: that many streams and infer requests).
+    pub requests: usize,
     pub max_detections: usize,
     pub ep: Ep,
 }
 
 /// A model loaded into one ONNX Runtime session, with what was read from
-/// it: shared by the workers that run it ([`Detector`]s).
+/// it: shared by the workers that run it ([`Detector`]s), each run on the
+/// caller's thread, several at once (`requests` of [`DetectorSettings`]).
 pub struct LoadedModel {
-    session: std::sync::Mutex<Session>,
+    session: Session,
+    names: crate::model_run::RunNames,
     provider: Provider,
     spec: ModelSpec,
     labels: Vec<String>,
@@ -207,8 +212,15 @@ impl LoadedModel {
         })?;
         let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
         tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
+        let names = crate::model_run::RunNames::new(&spec.input_name, &spec.output_names).map_err(
+            |reason| ModelError::Layout {
+                path: path.clone(),
+                reason,
+            },
+        )?;
         Ok(LoadedModel {
-            session: std::sync::Mutex::new(session),
+            session,
+            names,
             provider,
             spec,
             labels,
@@ -216,11 +228,11 @@ impl LoadedModel {
         })
     }
 
-    /// The session, for one run at a time.
-    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Run the model on `tensor`; every output, in the session's order.
+    /// Several threads may run one model at once.
+    fn run(&self, tensor: &InputTensor) -> Result<Vec<ort::value::DynValue>, ModelError> {
+        let input = input_value(self.spec.input.shape(), tensor)?;
+        crate::model_run::run(&self.session, &self.names, &input).map_err(ModelError::Run)
     }
 }
 
@@ -292,13 +304,7 @@ impl Detector {
     /// The model alone on an already pre-processed tensor; the output is
     /// dropped (the benchmark's raw ONNX Runtime figure).
     pub fn run_tensor(&mut self, tensor: &InputTensor) -> Result<(), ModelError> {
-        let spec = &self.model.spec;
-        let input = input_value(spec.input.shape(), tensor)?;
-        let mut session = self.model.session();
-        let outputs = session
-            .run(ort::inputs![spec.input_name.as_str() => input])
-            .map_err(|e| ModelError::Run(e.to_string()))?;
-        drop(outputs);
+        drop(self.model.run(tensor)?);
         Ok(())
     }
 
@@ -341,17 +347,13 @@ impl Detector {
         let t1 = std::time::Instant::now();
         let model = &*self.model;
         let spec = &model.spec;
-        let input = input_value(spec.input.shape(), &self.tensor)?;
-        let mut session = model.session();
-        let outputs = session
-            .run(ort::inputs![spec.input_name.as_str() => input])
-            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let outputs = model.run(&self.tensor)?;
         let t2 = std::time::Instant::now();
         let mut data: Vec<(&[i64], &[f32])> = Vec::with_capacity(4);
         for i in spec.layout.outputs() {
             let name = &spec.output_names[i];
             let value = outputs
-                .get(name.as_str())
+                .get(i)
                 .ok_or_else(|| ModelError::Run(format!("no output `{name}`")))?;
             let (shape, values) = value
                 .try_extract_tensor::<f32>()
@@ -405,6 +407,7 @@ fn builder_for(
             b.with_execution_providers([ep::openvino(
                 &settings.ep,
                 Some(settings.intra_threads.max(1)),
+                settings.requests.max(1),
             )])
             .map_err(text)
         }

@@ -69,8 +69,10 @@ pub struct ModelConfig {
     pub confidence: Option<f32>,
     pub iou: Option<f32>,
     pub threads: Option<usize>,
-    /// Concurrent inference sessions (0: automatic).
+    /// Inference sessions: compiled copies of the model (0: automatic).
     pub sessions: Option<usize>,
+    /// Runs in flight at once on each session, one worker thread each (0: automatic).
+    pub requests: Option<usize>,
     pub max_detections: Option<usize>,
     /// Execution provider: `cpu`, `openvino` or `auto` (default).
     pub ep: Option<String>,
