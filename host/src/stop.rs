@@ -45,6 +45,12 @@ impl StopToken {
         }
     }
 
+    /// Whether this token is a [`child`](Self::child): one camera of a
+    /// process, whose process says once that it is stopping.
+    pub fn is_child(&self) -> bool {
+        !self.parents.is_empty()
+    }
+
     /// The name of the signal that asked for the stop, if a signal did.
     pub fn signal_name(&self) -> Option<&'static str> {
         match self.signal.load(Ordering::SeqCst) as i32 {

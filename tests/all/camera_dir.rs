@@ -163,6 +163,14 @@ fn cameras_come_change_and_go_while_running_with_no_gap_for_the_others() {
         "yard stopped early: {} frames",
         yard.len()
     );
+    // The process says once that it stops; a removed camera is not a stop
+    // of the process.
+    assert_eq!(
+        stderr.matches("(again to exit at once)").count(),
+        1,
+        "one stop line for the process: {stderr}"
+    );
+    assert!(stderr.contains("SIGINT received: finishing every camera's frames in flight"));
     assert!(
         stderr.contains("camera file refused (not running)")
             && stderr.contains("camera file refused (the running camera stays)"),

@@ -99,7 +99,12 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
         for change in first {
             set.apply(change);
         }
+        let mut announced = false;
         loop {
+            if !announced && stop.is_requested() {
+                super::announce_stop(&stop, "every camera's frames in flight");
+                announced = true;
+            }
             set.reap();
             let watching = folder.as_ref().is_some_and(CameraFolder::watching);
             if set.is_empty() && (!watching || stop.is_requested()) {

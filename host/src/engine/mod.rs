@@ -507,11 +507,14 @@ impl FrameLoop {
     /// the frames already decoded still go through.
     fn on_stop(&mut self, seen: &mut Option<Instant>) {
         let first = seen.get_or_insert_with(|| {
-            let by = self.stop.signal_name().unwrap_or("a stop request");
             if let Some(p) = self.progress.as_mut() {
                 p.clear();
             }
-            eprintln!("edgepipe: {by} received: finishing the frames in flight, then the stages (again to exit at once)");
+            // One camera of several: the process says it once (a signal), or
+            // the camera set logs why this camera alone stops.
+            if !self.stop.is_child() {
+                announce_stop(&self.stop, "the frames in flight");
+            }
             Instant::now()
         });
         if first.elapsed() >= STOP_GRACE
@@ -660,4 +663,12 @@ fn with_camera(names: &[String], camera: &str) -> Vec<String> {
         all.push(camera.to_string());
     }
     all
+}
+
+/// Say once on stderr that a stop was asked for and what is finished first.
+pub(crate) fn announce_stop(stop: &StopToken, finishing: &str) {
+    let by = stop.signal_name().unwrap_or("a stop request");
+    eprintln!(
+        "edgepipe: {by} received: finishing {finishing}, then the stages (again to exit at once)"
+    );
 }
