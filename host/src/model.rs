@@ -198,12 +198,15 @@ fn input_value<'t>(
 impl LoadedModel {
     /// Open a session of `settings.model` and read its layout and labels.
     pub fn load(settings: DetectorSettings) -> Result<LoadedModel, ModelError> {
+        let t0 = std::time::Instant::now();
         let env = init_ort(&settings.ort_lib)?;
+        let t1 = std::time::Instant::now();
         let path = settings.model.path.clone();
         if !path.is_file() {
             return Err(ModelError::ModelMissing(path));
         }
         let (session, provider) = open_session(&env, &settings)?;
+        let t2 = std::time::Instant::now();
         let spec = model_spec::read(&session, settings.model.layout).map_err(|reason| {
             ModelError::Layout {
                 path: path.clone(),
@@ -211,7 +214,9 @@ impl LoadedModel {
             }
         })?;
         let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
-        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
+        // Where a start goes (`--log edgepipe::model=debug`).
+        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(),
+            init_ort_ms = ms(t1 - t0), session_ms = ms(t2 - t1), read_ms = ms(t2.elapsed()), "model read");
         let names = crate::model_run::RunNames::new(&spec.input_name, &spec.output_names).map_err(
             |reason| ModelError::Layout {
                 path: path.clone(),
@@ -373,6 +378,11 @@ impl Detector {
         timings.postprocess += (t3 - t2).as_secs_f64();
         Ok(dets)
     }
+}
+
+/// Milliseconds, to 0.1.
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// Pre-packed weights shared by every CPU-provider session of the process:
