@@ -70,15 +70,29 @@ impl Provider {
         }
     }
 
-    /// Sessions for a run when none are set: 2 for a file (two single-thread
-    /// sessions beat one two-thread session on 2 cores, with either
-    /// provider: README, "Throughput"), 1 for a live source (lowest latency).
+    /// Workers (runs in flight at once) for a run when none are set: 2 for
+    /// a file (two single-thread runs beat one two-thread run on 2 cores,
+    /// with either provider: README, "Throughput"), 1 for a live source
+    /// (lowest latency).
     pub fn default_sessions(self, live: bool, cores: usize, threads_set: Option<usize>) -> usize {
         if live {
             1
         } else {
             (cores / threads_set.unwrap_or(1)).clamp(1, DEFAULT_FILE_SESSIONS.max(1))
         }
+    }
+
+    /// Sessions and requests on each when neither is set: the default
+    /// workers as concurrent requests on one session (one compiled model:
+    /// the memory and start of one session, the speed of several; README,
+    /// "Throughput").
+    pub fn default_split(
+        self,
+        live: bool,
+        cores: usize,
+        threads_set: Option<usize>,
+    ) -> (usize, usize) {
+        (1, self.default_sessions(live, cores, threads_set))
     }
 }
 
@@ -199,16 +213,28 @@ pub fn resolve(
 pub const OPENVINO_LOAD_CONFIG: &str =
     r#"{"CPU":{"INFERENCE_PRECISION_HINT":"bf16","ENABLE_CPU_PINNING":"NO"}}"#;
 
-/// The OpenVINO provider with `ep`'s options; `threads` (when set) becomes
-/// `num_of_threads` unless the options give it. No compiled-model cache by
+/// The OpenVINO provider with `ep`'s options for `requests` runs in flight
+/// at once of `threads` threads each: unless the options give them,
+/// `num_of_threads` is `threads * requests` (OpenVINO's CPU threads for the
+/// compiled model, and the size of the provider's pool of infer requests:
+/// one per concurrent `Run`) and `num_streams` is `requests` (each request
+/// runs in a stream of its own). No compiled-model cache by
 /// default: with this wheel on this machine kind OpenVINO writes its blob
 /// (`cache_dir=DIR`) but fails to import it at the next start and compiles
 /// again, so a cache only costs an 11 MB write per start.
-pub fn openvino(ep: &Ep, threads: Option<usize>) -> ort::ep::ExecutionProviderDispatch {
+pub fn openvino(
+    ep: &Ep,
+    threads: Option<usize>,
+    requests: usize,
+) -> ort::ep::ExecutionProviderDispatch {
     use ort::ep::ArbitrarilyConfigurableExecutionProvider as _;
     let mut ov = ort::ep::OpenVINO::default();
+    let requests = requests.max(1);
     if let (Some(t), None) = (threads, ep.option("num_of_threads")) {
-        ov = ov.with_num_threads(t);
+        ov = ov.with_num_threads(t * requests);
+    }
+    if requests > 1 && ep.option("num_streams").is_none() {
+        ov = ov.with_arbitrary_config("num_streams", requests.to_string());
     }
     if ep.option("load_config").is_none() {
         ov = ov.with_arbitrary_config("load_config", OPENVINO_LOAD_CONFIG);
@@ -269,5 +295,13 @@ mod tests {
         assert_eq!(Provider::Cpu.default_sessions(false, 2, None), 2);
         assert_eq!(Provider::Cpu.default_sessions(true, 2, None), 1);
         assert_eq!(Provider::Cpu.default_sessions(false, 2, Some(2)), 1);
+        for p in [Provider::Cpu, Provider::OpenVino] {
+            assert_eq!(
+                p.default_split(false, 2, None),
+                (1, 2),
+                "{p}: one session, two requests"
+            );
+            assert_eq!(p.default_split(true, 2, None), (1, 1));
+        }
     }
 }

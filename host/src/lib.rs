@@ -18,6 +18,7 @@ pub mod live;
 pub mod malloc;
 pub mod model;
 pub mod model_meta;
+pub mod model_run;
 pub mod model_spec;
 pub mod mqtt;
 pub mod panics;

@@ -8,7 +8,7 @@ use opencv::core::{Mat, Size};
 use opencv::prelude::*;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights, SessionBuilder};
 use ort::session::Session;
-use ort::session::{SessionInputValue, SessionOutputs};
+use ort::session::SessionInputValue;
 use ort::value::TensorRef;
 use thiserror::Error;
 
@@ -142,14 +142,19 @@ pub struct DetectorSettings {
     pub confidence: f32,
     pub iou: f32,
     pub intra_threads: usize,
+    /// Runs in flight at once on one session, each from its own worker
+    /// thread (OpenVINO: that many streams and infer requests).
+    pub requests: usize,
     pub max_detections: usize,
     pub ep: Ep,
 }
 
 /// A model loaded into one ONNX Runtime session, with what was read from
-/// it: shared by the workers that run it ([`Detector`]s).
+/// it: shared by the workers that run it ([`Detector`]s), each run on the
+/// caller's thread, several at once (`requests` of [`DetectorSettings`]).
 pub struct LoadedModel {
-    session: std::sync::Mutex<Session>,
+    session: Session,
+    names: crate::model_run::RunNames,
     provider: Provider,
     spec: ModelSpec,
     labels: Vec<String>,
@@ -194,12 +199,15 @@ fn input_value<'t>(
 impl LoadedModel {
     /// Open a session of `settings.model` and read its layout and labels.
     pub fn load(settings: DetectorSettings) -> Result<LoadedModel, ModelError> {
+        let t0 = std::time::Instant::now();
         let env = init_ort(&settings.ort_lib)?;
+        let t1 = std::time::Instant::now();
         let path = settings.model.path.clone();
         if !path.is_file() {
             return Err(ModelError::ModelMissing(path));
         }
         let (session, provider) = open_session(&env, &settings)?;
+        let t2 = std::time::Instant::now();
         let spec = model_spec::read(&session, settings.model.layout).map_err(|reason| {
             ModelError::Layout {
                 path: path.clone(),
@@ -207,9 +215,18 @@ impl LoadedModel {
             }
         })?;
         let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
-        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(), "model read");
+        // Where a start goes (`--log edgepipe::model=debug`).
+        tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(),
+            init_ort_ms = ms(t1 - t0), session_ms = ms(t2 - t1), read_ms = ms(t2.elapsed()), "model read");
+        let names = crate::model_run::RunNames::new(&spec.input_name, &spec.output_names).map_err(
+            |reason| ModelError::Layout {
+                path: path.clone(),
+                reason,
+            },
+        )?;
         Ok(LoadedModel {
-            session: std::sync::Mutex::new(session),
+            session,
+            names,
             provider,
             spec,
             labels,
@@ -217,11 +234,20 @@ impl LoadedModel {
         })
     }
 
-    /// The session, for one run at a time.
-    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Run the model on `tensor`; every output, in the session's order.
+    /// Several threads may run one model at once.
+    fn run(&self, tensor: &InputTensor) -> Result<Vec<ort::value::DynValue>, ModelError> {
+        self.run_shaped(self.spec.input.shape(), tensor)
+    }
+
+    /// [`run`](Self::run) on a tensor of `shape` (a batch of frames).
+    fn run_shaped(
+        &self,
+        shape: [usize; 4],
+        tensor: &InputTensor,
+    ) -> Result<Vec<ort::value::DynValue>, ModelError> {
+        let input = input_value(shape, tensor)?;
+        crate::model_run::run(&self.session, &self.names, &input).map_err(ModelError::Run)
     }
 
     fn decode_params(&self) -> DecodeParams {
@@ -237,13 +263,13 @@ impl LoadedModel {
 /// The layout's outputs of a run, in the order [`crate::layouts::decode`] takes them.
 fn output_data<'o>(
     spec: &ModelSpec,
-    outputs: &'o SessionOutputs<'_>,
+    outputs: &'o [ort::value::DynValue],
 ) -> Result<Vec<OutputView<'o>>, ModelError> {
     let mut data: Vec<OutputView<'o>> = Vec::with_capacity(4);
     for i in spec.layout.outputs() {
         let name = &spec.output_names[i];
         let value = outputs
-            .get(name.as_str())
+            .get(i)
             .ok_or_else(|| ModelError::Run(format!("no output `{name}`")))?;
         let (shape, values) = value
             .try_extract_tensor::<f32>()
@@ -321,13 +347,7 @@ impl Detector {
     /// The model alone on an already pre-processed tensor; the output is
     /// dropped (the benchmark's raw ONNX Runtime figure).
     pub fn run_tensor(&mut self, tensor: &InputTensor) -> Result<(), ModelError> {
-        let spec = &self.model.spec;
-        let input = input_value(spec.input.shape(), tensor)?;
-        let mut session = self.model.session();
-        let outputs = session
-            .run(ort::inputs![spec.input_name.as_str() => input])
-            .map_err(|e| ModelError::Run(e.to_string()))?;
-        drop(outputs);
+        drop(self.model.run(tensor)?);
         Ok(())
     }
 
@@ -370,11 +390,7 @@ impl Detector {
         let t1 = std::time::Instant::now();
         let model = &*self.model;
         let spec = &model.spec;
-        let input = input_value(spec.input.shape(), &self.tensor)?;
-        let mut session = model.session();
-        let outputs = session
-            .run(ort::inputs![spec.input_name.as_str() => input])
-            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let outputs = model.run(&self.tensor)?;
         let t2 = std::time::Instant::now();
         let data = output_data(spec, &outputs)?;
         let params = model.decode_params();
@@ -416,11 +432,7 @@ impl Detector {
         let model = &*self.model;
         let spec = &model.spec;
         let t1 = std::time::Instant::now();
-        let input = input_value(spec.input.batch_shape(n), tensor)?;
-        let mut session = model.session();
-        let outputs = session
-            .run(ort::inputs![spec.input_name.as_str() => input])
-            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let outputs = model.run_shaped(spec.input.batch_shape(n), tensor)?;
         let share = t1.elapsed().as_secs_f64() / n.max(1) as f64;
         let per_output = output_data(spec, &outputs)?
             .into_iter()
@@ -444,6 +456,11 @@ impl Detector {
         }
         Ok(found)
     }
+}
+
+/// Milliseconds, to 0.1.
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// Pre-packed weights shared by every CPU-provider session of the process:
@@ -478,6 +495,7 @@ fn builder_for(
             b.with_execution_providers([ep::openvino(
                 &settings.ep,
                 Some(settings.intra_threads.max(1)),
+                settings.requests.max(1),
             )])
             .map_err(text)
         }

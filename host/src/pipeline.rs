@@ -102,7 +102,7 @@ impl Summary {
             .map(|(f, k)| format!("{:.1} MiB at frame {f}", *k as f64 / 1024.0))
             .collect();
         eprintln!(
-            "edgepipe: summary: {} session(s) x {} thread(s); frames dropped: {}; resident memory: {}",
+            "edgepipe: summary: {} worker(s) x {} thread(s); frames dropped: {}; resident memory: {}",
             self.sessions,
             self.threads,
             self.dropped,

@@ -45,6 +45,7 @@ fn load(model: std::path::PathBuf, provider: Provider) -> Detector {
         confidence: 0.25,
         iou: 0.45,
         intra_threads: 2,
+        requests: 1,
         max_detections: 300,
         ep: Ep {
             provider,

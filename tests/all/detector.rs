@@ -13,6 +13,7 @@ fn settings() -> DetectorSettings {
         confidence: 0.25,
         iou: 0.45,
         intra_threads: 2,
+        requests: 1,
         max_detections: 300,
         ep: edgepipe::ep::Ep::cpu(),
     }

@@ -43,13 +43,13 @@ fn two_sessions_keep_frame_order_and_find_what_one_session_finds() {
         "two",
         &["--max-frames", &n, "--sessions", "2", "--threads", "1"],
     );
-    assert!(stderr2.contains("2 session(s) x 1 thread(s)"), "{stderr2}");
+    assert!(stderr2.contains("2 worker(s) x 1 thread(s)"), "{stderr2}");
     let (one, stderr1) = run_recorded(
         &dir,
         "one",
         &["--max-frames", &n, "--sessions", "1", "--threads", "1"],
     );
-    assert!(stderr1.contains("1 session(s) x 1 thread(s)"), "{stderr1}");
+    assert!(stderr1.contains("1 worker(s) x 1 thread(s)"), "{stderr1}");
 
     let indices: Vec<u64> = two.iter().map(|l| l.index).collect();
     assert_eq!(
@@ -364,8 +364,8 @@ fn a_live_source_keeps_the_newest_frame_and_counts_the_rest() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("1 session(s)"),
-        "a live source defaults to one session: {stderr}"
+        stderr.contains("sessions=1 requests=1") && stderr.contains("1 worker(s)"),
+        "a live source defaults to one session, one request: {stderr}"
     );
     let indices: Vec<u64> = record(&rec).iter().map(|l| l.index).collect();
     assert!(

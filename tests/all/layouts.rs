@@ -61,6 +61,7 @@ fn detector(model: PathBuf) -> Detector {
         confidence: 0.25,
         iou: 0.45,
         intra_threads: 2,
+        requests: 1,
         max_detections: 300,
         ep: edgepipe::ep::Ep::cpu(),
     })

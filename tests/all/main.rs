@@ -10,6 +10,7 @@ mod cameras;
 mod cameras_live;
 mod cameras_process;
 mod common;
+mod concurrent_runs;
 mod contract;
 mod counting;
 mod detector;

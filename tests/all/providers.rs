@@ -24,6 +24,7 @@ fn detections(provider: Provider) -> Vec<Vec<Detection>> {
         confidence: 0.25,
         iou: 0.45,
         intra_threads: 2,
+        requests: 1,
         max_detections: 300,
         ep: Ep {
             provider,

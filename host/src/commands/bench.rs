@@ -18,7 +18,7 @@ use crate::engine::{self, EngineOptions, RSS_FIRST_FRAME};
 use crate::ep::Provider;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::layouts::input::InputTensor;
-use crate::model::Detector;
+use crate::model::{Detector, LoadedModel};
 use crate::pipeline::Summary;
 
 /// Frames of the clip whose tensors the raw measurement cycles through.
@@ -34,6 +34,8 @@ pub const TARGET_DEFAULT_OVER_CPU: f64 = 1.25;
 #[derive(Debug, Clone)]
 pub struct RawResult {
     pub sessions: usize,
+    /// Runs in flight at once on each session, each from its own thread.
+    pub requests: usize,
     pub threads: usize,
     pub runs: u64,
     pub fps: f64,
@@ -42,7 +44,13 @@ pub struct RawResult {
 
 impl RawResult {
     fn label(&self) -> String {
-        format!("{} session(s) x {} thread(s)", self.sessions, self.threads)
+        match self.requests {
+            1 => format!("{} session(s) x {} thread(s)", self.sessions, self.threads),
+            r => format!(
+                "{} session(s) x {r} requests x {} thread(s)",
+                self.sessions, self.threads
+            ),
+        }
     }
 }
 
@@ -148,7 +156,7 @@ impl BenchReport {
             let p = &r.pipeline;
             let _ = writeln!(
                 o,
-                "   {:<9}{} session(s) x {} thread(s): {} frames in {:.2} s = {:.2} fps",
+                "   {:<9}{} worker(s) x {} thread(s): {} frames in {:.2} s = {:.2} fps",
                 r.provider.name(),
                 p.sessions,
                 p.threads,
@@ -266,26 +274,31 @@ fn render_parts(o: &mut String, p: &Summary, provider: Provider, (width, height)
     }
 }
 
-/// The model alone: `sessions` sessions of `threads` threads, each on its
-/// own thread, cycling through `tensors`; `runs` runs in all.
+/// The model alone: `shape.0` sessions with `shape.1` runs in flight on
+/// each, of `shape.2` threads, each run from its own thread, cycling
+/// through `tensors`; `runs` runs in all.
 fn raw(
     settings: &Settings,
-    sessions: usize,
-    threads: usize,
+    (sessions, requests, threads): Shape,
     tensors: &[InputTensor],
     runs: u64,
 ) -> Result<RawResult, Failure> {
-    let mut detectors = Vec::with_capacity(sessions);
+    let mut detectors = Vec::with_capacity(sessions * requests);
     for _ in 0..sessions {
         let mut s = settings.model.detector();
         s.intra_threads = threads;
-        let mut d = Detector::load(s).or_exit(ExitKind::Model)?;
-        for t in tensors.iter().cycle().take(RAW_WARMUP) {
-            d.run_tensor(t).or_exit(ExitKind::Model)?;
+        s.requests = requests;
+        let model = std::sync::Arc::new(LoadedModel::load(s).or_exit(ExitKind::Model)?);
+        for _ in 0..requests {
+            let mut d = Detector::on(model.clone());
+            for t in tensors.iter().cycle().take(RAW_WARMUP) {
+                d.run_tensor(t).or_exit(ExitKind::Model)?;
+            }
+            detectors.push(d);
         }
-        detectors.push(d);
     }
-    let per_session = runs.div_ceil(sessions as u64);
+    let workers = detectors.len();
+    let per_session = runs.div_ceil(workers as u64);
     let started = Instant::now();
     let results: Vec<Result<Vec<f32>, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = detectors
@@ -296,7 +309,7 @@ fn raw(
                     let mut samples = Vec::with_capacity(per_session as usize);
                     for i in 0..per_session as usize {
                         let t = Instant::now();
-                        d.run_tensor(&tensors[(i * sessions + k) % tensors.len()])
+                        d.run_tensor(&tensors[(i * workers + k) % tensors.len()])
                             .or_exit(ExitKind::Model)?;
                         samples.push(t.elapsed().as_secs_f32() * 1000.0);
                     }
@@ -324,6 +337,7 @@ fn raw(
     let done = samples.len() as u64;
     Ok(RawResult {
         sessions,
+        requests,
         threads,
         runs: done,
         fps: if elapsed > 0.0 {
@@ -363,13 +377,17 @@ fn prepare_tensors(settings: &Settings) -> Result<(Tensors, (u32, u32)), Failure
     Ok((tensors, size))
 }
 
+/// A raw shape: sessions, requests in flight on each, threads of each run.
+type Shape = (usize, usize, usize);
+
 /// Raw shapes tried for `provider` on `cores` cores.
-fn shapes(provider: Provider, cores: usize) -> Vec<(usize, usize)> {
-    let mut v = vec![(1, cores)];
+fn shapes(provider: Provider, cores: usize) -> Vec<Shape> {
+    let mut v = vec![(1, 1, cores)];
     if cores > 1 {
-        v.push((cores, 1));
+        v.push((cores, 1, 1));
+        v.push((1, cores, 1));
         if provider == Provider::Cpu {
-            v.push((1, 1));
+            v.push((1, 1, 1));
         }
     }
     v
@@ -389,6 +407,7 @@ fn settings_for(args: &BenchArgs, provider: Option<Provider>) -> Result<Settings
         ort_lib: args.ort_lib.clone(),
         threads: args.threads,
         sessions: args.sessions,
+        requests: args.requests,
         ep: provider.map(|p| p.name().to_string()),
         ep_options: if provider == Some(Provider::Cpu) {
             Vec::new()
@@ -414,9 +433,10 @@ fn provider_block(
 ) -> Result<(ProviderRun, (u32, u32)), Failure> {
     let (tensors, size) = prepare_tensors(s)?;
     let mut raw_results = Vec::new();
-    for (sessions, threads) in shapes(s.model.ep.provider, cores) {
-        tracing::info!(provider = %s.model.ep.provider, sessions, threads, runs = args.raw_runs, "bench: raw ONNX Runtime");
-        raw_results.push(raw(s, sessions, threads, &tensors, args.raw_runs)?);
+    for shape in shapes(s.model.ep.provider, cores) {
+        let (sessions, requests, threads) = shape;
+        tracing::info!(provider = %s.model.ep.provider, sessions, requests, threads, runs = args.raw_runs, "bench: raw ONNX Runtime");
+        raw_results.push(raw(s, shape, &tensors, args.raw_runs)?);
     }
     // The tensors (about 5 MB each) stay out of the pipeline's memory figures.
     drop(tensors);
@@ -435,9 +455,9 @@ fn provider_block(
     let best = raw_results
         .iter()
         .max_by(|a, b| a.fps.total_cmp(&b.fps))
-        .map(|b| (b.sessions, b.threads));
+        .map(|b| (b.sessions, b.requests, b.threads));
     let raw_after = match best {
-        Some((sessions, threads)) => Some(raw(s, sessions, threads, &tensors, args.raw_runs)?),
+        Some(shape) => Some(raw(s, shape, &tensors, args.raw_runs)?),
         None => None,
     };
     Ok((

@@ -64,7 +64,7 @@ pub fn run(args: &BenchArgs, tenants: usize) -> Result<String, Failure> {
     );
     let ratio = if a > 0.0 { b / a } else { 0.0 };
     let mut o = String::new();
-    let _ = writeln!(o, "edgepipe bench --tenants {tenants}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.model.sessions, settings.model.threads);
+    let _ = writeln!(o, "edgepipe bench --tenants {tenants}: {} frames per run, {} session(s) x {} request(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.model.sessions, settings.model.requests, settings.model.threads);
     let _ = writeln!(
         o,
         "   each tenant: {} ({} stages; its draw stages run only while its live view is watched: not here)",

@@ -123,7 +123,7 @@ pub fn run(args: &BenchArgs, viewers: usize) -> Result<String, Failure> {
             .join(", ")
     };
     let mut o = String::new();
-    let _ = writeln!(o, "edgepipe bench --viewers {viewers}: {} frames per run, {} session(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.model.sessions, settings.model.threads);
+    let _ = writeln!(o, "edgepipe bench --viewers {viewers}: {} frames per run, {} session(s) x {} request(s) x {} thread(s), {ROUNDS} rounds alternating", args.frames, settings.model.sessions, settings.model.requests, settings.model.threads);
     let _ = writeln!(
         o,
         "   fps without viewers: {} -> median {a:.2}",

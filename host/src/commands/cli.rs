@@ -217,9 +217,12 @@ pub struct RunArgs {
     /// ONNX Runtime intra-op threads of each session (0: cores / sessions).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Inference sessions working on consecutive frames, order kept (0: 2 for a file on 2+ cores or cores / --threads, 1 for a live source).
+    /// Inference sessions (compiled copies of the model), order kept (0: 1).
     #[arg(long)]
     pub sessions: Option<usize>,
+    /// Runs in flight at once on each session, one worker thread each, on consecutive frames (0: with --sessions unset, 2 for a file on 2+ cores or cores / --threads, 1 for a live source; with --sessions set, 1).
+    #[arg(long)]
+    pub requests: Option<usize>,
     /// Execution provider: cpu, openvino, or auto (the fastest installed: openvino when its library lies beside libonnxruntime.so, else cpu).
     #[arg(long)]
     pub ep: Option<String>,
@@ -431,6 +434,7 @@ impl RunArgs {
             iou: self.iou,
             threads: self.threads,
             sessions: self.sessions,
+            requests: self.requests,
             ep: self.ep.clone(),
             ep_options: self.ep_option.clone(),
             mqtt_url: self.mqtt_url.clone(),
@@ -499,6 +503,9 @@ pub struct BenchArgs {
     /// Inference sessions of the pipeline (default: as `run` would choose).
     #[arg(long)]
     pub sessions: Option<usize>,
+    /// Runs in flight at once on each session of the pipeline (default: as `run` would choose).
+    #[arg(long)]
+    pub requests: Option<usize>,
     /// Intra-op threads per session of the pipeline (default: as `run` would choose).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -69,8 +69,10 @@ pub struct ModelConfig {
     pub confidence: Option<f32>,
     pub iou: Option<f32>,
     pub threads: Option<usize>,
-    /// Concurrent inference sessions (0: automatic).
+    /// Inference sessions: compiled copies of the model (0: automatic).
     pub sessions: Option<usize>,
+    /// Runs in flight at once on each session, one worker thread each (0: automatic).
+    pub requests: Option<usize>,
     /// Most frames in one session run, for a model with a dynamic batch
     /// dimension (0 or unset: the number of cameras, at most 8).
     pub max_batch: Option<usize>,

@@ -26,8 +26,11 @@ pub struct ModelSettings {
     pub iou: f32,
     /// Intra-op threads of each session.
     pub threads: usize,
-    /// Inference sessions working on consecutive frames.
+    /// Inference sessions: compiled copies of the model.
     pub sessions: usize,
+    /// Runs in flight at once on each session, one worker each: the
+    /// workers on consecutive frames are `sessions * requests`.
+    pub requests: usize,
     /// Most frames in one session run (`None`: automatic; see
     /// `engine::batch::policy`).
     pub max_batch: Option<usize>,
@@ -46,6 +49,7 @@ impl ModelSettings {
             confidence: self.confidence,
             iou: self.iou,
             intra_threads: self.threads,
+            requests: self.requests,
             max_detections: self.max_detections,
             ep: self.ep.clone(),
         }
@@ -66,7 +70,7 @@ pub(super) fn resolve(
         .or(m.ort_lib.clone())
         .unwrap_or_else(|| default_asset(DEFAULT_ORT_LIB));
     let ep = resolve_ep(o, m, &ort_lib)?;
-    let (sessions, threads) = sessions_and_threads(o, m, &ep, input)?;
+    let (sessions, requests, threads) = sessions_and_threads(o, m, &ep, input)?;
     Ok(ModelSettings {
         model: model_file(o, m)?,
         labels: o.labels.clone().or(m.labels.clone()),
@@ -76,6 +80,7 @@ pub(super) fn resolve(
         iou,
         threads,
         sessions,
+        requests,
         max_batch: max_batch(m)?,
         batch_window: batch_window(m)?,
         max_detections: m.max_detections.unwrap_or(300),
@@ -161,40 +166,53 @@ fn model_file(o: &Overrides, m: &ModelConfig) -> Result<crate::model::ModelFile,
     Ok(crate::model::ModelFile { path, layout })
 }
 
-/// Inference sessions and the intra-op threads of each: unset (or 0), the
-/// provider's default for this source and these cores.
+/// Inference sessions, the runs in flight on each and the intra-op threads
+/// of each run: unset (or 0), one session with the provider's default
+/// number of workers for this source and these cores as its requests; a
+/// number of sessions alone keeps one request on each.
 fn sessions_and_threads(
     o: &Overrides,
     m: &ModelConfig,
     ep: &crate::ep::Ep,
     input: &str,
-) -> Result<(usize, usize), ConfigError> {
+) -> Result<(usize, usize, usize), ConfigError> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     let threads_set = o.threads.or(m.threads).filter(|&t| t > 0);
-    let sessions = match o.sessions.or(m.sessions).unwrap_or(0) {
-        0 => ep.provider.default_sessions(
+    let bounded = |key: &str, n: Option<usize>| match n.filter(|&n| n > 0) {
+        Some(n) if n > MAX_SESSIONS => {
+            Err(invalid(key, format!("{n} is more than {MAX_SESSIONS}")))
+        }
+        n => Ok(n),
+    };
+    let sessions_set = bounded("model.sessions", o.sessions.or(m.sessions))?;
+    let requests_set = bounded("model.requests", o.requests.or(m.requests))?;
+    let (sessions, requests) = match (sessions_set, requests_set) {
+        (None, None) => ep.provider.default_split(
             crate::capture::SourceSpec::parse(input).is_live(),
             cores,
             threads_set,
         ),
-        n if n > MAX_SESSIONS => {
-            return Err(invalid(
-                "model.sessions",
-                format!("{n} is more than {MAX_SESSIONS}"),
-            ))
-        }
-        n => n,
+        (Some(s), r) => (s, r.unwrap_or(1)),
+        (None, Some(r)) => (1, r),
     };
+    if sessions * requests > MAX_SESSIONS {
+        return Err(invalid(
+            "model.requests",
+            format!(
+                "{sessions} sessions x {requests} requests is more than {MAX_SESSIONS} workers"
+            ),
+        ));
+    }
     if let Some(t) = threads_set.filter(|&t| t > MAX_THREADS) {
         return Err(invalid(
             "model.threads",
             format!("{t} is more than {MAX_THREADS}"),
         ));
     }
-    let threads = threads_set.unwrap_or_else(|| (cores / sessions).max(1));
-    Ok((sessions, threads))
+    let threads = threads_set.unwrap_or_else(|| (cores / (sessions * requests)).max(1));
+    Ok((sessions, requests, threads))
 }
 
 fn check_unit(key: &str, v: f32) -> Result<f32, ConfigError> {
@@ -260,8 +278,12 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(file.sessions, DEFAULT_FILE_SESSIONS.min(cores).max(1));
-        assert_eq!(file.threads, (cores / file.sessions).max(1));
+        assert_eq!(
+            (file.sessions, file.requests),
+            (1, DEFAULT_FILE_SESSIONS.min(cores).max(1)),
+            "a file: one session, its workers as requests on it"
+        );
+        assert_eq!(file.threads, (cores / file.requests).max(1));
         let ov = resolve(
             None,
             &Overrides {
@@ -272,8 +294,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (ov.sessions, ov.threads),
-            (file.sessions, file.threads),
+            (ov.sessions, ov.requests, ov.threads),
+            (file.sessions, file.requests, file.threads),
             "openvino: the same shape as cpu"
         );
         let live = resolve(
@@ -285,9 +307,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (live.sessions, live.threads),
-            (1, cores),
-            "a live source: one session, every core"
+            (live.sessions, live.requests, live.threads),
+            (1, 1, cores),
+            "a live source: one session, one request, every core"
         );
         let f =
             FileConfig::parse("[model]\nsessions = 3\nthreads = 1\n", Path::new("p.toml")).unwrap();
@@ -300,10 +322,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (s.sessions, s.threads),
-            (2, 1),
-            "the flag wins over the file"
+            (s.sessions, s.requests, s.threads),
+            (2, 1, 1),
+            "the flag wins over the file; sessions alone: one request each"
         );
+        let f = FileConfig::parse("[model]\nrequests = 3\n", Path::new("p.toml")).unwrap();
+        let s = resolve(Some(f), &cpu()).unwrap();
+        assert_eq!(
+            (s.sessions, s.requests, s.threads),
+            (1, 3, (cores / 3).max(1)),
+            "requests alone: on one session"
+        );
+        let s = resolve(
+            None,
+            &Overrides {
+                sessions: Some(2),
+                requests: Some(2),
+                ..cpu()
+            },
+        )
+        .unwrap();
+        assert_eq!((s.sessions, s.requests), (2, 2));
+        let e = resolve(
+            None,
+            &Overrides {
+                sessions: Some(4),
+                requests: Some(MAX_SESSIONS),
+                ..cpu()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("model.requests"), "{e}");
         let s = resolve(
             None,
             &Overrides {

@@ -19,6 +19,7 @@ pub struct Overrides {
     pub iou: Option<f32>,
     pub threads: Option<usize>,
     pub sessions: Option<usize>,
+    pub requests: Option<usize>,
     /// `--ep` and `--ep-option key=value` (these replace the file's options).
     pub ep: Option<String>,
     pub ep_options: Vec<String>,

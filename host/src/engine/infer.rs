@@ -16,7 +16,7 @@ use crate::detect::Detection;
 use crate::error::Failure;
 use crate::error::{ExitKind, OrExit};
 use crate::layouts::batch::BatchTensor;
-use crate::model::{DetectTimings, Detector, DetectorSettings};
+use crate::model::{DetectTimings, Detector, DetectorSettings, LoadedModel};
 
 /// A frame with what the detector found in it.
 pub struct Inferred {
@@ -149,7 +149,8 @@ fn run_batch(detector: &mut Detector, batch: &mut BatchTensor, requests: Vec<Req
 
 /// Sessions being loaded, one after the other, on a background thread.
 pub struct Loading {
-    sessions: usize,
+    /// Workers in all: sessions x requests.
+    workers: usize,
     next: Arc<Next>,
 }
 
@@ -183,14 +184,16 @@ pub enum LazyDetector {
 }
 
 /// Load `n` sessions of `settings` on a background thread, one after the
-/// other: the first frame waits for one session load only (loads at once
+/// other, each handed over as `settings.requests` workers running it at
+/// once: the first frame waits for one session load only (loads at once
 /// would share the cores and all finish late), and the start overlaps the
-/// input's opening and the plugins' loading. The later sessions join the
-/// workers as they come.
+/// input's opening and the plugins' loading. The later workers join as
+/// their session loads.
 pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, Failure> {
     let (tx, rx) = mpsc::channel();
     let cancel = Arc::new(AtomicBool::new(false));
     let stop = cancel.clone();
+    let requests = settings.requests.max(1);
     let thread = std::thread::Builder::new()
         .name("load-model".into())
         .spawn(move || {
@@ -198,10 +201,17 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let loaded = Detector::load(settings.clone()).or_exit(ExitKind::Model);
-                let failed = loaded.is_err();
-                if tx.send(loaded).is_err() || failed {
-                    break;
+                let model = match LoadedModel::load(settings.clone()).or_exit(ExitKind::Model) {
+                    Ok(m) => Arc::new(m),
+                    Err(f) => {
+                        let _ = tx.send(Err(f));
+                        break;
+                    }
+                };
+                for _ in 0..requests {
+                    if tx.send(Ok(Detector::on(model.clone()))).is_err() {
+                        return;
+                    }
                 }
             }
         })
@@ -212,7 +222,7 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
         thread: Mutex::new(Some(thread)),
     };
     Ok(Loading {
-        sessions: n.max(1),
+        workers: n.max(1) * requests,
         next: Arc::new(next),
     })
 }
@@ -220,7 +230,7 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
 /// Wait for the first session; the others as [`LazyDetector::Pending`].
 pub fn first_loaded(loading: Loading) -> Result<(Detector, Vec<LazyDetector>), Failure> {
     let first = next_detector(&loading.next)?;
-    let later = (1..loading.sessions)
+    let later = (1..loading.workers)
         .map(|_| LazyDetector::Pending(loading.next.clone()))
         .collect();
     Ok((first, later))

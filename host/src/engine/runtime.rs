@@ -55,7 +55,7 @@ impl Runtime {
         let labels = first.labels().to_vec();
         let (iw, ih) = first.input_size();
         tracing::info!(model = %model.model.display(), input_w = iw, input_h = ih, classes = first.classes(),
-            sessions = model.sessions, threads = model.threads, provider = %first.provider(),
+            sessions = model.sessions, requests = model.requests, threads = model.threads, provider = %first.provider(),
             "model loaded (execution provider {})", model.ep.describe());
         let batches = batch_policy(model, &first, cameras)?;
         let detectors: Vec<LazyDetector> = std::iter::once(LazyDetector::Ready(Box::new(first)))
