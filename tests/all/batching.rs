@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use edgepipe::capture::Capture;
 use edgepipe::detect::Detection;
-use edgepipe::ep::{Ep, Provider};
+use edgepipe::ep::Provider;
 use edgepipe::layouts::batch::BatchTensor;
-use edgepipe::model::{DetectTimings, Detector, DetectorSettings};
+use edgepipe::model::{DetectTimings, Detector};
 
 use crate::cameras::{frames_of, payloads};
 use crate::common;
@@ -38,21 +38,7 @@ fn three_frames() -> Vec<opencv::core::Mat> {
 }
 
 fn load(model: std::path::PathBuf, provider: Provider) -> Detector {
-    let det = Detector::load(DetectorSettings {
-        model: model.into(),
-        labels: None,
-        ort_lib: common::ort_lib(),
-        confidence: 0.25,
-        iou: 0.45,
-        intra_threads: 2,
-        requests: 1,
-        max_detections: 300,
-        ep: Ep {
-            provider,
-            ..Ep::cpu()
-        },
-    })
-    .unwrap();
+    let det = Detector::load(common::detector_settings(model, provider)).unwrap();
     assert_eq!(det.provider(), provider, "no silent fallback");
     det
 }

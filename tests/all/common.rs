@@ -694,3 +694,25 @@ pub fn make_client_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
         .arg(p("client.ext")));
     (p("client.pem"), p("client.key"))
 }
+
+/// The detector settings the tests use: `model` on `provider`, confidence
+/// 0.25, IoU 0.45, 2 threads, one request (struct update for the rest).
+pub fn detector_settings(
+    model: impl Into<edgepipe::model::ModelFile>,
+    provider: edgepipe::ep::Provider,
+) -> edgepipe::model::DetectorSettings {
+    edgepipe::model::DetectorSettings {
+        model: model.into(),
+        labels: None,
+        ort_lib: ort_lib(),
+        confidence: 0.25,
+        iou: 0.45,
+        intra_threads: 2,
+        requests: 1,
+        max_detections: 300,
+        ep: edgepipe::ep::Ep {
+            provider,
+            ..edgepipe::ep::Ep::cpu()
+        },
+    }
+}

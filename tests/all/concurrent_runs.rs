@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 
 use edgepipe::capture::Capture;
 use edgepipe::detect::Detection;
-use edgepipe::ep::{self, Ep, Provider};
+use edgepipe::ep::{self, Provider};
 use edgepipe::model::{DetectTimings, Detector, DetectorSettings, LoadedModel};
 use opencv::core::Mat;
 
@@ -54,19 +54,11 @@ fn bits(dets: &[Detection]) -> Vec<[u32; 6]> {
 
 fn same_results_serial_and_concurrent(provider: Provider) {
     let settings = DetectorSettings {
-        model: common::model().into(),
-        labels: None,
-        ort_lib: common::ort_lib(),
         // Low: many boxes per frame, so that any changed output shows.
         confidence: 0.01,
-        iou: 0.45,
         intra_threads: 1,
         requests: WORKERS,
-        max_detections: 300,
-        ep: Ep {
-            provider,
-            ..Ep::cpu()
-        },
+        ..common::detector_settings(common::model(), provider)
     };
     let model = Arc::new(LoadedModel::load(settings).unwrap());
     let frames = frames();

@@ -6,17 +6,7 @@ use edgepipe::model::{DetectTimings, Detector, DetectorSettings, ModelError};
 use crate::common;
 
 fn settings() -> DetectorSettings {
-    DetectorSettings {
-        model: common::model().into(),
-        labels: None,
-        ort_lib: common::ort_lib(),
-        confidence: 0.25,
-        iou: 0.45,
-        intra_threads: 2,
-        requests: 1,
-        max_detections: 300,
-        ep: edgepipe::ep::Ep::cpu(),
-    }
+    common::detector_settings(common::model(), edgepipe::ep::Provider::Cpu)
 }
 
 #[test]

@@ -9,8 +9,9 @@ use std::process::Command;
 
 use edgepipe::capture::Capture;
 use edgepipe::detect::{iou, BBox, Detection};
+use edgepipe::ep::Provider;
 use edgepipe::layouts::LayoutKind;
-use edgepipe::model::{DetectTimings, Detector, DetectorSettings, ModelFile};
+use edgepipe::model::{DetectTimings, Detector};
 use opencv::core::{Mat, Vector};
 
 use crate::common;
@@ -51,21 +52,7 @@ fn frames() -> Frames {
 }
 
 fn detector(model: PathBuf) -> Detector {
-    Detector::load(DetectorSettings {
-        model: ModelFile {
-            path: model,
-            layout: None,
-        },
-        labels: None,
-        ort_lib: common::ort_lib(),
-        confidence: 0.25,
-        iou: 0.45,
-        intra_threads: 2,
-        requests: 1,
-        max_detections: 300,
-        ep: edgepipe::ep::Ep::cpu(),
-    })
-    .unwrap()
+    Detector::load(common::detector_settings(model, Provider::Cpu)).unwrap()
 }
 
 /// The host's detections of every frame, read with the layout it recognised.

@@ -4,8 +4,8 @@
 
 use edgepipe::capture::Capture;
 use edgepipe::detect::{iou, Detection};
-use edgepipe::ep::{self, Ep, Provider};
-use edgepipe::model::{DetectTimings, Detector, DetectorSettings};
+use edgepipe::ep::{self, Provider};
+use edgepipe::model::{DetectTimings, Detector};
 
 use crate::common;
 
@@ -17,20 +17,7 @@ const MATCH_SCORE: f32 = 0.4;
 const MATCH_IOU: f32 = 0.9;
 
 fn detections(provider: Provider) -> Vec<Vec<Detection>> {
-    let settings = DetectorSettings {
-        model: common::model().into(),
-        labels: None,
-        ort_lib: common::ort_lib(),
-        confidence: 0.25,
-        iou: 0.45,
-        intra_threads: 2,
-        requests: 1,
-        max_detections: 300,
-        ep: Ep {
-            provider,
-            ..Ep::cpu()
-        },
-    };
+    let settings = common::detector_settings(common::model(), provider);
     let mut det = Detector::load(settings).unwrap();
     assert_eq!(det.provider(), provider, "no silent fallback");
     let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
