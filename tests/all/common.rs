@@ -716,3 +716,24 @@ pub fn detector_settings(
         },
     }
 }
+
+/// A mosquitto that logs every line, with a password file of `users` and
+/// the ACL `acl` (mosquitto's ACL file syntax), and a subscriber to `#`
+/// logged in as `operator` (who must be in `users` with "op-pw").
+pub fn broker_with_logins(
+    dir: &Path,
+    users: &[(&str, &str)],
+    acl: &str,
+) -> (ConfiguredMosquitto, Subscriber) {
+    let passwd = password_file(dir, users);
+    let acl_file = dir.join("acl");
+    std::fs::write(&acl_file, acl).unwrap();
+    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
+        password_file: Some(passwd),
+        acl_file: Some(acl_file),
+        extra: "log_type all\n".into(),
+        ..Default::default()
+    });
+    let sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
+    (broker, sub)
+}

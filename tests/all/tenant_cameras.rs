@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::{self, ConfiguredMosquitto, MosquittoOptions, Subscriber};
+use crate::common::{self, Subscriber};
 
 const FRAMES: u64 = 12;
 
@@ -29,20 +29,11 @@ fn frames_on(messages: &[(String, String)], topic: &str) -> BTreeMap<u64, usize>
 fn a_tenant_on_two_of_three_cameras_gets_each_frame_once_per_camera_over_one_login() {
     let dir = common::TempDir::new("tenant-cameras");
     let users = [("operator", "op-pw"), ("acme", "acme-pw")];
-    let passwd = common::password_file(dir.path(), &users);
-    let acl = dir.path().join("acl");
-    std::fs::write(
-        &acl,
+    let (broker, mut sub) = common::broker_with_logins(
+        dir.path(),
+        &users,
         "user operator\ntopic readwrite #\n\npattern readwrite tenants/%u/#\n",
-    )
-    .unwrap();
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
-        password_file: Some(passwd),
-        acl_file: Some(acl),
-        extra: "log_type all\n".into(),
-        ..Default::default()
-    });
-    let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
+    );
     // The example's tenant, and one naming a camera the pipeline lacks.
     let tenants = dir.path().join("tenants");
     std::fs::create_dir_all(&tenants).unwrap();
@@ -211,20 +202,11 @@ fn contiguous_once(frames: &BTreeMap<u64, usize>, what: &str) {
 fn editing_a_tenants_cameras_while_running_moves_its_chains_on_one_connection() {
     let dir = common::TempDir::new("tenant-cameras-edit");
     let users = [("operator", "op-pw"), ("acme", "acme-pw")];
-    let passwd = common::password_file(dir.path(), &users);
-    let acl = dir.path().join("acl");
-    std::fs::write(
-        &acl,
+    let (broker, mut sub) = common::broker_with_logins(
+        dir.path(),
+        &users,
         "user operator\ntopic readwrite #\n\npattern readwrite tenants/%u/#\n",
-    )
-    .unwrap();
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
-        password_file: Some(passwd),
-        acl_file: Some(acl),
-        extra: "log_type all\n".into(),
-        ..Default::default()
-    });
-    let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
+    );
     let tenants = dir.path().join("tenants");
     std::fs::create_dir_all(&tenants).unwrap();
     let acme =

@@ -529,20 +529,11 @@ fn editing_a_tenant_with_its_own_login_never_fights_over_its_client_id() {
         ("acme", "acme-pw"),
         ("acme2", "acme2-pw"),
     ];
-    let passwd = common::password_file(dir.path(), &users);
-    let acl = dir.path().join("acl");
-    std::fs::write(
-        &acl,
+    let (broker, mut sub) = common::broker_with_logins(
+        dir.path(),
+        &users,
         "user operator\ntopic readwrite #\n\nuser acme\ntopic readwrite tenants/acme/#\n\nuser acme2\ntopic readwrite tenants/acme/#\n",
-    )
-    .unwrap();
-    let broker = ConfiguredMosquitto::start(&MosquittoOptions {
-        password_file: Some(passwd),
-        acl_file: Some(acl),
-        extra: "log_type all\n".into(),
-        ..Default::default()
-    });
-    let mut sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
+    );
     let tenants = dir.path().join("tenants");
     std::fs::create_dir_all(&tenants).unwrap();
     let login = |u: &str| {
