@@ -254,7 +254,9 @@ impl Capture {
             return false;
         };
         if !cap.seek_frame(n) {
-            // Still at the start: the first frame read at open stays first.
+            // Back to where opening left it (a failed seek may have read on):
+            // the first frame, read at open, stays first, the second is next.
+            cap.seek_frame(1);
             return false;
         }
         self.first = None;

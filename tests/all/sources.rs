@@ -119,6 +119,14 @@ fn seeking_and_rewinding_land_on_the_exact_frame() {
     assert!(cap.rewind());
     let f = cap.next_frame().unwrap().unwrap();
     assert!(f.mat.data_bytes().unwrap() == all[0].as_slice(), "frame 0");
+    // Past the end (vtest.avi has 795 frames): it starts at its first frame.
+    let mut cap = Capture::open(clip.to_str().unwrap()).unwrap();
+    assert!(!cap.seek_to(5000));
+    for (i, want) in all.iter().take(3).enumerate() {
+        let f = cap.next_frame().unwrap().unwrap();
+        assert_eq!(f.index, i as u64);
+        assert!(f.mat.data_bytes().unwrap() == want.as_slice(), "frame {i}");
+    }
 }
 
 #[test]
