@@ -152,7 +152,10 @@ fn a_cache_openvino_cannot_import_is_one_warning() {
     // The wheel's OpenVINO writes its compiled model to cache_dir but has no
     // IR frontend to import it at the next start (ep::OPENVINO_IR_FRONTEND):
     // a user asking for the cache is told it will not make starts faster.
-    assert!(!ep::openvino_can_import(&common::ort_lib()));
+    assert!(
+        !ep::openvino_can_import(&common::ort_lib()),
+        "an IR frontend lies beside the library now: test that the cache imports instead"
+    );
     let dir = common::TempDir::new("ov-cache");
     let opt = format!("cache_dir={}", dir.path().display());
     let (code, stderr) = run(&["--ep", "openvino", "--ep-option", &opt]);
