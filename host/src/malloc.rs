@@ -11,21 +11,22 @@
 //! (`MALLOC_ARENA_MAX`, `MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`,
 //! read by glibc itself) is left as it is.
 //!
-//! Blocks up to 8 MiB come from the heap, and up to 8 MiB of free memory
+//! Blocks up to 4 MiB come from the heap, and up to 4 MiB of free memory
 //! stays at its top (issue 22, throughput): setting the trim threshold
 //! turns off glibc's adaptive mmap threshold, so the frame a draw stage
 //! hands back (1.3 MB at 768x576, a new `Vec` each frame) was a fresh mmap,
 //! 325 page faults and an munmap every frame: 60% of the process's page
 //! faults, and 10 ms of the stages thread's frame when both cores were busy
-//! (0.7 ms without them). Peak memory: +3.5 MiB on the clip.
+//! (0.7 ms without them). Peak memory of 150 frames of the clip: +1.4 and
+//! +2.8 MiB (two runs); 8 MiB thresholds cost +6.5 and +13.5 MiB.
 
 /// One arena for the whole process.
 pub const ARENA_MAX: i32 = 1;
 /// Free memory above this many bytes at the top of the heap goes back.
-pub const TRIM_THRESHOLD: i32 = 8 * 1024 * 1024;
-/// Blocks of this many bytes or more get an mmap of their own (a 1080p
-/// BGR frame, 6.2 MB, still comes from the heap).
-pub const MMAP_THRESHOLD: i32 = 8 * 1024 * 1024;
+pub const TRIM_THRESHOLD: i32 = 4 * 1024 * 1024;
+/// Blocks of this many bytes or more get an mmap of their own (a 720p BGR
+/// frame, 2.8 MB, comes from the heap; a 1080p one, 6.2 MB, does not).
+pub const MMAP_THRESHOLD: i32 = 4 * 1024 * 1024;
 
 /// `(glibc environment variable, mallopt parameter, value)` for the settings
 /// the environment does not already give.
