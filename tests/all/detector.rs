@@ -107,3 +107,96 @@ fn a_garbage_model_and_a_missing_ort_library_are_clear_errors() {
     .unwrap();
     assert!(matches!(err, ModelError::OrtLibMissing(_)), "{err}");
 }
+
+/// The one-pass resize into the float tensor (layouts/resample.rs) against
+/// the way before it, OpenCV's resize then byte packing, on frames of the
+/// clip: every value within 1/255, and the same boxes (score to 0.02, box
+/// corners to 1.5 px) on the CPU provider.
+#[test]
+fn one_pass_resize_matches_opencv_resize_then_packing_on_clip_frames() {
+    use edgepipe::layouts::input::{Element, InputMeta, InputSpec, InputTensor, Packer, Resize};
+    use opencv::core::{Mat, Size};
+    use opencv::prelude::*;
+
+    let mut det = Detector::load(settings()).unwrap();
+    let spec = InputSpec::read(
+        &[1, 3, 640, 640],
+        Element::F32,
+        &InputMeta::default(),
+        Resize::Letterbox,
+    )
+    .unwrap();
+    let packer = Packer::new(spec.clone());
+    let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
+    let (mut frames, mut boxes) = (0, 0);
+    while let Some(frame) = cap.next_frame().unwrap() {
+        if frame.index > 120 {
+            break;
+        }
+        if frame.index % 40 != 0 {
+            continue;
+        }
+        let lb = spec.geometry(768, 576);
+        let mut resized = Mat::default();
+        opencv::imgproc::resize(
+            &frame.mat,
+            &mut resized,
+            Size::new(lb.new_w as i32, lb.new_h as i32),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_LINEAR,
+        )
+        .unwrap();
+        let mut old = packer.blank();
+        let bytes = resized.data_bytes().unwrap();
+        packer.pack(bytes, lb.new_w as usize * 3, &lb, &mut old);
+        let new = det.tensor_for(&frame.mat).unwrap();
+        let (InputTensor::F32(a), InputTensor::F32(b)) = (&old, &new) else {
+            panic!("yolov12n takes float");
+        };
+        assert_eq!(a.len(), b.len());
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            worst <= 1.0 / 255.0,
+            "frame {}: largest difference {worst}",
+            frame.index
+        );
+        assert!(
+            a.iter().zip(b).any(|(x, y)| x != y),
+            "the new way is not the old one"
+        );
+
+        let before = det.detect_tensor(&old, &lb).unwrap();
+        let after = det.detect_tensor(&new, &lb).unwrap();
+        let strong = |d: &&edgepipe::detect::Detection| d.score >= 0.3;
+        for d in before.iter().filter(strong) {
+            let twin = after.iter().find(|e| {
+                e.class_id == d.class_id
+                    && (e.score - d.score).abs() <= 0.02
+                    && (e.bbox.x - d.bbox.x).abs() <= 1.5
+                    && (e.bbox.y - d.bbox.y).abs() <= 1.5
+                    && (e.bbox.x2() - d.bbox.x2()).abs() <= 1.5
+                    && (e.bbox.y2() - d.bbox.y2()).abs() <= 1.5
+            });
+            assert!(
+                twin.is_some(),
+                "frame {}: {d:?} not found in {after:?}",
+                frame.index
+            );
+            boxes += 1;
+        }
+        assert_eq!(
+            before.iter().filter(strong).count(),
+            after.iter().filter(strong).count(),
+            "frame {}",
+            frame.index
+        );
+        frames += 1;
+    }
+    assert_eq!(frames, 4);
+    assert!(boxes >= 12, "{boxes} boxes compared");
+}
