@@ -1,13 +1,18 @@
 //! Frame sources: a video file, a camera index, an `rtsp://`/`http(s)://` URL
-//! (OpenCV `VideoCapture`), or a still image (`imgcodecs`).
+//! (FFmpeg: `video`), or a still image (`still`), as BGR `Mat`s.
+
+mod device;
+mod still;
+mod video;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use opencv::core::{Mat, Size};
 use opencv::prelude::*;
-use opencv::videoio::{self, VideoCapture};
 use thiserror::Error;
+
+use video::{Target, VideoReader};
 
 #[derive(Debug, Error)]
 pub enum CaptureError {
@@ -110,7 +115,7 @@ pub struct Frame {
 }
 
 enum Reader {
-    Video(VideoCapture),
+    Video(VideoReader),
     Image(Option<Mat>),
 }
 
@@ -144,50 +149,29 @@ impl Capture {
                 Err(CaptureError::Missing(p.to_path_buf()))
             }
         };
+        let video = |t: Target<'_>| {
+            let r = VideoReader::open(t).map_err(|e| open_err(input, e))?;
+            let fps = r.fps();
+            Ok::<_, CaptureError>((Reader::Video(r), fps))
+        };
         let (reader, fps) = match &spec {
             SourceSpec::Image(path) => {
                 check_file(path)?;
-                let img =
-                    opencv::imgcodecs::imread(path.as_os_str(), opencv::imgcodecs::IMREAD_COLOR)
-                        .map_err(|e| open_err(input, e))?;
-                if img.empty() {
-                    return Err(open_err(input, "not a readable image"));
-                }
+                let img = still::read(path).map_err(|e| open_err(input, e))?;
                 (Reader::Image(Some(img)), 1.0)
             }
             SourceSpec::Video(path) => {
                 check_file(path)?;
-                let cap = VideoCapture::from_file(path.as_os_str(), videoio::CAP_ANY)
-                    .map_err(|e| open_err(input, e))?;
-                let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
-                (Reader::Video(cap), fps)
+                let name = path
+                    .to_str()
+                    .ok_or_else(|| open_err(input, "the path is not valid UTF-8"))?;
+                // FFmpeg reads "a:b" as protocol "a": name the file protocol.
+                video(Target::Url(&format!("file:{name}"), None))?
             }
-            SourceSpec::Url(url) => {
-                // Bounded waits, so a network that stalls counts as an outage.
-                let ms = URL_TIMEOUT.as_millis() as i32;
-                let params = opencv::core::Vector::<i32>::from_slice(&[
-                    videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
-                    ms,
-                    videoio::CAP_PROP_READ_TIMEOUT_MSEC,
-                    ms,
-                ]);
-                let cap = VideoCapture::from_file_with_params(url, videoio::CAP_ANY, &params)
-                    .map_err(|e| open_err(input, e))?;
-                let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
-                (Reader::Video(cap), fps)
-            }
-            SourceSpec::Camera(index) => {
-                let cap =
-                    VideoCapture::new(*index, videoio::CAP_ANY).map_err(|e| open_err(input, e))?;
-                let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
-                (Reader::Video(cap), fps)
-            }
+            // Bounded waits, so a network that stalls counts as an outage.
+            SourceSpec::Url(url) => video(Target::Url(url, Some(URL_TIMEOUT)))?,
+            SourceSpec::Camera(index) => video(Target::Device(&device::path(*index)))?,
         };
-        if let Reader::Video(cap) = &reader {
-            if !cap.is_opened().unwrap_or(false) {
-                return Err(open_err(input, "OpenCV could not open it (unsupported format, no such device, or unreachable URL)"));
-            }
-        }
         let fps = if fps.is_finite() && fps > 0.0 && fps < 1000.0 {
             fps
         } else {
@@ -245,10 +229,7 @@ impl Capture {
     pub fn frame_count(&self) -> Option<u64> {
         match (&self.reader, &self.spec) {
             (_, SourceSpec::Image(_)) => Some(1),
-            (Reader::Video(cap), SourceSpec::Video(_)) => {
-                let n = cap.get(videoio::CAP_PROP_FRAME_COUNT).unwrap_or(0.0);
-                (n.is_finite() && n >= 1.0).then_some(n as u64)
-            }
+            (Reader::Video(cap), SourceSpec::Video(_)) => cap.frame_count(),
             _ => None,
         }
     }
@@ -259,7 +240,7 @@ impl Capture {
         match (&mut self.reader, &self.spec) {
             (Reader::Video(cap), SourceSpec::Video(_)) => {
                 self.first = None;
-                cap.set(videoio::CAP_PROP_POS_FRAMES, 0.0).unwrap_or(false)
+                cap.seek_frame(0)
             }
             _ => false,
         }
@@ -272,10 +253,7 @@ impl Capture {
         let (Reader::Video(cap), SourceSpec::Video(_)) = (&mut self.reader, &self.spec) else {
             return false;
         };
-        if !cap
-            .set(videoio::CAP_PROP_POS_FRAMES, n as f64)
-            .unwrap_or(false)
-        {
+        if !cap.seek_frame(n) {
             // Still at the start: the first frame read at open stays first.
             return false;
         }
@@ -285,19 +263,13 @@ impl Capture {
     }
 
     /// Read into `mat`, reusing its buffer when the size matches.
-    fn read_mat(&mut self, mut mat: Mat) -> Result<Option<Mat>, CaptureError> {
+    fn read_mat(&mut self, mat: Mat) -> Result<Option<Mat>, CaptureError> {
         match &mut self.reader {
             Reader::Image(img) => Ok(img.take()),
-            Reader::Video(cap) => {
-                let ok = cap.read(&mut mat).map_err(|e| CaptureError::Read {
-                    input: self.name.clone(),
-                    reason: e.to_string(),
-                })?;
-                if !ok || mat.empty() {
-                    return Ok(None);
-                }
-                Ok(Some(mat))
-            }
+            Reader::Video(cap) => cap.read(mat).map_err(|reason| CaptureError::Read {
+                input: self.name.clone(),
+                reason,
+            }),
         }
     }
 

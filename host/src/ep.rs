@@ -18,6 +18,17 @@ use thiserror::Error;
 /// The OpenVINO provider's library, looked up beside `libonnxruntime.so`.
 pub const OPENVINO_PROVIDER_LIB: &str = "libonnxruntime_providers_openvino.so";
 
+/// OpenVINO's IR frontend (`libopenvino_ir_frontend.so.<version>`), looked
+/// up beside `libopenvino.so`. OpenVINO 2025.4's CPU plugin imports a
+/// compiled model (a `cache_dir` blob, an EPContext model) by parsing the
+/// model description stored in it through this frontend; the
+/// onnxruntime-openvino 1.24.1 wheel ships only the ONNX frontend, so there
+/// every import fails ("Unable to read the model") and OpenVINO compiles
+/// again. The `openvino` 2025.4.1 wheel's IR frontend does not load beside
+/// the wheel's OpenVINO (built with the other C++ string ABI). README,
+/// "Against the course's loop".
+pub const OPENVINO_IR_FRONTEND: &str = "libopenvino_ir_frontend.so";
+
 #[derive(Debug, Error, PartialEq)]
 pub enum EpError {
     #[error("unknown execution provider {0:?} (expected cpu, openvino or auto)")]
@@ -163,6 +174,35 @@ pub fn openvino_lib(ort_lib: &Path) -> PathBuf {
         .join(OPENVINO_PROVIDER_LIB)
 }
 
+/// Whether the OpenVINO beside `ort_lib` can import a compiled model: its
+/// IR frontend ([`OPENVINO_IR_FRONTEND`]) lies in the same folder.
+pub fn openvino_can_import(ort_lib: &Path) -> bool {
+    let dir = ort_lib.parent().unwrap_or(Path::new("."));
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(OPENVINO_IR_FRONTEND)
+        })
+    })
+}
+
+/// Warn once per process when `cache_dir` is given to an OpenVINO that
+/// cannot import what it writes there: it would compile at every start all
+/// the same, and rewrite the blob each time.
+fn warn_unimportable_cache(options: &[(String, String)], ort_lib: &Path) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let cache = options.iter().rev().find(|(k, _)| k == "cache_dir");
+    if let Some((_, dir)) = cache.filter(|(_, v)| !v.is_empty()) {
+        if !openvino_can_import(ort_lib) {
+            let lib_dir = ort_lib.parent().unwrap_or(Path::new(".")).display();
+            WARNED.call_once(|| {
+                tracing::warn!(cache_dir = %dir, "OpenVINO writes its compiled model to cache_dir but cannot import it with this ONNX Runtime build (no {OPENVINO_IR_FRONTEND}* in {lib_dir}): the model is compiled at every start");
+            });
+        }
+    }
+}
+
 /// Providers installed for `ort_lib`, fastest first.
 pub fn installed(ort_lib: &Path) -> Vec<Provider> {
     let mut v = Vec::with_capacity(2);
@@ -199,6 +239,9 @@ pub fn resolve(
             auto,
         });
     }
+    if provider == Provider::OpenVino {
+        warn_unimportable_cache(&options, ort_lib);
+    }
     Ok(Ep {
         provider,
         options,
@@ -219,9 +262,9 @@ pub const OPENVINO_LOAD_CONFIG: &str =
 /// compiled model, and the size of the provider's pool of infer requests:
 /// one per concurrent `Run`) and `num_streams` is `requests` (each request
 /// runs in a stream of its own). No compiled-model cache by
-/// default: with this wheel on this machine kind OpenVINO writes its blob
-/// (`cache_dir=DIR`) but fails to import it at the next start and compiles
-/// again, so a cache only costs an 11 MB write per start.
+/// default: with this wheel OpenVINO writes its blob (`cache_dir=DIR`) but
+/// cannot import it at the next start ([`OPENVINO_IR_FRONTEND`]) and
+/// compiles again, so a cache only costs an 11 MB write per start.
 pub fn openvino(
     ep: &Ep,
     threads: Option<usize>,
@@ -286,6 +329,19 @@ mod tests {
             Err(EpError::CpuOptions(_))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn openvino_imports_only_with_its_ir_frontend_beside_it() {
+        let dir = std::env::temp_dir().join(format!("edgepipe-ep-ir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lib = dir.join("libonnxruntime.so");
+        std::fs::write(dir.join("libopenvino_onnx_frontend.so.2541"), b"").unwrap();
+        assert!(!openvino_can_import(&lib));
+        std::fs::write(dir.join("libopenvino_ir_frontend.so.2541"), b"").unwrap();
+        assert!(openvino_can_import(&lib));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!openvino_can_import(&dir.join("libonnxruntime.so")));
     }
 
     #[test]

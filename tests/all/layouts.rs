@@ -12,7 +12,8 @@ use edgepipe::detect::{iou, BBox, Detection};
 use edgepipe::ep::Provider;
 use edgepipe::layouts::LayoutKind;
 use edgepipe::model::{DetectTimings, Detector};
-use opencv::core::{Mat, Vector};
+use opencv::core::Mat;
+use opencv::prelude::*;
 
 use crate::common;
 
@@ -36,7 +37,7 @@ fn frames() -> Frames {
             continue;
         }
         let png = dir.path().join(format!("{}.png", f.index));
-        assert!(opencv::imgcodecs::imwrite(png.to_str().unwrap(), &f.mat, &Vector::new()).unwrap());
+        write_png(&png, &f.mat);
         pngs.push(png);
         mats.push(f.mat);
         if mats.len() == FRAMES {
@@ -49,6 +50,20 @@ fn frames() -> Frames {
         mats,
         pngs,
     }
+}
+
+/// A BGR frame as an RGB PNG.
+fn write_png(path: &Path, bgr: &Mat) {
+    let rgb: Vec<u8> = bgr
+        .data_bytes()
+        .unwrap()
+        .chunks_exact(3)
+        .flat_map(|p| [p[2], p[1], p[0]])
+        .collect();
+    image::RgbImage::from_raw(bgr.cols() as u32, bgr.rows() as u32, rgb)
+        .unwrap()
+        .save(path)
+        .unwrap();
 }
 
 fn detector(model: PathBuf) -> Detector {

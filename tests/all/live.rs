@@ -106,13 +106,8 @@ pub(crate) fn next_part(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn jpeg_size(bytes: &[u8]) -> (i32, i32) {
-    use opencv::prelude::*;
-    let m = opencv::imgcodecs::imdecode(
-        &opencv::core::Vector::<u8>::from_slice(bytes),
-        opencv::imgcodecs::IMREAD_COLOR,
-    )
-    .unwrap();
-    (m.cols(), m.rows())
+    let m = image::load_from_memory(bytes).unwrap();
+    (m.width() as i32, m.height() as i32)
 }
 
 pub(crate) fn clip_arg() -> String {

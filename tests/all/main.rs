@@ -38,6 +38,7 @@ mod providers;
 mod reload;
 mod sandbox;
 mod sandbox_langs;
+mod sources;
 mod state;
 mod tenant_cameras;
 mod tenants;

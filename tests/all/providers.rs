@@ -146,3 +146,38 @@ fn the_cpu_provider_takes_no_options() {
     assert_eq!(code, 2, "{stderr}");
     common::one_error_line(&stderr, "the cpu execution provider takes no options");
 }
+
+#[test]
+fn a_cache_openvino_cannot_import_is_one_warning() {
+    // The wheel's OpenVINO writes its compiled model to cache_dir but has no
+    // IR frontend to import it at the next start (ep::OPENVINO_IR_FRONTEND):
+    // a user asking for the cache is told it will not make starts faster.
+    assert!(
+        !ep::openvino_can_import(&common::ort_lib()),
+        "an IR frontend lies beside the library now: test that the cache imports instead"
+    );
+    let dir = common::TempDir::new("ov-cache");
+    let opt = format!("cache_dir={}", dir.path().display());
+    let (code, stderr) = run(&["--ep", "openvino", "--ep-option", &opt]);
+    assert_eq!(code, 0, "{stderr}");
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cannot import it with this ONNX Runtime build"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains(ep::OPENVINO_IR_FRONTEND),
+        "{}",
+        warned[0]
+    );
+    let blobs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "blob"))
+        .count();
+    assert_eq!(blobs, 1, "OpenVINO wrote its blob all the same");
+    // Without cache_dir, no such warning.
+    let (code, stderr) = run(&["--ep", "openvino"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("cannot import"), "{stderr}");
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use opencv::core::{Mat, Size, Vector};
+use opencv::core::{Mat, Size};
 use opencv::prelude::*;
 
 /// A tenant's draw stages run this long after its frame was last asked for
@@ -85,8 +85,10 @@ pub enum EncodeError {
         w: u32,
         h: u32,
     },
-    #[error("JPEG encoding: {0}")]
+    #[error("scaling the frame: {0}")]
     OpenCv(#[from] opencv::Error),
+    #[error("JPEG encoding: {0}")]
+    Jpeg(#[from] turbojpeg::Error),
 }
 
 /// Encode a BGR24 frame as JPEG, scaled down to `out_h` rows when smaller (0: as is).
@@ -100,14 +102,9 @@ pub fn encode(bgr: &[u8], w: u32, h: u32, out_h: u32, quality: u8) -> Result<Vec
             h,
         });
     }
-    let flat = Mat::new_rows_cols_with_data::<u8>(h as i32, (w * 3) as i32, bgr)?;
-    let img = flat.reshape(3, h as i32)?;
-    let params = Vector::<i32>::from_slice(&[
-        opencv::imgcodecs::IMWRITE_JPEG_QUALITY,
-        quality.clamp(1, 100) as i32,
-    ]);
-    let mut buf = Vector::<u8>::new();
     if out_h > 0 && out_h < h {
+        let flat = Mat::new_rows_cols_with_data::<u8>(h as i32, (w * 3) as i32, bgr)?;
+        let img = flat.reshape(3, h as i32)?;
         let out_w = ((w as u64 * out_h as u64) / h as u64).max(1) as i32;
         let mut small = Mat::default();
         opencv::imgproc::resize(
@@ -118,11 +115,25 @@ pub fn encode(bgr: &[u8], w: u32, h: u32, out_h: u32, quality: u8) -> Result<Vec
             0.0,
             opencv::imgproc::INTER_AREA,
         )?;
-        opencv::imgcodecs::imencode(".jpg", &small, &mut buf, &params)?;
+        jpeg(small.data_bytes()?, out_w as u32, out_h, quality)
     } else {
-        opencv::imgcodecs::imencode(".jpg", &img, &mut buf, &params)?;
+        jpeg(bgr, w, h, quality)
     }
-    Ok(buf.to_vec())
+}
+
+/// BGR24 to JPEG: baseline, 4:2:0 (libjpeg's default, as OpenCV's imencode).
+fn jpeg(bgr: &[u8], w: u32, h: u32, quality: u8) -> Result<Vec<u8>, EncodeError> {
+    let image = turbojpeg::Image {
+        pixels: bgr,
+        width: w as usize,
+        pitch: w as usize * 3,
+        height: h as usize,
+        format: turbojpeg::PixelFormat::BGR,
+    };
+    let mut c = turbojpeg::Compressor::new()?;
+    c.set_quality(i32::from(quality.clamp(1, 100)));
+    c.set_subsamp(turbojpeg::Subsamp::Sub2x2);
+    Ok(c.compress_to_vec(image)?)
 }
 
 /// A viewer's registration; dropping it stops the encoding it needed
@@ -409,19 +420,10 @@ mod tests {
         let bgr: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
         let full = encode(&bgr, w, h, 0, 80).unwrap_or_default();
         assert_eq!(&full[..2], &[0xFF, 0xD8]);
-        let m = opencv::imgcodecs::imdecode(
-            &Vector::<u8>::from_slice(&full),
-            opencv::imgcodecs::IMREAD_COLOR,
-        )
-        .map(|m| (m.cols(), m.rows()));
-        assert_eq!(m.ok(), Some((64, 48)));
+        let size = |j: &[u8]| image::load_from_memory(j).map(|m| (m.width(), m.height()));
+        assert_eq!(size(&full).ok(), Some((64, 48)));
         let small = encode(&bgr, w, h, 24, 80).unwrap_or_default();
-        let m = opencv::imgcodecs::imdecode(
-            &Vector::<u8>::from_slice(&small),
-            opencv::imgcodecs::IMREAD_COLOR,
-        )
-        .map(|m| (m.cols(), m.rows()));
-        assert_eq!(m.ok(), Some((32, 24)));
+        assert_eq!(size(&small).ok(), Some((32, 24)));
         assert!(matches!(
             encode(&bgr[1..], w, h, 0, 80),
             Err(EncodeError::Size { .. })
