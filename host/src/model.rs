@@ -363,17 +363,6 @@ impl Detector {
                 lb
             }
         };
-        // A float NCHW input: the whole frame in one pass (layouts/resample.rs).
-        if frame.typ() == opencv::core::CV_8UC3 && frame.is_continuous() {
-            let bytes = frame.data_bytes()?;
-            let stride = w as usize * 3;
-            if self
-                .packer
-                .resize_pack(bytes, stride, &lb, &mut self.tensor)
-            {
-                return Ok(lb);
-            }
-        }
         opencv::imgproc::resize(
             frame,
             &mut self.resized,
@@ -398,19 +387,19 @@ impl Detector {
     ) -> Result<Vec<Detection>, ModelError> {
         let t0 = std::time::Instant::now();
         let lb = self.preprocess(frame)?;
-        timings.preprocess += t0.elapsed().as_secs_f64();
-        run_and_decode(&self.model, &self.tensor, &lb, &mut self.scratch, timings)
-    }
-
-    /// [`detect`](Self::detect) on an already pre-processed `tensor` of a
-    /// frame of geometry `lb` (tests compare pre-processing ways with it).
-    pub fn detect_tensor(
-        &mut self,
-        tensor: &InputTensor,
-        lb: &Letterbox,
-    ) -> Result<Vec<Detection>, ModelError> {
-        let mut timings = DetectTimings::default();
-        run_and_decode(&self.model, tensor, lb, &mut self.scratch, &mut timings)
+        let t1 = std::time::Instant::now();
+        let model = &*self.model;
+        let spec = &model.spec;
+        let outputs = model.run(&self.tensor)?;
+        let t2 = std::time::Instant::now();
+        let data = output_data(spec, &outputs)?;
+        let params = model.decode_params();
+        let dets = crate::layouts::decode(&spec.layout, &data, &params, &lb, &mut self.scratch)?;
+        let t3 = std::time::Instant::now();
+        timings.preprocess += (t1 - t0).as_secs_f64();
+        timings.inference += (t2 - t1).as_secs_f64();
+        timings.postprocess += (t3 - t2).as_secs_f64();
+        Ok(dets)
     }
 
     /// Whether the model's batch dimension is dynamic (it takes
@@ -467,26 +456,6 @@ impl Detector {
         }
         Ok(found)
     }
-}
-
-/// Run `model` on `tensor` and decode its outputs for a frame of geometry
-/// `lb`; the run's and the decoding's seconds added to `timings`.
-fn run_and_decode(
-    model: &LoadedModel,
-    tensor: &InputTensor,
-    lb: &Letterbox,
-    scratch: &mut DecodeScratch,
-    timings: &mut DetectTimings,
-) -> Result<Vec<Detection>, ModelError> {
-    let t1 = std::time::Instant::now();
-    let outputs = model.run(tensor)?;
-    let t2 = std::time::Instant::now();
-    let data = output_data(&model.spec, &outputs)?;
-    let params = model.decode_params();
-    let dets = crate::layouts::decode(&model.spec.layout, &data, &params, lb, scratch)?;
-    timings.inference += (t2 - t1).as_secs_f64();
-    timings.postprocess += t2.elapsed().as_secs_f64();
-    Ok(dets)
 }
 
 /// Milliseconds, to 0.1.

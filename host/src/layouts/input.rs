@@ -2,10 +2,8 @@
 //! element type (float32 or uint8) and tensor order (NCHW or NHWC) from the
 //! input tensor; channel order, normalisation and resize from the model's
 //! `edgepipe.*` metadata (defaults: RGB, /255 for float, letterbox). Also
-//! the packing of a resized BGR frame into that tensor, or of a whole frame
-//! resized on the way for a float NCHW input (`resample`).
+//! the packing of a resized BGR frame into that tensor.
 
-use super::resample::{Normalise, Resampler};
 use crate::detect::{Letterbox, PAD_VALUE};
 
 /// How the frame is fitted to the input.
@@ -186,45 +184,12 @@ pub enum InputTensor {
 pub struct Packer {
     spec: InputSpec,
     lut: Option<Box<[[f32; 256]; 3]>>,
-    /// A float NCHW input: whole frames resized straight into the tensor.
-    resample: Option<(Resampler, Normalise)>,
 }
 
 impl Packer {
     pub fn new(spec: InputSpec) -> Packer {
         let lut = (spec.element == Element::F32).then(|| spec.float_lut());
-        let resample = (spec.element == Element::F32 && spec.nchw).then(|| {
-            let norm = Normalise {
-                src: spec.sources(),
-                mul: spec.std.map(|s| 1.0 / s),
-                add: [0, 1, 2].map(|c| -spec.mean[c] / spec.std[c]),
-            };
-            (Resampler::new(), norm)
-        });
-        Packer {
-            spec,
-            lut,
-            resample,
-        }
-    }
-
-    /// Resize a whole BGR24 frame (`lb.src_w` x `lb.src_h`, rows of
-    /// `stride` bytes) into the inner region of the tensor in one pass;
-    /// `false` when this input does not take that way (not float NCHW):
-    /// resize, then [`pack`](Self::pack).
-    pub fn resize_pack(
-        &mut self,
-        frame_bgr: &[u8],
-        stride: usize,
-        lb: &Letterbox,
-        tensor: &mut InputTensor,
-    ) -> bool {
-        match (&mut self.resample, tensor) {
-            (Some((resampler, norm)), InputTensor::F32(t)) => {
-                resampler.run(frame_bgr, stride, lb, norm, t)
-            }
-            _ => false,
-        }
+        Packer { spec, lut }
     }
 
     pub fn spec(&self) -> &InputSpec {

@@ -7,7 +7,6 @@ pub mod batch;
 pub mod end2end;
 pub mod input;
 mod recognise;
-pub mod resample;
 pub mod tfod;
 pub mod yolov5;
 pub mod yolov8;
