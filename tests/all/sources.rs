@@ -225,3 +225,31 @@ fn a_url_that_never_answers_fails_after_the_url_timeout() {
         "{took:?}"
     );
 }
+
+#[test]
+fn a_protocol_or_codec_not_built_in_is_one_clear_error() {
+    // The built-in FFmpeg has no TLS and no AV1 decoder
+    // (scripts/setup-ffmpeg.sh): both say so instead of an empty message.
+    let err = Capture::open("https://127.0.0.1:9/video.mp4")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("reads no such URL") && err.contains("rtsp"),
+        "{err}"
+    );
+    let dir = common::TempDir::new("av1");
+    let clip = dir.path().join("av1.mkv");
+    let args = ["-frames:v", "2", "-s", "160x120", "-c:v", "libaom-av1"];
+    ffmpeg(
+        &common::clip(),
+        &[&args[..], &["-cpu-used", "8"]].concat(),
+        &clip,
+    );
+    let err = Capture::open(clip.to_str().unwrap())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("cannot decode its video (av1)"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+}
