@@ -280,6 +280,9 @@ pub fn run_camera(
     } else {
         None
     };
+    // Start-up's garbage (the session build's above all) goes back before
+    // frames flow, rather than staying resident for the whole run.
+    crate::malloc::release_free();
     let started = Instant::now();
     let threads = Threads::start(
         capture,
