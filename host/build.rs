@@ -5,9 +5,9 @@
 //! 2.36: Debian 12) instead of 24-byte RELA entries: 1.4 MB less that the
 //! dynamic loader reads (and keeps resident) at every start.
 //!
-//! The static FFmpeg of vendor/ffmpeg-min (scripts/setup-ffmpeg.sh;
+//! The static FFmpeg of vendor/ffmpeg-min-tls (scripts/setup-ffmpeg.sh;
 //! ffmpeg-sys-next finds it through FFMPEG_DIR, .cargo/config.toml): the
-//! system library its archives need besides libc and libm, and a relink
+//! system libraries its archives need besides libc and libm, and a relink
 //! whenever setup rebuilds it.
 
 fn main() {
@@ -25,4 +25,7 @@ fn main() {
     // argument comes after every archive on the linker's command line, so the
     // linker keeps libz for the references libavformat.a makes.
     println!("cargo:rustc-link-arg=-lz");
+    // Its TLS (https://, HLS over https): Debian's OpenSSL 3, shared.
+    println!("cargo:rustc-link-arg=-lssl");
+    println!("cargo:rustc-link-arg=-lcrypto");
 }

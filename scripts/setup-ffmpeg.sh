@@ -7,18 +7,23 @@
 # Rebuilt only when the source version or the configure flags change: both
 # are recorded in vendor/ffmpeg-min/STAMP.
 
-FFMIN_DIR="$VENDOR/ffmpeg-min"
+# A new folder name whenever the build's set of libraries changes (ffmpeg-min:
+# no TLS; ffmpeg-min-tls: https through OpenSSL), so that a checkout still
+# pointing at the old folder keeps linking what it expects.
+FFMIN_DIR="$VENDOR/ffmpeg-min-tls"
 FFMIN_DECODERS=(h264 hevc mpeg4 h263 flv msmpeg4v1 msmpeg4v2 msmpeg4v3 mjpeg mpeg1video mpeg2video vp8 vp9 rawvideo ffv1)
 FFMIN_PARSERS=(h264 hevc mpeg4video h263 mjpeg mpegvideo vp8 vp9)
 FFMIN_DEMUXERS=(avi mov matroska mpegts mpegps mpegvideo flv rtsp rtp sdp h264 hevc m4v mjpeg mpjpeg ivf yuv4mpegpipe hls)
-FFMIN_PROTOCOLS=(file pipe tcp udp rtp http httpproxy)
-# LGPL build (no --enable-gpl); no https (TLS would load libssl + libcrypto,
-# ~2 MiB resident more; README, "Video decoding"); zlib is loaded anyway by
-# OpenCV's core (compressed MP4 headers, zlib-compressed Matroska tracks).
+FFMIN_PROTOCOLS=(file pipe tcp udp rtp http httpproxy tls https)
+# LGPL build (no --enable-gpl); TLS (https://, HLS over https) through
+# Debian's OpenSSL 3 (Apache-2.0, compatible with the LGPL; libssl-dev), linked
+# dynamically (host/build.rs); zlib is loaded anyway by OpenCV's core
+# (compressed MP4 headers, zlib-compressed Matroska tracks).
 FFMIN_FLAGS=(
   --enable-static --disable-shared --enable-pic
   --disable-programs --disable-doc --disable-debug
   --disable-everything --disable-autodetect --enable-pthreads --enable-zlib
+  --enable-openssl
   --disable-avfilter --disable-swresample --disable-postproc
   --enable-avdevice --enable-avformat --enable-avcodec --enable-swscale
   --enable-indev=v4l2
@@ -63,17 +68,37 @@ EOF
   dpkg-source --no-check -x "$work"/ffmpeg_*.dsc "$work/src" >/dev/null
 }
 
+# ffmpeg-sys-next copies the archives into its rlib and never reruns its
+# build script when FFMPEG_DIR or the archives change: after a new FFmpeg
+# (another STAMP than the one this target folder was built with), its
+# artefacts are cleaned so that cargo builds it again.
+ffmin_refresh_cargo() {
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}"
+  local seen="$target/ffmpeg-min.stamp"
+  if [ -f "$seen" ] && cmp -s "$seen" "$FFMIN_DIR/STAMP"; then
+    return 0
+  fi
+  if [ -d "$target" ]; then
+    say "FFmpeg changed: cleaning ffmpeg-sys-next's build so that it links the new one"
+    (cd "$ROOT" && cargo clean -q -p ffmpeg-sys-next && cargo clean -q --release -p ffmpeg-sys-next) \
+      || die "cargo clean -p ffmpeg-sys-next failed"
+  fi
+  mkdir -p "$target"
+  cp "$FFMIN_DIR/STAMP" "$seen"
+}
+
 setup_ffmpeg_min() {
   local version stamp work start
   version="$(ffmin_version)"
   stamp="$(ffmin_stamp "$version")"
   if [ -f "$FFMIN_DIR/STAMP" ] && [ "$(cat "$FFMIN_DIR/STAMP")" = "$stamp" ] \
      && [ -f "$FFMIN_DIR/lib/libavformat.a" ]; then
+    ffmin_refresh_cargo
     return 0
   fi
-  say "building a minimal static FFmpeg from Debian's source package ffmpeg $version into vendor/ffmpeg-min"
+  say "building a minimal static FFmpeg from Debian's source package ffmpeg $version into ${FFMIN_DIR#"$VENDOR"/}"
   start=$SECONDS
-  work="$VENDOR/ffmpeg-min.build"
+  work="$FFMIN_DIR.build"
   rm -rf "$work"
   mkdir -p "$work"
   ffmin_fetch_source "$version" "$work"
@@ -88,4 +113,5 @@ setup_ffmpeg_min() {
   mv "$work/dest$FFMIN_DIR" "$FFMIN_DIR"
   rm -rf "$work"
   say "minimal FFmpeg built in $((SECONDS - start)) s"
+  ffmin_refresh_cargo
 }

@@ -28,7 +28,7 @@ PLUGINS=(people-counter course-topics draw-boxes class-names speedometer line-co
 # FFmpeg built from Debian's source package (scripts/setup-ffmpeg.sh; ffmpeg: its
 # version, and the tests' encoder);
 # libturbojpeg0-dev: the live view encodes JPEG with libjpeg-turbo (turbojpeg).
-APT_PACKAGES=(libopencv-dev nasm dpkg-dev libturbojpeg0-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils curl)
+APT_PACKAGES=(libopencv-dev nasm dpkg-dev libturbojpeg0-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils curl libssl-dev)
 # The live view's browser test: Debian's chromium driven by playwright-core (no browser download).
 PLAYWRIGHT_VERSION="1.65.1"
 NODE_DIR="$VENDOR/node"

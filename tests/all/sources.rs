@@ -1,9 +1,11 @@
 //! Frame sources read with FFmpeg and the `image` crate (host/src/capture/):
 //! what the binary links, pixel formats that become BGR, frame-exact seeking,
-//! and the clear errors of a camera that is not there and a URL that stalls.
+//! reading over https (and HLS over https), and the clear errors of a camera
+//! that is not there, a URL that stalls and a protocol or codec not built in.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use edgepipe::capture::Capture;
@@ -226,16 +228,105 @@ fn a_url_that_never_answers_fails_after_the_url_timeout() {
     );
 }
 
+/// Python's `http.server` behind TLS (a test certificate for 127.0.0.1)
+/// serving `dir`; killed when dropped.
+struct HttpsServer {
+    child: Child,
+    port: u16,
+}
+
+impl HttpsServer {
+    fn start(dir: &Path) -> HttpsServer {
+        let (_, cert, key) = common::make_ca_and_server_cert(dir, "https");
+        let script = "import functools, http.server, ssl, sys\n\
+            d, cert, key = sys.argv[1:4]\n\
+            h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=d)\n\
+            s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n\
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+            c.load_cert_chain(cert, key)\n\
+            s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+            print(s.server_address[1], flush=True)\n\
+            s.serve_forever()\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(dir)
+            .arg(cert)
+            .arg(key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The port it listens on, printed once it listens.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap();
+        HttpsServer { child, port }
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn url_frames(url: &str, n: usize) -> Vec<Vec<u8>> {
+    let mut cap = Capture::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    (0..n)
+        .map(|_| {
+            let f = cap.next_frame().unwrap().unwrap();
+            f.mat.data_bytes().unwrap().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn https_urls_and_hls_over_https_read_the_same_frames_as_the_file() {
+    // TLS through Debian's OpenSSL (scripts/setup-ffmpeg.sh); FFmpeg does not
+    // verify the server's certificate by default (a self-signed camera works).
+    let dir = common::TempDir::new("https");
+    let clip = dir.path().join("clip.mp4");
+    let args = ["-frames:v", "12", "-s", "320x240", "-c:v", "libx264"];
+    // The index first: Python's server answers no byte ranges (no seeking).
+    let more = ["-g", "4", "-movflags", "+faststart"];
+    ffmpeg(&common::clip(), &[&args[..], &more[..]].concat(), &clip);
+    let hls = [
+        "-c",
+        "copy",
+        "-f",
+        "hls",
+        "-hls_time",
+        "0.1",
+        "-hls_list_size",
+        "0",
+    ];
+    ffmpeg(&clip, &hls, &dir.path().join("live.m3u8"));
+    let server = HttpsServer::start(dir.path());
+    let want = frames(&clip, 10);
+    let base = format!("https://127.0.0.1:{}", server.port);
+    assert!(
+        url_frames(&format!("{base}/clip.mp4"), 10) == want,
+        "mp4 over https"
+    );
+    assert!(
+        url_frames(&format!("{base}/live.m3u8"), 10) == want,
+        "HLS over https"
+    );
+}
+
 #[test]
 fn a_protocol_or_codec_not_built_in_is_one_clear_error() {
-    // The built-in FFmpeg has no TLS and no AV1 decoder
+    // The built-in FFmpeg has no RTMP and no AV1 decoder
     // (scripts/setup-ffmpeg.sh): both say so instead of an empty message.
-    let err = Capture::open("https://127.0.0.1:9/video.mp4")
+    let err = Capture::open("rtmp://127.0.0.1:9/live/cam")
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(
-        err.contains("reads no such URL") && err.contains("rtsp"),
+        err.contains("reads no such URL") && err.contains("https, rtsp"),
         "{err}"
     );
     let dir = common::TempDir::new("av1");

@@ -366,13 +366,13 @@ fn options(url: &str) -> ff::Dictionary<'static> {
 }
 
 /// What the built-in FFmpeg reads (scripts/setup-ffmpeg.sh).
-const PROTOCOLS: &str = "file, pipe, http, rtsp, rtp, udp, tcp";
+const PROTOCOLS: &str = "file, pipe, http, https, rtsp, rtp, udp, tcp";
 
 fn ff_error(code: c_int, deadline: &Deadline) -> String {
     if deadline.passed() {
         "it did not answer in time".into()
     } else if ff::Error::from(code) == ff::Error::ProtocolNotFound {
-        format!("this FFmpeg reads no such URL (it reads {PROTOCOLS}; not https)")
+        format!("this FFmpeg reads no such URL (it reads {PROTOCOLS})")
     } else {
         format!("FFmpeg: {}", ff::Error::from(code))
     }
