@@ -187,15 +187,19 @@ pub enum InputTensor {
 pub struct Packer {
     spec: InputSpec,
     lut: Option<Box<[[f32; 256]; 3]>>,
+    /// Per tensor channel, the table's arithmetic for the AVX2 kernel.
+    norm: [simd::Normalise; 3],
     resizer: Resizer,
 }
 
 impl Packer {
     pub fn new(spec: InputSpec) -> Packer {
         let lut = (spec.element == Element::F32).then(|| spec.float_lut());
+        let norm = [0, 1, 2].map(|c| simd::Normalise::new(spec.mean[c], spec.std[c]));
         Packer {
             spec,
             lut,
+            norm,
             resizer: Resizer::new(),
         }
     }
@@ -274,12 +278,12 @@ impl Packer {
             src: self.spec.sources(),
         };
         let (nw, nh) = (lb.new_w as usize, lb.new_h as usize);
-        let spec = &self.spec;
+        let (spec, norm) = (&self.spec, &self.norm);
         match (tensor, &self.lut) {
             (InputTensor::F32(t), Some(lut)) if fits && t.len() == 3 * w * h => {
                 self.resizer.run(img, nw, nh, |y, planes| {
                     if spec.nchw {
-                        to.put_floats(y, planes, t, spec, lut);
+                        to.put_floats(y, planes, t, norm, lut);
                     } else {
                         to.put_row(y, planes, t, |c, v| lut[c][v as usize]);
                     }
@@ -357,7 +361,7 @@ impl Target<'_> {
         y: usize,
         planes: [&[u8]; 3],
         t: &mut [f32],
-        spec: &InputSpec,
+        norm: &[simd::Normalise; 3],
         lut: &[[f32; 256]; 3],
     ) {
         let lb = self.lb;
@@ -367,7 +371,7 @@ impl Target<'_> {
         for (c, &s) in self.src.iter().enumerate() {
             let bytes = planes[s];
             let out = &mut t[c * plane + off..c * plane + off + bytes.len()];
-            let done = simd::normalise(bytes, spec.mean[c], spec.std[c], out);
+            let done = simd::normalise(bytes, &norm[c], out);
             for (o, &v) in out[done..].iter_mut().zip(&bytes[done..]) {
                 *o = lut[c][v as usize];
             }

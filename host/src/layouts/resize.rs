@@ -447,6 +447,14 @@ mod tests {
     }
 
     #[test]
+    fn the_clips_geometry_takes_the_avx2_blocks_but_at_the_rows_end() {
+        let blocks = avx2::blocks(&x_taps(768, 640), 768 * 3);
+        assert_eq!(blocks.len(), 40);
+        assert!(blocks[..39].iter().all(Option::is_some));
+        assert!(blocks[39].is_none(), "its last load would leave the row");
+    }
+
+    #[test]
     fn an_image_smaller_than_it_says_is_left_alone() {
         let data = [0u8; 10];
         let img = Image {

@@ -2,7 +2,8 @@
 //! scalar twin (tests compare them): the exact resize's horizontal pass 16
 //! columns at a time (each group of 4 columns' source bytes fetched by one
 //! 16-byte load and a byte shuffle), its vertical pass 32 bytes at a time,
-//! and bytes to normalised floats 8 at a time.
+//! and bytes to normalised floats 8 at a time (a division, or a multiply
+//! corrected by fused multiply-adds where that is exact for every byte).
 
 use super::resize::XTap;
 
@@ -152,18 +153,59 @@ unsafe fn vertical_avx2(h0: &[i16], h1: &[i16], (b0, b1): (i16, i16), out: &mut 
     }
 }
 
+/// A channel's normalisation, `(byte - mean) / std`, and whether its
+/// quotient may be taken as `q = x * (1 / std)` corrected once with two
+/// fused multiply-adds: only when that gives the correctly rounded
+/// quotient for every byte (checked here, byte by byte), else a division.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalise {
+    mean: f32,
+    std: f32,
+    recip: f32,
+    fma: bool,
+}
+
+impl Normalise {
+    pub fn new(mean: f32, std: f32) -> Normalise {
+        let recip = 1.0 / std;
+        let fma = (0..=255u8).all(|v| {
+            let x = v as f32 - mean;
+            corrected(x, std, recip).to_bits() == (x / std).to_bits()
+        });
+        Normalise {
+            mean,
+            std,
+            recip,
+            fma,
+        }
+    }
+}
+
+/// `x / std` from `x * recip`, corrected by the exact residual.
+fn corrected(x: f32, std: f32, recip: f32) -> f32 {
+    let q = x * recip;
+    let residual = (-q).mul_add(std, x);
+    residual.mul_add(recip, q)
+}
+
 /// `out[i] = (src[i] - mean) / std` over the first whole 8s, the same
-/// float operations as a table of `(v as f32 - mean) / std`; how many
-/// values it wrote.
-pub fn normalise(src: &[u8], mean: f32, std: f32, out: &mut [f32]) -> usize {
+/// floats as a table of `(v as f32 - mean) / std`; how many values it
+/// wrote.
+pub fn normalise(src: &[u8], k: &Normalise, out: &mut [f32]) -> usize {
     let n = out.len().min(src.len()) / 8 * 8;
     if n == 0 || !available() {
         return 0;
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: AVX2 is there; n is within both slices.
-        unsafe { normalise_avx2(&src[..n], mean, std, &mut out[..n]) };
+        let (src, out) = (&src[..n], &mut out[..n]);
+        if k.fma && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA are there; n is within both slices.
+            unsafe { normalise_fma(src, k, out) };
+        } else {
+            // SAFETY: AVX2 is there; n is within both slices.
+            unsafe { normalise_div(src, k, out) };
+        }
         n
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -172,15 +214,46 @@ pub fn normalise(src: &[u8], mean: f32, std: f32, out: &mut [f32]) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn normalise_avx2(src: &[u8], mean: f32, std: f32, out: &mut [f32]) {
+unsafe fn normalise_div(src: &[u8], k: &Normalise, out: &mut [f32]) {
     use std::arch::x86_64::*;
-    let (m, s) = (_mm256_set1_ps(mean), _mm256_set1_ps(std));
-    let mut i = 0;
-    while i + 8 <= out.len() {
+    let (m, s) = (_mm256_set1_ps(k.mean), _mm256_set1_ps(k.std));
+    each8(out, |i| {
         let bytes = _mm_loadl_epi64(src.as_ptr().add(i) as *const __m128i);
         let v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
-        let v = _mm256_div_ps(_mm256_sub_ps(v, m), s);
-        _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
+        _mm256_div_ps(_mm256_sub_ps(v, m), s)
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn normalise_fma(src: &[u8], k: &Normalise, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (m, s, r) = (
+        _mm256_set1_ps(k.mean),
+        _mm256_set1_ps(k.std),
+        _mm256_set1_ps(k.recip),
+    );
+    each8(out, |i| {
+        let bytes = _mm_loadl_epi64(src.as_ptr().add(i) as *const __m128i);
+        let x = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), m);
+        let q = _mm256_mul_ps(x, r);
+        let residual = _mm256_fnmadd_ps(q, s, x);
+        _mm256_fmadd_ps(residual, r, q)
+    });
+}
+
+/// `out[i..i + 8] = value(i)` for each whole 8 of `out`.
+///
+/// # Safety
+/// AVX2 is there; `value(i)` may read 8 values from `i` for any
+/// `i <= out.len() - 8`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn each8(out: &mut [f32], value: impl Fn(usize) -> std::arch::x86_64::__m256) {
+    let mut i = 0;
+    while i + 8 <= out.len() {
+        std::arch::x86_64::_mm256_storeu_ps(out.as_mut_ptr().add(i), value(i));
         i += 8;
     }
 }
@@ -195,19 +268,26 @@ mod tests {
             return;
         }
         let bytes: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
-        for (mean, std) in [
+        let cases = [
             (0.0f32, 255.0f32),
             (103.53, 57.375),
             (127.5, 127.5),
             (0.0, 1.0),
-        ] {
-            let mut out = vec![f32::NAN; bytes.len()];
-            assert_eq!(normalise(&bytes, mean, std, &mut out), 512);
-            for (&b, &o) in bytes.iter().zip(&out) {
-                let want = (b as f32 - mean) / std;
-                assert_eq!(o.to_bits(), want.to_bits(), "{b} with {mean}, {std}");
+            (1.0, 3.0),
+        ];
+        for (mean, std) in cases {
+            let k = Normalise::new(mean, std);
+            for k in [k, Normalise { fma: false, ..k }] {
+                let mut out = vec![f32::NAN; bytes.len()];
+                assert_eq!(normalise(&bytes, &k, &mut out), 512);
+                for (&b, &o) in bytes.iter().zip(&out) {
+                    let want = (b as f32 - mean) / std;
+                    assert_eq!(o.to_bits(), want.to_bits(), "{b} with {k:?}");
+                }
             }
         }
+        // The usual /255 takes the multiply-adds.
+        assert!(Normalise::new(0.0, 255.0).fma);
     }
 
     #[test]
