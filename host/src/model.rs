@@ -16,6 +16,7 @@ use crate::detect::{self, Detection, Letterbox};
 use crate::ep::{self, Ep, Provider};
 use crate::layouts::batch::{split_output, BatchTensor};
 use crate::layouts::input::{InputTensor, Packer};
+use crate::layouts::resize::Image;
 use crate::layouts::yolov8::DecodeScratch;
 use crate::layouts::{DecodeParams, LayoutKind, OutputView};
 use crate::model_spec::{self, ModelSpec};
@@ -363,6 +364,19 @@ impl Detector {
                 lb
             }
         };
+        // Resized row by row into the tensor (layouts/resize.rs), the same
+        // bytes as OpenCV's resize below, which stays for other frames.
+        if frame.typ() == opencv::core::CV_8UC3 && frame.is_continuous() {
+            let img = Image {
+                data: frame.data_bytes()?,
+                width: w as usize,
+                height: h as usize,
+                stride: w as usize * 3,
+            };
+            if self.packer.resize_pack(&img, &lb, &mut self.tensor) {
+                return Ok(lb);
+            }
+        }
         opencv::imgproc::resize(
             frame,
             &mut self.resized,

@@ -33,6 +33,7 @@ mod plugin_cli;
 mod plugin_langs;
 mod plugin_registry;
 mod plugins;
+mod preprocess;
 mod properties;
 mod providers;
 mod reload;
