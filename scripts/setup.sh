@@ -24,10 +24,11 @@ PLUGIN_DIR="$ROOT/target/plugins"
 PLUGINS=(people-counter course-topics draw-boxes class-names speedometer line-counter)
 # docker-registry, skopeo and apache2-utils (htpasswd): the fleet tests' real OCI registry (README, "Fleets").
 # curl: the fleet tests PUT a hand-made manifest straight to the registry.
-# libav*-dev: edgepipe decodes video with FFmpeg's libraries (ffmpeg-next); libopencv-dev
-# for OpenCV core + imgproc only; libavdevice59 is loaded at run time for cameras;
+# libopencv-dev for OpenCV core + imgproc only; nasm and dpkg-dev: the minimal static
+# FFmpeg built from Debian's source package (scripts/setup-ffmpeg.sh; ffmpeg: its
+# version, and the tests' encoder);
 # libturbojpeg0-dev: the live view encodes JPEG with libjpeg-turbo (turbojpeg).
-APT_PACKAGES=(libopencv-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice59 libturbojpeg0-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils curl)
+APT_PACKAGES=(libopencv-dev nasm dpkg-dev libturbojpeg0-dev clang libclang-dev ffmpeg mosquitto mosquitto-clients pkg-config openssl chromium docker-registry skopeo apache2-utils curl)
 # The live view's browser test: Debian's chromium driven by playwright-core (no browser download).
 PLAYWRIGHT_VERSION="1.65.1"
 NODE_DIR="$VENDOR/node"
@@ -174,6 +175,11 @@ fi
 # shellcheck source=scripts/setup-models.sh
 source "$ROOT/scripts/setup-models.sh"
 setup_models
+
+# 5d. The minimal static FFmpeg the host links (vendor/ffmpeg-min) ------------
+# shellcheck source=scripts/setup-ffmpeg.sh
+source "$ROOT/scripts/setup-ffmpeg.sh"
+setup_ffmpeg_min
 
 # 6. Python and JavaScript plugin toolchains (plugins/sdk-python, sdk-js) ------
 # shellcheck source=scripts/setup-plugin-langs.sh

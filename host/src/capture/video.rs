@@ -87,6 +87,9 @@ pub struct VideoReader {
 fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
+        // ffmpeg-next's messages for FFmpeg's own error codes ("Protocol not
+        // found", ...) are filled in here; before, they were empty.
+        ff::util::error::register_all();
         ff::util::log::set_level(ff::util::log::Level::Quiet);
         ff::format::network::init();
     });
@@ -129,6 +132,7 @@ impl VideoReader {
             .find(|f| f.is_finite() && *f > 0.0)
             .unwrap_or(0.0);
         let frames = frame_count(&input, &stream, fps);
+        let codec = stream.parameters().id().name();
         let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
             .map_err(|e| format!("FFmpeg: {e}"))?;
         ctx.set_threading(ff::codec::threading::Config {
@@ -139,7 +143,7 @@ impl VideoReader {
         let decoder = ctx
             .decoder()
             .video()
-            .map_err(|e| format!("FFmpeg cannot decode its video: {e}"))?;
+            .map_err(|e| format!("FFmpeg cannot decode its video ({codec}): {e}"))?;
         deadline.arm(None);
         Ok(VideoReader {
             decoder,
@@ -361,9 +365,14 @@ fn options(url: &str) -> ff::Dictionary<'static> {
     d
 }
 
+/// What the built-in FFmpeg reads (scripts/setup-ffmpeg.sh).
+const PROTOCOLS: &str = "file, pipe, http, rtsp, rtp, udp, tcp";
+
 fn ff_error(code: c_int, deadline: &Deadline) -> String {
     if deadline.passed() {
         "it did not answer in time".into()
+    } else if ff::Error::from(code) == ff::Error::ProtocolNotFound {
+        format!("this FFmpeg reads no such URL (it reads {PROTOCOLS}; not https)")
     } else {
         format!("FFmpeg: {}", ff::Error::from(code))
     }
