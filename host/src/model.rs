@@ -492,9 +492,16 @@ fn builder_for(
 ) -> Result<SessionBuilder, String> {
     let text = |e: ort::Error<SessionBuilder>| e.to_string();
     let b = Session::builder(env).map_err(|e| e.to_string())?;
-    let b = b
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(text)?;
+    // OpenVINO takes the whole graph and optimises it itself; ONNX Runtime's
+    // extended and layout passes (levels 2 and 3) only rewrite nodes its CPU
+    // provider runs, and cost the OpenVINO session's start ~10-15 ms (README,
+    // "Against the course's loop"). The basic passes (constant folding,
+    // redundant nodes) still run, for whatever OpenVINO leaves to the CPU.
+    let level = match provider {
+        Provider::Cpu => GraphOptimizationLevel::Level3,
+        Provider::OpenVino => GraphOptimizationLevel::Level1,
+    };
+    let b = b.with_optimization_level(level).map_err(text)?;
     match provider {
         Provider::Cpu => {
             let b = b
@@ -528,9 +535,7 @@ fn open_session(
     // converted graphs): another is refused before it is tried.
     let runs_on = match provider {
         Provider::Cpu => None,
-        _ => std::fs::read(path)
-            .ok()
-            .and_then(|b| crate::model_meta::providers(&b)),
+        _ => crate::model_meta::providers_of_file(path),
     };
     let attempt = |provider: Provider| -> Result<Session, String> {
         if let Some(list) = runs_on

@@ -40,6 +40,7 @@ mod reload;
 mod sandbox;
 mod sandbox_langs;
 mod sources;
+mod start_order;
 mod state;
 mod tenant_cameras;
 mod tenants;
