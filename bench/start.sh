@@ -2,8 +2,8 @@
 # Where edgepipe's start goes, by session shape: process start to the first
 # whole frame on stdout (bench/measure.py) and the OpenVINO session's build
 # (`session_ms` of `--log edgepipe::model=debug`), for the default (one
-# session serving two requests: num_streams=2, num_of_threads=2, bf16) and
-# the shapes that differ from it in one thing, beside the Python loop on the
+# session serving two requests: num_streams=2, num_of_threads=2, bf16, no
+# snippets) and the shapes that differ from it in one thing, beside the Python loop on the
 # same runtime (bench/reference.py). Whole processes, alternated ROUNDS
 # times (the order flips every round), no MQTT on either side. Prints the
 # load (uptime) before and after: figures taken above a load of the core
@@ -20,8 +20,9 @@ INPUT="vendor/data/vtest.avi"
 MODEL="models/yolov12n.onnx"
 VENV="vendor/bench-venv"
 [ -x "$VENV/bin/python" ] || { echo "start: run bench/compare.sh once first (it installs $VENV)" >&2; exit 1; }
-F32='load_config={"CPU":{"INFERENCE_PRECISION_HINT":"f32","ENABLE_CPU_PINNING":"NO"}}'
-names=(default one-stream one-request f32 two-sessions python)
+F32='load_config={"CPU":{"INFERENCE_PRECISION_HINT":"f32","ENABLE_CPU_PINNING":"NO","SNIPPETS_MODE":"DISABLE"}}'
+SNIPPETS='load_config={"CPU":{"INFERENCE_PRECISION_HINT":"bf16","ENABLE_CPU_PINNING":"NO","SNIPPETS_MODE":"ENABLE"}}'
+names=(default one-stream one-request f32 snippets two-sessions python)
 declare -A args=(
   [default]=""
   [one-stream]="--ep-option num_streams=1"
@@ -38,6 +39,7 @@ one() {
   case "$1" in
     python) cmd=("$VENV/bin/python" bench/reference.py --ep openvino --input "$INPUT" --model "$MODEL" --frames "$FRAMES" --no-mqtt) ;;
     f32) cmd=(./target/release/edgepipe run --input "$INPUT" --max-frames "$FRAMES" --stdout --no-mqtt --log edgepipe::model=debug --ep-option "$F32") ;;
+    snippets) cmd=(./target/release/edgepipe run --input "$INPUT" --max-frames "$FRAMES" --stdout --no-mqtt --log edgepipe::model=debug --ep-option "$SNIPPETS") ;;
     # shellcheck disable=SC2206
     *) cmd=(./target/release/edgepipe run --input "$INPUT" --max-frames "$FRAMES" --stdout --no-mqtt --log edgepipe::model=debug ${args[$1]}) ;;
   esac

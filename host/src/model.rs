@@ -16,6 +16,7 @@ use crate::detect::{self, Detection, Letterbox};
 use crate::ep::{self, Ep, Provider};
 use crate::layouts::batch::{split_output, BatchTensor};
 use crate::layouts::input::{InputTensor, Packer};
+use crate::layouts::resize::Image;
 use crate::layouts::yolov8::DecodeScratch;
 use crate::layouts::{DecodeParams, LayoutKind, OutputView};
 use crate::model_spec::{self, ModelSpec};
@@ -363,6 +364,19 @@ impl Detector {
                 lb
             }
         };
+        // Resized row by row into the tensor (layouts/resize.rs), the same
+        // bytes as OpenCV's resize below, which stays for other frames.
+        if frame.typ() == opencv::core::CV_8UC3 && frame.is_continuous() {
+            let img = Image {
+                data: frame.data_bytes()?,
+                width: w as usize,
+                height: h as usize,
+                stride: w as usize * 3,
+            };
+            if self.packer.resize_pack(&img, &lb, &mut self.tensor) {
+                return Ok(lb);
+            }
+        }
         opencv::imgproc::resize(
             frame,
             &mut self.resized,
@@ -478,9 +492,16 @@ fn builder_for(
 ) -> Result<SessionBuilder, String> {
     let text = |e: ort::Error<SessionBuilder>| e.to_string();
     let b = Session::builder(env).map_err(|e| e.to_string())?;
-    let b = b
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(text)?;
+    // OpenVINO takes the whole graph and optimises it itself; ONNX Runtime's
+    // extended and layout passes (levels 2 and 3) only rewrite nodes its CPU
+    // provider runs, and cost the OpenVINO session's start ~10-15 ms (README,
+    // "Against the course's loop"). The basic passes (constant folding,
+    // redundant nodes) still run, for whatever OpenVINO leaves to the CPU.
+    let level = match provider {
+        Provider::Cpu => GraphOptimizationLevel::Level3,
+        Provider::OpenVino => GraphOptimizationLevel::Level1,
+    };
+    let b = b.with_optimization_level(level).map_err(text)?;
     match provider {
         Provider::Cpu => {
             let b = b
@@ -514,9 +535,7 @@ fn open_session(
     // converted graphs): another is refused before it is tried.
     let runs_on = match provider {
         Provider::Cpu => None,
-        _ => std::fs::read(path)
-            .ok()
-            .and_then(|b| crate::model_meta::providers(&b)),
+        _ => crate::model_meta::providers_of_file(path),
     };
     let attempt = |provider: Provider| -> Result<Session, String> {
         if let Some(list) = runs_on

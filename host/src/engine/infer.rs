@@ -227,6 +227,23 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
     })
 }
 
+impl Loading {
+    /// Workers in all, once every session is loaded: sessions x requests.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+}
+
+/// `failure` of what ran while the model loaded, unless the model failed
+/// too: then the model's error, which comes first as when the model loaded
+/// before anything else (waits for the first session).
+pub fn model_error_or(loading: Loading, failure: Failure) -> Failure {
+    match first_loaded(loading) {
+        Err(model) => model,
+        Ok(_) => failure,
+    }
+}
+
 /// Wait for the first session; the others as [`LazyDetector::Pending`].
 pub fn first_loaded(loading: Loading) -> Result<(Detector, Vec<LazyDetector>), Failure> {
     let first = next_detector(&loading.next)?;

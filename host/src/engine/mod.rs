@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod camera_folder;
 pub mod camera_set;
+pub mod camera_start;
 pub mod cameras;
 pub mod capture_thread;
 pub mod infer;
@@ -32,16 +33,19 @@ use opencv::core::Mat;
 
 use crate::capture::Capture;
 use crate::chain::{Chain, ChainLimits, TopicPolicy};
+use crate::checkpoint::Checkpoints;
 use crate::config::{CameraSettings, Settings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::pipeline::{StopReason, Summary};
+use crate::plugin::StageSet;
 use crate::sink::{Recorder, StdoutSink};
 use crate::stop::StopToken;
-use capture_thread::{CaptureEnd, CaptureJob};
+use camera_start::{CameraStart, CaptureOptions, CaptureState, CaptureThread, InputInfo};
+use capture_thread::CaptureEnd;
 use infer::Inferred;
 use metrics::{format_parts, rss_kib};
 use progress::Progress;
-use queue::{Popped, Queue, WhenFull};
+use queue::Popped;
 use reorder::Reorder;
 use runtime::Runtime;
 use service::{CameraFeed, InferenceService};
@@ -126,13 +130,35 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
             ),
         ));
     };
-    // Sessions load in the background while the input opens.
+    // Sessions load in the background while the input opens, the stages
+    // load and a file's first frames are decoded (`camera_start`).
     let loading = infer::load_detectors(settings.model.detector(), settings.model.sessions)?;
     let capture = Capture::open(&camera.input).or_exit(ExitKind::Input)?;
-    let mut rt =
-        Runtime::start(&settings.runtime, &settings.model, loading, 1)?.with_live(false)?;
+    let copts = CaptureOptions {
+        sessions: loading.workers(),
+        loop_input: opts.loop_input,
+        stop: opts.stop.clone(),
+    };
+    let ready = runtime::plugin_host(&settings.runtime).and_then(|host| {
+        let start = CameraStart::prepare(&host, &settings.runtime, camera, capture, &copts)?;
+        Ok((host, start))
+    });
+    // The model's own error comes first, as when nothing ran beside its load.
+    let (host, start) = match ready {
+        Ok(r) => r,
+        Err(f) => return Err(infer::model_error_or(loading, f)),
+    };
+    let rt = Runtime::start_with(host, &settings.runtime, &settings.model, loading, 1)
+        .and_then(|rt| rt.with_live(false));
+    let mut rt = match rt {
+        Ok(rt) => rt,
+        Err(f) => {
+            start.abandon();
+            return Err(f);
+        }
+    };
     rt.camera_names = vec![camera.name.clone()];
-    let summary = run_camera(&rt, camera, capture, opts);
+    let summary = run_prepared(&rt, camera, start, opts);
     rt.report_batches();
     drop(rt.stop());
     summary
@@ -141,10 +167,10 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
 /// The frames' sinks of a camera: stdout (or the benchmark's writer) and the record.
 fn frame_sinks(
     settings: &CameraSettings,
-    capture: &Capture,
+    input: &InputInfo,
     frames_to: Option<Box<dyn Write>>,
 ) -> Result<(Option<StdoutSink>, Option<Recorder>), Failure> {
-    let (width, height, fps) = (capture.width(), capture.height(), capture.fps());
+    let (width, height, fps) = (input.width, input.height, input.fps);
     let stdout = match frames_to {
         Some(w) => Some(StdoutSink::with_writer(width, height, w)),
         None if settings.stdout => {
@@ -224,61 +250,50 @@ pub fn run_camera(
     capture: Capture,
     opts: EngineOptions,
 ) -> Result<Summary, Failure> {
-    let (width, height) = (capture.width(), capture.height());
-    let live = capture.spec().is_live();
-    tracing::info!(input = %settings.input, width, height, fps = capture.fps(), live, "input opened");
-    let stages = crate::pipeline::load_stages(&rt.host, &rt.settings, &settings.stages)?;
-    let publisher = crate::pipeline::connect(&rt.settings, settings, rt.mqtt_url.as_deref())?;
-    let (stdout, recorder) = frame_sinks(settings, &capture, opts.frames_to)?;
-    let operator = Chain::new(
-        "operator",
+    let copts = CaptureOptions {
+        sessions: rt.service.sessions(),
+        loop_input: opts.loop_input,
+        stop: opts.stop.clone(),
+    };
+    let start = CameraStart::prepare(&rt.host, &rt.settings, settings, capture, &copts)?;
+    run_prepared(rt, settings, start, opts)
+}
+
+/// The rest of a camera's start once its model is ready (its publisher,
+/// sinks, stage runner, tenants and live view, its feeder), then its frame
+/// loop. An error before the frame loop stops the capture thread.
+pub fn run_prepared(
+    rt: &Runtime,
+    settings: &CameraSettings,
+    start: CameraStart,
+    mut opts: EngineOptions,
+) -> Result<Summary, Failure> {
+    let CameraStart {
+        input,
         stages,
-        TopicPolicy::camera(
-            &rt.settings.delivery.host_prefixes,
-            settings.topic_prefix.as_deref(),
-        ),
-        ChainLimits::default(),
-    );
-    let mut runner = StageRunner::new(
-        operator,
-        Outputs {
-            publisher,
-            stdout,
-            recorder,
-        },
-        rt.labels.clone(),
-        (width, height),
-        opts.median_window,
-        rt.settings.pipeline_name.clone(),
-    );
-    runner.with_camera(&settings.name);
-    runner.with_host_topics(&settings.host_topics);
-    let mut capture = capture;
-    let resumed_at = settings
-        .state
-        .as_ref()
-        .and_then(crate::checkpoint::Checkpoints::open)
-        .and_then(|cp| runner.keep_state(cp))
-        .map_or(0, |at| resume_at(&mut capture, at));
-    let view = attach_tenants_and_live(rt, settings, &mut runner, (width, height))?;
-    let health = Arc::new(SourceHealth::default());
-    if live {
-        runner.watch_source(
-            health.clone(),
-            settings.input.clone(),
-            format!("{}/source", settings.host_topics),
-        );
-    }
-    let total = if live || opts.loop_input {
+        checkpoints,
+        health,
+        capture,
+    } = start;
+    let frames_to = opts.frames_to.take();
+    let parts = (stages, checkpoints, health.clone());
+    let (runner, view) =
+        match camera_runner(rt, settings, &input, parts, frames_to, opts.median_window) {
+            Ok(r) => r,
+            Err(f) => {
+                capture.abandon();
+                return Err(f);
+            }
+        };
+    let total = if input.live || opts.loop_input {
         settings.max_frames
     } else {
-        let left = capture.frame_count().map(|n| n.saturating_sub(resumed_at));
-        match (left, settings.max_frames) {
+        match (input.frames_left, settings.max_frames) {
             (Some(n), Some(m)) => Some(n.min(m)),
             (n, m) => n.or(m),
         }
     };
-    let progress = if opts.progress && !live {
+    let progress = if opts.progress && !input.live {
         Progress::for_terminal(total)
     } else {
         None
@@ -287,21 +302,19 @@ pub fn run_camera(
     // frames flow, rather than staying resident for the whole run.
     crate::malloc::release_free();
     let started = Instant::now();
-    let threads = Threads::start(
-        capture,
-        &rt.service,
-        settings,
-        opts.loop_input,
-        opts.stop.clone(),
-        health.clone(),
-    )?;
+    let copts = CaptureOptions {
+        sessions: rt.service.sessions(),
+        loop_input: opts.loop_input,
+        stop: opts.stop.clone(),
+    };
+    let threads = Threads::start(capture, &rt.service, settings, &copts, &health)?;
     let mut frame_loop = FrameLoop {
         runner,
         threads,
         progress,
         stop: opts.stop,
         health,
-        live,
+        live: input.live,
         rss: Vec::with_capacity(2),
         probe: opts.probe,
     };
@@ -311,6 +324,56 @@ pub fn run_camera(
         v.close();
     }
     summary
+}
+
+/// A camera's stage runner on `rt`: its stages, publisher and sinks, its
+/// tenants and live view.
+fn camera_runner(
+    rt: &Runtime,
+    settings: &CameraSettings,
+    input: &InputInfo,
+    (stages, checkpoints, health): (StageSet, Option<Checkpoints>, Arc<SourceHealth>),
+    frames_to: Option<Box<dyn Write>>,
+    median_window: usize,
+) -> Result<(StageRunner, Option<crate::live::CameraView>), Failure> {
+    let publisher = crate::pipeline::connect(&rt.settings, settings, rt.mqtt_url.as_deref())?;
+    let (stdout, recorder) = frame_sinks(settings, input, frames_to)?;
+    let operator = Chain::new(
+        "operator",
+        stages,
+        TopicPolicy::camera(
+            &rt.settings.delivery.host_prefixes,
+            settings.topic_prefix.as_deref(),
+        ),
+        ChainLimits::default(),
+    );
+    let size = (input.width, input.height);
+    let mut runner = StageRunner::new(
+        operator,
+        Outputs {
+            publisher,
+            stdout,
+            recorder,
+        },
+        rt.labels.clone(),
+        size,
+        median_window,
+        rt.settings.pipeline_name.clone(),
+    );
+    runner.with_camera(&settings.name);
+    runner.with_host_topics(&settings.host_topics);
+    if let Some(cp) = checkpoints {
+        runner.keep_checkpoints(cp);
+    }
+    let view = attach_tenants_and_live(rt, settings, &mut runner, size)?;
+    if input.live {
+        runner.watch_source(
+            health,
+            settings.input.clone(),
+            format!("{}/source", settings.host_topics),
+        );
+    }
+    Ok((runner, view))
 }
 
 /// `--resume` on a file: continue at the frame the restored state was saved
@@ -363,65 +426,34 @@ fn spawn_guarded<T: Send + 'static>(
 }
 
 impl Threads {
+    /// The camera's capture thread (started now unless it already runs)
+    /// and its feeder to `service`.
     fn start(
-        capture: Capture,
+        capture: CaptureState,
         service: &InferenceService,
         settings: &CameraSettings,
-        loop_input: bool,
-        stop: StopToken,
-        health: Arc<SourceHealth>,
+        opts: &CaptureOptions,
+        health: &Arc<SourceHealth>,
     ) -> Result<Threads, Failure> {
-        let live = capture.spec().is_live();
-        let sessions = service.sessions();
-        let (policy, depth) = if live {
-            (WhenFull::DropOldest, LIVE_DEPTH)
-        } else {
-            (WhenFull::Block, CAPTURE_DEPTH)
+        let thread = match capture {
+            CaptureState::Started(t) => t,
+            CaptureState::Waiting(c) => CaptureThread::start(c, settings, opts, health.clone())?,
         };
-        let captured = Arc::new(Queue::new(depth, policy));
-        // Frames in flight: queued, in the sessions, waiting to be re-ordered, in the stages.
-        let max_buffers = depth + 2 * sessions + 2;
-        let mut feed = CameraFeed::new(captured.clone(), max_buffers);
-        feed.detect_fps = settings.detect_fps;
-        let (pool_tx, pool_rx) = mpsc::channel::<Mat>();
-        let job = CaptureJob {
-            capture,
-            loop_input,
-            max_frames: settings.max_frames,
-            queue: captured.clone(),
-            pool: pool_rx,
-            max_buffers,
-            errors: feed.errors.clone(),
-            stop,
-            retry: settings.source_retry,
-            health,
-        };
-        let stop_all = {
-            let (c, r, k) = (captured.clone(), feed.results.clone(), feed.credits.clone());
-            move || {
-                c.abort();
-                r.abort();
-                k.abort();
-            }
-        };
-        let capture = spawn_guarded("capture".into(), feed.errors.clone(), stop_all, move || {
-            job.run()
-        })?;
-        let feeder = match service.feed(&settings.name, &feed) {
+        let feeder = match service.feed(&settings.name, &thread.feed) {
             Ok(h) => h,
             Err(f) => {
-                feed.abort();
+                thread.abandon();
                 return Err(f);
             }
         };
         Ok(Threads {
-            capture,
+            capture: thread.handle,
             feeder,
-            feed,
+            feed: thread.feed,
             service_errors: service.errors(),
-            pool: pool_tx,
-            max_buffers,
-            sessions,
+            pool: thread.pool,
+            max_buffers: thread.max_buffers,
+            sessions: thread.sessions,
         })
     }
 }

@@ -42,14 +42,18 @@ impl Runtime {
         loading: Loading,
         cameras: usize,
     ) -> Result<Runtime, Failure> {
-        let host = PluginHost::with_cache(
-            Limits {
-                call_timeout: settings.call_timeout,
-                memory: settings.memory_limit,
-            },
-            ComponentCache::new(settings.plugin_cache.clone()),
-        )
-        .or_exit(ExitKind::Plugin)?;
+        Runtime::start_with(plugin_host(settings)?, settings, model, loading, cameras)
+    }
+
+    /// [`start`](Self::start) with a plugin host made earlier (the stages
+    /// of `engine::run` load while the model does).
+    pub fn start_with(
+        host: PluginHost,
+        settings: &RuntimeSettings,
+        model: &ModelSettings,
+        loading: Loading,
+        cameras: usize,
+    ) -> Result<Runtime, Failure> {
         // The first session; the others join the workers as they finish loading.
         let (first, later) = infer::first_loaded(loading)?;
         let labels = first.labels().to_vec();
@@ -109,6 +113,18 @@ impl Runtime {
         }
         self.service.stop()
     }
+}
+
+/// The WebAssembly engine and its component cache, as `settings` ask.
+pub fn plugin_host(settings: &RuntimeSettings) -> Result<PluginHost, Failure> {
+    PluginHost::with_cache(
+        Limits {
+            call_timeout: settings.call_timeout,
+            memory: settings.memory_limit,
+        },
+        ComponentCache::new(settings.plugin_cache.clone()),
+    )
+    .or_exit(ExitKind::Plugin)
 }
 
 /// How the model's sessions take requests (batches for a model with a

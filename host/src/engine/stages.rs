@@ -219,12 +219,10 @@ impl StageRunner {
         self.tenants.as_ref().map(|t| t.lines()).unwrap_or_default()
     }
 
-    /// Keep stage state on disk: restore it now, write it while running and
-    /// at the end. Returns the frame the restored state continues at.
-    pub fn keep_state(&mut self, mut checkpoints: Checkpoints) -> Option<u64> {
-        let at = checkpoints.restore(self.operator.stages_mut());
+    /// Keep stage state on disk: write it while running and at the end
+    /// (its saved state was restored into the stages before they came here).
+    pub fn keep_checkpoints(&mut self, checkpoints: Checkpoints) {
         self.checkpoints = Some(checkpoints);
-        at
     }
 
     /// Publish the outages of a live source on `topic`

@@ -2,8 +2,11 @@
 //! element type (float32 or uint8) and tensor order (NCHW or NHWC) from the
 //! input tensor; channel order, normalisation and resize from the model's
 //! `edgepipe.*` metadata (defaults: RGB, /255 for float, letterbox). Also
-//! the packing of a resized BGR frame into that tensor.
+//! the packing of a BGR frame into that tensor: resized on the way, row by
+//! row, exactly as OpenCV's resize would (`resize`), or already resized.
 
+use super::resize::{Image, Resizer};
+use super::simd;
 use crate::detect::{Letterbox, PAD_VALUE};
 
 /// How the frame is fitted to the input.
@@ -184,12 +187,29 @@ pub enum InputTensor {
 pub struct Packer {
     spec: InputSpec,
     lut: Option<Box<[[f32; 256]; 3]>>,
+    /// Per tensor channel, the table's arithmetic for the AVX2 kernel.
+    norm: [simd::Normalise; 3],
+    resizer: Resizer,
 }
 
 impl Packer {
     pub fn new(spec: InputSpec) -> Packer {
         let lut = (spec.element == Element::F32).then(|| spec.float_lut());
-        Packer { spec, lut }
+        let norm = [0, 1, 2].map(|c| simd::Normalise::new(spec.mean[c], spec.std[c]));
+        Packer {
+            spec,
+            lut,
+            norm,
+            resizer: Resizer::new(),
+        }
+    }
+
+    /// Without the AVX2 kernels (tests compare both ways).
+    pub fn portable(spec: InputSpec) -> Packer {
+        Packer {
+            resizer: Resizer::portable(),
+            ..Packer::new(spec)
+        }
     }
 
     pub fn spec(&self) -> &InputSpec {
@@ -239,6 +259,43 @@ impl Packer {
             (InputTensor::F32(_), None) => {}
         }
     }
+
+    /// Resize a whole BGR24 frame (`lb.src_w` x `lb.src_h`) into the inner
+    /// region of the tensor, row by row: the same tensor as OpenCV's
+    /// `resize(INTER_LINEAR)` to `lb.new_w` x `lb.new_h` then
+    /// [`pack`](Self::pack), without the resized frame. `false` (nothing
+    /// written) when the frame, the geometry and the tensor do not fit.
+    pub fn resize_pack(&mut self, img: &Image, lb: &Letterbox, tensor: &mut InputTensor) -> bool {
+        let (w, h) = (lb.dst_w as usize, lb.dst_h as usize);
+        let fits = img.width == lb.src_w as usize
+            && img.height == lb.src_h as usize
+            && lb.pad_x as usize + lb.new_w as usize <= w
+            && lb.pad_y as usize + lb.new_h as usize <= h
+            && self.spec.shape().iter().product::<usize>() == 3 * w * h;
+        let to = Target {
+            lb,
+            nchw: self.spec.nchw,
+            src: self.spec.sources(),
+        };
+        let (nw, nh) = (lb.new_w as usize, lb.new_h as usize);
+        let (spec, norm) = (&self.spec, &self.norm);
+        match (tensor, &self.lut) {
+            (InputTensor::F32(t), Some(lut)) if fits && t.len() == 3 * w * h => {
+                self.resizer.run(img, nw, nh, |y, planes| {
+                    if spec.nchw {
+                        to.put_floats(y, planes, t, norm, lut);
+                    } else {
+                        to.put_row(y, planes, t, |c, v| lut[c][v as usize]);
+                    }
+                })
+            }
+            (InputTensor::U8(t), _) if fits && t.len() == 3 * w * h => {
+                self.resizer
+                    .run(img, nw, nh, |y, planes| to.put_row(y, planes, t, |_, v| v))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Every element of tensor channel `c` set to `value(c)`.
@@ -265,6 +322,62 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
+    /// Output row `y` of the resize (three byte planes, B, G, R) at its
+    /// place in the tensor: channel `c` of each pixel = `conv(c, byte)`.
+    fn put_row<T: Copy>(
+        &self,
+        y: usize,
+        planes: [&[u8]; 3],
+        t: &mut [T],
+        conv: impl Fn(usize, u8) -> T,
+    ) {
+        let lb = self.lb;
+        let w = lb.dst_w as usize;
+        let plane = w * lb.dst_h as usize;
+        let src = self.src.map(|s| planes[s]);
+        let nw = src[0].len();
+        let off = (y + lb.pad_y as usize) * w + lb.pad_x as usize;
+        if self.nchw {
+            for (c, bytes) in src.iter().enumerate() {
+                let out = &mut t[c * plane + off..c * plane + off + nw];
+                for (o, &v) in out.iter_mut().zip(bytes.iter()) {
+                    *o = conv(c, v);
+                }
+            }
+        } else {
+            let out = &mut t[off * 3..(off + nw) * 3];
+            for (x, o) in out.chunks_exact_mut(3).enumerate() {
+                for (c, bytes) in src.iter().enumerate() {
+                    o[c] = conv(c, bytes[x]);
+                }
+            }
+        }
+    }
+
+    /// [`put_row`](Self::put_row) into a float NCHW tensor, 8 values at a
+    /// time where AVX2 is there (the same floats as the table).
+    fn put_floats(
+        &self,
+        y: usize,
+        planes: [&[u8]; 3],
+        t: &mut [f32],
+        norm: &[simd::Normalise; 3],
+        lut: &[[f32; 256]; 3],
+    ) {
+        let lb = self.lb;
+        let w = lb.dst_w as usize;
+        let plane = w * lb.dst_h as usize;
+        let off = (y + lb.pad_y as usize) * w + lb.pad_x as usize;
+        for (c, &s) in self.src.iter().enumerate() {
+            let bytes = planes[s];
+            let out = &mut t[c * plane + off..c * plane + off + bytes.len()];
+            let done = simd::normalise(bytes, &norm[c], out);
+            for (o, &v) in out[done..].iter_mut().zip(&bytes[done..]) {
+                *o = lut[c][v as usize];
+            }
+        }
+    }
+
     /// Tensor channel `c` of each pixel = `conv(c, its source byte)`.
     fn pack<T: Copy>(&self, img: &[u8], stride: usize, t: &mut [T], conv: impl Fn(usize, u8) -> T) {
         let lb = self.lb;

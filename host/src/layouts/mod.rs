@@ -7,6 +7,8 @@ pub mod batch;
 pub mod end2end;
 pub mod input;
 mod recognise;
+pub mod resize;
+mod simd;
 pub mod tfod;
 pub mod yolov5;
 pub mod yolov8;
