@@ -544,15 +544,7 @@ fn open_model(
 ) -> Result<(Session, Provider, Fold), ModelError> {
     if settings.fold {
         let t0 = std::time::Instant::now();
-        let folded = std::fs::File::open(&settings.model.path)
-            .and_then(|f| {
-                // Room for the appended graph: no second copy of the model.
-                let len = f.metadata()?.len() as usize;
-                let mut bytes = Vec::with_capacity(len + 4096);
-                std::io::Read::read_to_end(&mut { f }, &mut bytes).map(|_| bytes)
-            })
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| crate::model_fold::fold(bytes, settings.model.layout));
+        let folded = crate::model_fold::fold_file(&settings.model.path, settings.model.layout);
         match folded {
             Ok(f) => {
                 tracing::debug!(fold = ?f.fold, fold_ms = ms(t0.elapsed()), "model folded");

@@ -69,6 +69,20 @@ struct OutputPlan {
     anchors: i64,
 }
 
+/// [`fold`] of the ONNX file at `path`, read into a buffer with room for
+/// the appended graph (no second copy of the model).
+pub fn fold_file(path: &std::path::Path, named: Option<LayoutKind>) -> Result<Folded, String> {
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(len.saturating_add(4096))?;
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(bytes)
+    };
+    fold(read().map_err(|e| e.to_string())?, named)
+}
+
 /// Fold what can be folded into the ONNX file `bytes`; `named`: the layout
 /// the settings name. `Err`: why nothing was folded (the file is then
 /// loaded as it is).
@@ -395,4 +409,68 @@ fn floats(name: &str, dims: &[i64], v: &[f32]) -> Vec<u8> {
 fn ints(name: &str, v: &[i64]) -> Vec<u8> {
     let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     tensor(name, &[v.len() as i64], INT64, &raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph whose initializer's data lives in another file, or that
+    /// uses the fold's names already, is not folded.
+    #[test]
+    fn external_weights_and_taken_names_are_refused() {
+        let external = {
+            let mut t = tensor("w", &[1], FLOAT, &[]);
+            put_uint(&mut t, 14, 1); // data_location EXTERNAL
+            t
+        };
+        let mut g = Vec::new();
+        put_bytes(&mut g, GRAPH_INIT, &external);
+        let e = check_graph(&fields_at(&g).unwrap()).unwrap_err();
+        assert!(e.contains("external"), "{e}");
+        let mut g = Vec::new();
+        put_bytes(
+            &mut g,
+            GRAPH_INIT,
+            &floats("edgepipe.fold.std", &[], &[255.0]),
+        );
+        assert!(check_graph(&fields_at(&g).unwrap()).is_err());
+        let mut g = Vec::new();
+        node(&mut g, "Relu", &["x"], &["edgepipe.fold.y"], &[]);
+        assert!(check_graph(&fields_at(&g).unwrap()).is_err());
+        let mut g = Vec::new();
+        put_bytes(&mut g, GRAPH_INIT, &floats("w", &[], &[1.0]));
+        let mut relu = Vec::new();
+        put_bytes(&mut relu, 1, b"x");
+        put_bytes(&mut relu, 2, b"y");
+        put_bytes(&mut relu, 4, b"Relu");
+        put_bytes(&mut g, GRAPH_NODE, &relu);
+        assert_eq!(check_graph(&fields_at(&g).unwrap()), Ok(()));
+    }
+
+    /// The input's ValueInfo read back: name, type and dims (a symbolic
+    /// batch dimension as -1).
+    #[test]
+    fn value_info_reads_name_type_and_dims() {
+        let mut shape = Vec::new();
+        let mut dim = Vec::new();
+        put_bytes(&mut dim, 2, b"batch");
+        put_bytes(&mut shape, 1, &dim);
+        for d in [3u64, 64, 32] {
+            let mut dim = Vec::new();
+            put_uint(&mut dim, 1, d);
+            put_bytes(&mut shape, 1, &dim);
+        }
+        let mut t = Vec::new();
+        put_uint(&mut t, 1, FLOAT);
+        put_bytes(&mut t, 2, &shape);
+        let vi = value_info_bytes("images", &t);
+        let (name, elem, dims, raw) = value_info(&vi).unwrap();
+        assert_eq!(
+            (name.as_str(), elem, dims),
+            ("images", FLOAT, vec![-1, 3, 64, 32])
+        );
+        assert_eq!(raw, &shape[..]);
+        assert!(value_info(b"\x0a\x01x").is_none(), "no type");
+    }
 }

@@ -142,3 +142,55 @@ fn yolov12n_folded_on_openvino_finds_the_cpu_providers_boxes() {
         );
     }
 }
+
+/// The model file's bytes.
+fn bytes_of(model: &std::path::Path) -> Vec<u8> {
+    std::fs::read(model).unwrap()
+}
+
+/// What the fold refuses (the file then loads as it is): bytes that are
+/// no model, a model with two graphs, a model folded already (its names),
+/// a model with nothing to fold; a refusal says why.
+#[test]
+fn the_fold_refuses_what_it_does_not_expect() {
+    use edgepipe::model_fold::fold;
+    let yolo = bytes_of(&common::model());
+    // What a load costs (README: a few ms; printed, not asserted).
+    for _ in 0..3 {
+        let (t0, c0) = (std::time::Instant::now(), thread_cpu_ms());
+        edgepipe::model_fold::fold_file(&common::model(), None).unwrap();
+        let wall = t0.elapsed().as_secs_f64() * 1e3;
+        let cpu = thread_cpu_ms() - c0;
+        eprintln!("fold_file of yolov12n: {wall:.2} ms, {cpu:.2} ms of CPU");
+    }
+    let once = fold(yolo.clone(), None).unwrap();
+    assert!(once.bytes.len() > yolo.len() && once.bytes.len() < yolo.len() + 4096);
+    // Folded already: its appended graph is a second graph field.
+    let again = fold(once.bytes, None).unwrap_err();
+    assert!(again.contains("2 graph fields"), "{again}");
+    let e = fold(b"not an onnx model".to_vec(), None).unwrap_err();
+    assert!(e.contains("protobuf") || e.contains("IR"), "{e}");
+    let cut = fold(yolo[..yolo.len() / 2].to_vec(), None).unwrap_err();
+    assert!(cut.contains("protobuf"), "{cut}");
+    // A second (empty) graph field appended: two graphs.
+    let mut two = yolo.clone();
+    two.extend_from_slice(&[(7 << 3) | 2, 0]);
+    assert!(fold(two, None).unwrap_err().contains("2 graph fields"));
+    let ssd = bytes_of(&common::root().join("models/ssdlite-person.onnx"));
+    let e = fold(ssd, None).unwrap_err();
+    assert!(e.contains("nothing to fold"), "{e}");
+    // The yolov5 layout named for the yolov8 model: its output is not folded.
+    let named = fold(yolo, Some(edgepipe::layouts::LayoutKind::Yolov5)).unwrap();
+    assert_eq!(named.fold.best_of, None);
+}
+
+/// This thread's CPU time, ms.
+fn thread_cpu_ms() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
+}
