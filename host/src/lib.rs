@@ -27,5 +27,6 @@ pub mod plugin;
 pub mod sink;
 pub mod state;
 pub mod state_writer;
+pub mod steady;
 pub mod stop;
 pub mod tenants;

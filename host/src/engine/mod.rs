@@ -39,6 +39,7 @@ use crate::error::{ExitKind, Failure, OrExit};
 use crate::pipeline::{StopReason, Summary};
 use crate::plugin::StageSet;
 use crate::sink::{Recorder, StdoutSink};
+use crate::steady::SteadyClock;
 use crate::stop::StopToken;
 use camera_start::{CameraStart, CaptureOptions, CaptureState, CaptureThread, InputInfo};
 use capture_thread::CaptureEnd;
@@ -317,6 +318,7 @@ pub fn run_prepared(
         live: input.live,
         rss: Vec::with_capacity(2),
         probe: opts.probe,
+        steady: SteadyClock::new(rt.service.sessions()),
     };
     let outcome = frame_loop.run();
     let summary = frame_loop.end(outcome, started, rt.threads);
@@ -484,6 +486,8 @@ struct FrameLoop {
     live: bool,
     rss: Vec<(u64, u64)>,
     probe: Option<Arc<probe::Probe>>,
+    /// When each frame went out, for the steady-state figure.
+    steady: SteadyClock,
 }
 
 impl FrameLoop {
@@ -516,6 +520,7 @@ impl FrameLoop {
             while let Some(item) = reorder.pop() {
                 let t = Instant::now();
                 let flow = self.runner.process_frame(&item);
+                self.steady.frame_out(item.run, Instant::now());
                 self.threads.feed.frame_done();
                 if let Some(p) = &self.probe {
                     p.frame(&item, t.elapsed(), self.runner.mqtt_queued());
@@ -630,6 +635,7 @@ impl FrameLoop {
             live,
             mut rss,
             probe: _,
+            steady,
         } = self;
         if !matches!(outcome, Ok(Flow::Continue)) {
             threads.feed.abort();
@@ -692,6 +698,7 @@ impl FrameLoop {
             threads: threads_per_session,
             rss_kib: rss,
             source: live.then(|| (health.reconnects(), health.seconds_without_frames())),
+            steady: steady.window(),
         })
     }
 }
