@@ -30,3 +30,4 @@ pub mod state_writer;
 pub mod steady;
 pub mod stop;
 pub mod tenants;
+pub mod timeline;

@@ -100,6 +100,7 @@ impl Worker {
                 }
             },
         };
+        crate::timeline::step("inference worker ready");
         let mut batch = BatchTensor::default();
         let mut run = WorkerRun { worker: id, run: 0 };
         while let Some(requests) = next_batch(&requests, &batches) {
@@ -122,6 +123,7 @@ fn run_batch(
 ) {
     for r in &requests {
         crate::fault::check(crate::fault::Thread::Infer, r.captured.frame.index);
+        crate::timeline::frame("inference start", r.captured.frame.index);
     }
     let mut timings = vec![DetectTimings::default(); requests.len()];
     let found = match requests.as_slice() {
@@ -136,6 +138,7 @@ fn run_batch(
     match found {
         Ok(found) => {
             for ((req, detections), timings) in requests.into_iter().zip(found).zip(timings) {
+                crate::timeline::inferred(req.captured.frame.index, &timings);
                 // Room for every frame in flight (see the feeder's credits):
                 // a slow camera never holds up the sessions.
                 let _ = req.reply.results.push(Inferred {
@@ -223,6 +226,7 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
                         break;
                     }
                 };
+                crate::timeline::step("session loaded");
                 for _ in 0..requests {
                     if tx.send(Ok(Detector::on(model.clone()))).is_err() {
                         return;
