@@ -29,5 +29,7 @@ pub mod plugin;
 pub mod sink;
 pub mod state;
 pub mod state_writer;
+pub mod steady;
 pub mod stop;
 pub mod tenants;
+pub mod timeline;

@@ -45,3 +45,4 @@ mod start_order;
 mod state;
 mod tenant_cameras;
 mod tenants;
+mod timeline;
