@@ -13,6 +13,7 @@ IN=tests/data/vtest-100.jsonl
 "$BIN" plugin test "$P/people-counter.wasm" --input "$IN" -o plugins/people-counter/golden.jsonl
 "$BIN" plugin test "$P/course-topics.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/course-topics/golden.jsonl
 "$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi -o plugins/draw-boxes/golden.jsonl
+"$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi --stats-plugin "$P/people-counter.wasm" -o plugins/draw-boxes/golden-tracked.jsonl
 "$BIN" plugin test "$P/class-names.wasm" --input "$IN" -o plugins/class-names/golden.jsonl
 "$BIN" plugin test "$P/speedometer.wasm" --input "$IN" -o plugins/speedometer/golden.jsonl
 # A line across the path right of the lamp post, a zone around the post

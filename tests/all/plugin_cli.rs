@@ -103,6 +103,26 @@ fn default_plugins_match_their_goldens() {
         &golden("draw-boxes"),
     ]);
     assert_eq!(code, 0, "{err}");
+    // With people-counter's stats: track ids on the tags and the count
+    // panel (blended), byte for byte what the per-pixel drawing made.
+    let (code, _, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &db,
+        "--input",
+        &record(),
+        "--video",
+        &s(&common::clip()),
+        "--stats-plugin",
+        &pc,
+        "--expect",
+        &s(&common::root()
+            .join("plugins")
+            .join("draw-boxes")
+            .join("golden-tracked.jsonl")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("100 lines match"), "{err}");
 
     for name in ["class-names", "speedometer"] {
         let (code, _, err) = run_edgepipe(&[

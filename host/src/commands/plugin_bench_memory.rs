@@ -87,6 +87,8 @@ pub(crate) fn memory_after(
         wasmtime::bail!("no frames");
     }
     let engine = host.engine();
+    // The epoch ticks (and each call's deadline can come) while this runs.
+    let _ticking = host.ticker().enter();
     let (component, _) =
         host.cache()
             .load_or_compile(engine, bytes, &cache::content_hash(bytes))?;

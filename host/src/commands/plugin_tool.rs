@@ -332,7 +332,12 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
                     // Without a video: a mid-grey frame of the recorded size.
                     None => vec![0x80u8; r.width as usize * r.height as usize * 3],
                 };
-                let drawn = stage.draw(&info, &pixels, &dets, &[]);
+                // With --stats-plugin its stats (e.g. tracks, counts) are drawn too.
+                let stats = feeder
+                    .as_mut()
+                    .map(|f| f.update(&info, &dets))
+                    .unwrap_or_default();
+                let drawn = stage.draw(&info, &pixels, &dets, &stats);
                 let sum = drawn
                     .as_deref()
                     .map(cache::content_hash)

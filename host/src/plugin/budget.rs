@@ -106,10 +106,19 @@ pub fn install(store: &mut Store<StageState>) {
 /// Start a call of at most `cpu_limit` of CPU time (and [`wall_bound`] of it
 /// on the clock), on the calling thread.
 pub fn arm(store: &mut Store<StageState>, cpu_limit: Duration) {
-    store.data_mut().budget = Some(CallBudget::start(cpu_limit));
+    let state = store.data_mut();
+    state.budget = Some(CallBudget::start(cpu_limit));
+    if state.in_flight.is_none() {
+        state.in_flight = Some(state.ticker.enter());
+    }
     // CPU time never runs ahead of the clock: the first look is due after
     // the CPU deadline has passed on the clock.
     store.set_epoch_deadline(ticks(cpu_limit));
+}
+
+/// The call armed last has returned: the epoch ticker may sleep.
+pub fn disarm(store: &mut Store<StageState>) {
+    store.data_mut().in_flight = None;
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ pub mod signature;
 pub mod sources;
 mod stage;
 pub mod stages;
+pub mod ticker;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ pub use events::{PluginEvent, PluginVersion};
 pub use sandbox::StageState;
 pub use stage::{Candidate, Compiled, Recipe, Stage};
 pub use stages::{StageSet, StageSettings};
+use ticker::Ticker;
 
 /// How often the epoch ticker advances; call deadlines are rounded up to it.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -154,21 +155,6 @@ impl Default for Limits {
     }
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// What a component says about itself (for `edgepipe plugin check`).
 #[derive(Debug, Clone)]
 pub struct Inspection {
@@ -186,7 +172,7 @@ struct HostInner {
     limits: Limits,
     cache: ComponentCache,
     sources: RwLock<Arc<sources::Sources>>,
-    _ticker: Ticker,
+    ticker: Ticker,
 }
 
 /// One engine and linker shared by all stages; cheap to clone (the reload
@@ -209,25 +195,15 @@ impl PluginHost {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        if std::env::var_os("EDGEPIPE_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(engine_err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
         no_wait::add_to_linker(&mut linker).map_err(engine_err)?;
         bindings::link_all(&mut linker).map_err(engine_err)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let weak = engine.weak();
-        let stop2 = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                while !stop2.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
-                    }
-                }
-            })
+        let ticker = Ticker::start(&engine)
             .map_err(|e| PluginError::Engine(format!("cannot start epoch ticker: {e}")))?;
         let sources = RwLock::new(Arc::new(sources::Sources::new(cache.dir())));
         let inner = HostInner {
@@ -236,10 +212,7 @@ impl PluginHost {
             limits,
             cache,
             sources,
-            _ticker: Ticker {
-                stop,
-                thread: Some(thread),
-            },
+            ticker,
         };
         Ok(PluginHost {
             inner: Arc::new(inner),
@@ -251,6 +224,12 @@ impl PluginHost {
     }
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+    /// The epoch ticker's gate: a call into a store of this engine made
+    /// other than through a [`Stage`] holds [`ticker::Gate::enter`]'s guard
+    /// while it runs, or its deadline never comes.
+    pub fn ticker(&self) -> &Arc<ticker::Gate> {
+        self.inner.ticker.gate()
     }
     pub fn cache(&self) -> &ComponentCache {
         &self.inner.cache
@@ -516,6 +495,7 @@ impl PluginHost {
                 kind,
                 settings,
                 self.inner.engine.clone(),
+                self.inner.ticker.gate().clone(),
                 limits,
             ),
             Arc::new(compiled),

@@ -60,6 +60,9 @@ pub struct StageState {
     pub(crate) limits: StoreLimits,
     /// The running call's CPU deadline and wall-clock bound.
     pub(crate) budget: Option<super::budget::CallBudget>,
+    /// Keeps the epoch ticker running while a call is in flight.
+    pub(crate) ticker: std::sync::Arc<super::ticker::Gate>,
+    pub(crate) in_flight: Option<super::ticker::InFlight>,
 }
 
 impl WasiView for StageState {

@@ -15,6 +15,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use super::bindings::{ApiVersion, Detection, Exports, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
 use super::sandbox::{wasi_ctx, StageState};
+use super::ticker::Gate;
 use super::{
     budget, Limits, PluginError, StageKind, FAULT_BACKOFF_BASE, FAULT_BACKOFF_MAX,
     MAX_CONSECUTIVE_FAULTS, START_TIMEOUT,
@@ -45,6 +46,7 @@ pub struct Recipe {
     pub settings: Vec<(String, String)>,
     pub limits: Limits,
     engine: Engine,
+    ticker: Arc<Gate>,
 }
 
 /// A new version of a stage, instantiated and configured (off the frame
@@ -131,6 +133,7 @@ impl Recipe {
         kind: StageKind,
         settings: Vec<(String, String)>,
         engine: Engine,
+        ticker: Arc<Gate>,
         limits: Limits,
     ) -> Recipe {
         Recipe {
@@ -140,6 +143,7 @@ impl Recipe {
             settings,
             limits,
             engine,
+            ticker,
         }
     }
 
@@ -163,6 +167,8 @@ impl Recipe {
                 .trap_on_grow_failure(true)
                 .build(),
             budget: None,
+            ticker: self.ticker.clone(),
+            in_flight: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -190,6 +196,7 @@ impl Recipe {
         let mut live = Live { store, exports };
         budget::arm(&mut live.store, start.call_timeout);
         let res = live.exports.configure(&mut live.store, &self.settings);
+        budget::disarm(&mut live.store);
         match res {
             Ok(Ok(())) => Ok(live),
             Ok(Err(reason)) => Err(PluginError::Configure {
@@ -219,7 +226,9 @@ impl Recipe {
         f: impl FnOnce(&dyn Exports, &mut Store<StageState>) -> wasmtime::Result<R>,
     ) -> wasmtime::Result<R> {
         budget::arm(&mut live.store, self.limits.call_timeout);
-        f(&*live.exports, &mut live.store)
+        let r = f(&*live.exports, &mut live.store);
+        budget::disarm(&mut live.store);
+        r
     }
 
     fn save_live(&self, live: &mut Live) -> wasmtime::Result<Vec<u8>> {
