@@ -20,6 +20,7 @@ mod eval;
 mod examples;
 mod fleet;
 mod fleet_status;
+mod frames_out;
 mod layouts;
 mod lifecycle;
 mod live;
