@@ -13,7 +13,10 @@
 #   - peak resident memory (getrusage of the child: bench/measure.py)
 #     (target edgepipe <= Python);
 #   - process start to first whole frame on stdout (target edgepipe <= Python);
-#   - pipeline / best raw shape, OpenVINO and CPU providers (target >= 0.95).
+#   - pipeline / best raw shape, OpenVINO and CPU providers (target >= 0.95):
+#     the pipeline's steady state (frames out after every worker's first two
+#     session runs, as raw leaves out two warm-up runs a session) against the
+#     raw figure, beside the whole run's (fill and drain included).
 # The machine's load (uptime) is printed before and after: figures taken at
 # a load above the core count are noise.
 #   FRAMES=N     frames for each run (default 150)
@@ -96,13 +99,21 @@ for r in $(seq "$ROUNDS"); do
   say "round $r: $(awk '{printf "%s %s fps; ", $1, $3}' "$logs/round")"
 done
 
+# Per provider, one line: PROVIDER REFERENCE STEADY_FPS STEADY_RATIO WHOLE_FPS WHOLE_RATIO
+# (section 3 of `edgepipe bench`; "none none" without a steady state).
 raw="$logs/raw"; : > "$raw"
 if [ "$RAW" = 1 ]; then
   for ep in openvino cpu; do
     say "edgepipe bench --ep $ep --frames $FRAMES --raw-runs 30"
     ./target/release/edgepipe bench --ep "$ep" --frames "$FRAMES" --raw-runs 30 "${bench_mqtt[@]}" 2>"$logs/bench-$ep.log" \
-      | tee -a "$logs/bench.out" | sed -n "s/^ *$ep *\([0-9.]*\) \/ \([0-9.]*\) = \([0-9.]*\) (target.*/$ep \1 \2 \3/p" >> "$raw" \
-      || { cat "$logs/bench-$ep.log" >&2; exit 1; }
+      > "$logs/bench-$ep.out" || { cat "$logs/bench-$ep.log" >&2; exit 1; }
+    cat "$logs/bench-$ep.out" >> "$logs/bench.out"
+    num='\([0-9.]*\) \/ \([0-9.]*\) = \([0-9.]*\)'
+    steady="$(sed -n "s/^ *$ep *steady state $num .*/\1 \3/p" "$logs/bench-$ep.out")"
+    whole="$(sed -n "s/^ *$ep *whole run $num .*/\2 \1 \3/p" "$logs/bench-$ep.out")"
+    [ -n "$whole" ] || { say "no pipeline / raw figures in the bench report:"; cat "$logs/bench-$ep.out" >&2; exit 1; }
+    read -r ref whole_fps whole_ratio <<<"$whole"
+    echo "$ep $ref ${steady:-none none} $whole_fps $whole_ratio" >> "$raw"
   done
   sed 's/^/  /' "$logs/bench.out" >&2
 fi

@@ -2,8 +2,9 @@
 """bench/compare.sh's report: the four figures of issue 22, edgepipe beside
 the Python loop on the same provider, each with its spread over the rounds
 and its target. Input: the rounds file (`ROUND NAME MEASURE_JSON FPS` a line),
-the raw file (`PROVIDER PIPELINE_FPS REFERENCE_FPS RATIO` a line, from
-`edgepipe bench`), the frames of a run, and the load before and after.
+the raw file (`PROVIDER REFERENCE_FPS STEADY_FPS STEADY_RATIO WHOLE_FPS
+WHOLE_RATIO` a line, from section 3 of `edgepipe bench`; `none none` when the
+run had no steady state), the frames of a run, and the load before and after.
 """
 import json
 import statistics
@@ -72,10 +73,17 @@ def main():
         )
     raw = [line.split() for line in open(raw_file) if line.strip()]
     if raw:
-        print("  edgepipe pipeline / best raw shape of the same provider (edgepipe bench --ep P):")
-        for ep, pipe, ref, ratio in raw:
-            r = float(ratio)
-            print(f"    {ep:<9} {pipe} / {ref} = {ratio}  (target >= {TARGET_PIPELINE_OVER_RAW}: {verdict(r >= TARGET_PIPELINE_OVER_RAW)})")
+        print("  edgepipe pipeline / best raw shape of the same provider (edgepipe bench --ep P; raw: its best shape,")
+        print("  mean of before and after the pipeline, timed after 2 warm-up runs a session). Steady state: the frames")
+        print("  out after every worker's first 2 session runs (like with like: the target's figure); whole run: every")
+        print("  frame from the threads' start to the end (the pipeline's fill and drain included):")
+        for ep, ref, steady, steady_ratio, whole, whole_ratio in raw:
+            if steady == "none":
+                st = f"steady state: none (target >= {TARGET_PIPELINE_OVER_RAW}: not measured)"
+            else:
+                ok = verdict(float(steady_ratio) >= TARGET_PIPELINE_OVER_RAW)
+                st = f"steady state {steady} / {ref} = {steady_ratio}  (target >= {TARGET_PIPELINE_OVER_RAW}: {ok})"
+            print(f"    {ep:<9} {st};  whole run {whole} / {ref} = {whole_ratio}")
 
 
 if __name__ == "__main__":

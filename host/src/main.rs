@@ -31,6 +31,7 @@ fn init_logging(filter: &str) {
 
 fn main() -> ExitCode {
     // Before any thread starts (issue 22: peak memory).
+    edgepipe::timeline::start();
     edgepipe::malloc::tune();
     // A panic is a bug; still, it ends the run with one line and exit 1.
     edgepipe::panics::install_hook();

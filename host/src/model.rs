@@ -19,6 +19,7 @@ use crate::layouts::input::{InputTensor, Packer};
 use crate::layouts::resize::Image;
 use crate::layouts::yolov8::DecodeScratch;
 use crate::layouts::{DecodeParams, LayoutKind, OutputView};
+use crate::model_fold::Fold;
 use crate::model_spec::{self, ModelSpec};
 
 #[derive(Debug, Error)]
@@ -148,6 +149,9 @@ pub struct DetectorSettings {
     pub requests: usize,
     pub max_detections: usize,
     pub ep: Ep,
+    /// Fold the input's normalisation and the YOLOv8 class reduction into
+    /// the model at load (`model_fold`; `[model] fold`, default on).
+    pub fold: bool,
 }
 
 /// A model loaded into one ONNX Runtime session, with what was read from
@@ -160,6 +164,7 @@ pub struct LoadedModel {
     spec: ModelSpec,
     labels: Vec<String>,
     settings: DetectorSettings,
+    fold: Fold,
 }
 
 /// One worker on a loaded model: its own pre-processing and decoding
@@ -207,14 +212,15 @@ impl LoadedModel {
         if !path.is_file() {
             return Err(ModelError::ModelMissing(path));
         }
-        let (session, provider) = open_session(&env, &settings)?;
+        let (session, provider, fold) = open_model(&env, &settings)?;
         let t2 = std::time::Instant::now();
-        let spec = model_spec::read(&session, settings.model.layout).map_err(|reason| {
-            ModelError::Layout {
-                path: path.clone(),
-                reason,
-            }
-        })?;
+        let spec =
+            model_spec::read(&session, settings.model.layout, fold.best_of).map_err(|reason| {
+                ModelError::Layout {
+                    path: path.clone(),
+                    reason,
+                }
+            })?;
         let labels = load_labels(&session, settings.labels.as_deref(), spec.layout.classes())?;
         // Where a start goes (`--log edgepipe::model=debug`).
         tracing::debug!(layout = %spec.layout.kind(), input = ?spec.input, labels = labels.len(),
@@ -232,6 +238,7 @@ impl LoadedModel {
             spec,
             labels,
             settings,
+            fold,
         })
     }
 
@@ -304,6 +311,11 @@ impl Detector {
     /// The model this worker runs.
     pub fn model(&self) -> &std::sync::Arc<LoadedModel> {
         &self.model
+    }
+
+    /// What was folded into the model at load (`model_fold`).
+    pub fn folded(&self) -> Fold {
+        self.model.fold
     }
 
     /// The provider that runs this session (the CPU one after an `auto` fallback).
@@ -523,11 +535,46 @@ fn builder_for(
     }
 }
 
+/// A session of `settings.model`, folded (`model_fold`) unless the
+/// settings say not to or nothing folds; a folded model that does not load
+/// is loaded as it is; with what was folded.
+fn open_model(
+    env: &ort::environment::Environment,
+    settings: &DetectorSettings,
+) -> Result<(Session, Provider, Fold), ModelError> {
+    if settings.fold {
+        let t0 = std::time::Instant::now();
+        let folded = crate::model_fold::fold_file(&settings.model.path, settings.model.layout);
+        match folded {
+            Ok(f) => {
+                tracing::debug!(fold = ?f.fold, fold_ms = ms(t0.elapsed()), "model folded");
+                match open_session(env, settings, Source::Memory(&f.bytes)) {
+                    Ok((s, p)) => return Ok((s, p, f.fold)),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the folded model does not load; loading it as it is")
+                    }
+                }
+            }
+            Err(reason) => tracing::debug!(%reason, "nothing folded into the model"),
+        }
+    }
+    let (s, p) = open_session(env, settings, Source::File)?;
+    Ok((s, p, Fold::default()))
+}
+
+/// Where a session's model comes from: its file, or edited bytes.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File,
+    Memory(&'a [u8]),
+}
+
 /// A session of `settings.model` on the chosen provider; with `auto`, a
 /// provider that fails falls back to the CPU one, saying so.
 fn open_session(
     env: &ort::environment::Environment,
     settings: &DetectorSettings,
+    source: Source,
 ) -> Result<(Session, Provider), ModelError> {
     let path = &settings.model.path;
     let provider = settings.ep.provider;
@@ -553,8 +600,13 @@ fn open_session(
                 return Err(format!("{} does not exist (scripts/setup.sh installs it from the onnxruntime-openvino wheel)", lib.display()));
             }
         }
-        let opened = builder_for(env, settings, provider)
-            .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+        let opened = builder_for(env, settings, provider).and_then(|mut b| {
+            match source {
+                Source::File => b.commit_from_file(path),
+                Source::Memory(bytes) => b.commit_from_memory(bytes),
+            }
+            .map_err(|e| e.to_string())
+        });
         opened.map_err(|e| match take_ort_error() {
             Some(detail) if provider != Provider::Cpu && !e.contains(&detail) => {
                 format!("{e}: {detail}")

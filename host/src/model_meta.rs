@@ -8,55 +8,6 @@
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// Read a protobuf varint at `*at`, moving past it.
-fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*at)?;
-        *at += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-/// The top-level fields of a message: (field number, wire type, payload
-/// of length-delimited fields); `None` when it is not well formed.
-fn fields(b: &[u8]) -> Option<Vec<(u64, u64, &[u8])>> {
-    let mut at = 0;
-    let mut out = Vec::new();
-    while at < b.len() {
-        let tag = varint(b, &mut at)?;
-        let (field, wire) = (tag >> 3, tag & 7);
-        let payload: &[u8] = match wire {
-            0 => {
-                varint(b, &mut at)?;
-                &[]
-            }
-            1 => {
-                at = at.checked_add(8).filter(|&e| e <= b.len())?;
-                &[]
-            }
-            2 => {
-                let len = usize::try_from(varint(b, &mut at)?).ok()?;
-                let end = at.checked_add(len).filter(|&e| e <= b.len())?;
-                let p = &b[at..end];
-                at = end;
-                p
-            }
-            5 => {
-                at = at.checked_add(4).filter(|&e| e <= b.len())?;
-                &[]
-            }
-            _ => return None,
-        };
-        out.push((field, wire, payload));
-    }
-    Some(out)
-}
-
 /// A protobuf varint read from `r`; `None` at the end or when malformed.
 fn read_varint(r: &mut impl Read) -> Option<u64> {
     let mut v = 0u64;
@@ -121,9 +72,10 @@ fn metadata_props_in(mut r: impl Read + Seek) -> Vec<(String, String)> {
 fn entry_pair(entry: &[u8]) -> Option<(String, String)> {
     let mut key = None;
     let mut value = None;
-    for (f, w, p) in fields(entry)? {
-        let text = (w == 2).then(|| String::from_utf8_lossy(p).into_owned());
-        match f {
+    for f in crate::onnx_proto::fields_at(entry)? {
+        let text = (f.wire == crate::onnx_proto::LEN)
+            .then(|| String::from_utf8_lossy(f.payload).into_owned());
+        match f.number {
             1 => key = text,
             2 => value = text,
             _ => {}

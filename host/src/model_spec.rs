@@ -28,8 +28,14 @@ fn custom(session: &Session, key: &str) -> Option<String> {
 }
 
 /// Read `session`'s model; `named`: the layout the settings ask for (else
-/// the model's `edgepipe.layout` metadata, else its outputs decide).
-pub fn read(session: &Session, named: Option<LayoutKind>) -> Result<ModelSpec, String> {
+/// the model's `edgepipe.layout` metadata, else its outputs decide);
+/// `best_of`: the class count when the YOLOv8 output was folded into
+/// boxes, best score and best class (`model_fold`).
+pub fn read(
+    session: &Session,
+    named: Option<LayoutKind>,
+    best_of: Option<usize>,
+) -> Result<ModelSpec, String> {
     if session.inputs().len() != 1 {
         return Err(format!("{} inputs, expected 1", session.inputs().len()));
     }
@@ -66,7 +72,10 @@ pub fn read(session: &Session, named: Option<LayoutKind>) -> Result<ModelSpec, S
             })
             .transpose()?,
     };
-    let layout = recognise(&outputs, named)?;
+    let layout = match best_of {
+        Some(classes) => folded_layout(&outputs, classes)?,
+        None => recognise(&outputs, named)?,
+    };
     let element = match ty {
         TensorElementType::Float32 => Element::F32,
         TensorElementType::Uint8 => Element::U8,
@@ -90,5 +99,20 @@ pub fn read(session: &Session, named: Option<LayoutKind>) -> Result<ModelSpec, S
         input: spec,
         output_names: outputs.into_iter().map(|o| o.name).collect(),
         layout,
+    })
+}
+
+/// The layout of a model whose YOLOv8 output was folded (`model_fold`).
+fn folded_layout(outputs: &[OutputInfo], classes: usize) -> Result<Layout, String> {
+    use crate::model_fold::{BEST_CLASS, BEST_SCORE, BOXES};
+    let find = |name: &str| {
+        outputs
+            .iter()
+            .position(|o| o.float && o.name == name)
+            .ok_or_else(|| format!("the folded model has no float output `{name}`"))
+    };
+    Ok(Layout::Yolov8Best {
+        outputs: [find(BOXES)?, find(BEST_SCORE)?, find(BEST_CLASS)?],
+        classes,
     })
 }

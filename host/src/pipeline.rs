@@ -9,6 +9,7 @@ use crate::config::{CameraSettings, MqttTarget, RuntimeSettings, StageSettings};
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::{PluginHost, StageSet};
+use crate::steady::{SteadyWindow, WARMUP_RUNS};
 
 /// Why the loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,10 @@ pub struct Summary {
     pub rss_kib: Vec<(u64, u64)>,
     /// A live source's (reconnects, seconds without frames); `None` for a file.
     pub source: Option<(u64, f64)>,
+    /// The frames out after every inference worker's warm-up runs (as raw
+    /// ONNX Runtime is measured in `edgepipe bench`); `None` when the run
+    /// ended before (or this camera did not see every worker's warm-up).
+    pub steady: Option<SteadyWindow>,
 }
 
 impl Summary {
@@ -79,6 +84,16 @@ impl Summary {
                 StopReason::Signal(by) => format!("{by} (graceful stop)"),
             }
         );
+        if let Some(w) = &self.steady {
+            eprintln!(
+                "edgepipe: summary: steady state: {} frames in {:.2} s ({:.2} fps) after the first {} frames out (every worker's first {} session runs)",
+                w.frames,
+                w.elapsed.as_secs_f64(),
+                w.fps(),
+                w.skipped,
+                WARMUP_RUNS
+            );
+        }
         if self.inferred != self.frames {
             eprintln!(
                 "edgepipe: summary: frames inferred: {} of {} (detect_fps)",

@@ -714,6 +714,7 @@ pub fn detector_settings(
             provider,
             ..edgepipe::ep::Ep::cpu()
         },
+        fold: true,
     }
 }
 
@@ -736,4 +737,26 @@ pub fn broker_with_logins(
     });
     let sub = Subscriber::start_as(broker.port, &["#"], Some(("operator", "op-pw")));
     (broker, sub)
+}
+
+/// (boxes of `a` scoring >= `min_score`, those with a box of `b` of the
+/// same class at IoU >= `min_iou`), frame by frame.
+pub fn matched(
+    a: &[Vec<edgepipe::detect::Detection>],
+    b: &[Vec<edgepipe::detect::Detection>],
+    min_score: f32,
+    min_iou: f32,
+) -> (usize, usize) {
+    let (mut total, mut hits) = (0, 0);
+    for (fa, fb) in a.iter().zip(b) {
+        for d in fa.iter().filter(|d| d.score >= min_score) {
+            total += 1;
+            if fb.iter().any(|e| {
+                e.class_id == d.class_id && edgepipe::detect::iou(&d.bbox, &e.bbox) >= min_iou
+            }) {
+                hits += 1;
+            }
+        }
+    }
+    (total, hits)
 }

@@ -227,6 +227,128 @@ fn bench_prints_its_report_on_stdout() {
     );
 }
 
+/// A bench report's steady-state line of `provider`: (frames in the window,
+/// seconds, fps, frames out before it, each worker's warm-up frames out).
+fn steady_line(text: &str, provider: &str) -> (u64, f64, f64, u64, Vec<Vec<u64>>) {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| {
+            l.starts_with(provider) && l.contains("steady state: ") && l.contains(" fps, after")
+        })
+        .unwrap_or_else(|| panic!("no steady-state line for {provider}:\n{text}"));
+    let nums = |s: &str| -> Vec<f64> {
+        s.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    };
+    let (head, warm) = line.split_once("(warm-up frames out: ").unwrap();
+    let n = nums(head.split_once("steady state: ").unwrap().1);
+    assert_eq!(n.len(), 4, "{line}");
+    let workers: Vec<Vec<u64>> = warm
+        .trim_end_matches(')')
+        .split("; ")
+        .map(|w| {
+            let (k, outs) = w.split_once(": ").unwrap();
+            assert!(k.starts_with("worker "), "{line}");
+            outs.split(", ").map(|o| o.parse().unwrap()).collect()
+        })
+        .collect();
+    (n[0] as u64, n[1], n[2], n[3] as u64, workers)
+}
+
+/// The steady state leaves out exactly the frames out up to the last of
+/// every worker's first two session runs (raw's warm-up), and section 3
+/// gives its ratio beside the whole run's.
+#[test]
+fn bench_steady_state_leaves_out_exactly_the_warmup_frames() {
+    let clip = common::clip();
+    let clip = clip.to_str().unwrap();
+    // One worker: its first two frames are the warm-up, nothing else.
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench",
+        "--input",
+        clip,
+        "--ep",
+        "cpu",
+        "--sessions",
+        "1",
+        "--requests",
+        "1",
+        "--frames",
+        "7",
+        "--raw-runs",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(stdout).unwrap();
+    let (frames, secs, fps, skipped, warm) = steady_line(&text, "cpu");
+    assert_eq!(warm, [vec![1, 2]], "{text}");
+    assert_eq!((skipped, frames), (2, 5), "{text}");
+    assert!(
+        (fps - frames as f64 / secs).abs() <= 0.01 * fps + 0.5,
+        "{fps} fps for {frames} frames in {secs} s:\n{text}"
+    );
+    // Two workers on one session (the default for a file): both warm-ups
+    // are left out, and what was out before the last of them.
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench",
+        "--input",
+        clip,
+        "--ep",
+        "openvino",
+        "--frames",
+        "12",
+        "--raw-runs",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(stdout).unwrap();
+    let (frames, _, fps, skipped, warm) = steady_line(&text, "openvino");
+    assert_eq!(warm.len(), 2, "two workers:\n{text}");
+    let mut outs: Vec<u64> = warm.iter().flatten().copied().collect();
+    assert!(warm.iter().all(|w| w.len() == 2), "{text}");
+    outs.sort_unstable();
+    outs.dedup();
+    assert_eq!(outs.len(), 4, "four distinct warm-up frames:\n{text}");
+    assert_eq!(
+        skipped, outs[3],
+        "up to the last warm-up frame out:\n{text}"
+    );
+    assert_eq!(frames + skipped, 12, "{text}");
+    // Section 3: the steady ratio (the target's) and the whole run's, on one reference.
+    let ratio = |kind: &str| {
+        let l = text
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                l.starts_with("openvino") && l.contains(&format!("{kind} ")) && l.contains(" / ")
+            })
+            .unwrap_or_else(|| panic!("no {kind} ratio:\n{text}"));
+        let (_, r) = l.split_once(kind).unwrap();
+        let v: Vec<f64> = r
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (l.to_string(), v[0], v[1], v[2])
+    };
+    let (line, pipe, reference, x) = ratio("steady state");
+    assert!(line.contains("(target >= 0.95: "), "{line}");
+    assert!((pipe - fps).abs() < 0.006, "{line} vs {fps}");
+    assert!((x - pipe / reference).abs() < 0.002, "{line}");
+    let (line, whole, reference2, _) = ratio("whole run");
+    assert!(line.contains("fill and drain included"), "{line}");
+    assert_eq!(reference, reference2, "{text}");
+    let whole_fps = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("openvino") && l.contains("(whole run)"))
+        .and_then(|l| l.split(" = ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no whole-run line:\n{text}"));
+    assert_eq!(whole, whole_fps, "{text}");
+}
+
 #[test]
 fn bench_refuses_a_live_source() {
     let (code, stdout, stderr) = common::run_edgepipe(&[

@@ -167,7 +167,11 @@ fn a_frame_the_geometry_does_not_describe_is_refused() {
 /// the tensor of OpenCV's resize then packing.
 #[test]
 fn the_detectors_tensor_is_opencvs() {
-    let settings = common::detector_settings(common::model(), edgepipe::ep::Provider::Cpu);
+    // The host's own normalisation: nothing folded into the model.
+    let settings = edgepipe::model::DetectorSettings {
+        fold: false,
+        ..common::detector_settings(common::model(), edgepipe::ep::Provider::Cpu)
+    };
     let mut det = Detector::load(settings).unwrap();
     assert_eq!(det.input_size(), (640, 640));
     // yolov12n: float NCHW, RGB / 255, letterbox.

@@ -3,7 +3,7 @@
 //! `auto` a fallback to the CPU provider that says so.
 
 use edgepipe::capture::Capture;
-use edgepipe::detect::{iou, Detection};
+use edgepipe::detect::Detection;
 use edgepipe::ep::{self, Provider};
 use edgepipe::model::{DetectTimings, Detector};
 
@@ -36,19 +36,7 @@ fn detections(provider: Provider) -> Vec<Vec<Detection>> {
 
 /// (boxes of `a` scoring >= MATCH_SCORE, those with a box of `b` of the same class at IoU >= MATCH_IOU).
 fn matched(a: &[Vec<Detection>], b: &[Vec<Detection>]) -> (usize, usize) {
-    let (mut total, mut hits) = (0, 0);
-    for (fa, fb) in a.iter().zip(b) {
-        for d in fa.iter().filter(|d| d.score >= MATCH_SCORE) {
-            total += 1;
-            if fb
-                .iter()
-                .any(|e| e.class_id == d.class_id && iou(&d.bbox, &e.bbox) >= MATCH_IOU)
-            {
-                hits += 1;
-            }
-        }
-    }
-    (total, hits)
+    common::matched(a, b, MATCH_SCORE, MATCH_IOU)
 }
 
 #[test]

@@ -20,11 +20,14 @@ use crate::error::{ExitKind, Failure, OrExit};
 use crate::layouts::input::InputTensor;
 use crate::model::{Detector, LoadedModel};
 use crate::pipeline::Summary;
+use crate::steady::{SteadyWindow, WARMUP_RUNS};
 
 /// Frames of the clip whose tensors the raw measurement cycles through.
 pub const RAW_TENSORS: usize = 8;
-/// Runs before timing starts (ONNX Runtime allocates its arenas on the first).
-pub const RAW_WARMUP: usize = 2;
+/// Runs before timing starts (ONNX Runtime allocates its arenas on the
+/// first): each session's, as the pipeline's steady window leaves out each
+/// worker's first session runs (`crate::steady`).
+pub const RAW_WARMUP: usize = WARMUP_RUNS as usize;
 /// Targets of issues 12 and 22 (README, "Throughput"): pipeline / best raw
 /// shape of the same provider (issue 22: 0.95), default pipeline / CPU.
 pub const TARGET_PIPELINE_OVER_RAW: f64 = 0.95;
@@ -147,44 +150,86 @@ impl BenchReport {
                 );
             }
         }
+        self.render_pipelines(&mut o);
+        self.render_ratios(&mut o);
+        self.render_providers(&mut o);
+        if let Some(p) = self.pipeline() {
+            render_parts(&mut o, p, self.runs[0].provider, (self.width, self.height));
+        }
+        o
+    }
+
+    /// Section 2: each provider's pipeline, its whole run and its steady state.
+    fn render_pipelines(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "2. full pipeline: default plugins, frames to /dev/null, MQTT to {}",
             self.mqtt
         );
+        let _ = writeln!(o, "   whole run: every frame, from the threads' start to the end (the pipeline's fill and drain included);");
+        let _ = writeln!(o, "   steady state: the frames out after the last of every worker's first {WARMUP_RUNS} session runs, from that frame out to the last (as raw times its runs after {RAW_WARMUP} warm-up runs a session)");
         for r in &self.runs {
             let p = &r.pipeline;
+            let name = r.provider.name();
             let _ = writeln!(
                 o,
-                "   {:<9}{} worker(s) x {} thread(s): {} frames in {:.2} s = {:.2} fps",
-                r.provider.name(),
+                "   {name:<9}{} worker(s) x {} thread(s): {} frames in {:.2} s = {:.2} fps (whole run)",
                 p.sessions,
                 p.threads,
                 p.frames,
                 p.elapsed.as_secs_f64(),
                 p.fps()
             );
+            match &p.steady {
+                Some(w) => {
+                    let _ = writeln!(
+                        o,
+                        "   {name:<9}steady state: {} frames in {:.2} s = {:.2} fps, after the first {} frames out (warm-up frames out: {})",
+                        w.frames,
+                        w.elapsed.as_secs_f64(),
+                        w.fps(),
+                        w.skipped,
+                        warmup_list(w)
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "   {name:<9}steady state: none (the run ended before a frame went out after every worker's warm-up: give more --frames)");
+                }
+            }
         }
+    }
+
+    /// Section 3: pipeline / best raw shape, steady state (the target's
+    /// figure: like with like) and whole run.
+    fn render_ratios(&self, o: &mut String) {
         let _ = writeln!(
             o,
-            "3. pipeline / best raw shape of the same provider (mean of before and after):"
+            "3. pipeline / best raw shape of the same provider (raw: mean of before and after):"
         );
         for r in &self.runs {
-            let x = ratio(r.pipeline.fps(), r.reference_fps());
+            let name = r.provider.name();
+            let reference = r.reference_fps();
+            match steady_fps(&r.pipeline) {
+                Some(fps) => {
+                    let x = ratio(fps, reference);
+                    let _ = writeln!(
+                        o,
+                        "   {name:<9}steady state {fps:.2} / {reference:.2} = {x:.3} (target >= {TARGET_PIPELINE_OVER_RAW}: {})",
+                        verdict(x >= TARGET_PIPELINE_OVER_RAW)
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "   {name:<9}steady state: none (target >= {TARGET_PIPELINE_OVER_RAW}: not measured)");
+                }
+            }
+            let whole = r.pipeline.fps();
+            let x = ratio(whole, reference);
             let _ = writeln!(
                 o,
-                "   {:<9}{:.2} / {:.2} = {x:.3} (target >= {TARGET_PIPELINE_OVER_RAW}: {})",
-                r.provider.name(),
-                r.pipeline.fps(),
-                r.reference_fps(),
+                "   {name:<9}whole run {whole:.2} / {reference:.2} = {x:.3} (fill and drain included; >= {TARGET_PIPELINE_OVER_RAW}: {})",
                 verdict(x >= TARGET_PIPELINE_OVER_RAW)
             );
         }
-        self.render_providers(&mut o);
-        if let Some(p) = self.pipeline() {
-            render_parts(&mut o, p, self.runs[0].provider, (self.width, self.height));
-        }
-        o
     }
 
     /// Best provider / CPU provider, and the default pipeline / best raw CPU.
@@ -207,16 +252,48 @@ impl BenchReport {
             );
         }
         let def = &self.runs[0];
-        let x = ratio(def.pipeline.fps(), cpu.reference_fps());
+        let cpu_fps = cpu.reference_fps();
+        // Like with like when there is a steady state; the whole run beside it.
+        let (kind, fps) = match steady_fps(&def.pipeline) {
+            Some(fps) => ("steady state", fps),
+            None => ("whole run", def.pipeline.fps()),
+        };
+        let x = ratio(fps, cpu_fps);
         let _ = writeln!(
             o,
-            "   default pipeline ({}) / best raw cpu: {:.2} / {:.2} = {x:.3} (target >= {TARGET_DEFAULT_OVER_CPU}: {})",
+            "   default pipeline ({}) / best raw cpu: {kind} {fps:.2} / {cpu_fps:.2} = {x:.3} (target >= {TARGET_DEFAULT_OVER_CPU}: {}); whole run {:.2} / {cpu_fps:.2} = {:.3}",
             def.provider.name(),
+            verdict(x >= TARGET_DEFAULT_OVER_CPU),
             def.pipeline.fps(),
-            cpu.reference_fps(),
-            verdict(x >= TARGET_DEFAULT_OVER_CPU)
+            ratio(def.pipeline.fps(), cpu_fps)
         );
     }
+}
+
+/// A pipeline's steady-state fps, if it had one.
+fn steady_fps(p: &Summary) -> Option<f64> {
+    p.steady.as_ref().map(SteadyWindow::fps)
+}
+
+/// "worker 0: 1, 2; worker 1: 3, 4": each worker's warm-up frames, by
+/// their position among the frames out.
+fn warmup_list(w: &SteadyWindow) -> String {
+    let mut workers: Vec<usize> = w.warmups.iter().map(|f| f.run.worker).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    workers
+        .iter()
+        .map(|k| {
+            let outs: Vec<String> = w
+                .warmups
+                .iter()
+                .filter(|f| f.run.worker == *k)
+                .map(|f| f.out.to_string())
+                .collect();
+            format!("worker {k}: {}", outs.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Sections 4 and 5: parts, plugins and memory of one pipeline run.

@@ -83,6 +83,9 @@ pub struct ModelConfig {
     pub ep: Option<String>,
     /// Provider options, e.g. `{ device_type = "GPU" }`.
     pub ep_options: Option<BTreeMap<String, String>>,
+    /// `false`: no pre-/post-processing folded into the model at load
+    /// (`model_fold`); the host normalises and reduces the scores.
+    pub fold: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -315,6 +315,17 @@ mod tests {
         assert_eq!(s.runtime.mqtt, MqttTarget::External("mqtt://h:1".into()));
     }
 
+    /// `[model] fold`: on by default, `false` turns it off.
+    #[test]
+    fn model_fold_is_on_unless_turned_off() {
+        let s = resolve(None, &Overrides::default()).unwrap();
+        assert!(s.model.fold && s.model.detector().fold);
+        let f = FileConfig::parse("[model]\nfold = false\n", Path::new("p.toml")).unwrap();
+        let s = resolve(Some(f), &Overrides::default()).unwrap();
+        assert!(!s.model.fold && !s.model.detector().fold);
+        assert!(FileConfig::parse("[model]\nfold = 1\n", Path::new("p.toml")).is_err());
+    }
+
     #[test]
     fn bad_values_name_their_key() {
         let o = Overrides {

@@ -37,6 +37,8 @@ pub struct ModelSettings {
     /// How long a batch waits for more frames after its first.
     pub batch_window: std::time::Duration,
     pub max_detections: usize,
+    /// Fold pre-/post-processing into the model at load (`[model] fold`).
+    pub fold: bool,
 }
 
 impl ModelSettings {
@@ -52,6 +54,7 @@ impl ModelSettings {
             requests: self.requests,
             max_detections: self.max_detections,
             ep: self.ep.clone(),
+            fold: self.fold,
         }
     }
 }
@@ -84,6 +87,7 @@ pub(super) fn resolve(
         max_batch: max_batch(m)?,
         batch_window: batch_window(m)?,
         max_detections: m.max_detections.unwrap_or(300),
+        fold: m.fold.unwrap_or(true),
     })
 }
 

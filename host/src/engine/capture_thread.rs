@@ -149,6 +149,7 @@ impl CaptureJob {
                 frame.index = produced;
                 frame.timestamp_ms = (produced as f64 * 1000.0 / fps).round() as u64;
             }
+            crate::timeline::frame("decoded", frame.index);
             produced += 1;
             match self.queue.push(Captured { frame, capture_ms }) {
                 Pushed::Queued => {}

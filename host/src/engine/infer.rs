@@ -17,6 +17,7 @@ use crate::error::Failure;
 use crate::error::{ExitKind, OrExit};
 use crate::layouts::batch::BatchTensor;
 use crate::model::{DetectTimings, Detector, DetectorSettings, LoadedModel};
+use crate::steady::WorkerRun;
 
 /// A frame with what the detector found in it.
 pub struct Inferred {
@@ -30,6 +31,9 @@ pub struct Inferred {
     /// `false`: over the camera's `detect_fps`, not sent to the model (its
     /// stages see the detections of the last frame that was).
     pub inferred: bool,
+    /// The worker and its session run that inferred the frame (`None`: not
+    /// inferred); the steady-state figure leaves out each worker's first runs.
+    pub run: Option<WorkerRun>,
 }
 
 /// One camera's frame for the shared sessions, with where its result goes.
@@ -61,6 +65,8 @@ impl Drop for Reply {
 /// order they were queued; a model with a dynamic batch dimension takes
 /// several at a time (see [`next_batch`]).
 pub struct Worker {
+    /// Its position among the service's workers.
+    pub id: usize,
     pub detector: LazyDetector,
     pub requests: Arc<Queue<Request>>,
     /// The service's own errors (a session that fails to load).
@@ -76,6 +82,7 @@ impl Worker {
     /// stops the service with its error.
     pub fn run(self) -> Option<Detector> {
         let Worker {
+            id,
             detector,
             requests,
             errors,
@@ -93,11 +100,14 @@ impl Worker {
                 }
             },
         };
+        crate::timeline::step("inference worker ready");
         let mut batch = BatchTensor::default();
+        let mut run = WorkerRun { worker: id, run: 0 };
         while let Some(requests) = next_batch(&requests, &batches) {
             counters.record(requests.len());
             tracing::debug!(frames = requests.len(), "session run");
-            run_batch(&mut detector, &mut batch, requests);
+            run_batch(&mut detector, &mut batch, requests, run);
+            run.run += 1;
         }
         Some(detector)
     }
@@ -105,9 +115,15 @@ impl Worker {
 
 /// One session run for `requests` (one, or a batch); each result, or the
 /// run's error, goes to its request's camera.
-fn run_batch(detector: &mut Detector, batch: &mut BatchTensor, requests: Vec<Request>) {
+fn run_batch(
+    detector: &mut Detector,
+    batch: &mut BatchTensor,
+    requests: Vec<Request>,
+    run: WorkerRun,
+) {
     for r in &requests {
         crate::fault::check(crate::fault::Thread::Infer, r.captured.frame.index);
+        crate::timeline::frame("inference start", r.captured.frame.index);
     }
     let mut timings = vec![DetectTimings::default(); requests.len()];
     let found = match requests.as_slice() {
@@ -122,6 +138,7 @@ fn run_batch(detector: &mut Detector, batch: &mut BatchTensor, requests: Vec<Req
     match found {
         Ok(found) => {
             for ((req, detections), timings) in requests.into_iter().zip(found).zip(timings) {
+                crate::timeline::inferred(req.captured.frame.index, &timings);
                 // Room for every frame in flight (see the feeder's credits):
                 // a slow camera never holds up the sessions.
                 let _ = req.reply.results.push(Inferred {
@@ -131,6 +148,7 @@ fn run_batch(detector: &mut Detector, batch: &mut BatchTensor, requests: Vec<Req
                     capture_ms: req.captured.capture_ms,
                     timings,
                     inferred: true,
+                    run: Some(run),
                 });
             }
         }
@@ -208,6 +226,7 @@ pub fn load_detectors(settings: DetectorSettings, n: usize) -> Result<Loading, F
                         break;
                     }
                 };
+                crate::timeline::step("session loaded");
                 for _ in 0..requests {
                     if tx.send(Ok(Detector::on(model.clone()))).is_err() {
                         return;

@@ -129,6 +129,7 @@ impl InferenceService {
         let mut workers = Vec::with_capacity(sessions);
         for (i, detector) in detectors.into_iter().enumerate() {
             let worker = Worker {
+                id: i,
                 detector,
                 requests: requests.clone(),
                 errors: errors.clone(),
@@ -207,6 +208,7 @@ impl InferenceService {
                             capture_ms: frame.capture_ms,
                             timings: Default::default(),
                             inferred: false,
+                            run: None,
                         });
                         continue;
                     }

@@ -86,16 +86,32 @@ pub struct OutputInfo {
 /// the model's outputs).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layout {
-    Yolov8 { output: usize, classes: usize },
-    Yolov5 { output: usize, classes: usize },
-    End2End { output: usize },
-    Tfod { outputs: [usize; 4] },
+    Yolov8 {
+        output: usize,
+        classes: usize,
+    },
+    /// YOLOv8 with its scores reduced in the graph (`model_fold`): boxes
+    /// `[1, 4, N]`, best score `[1, 1, N]`, best class `[1, 1, N]` (float).
+    Yolov8Best {
+        outputs: [usize; 3],
+        classes: usize,
+    },
+    Yolov5 {
+        output: usize,
+        classes: usize,
+    },
+    End2End {
+        output: usize,
+    },
+    Tfod {
+        outputs: [usize; 4],
+    },
 }
 
 impl Layout {
     pub fn kind(&self) -> LayoutKind {
         match self {
-            Layout::Yolov8 { .. } => LayoutKind::Yolov8,
+            Layout::Yolov8 { .. } | Layout::Yolov8Best { .. } => LayoutKind::Yolov8,
             Layout::Yolov5 { .. } => LayoutKind::Yolov5,
             Layout::End2End { .. } => LayoutKind::End2End,
             Layout::Tfod { .. } => LayoutKind::Tfod,
@@ -105,7 +121,9 @@ impl Layout {
     /// The class count the outputs' shapes fix (`None`: only the labels say).
     pub fn classes(&self) -> Option<usize> {
         match self {
-            Layout::Yolov8 { classes, .. } | Layout::Yolov5 { classes, .. } => Some(*classes),
+            Layout::Yolov8 { classes, .. }
+            | Layout::Yolov8Best { classes, .. }
+            | Layout::Yolov5 { classes, .. } => Some(*classes),
             _ => None,
         }
     }
@@ -116,13 +134,17 @@ impl Layout {
             Layout::Yolov8 { output, .. }
             | Layout::Yolov5 { output, .. }
             | Layout::End2End { output } => vec![*output],
+            Layout::Yolov8Best { outputs, .. } => outputs.to_vec(),
             Layout::Tfod { outputs } => outputs.to_vec(),
         }
     }
 
     /// Whether the host runs NMS after decoding (not when the graph did).
     pub fn needs_nms(&self) -> bool {
-        matches!(self, Layout::Yolov8 { .. } | Layout::Yolov5 { .. })
+        matches!(
+            self,
+            Layout::Yolov8 { .. } | Layout::Yolov8Best { .. } | Layout::Yolov5 { .. }
+        )
     }
 }
 
@@ -181,6 +203,21 @@ pub fn decode(
                 anchors,
             };
             yolov8::decode(first.1, shape, p.confidence, lb, scratch)
+        }
+        Layout::Yolov8Best { .. } => {
+            let anchors = rows_of(first.0, 1, 4)?;
+            let rows = |i: usize| -> Result<&[f32], DecodeError> {
+                let (shape, values) = data.get(i).ok_or(DecodeError::Shape(Vec::new()))?;
+                match rows_of(shape, 1, 1)? == anchors && values.len() >= anchors {
+                    true => Ok(values),
+                    false => Err(DecodeError::Shape(shape.to_vec())),
+                }
+            };
+            let best = yolov8::Best {
+                score: rows(1)?,
+                class: rows(2)?,
+            };
+            yolov8::decode_best(first.1, anchors, &best, p.confidence, lb)
         }
         Layout::Yolov5 { classes, .. } => {
             rows_of(first.0, 2, 5 + classes)?;

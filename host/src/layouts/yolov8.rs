@@ -28,14 +28,57 @@ pub fn decode(
         return Vec::new();
     }
     best_classes(&data[4 * n..(4 + c) * n], n, scratch);
+    let class = &scratch.class;
+    keep(data, n, &scratch.best, |i| class[i], confidence, lb)
+}
+
+/// Each anchor's best score and class, reduced in the graph (`model_fold`:
+/// TopK(1) over the classes, the index as a float).
+#[derive(Debug, Clone, Copy)]
+pub struct Best<'a> {
+    pub score: &'a [f32],
+    pub class: &'a [f32],
+}
+
+/// [`decode`] of a folded output: `boxes` row-major `[4, n]` and each
+/// anchor's `best` score and class; the same detections.
+pub fn decode_best(
+    boxes: &[f32],
+    n: usize,
+    best: &Best,
+    confidence: f32,
+    lb: &Letterbox,
+) -> Vec<Detection> {
+    if boxes.len() < 4 * n || best.score.len() < n || best.class.len() < n {
+        return Vec::new();
+    }
+    keep(
+        boxes,
+        n,
+        best.score,
+        |i| best.class[i] as u32,
+        confidence,
+        lb,
+    )
+}
+
+/// The anchors of `best` score at least `confidence` with a box of some
+/// size (`boxes`: cx, cy, w, h rows of `n`), in frame pixels.
+fn keep(
+    boxes: &[f32],
+    n: usize,
+    best: &[f32],
+    class: impl Fn(usize) -> u32,
+    confidence: f32,
+    lb: &Letterbox,
+) -> Vec<Detection> {
     let mut out = Vec::new();
-    for i in 0..n {
-        let score = scratch.best[i];
+    for (i, &score) in best.iter().enumerate().take(n) {
         // NaN scores fail this test too.
         if score.is_nan() || score < confidence {
             continue;
         }
-        let (cx, cy, w, h) = (data[i], data[n + i], data[2 * n + i], data[3 * n + i]);
+        let (cx, cy, w, h) = (boxes[i], boxes[n + i], boxes[2 * n + i], boxes[3 * n + i]);
         if !(w > 0.0 && h > 0.0) {
             continue;
         }
@@ -50,7 +93,7 @@ pub fn decode(
             continue;
         }
         out.push(Detection {
-            class_id: scratch.class[i],
+            class_id: class(i),
             score,
             bbox,
         });
