@@ -21,6 +21,7 @@ mod examples;
 mod fleet;
 mod fleet_status;
 mod fold;
+mod frames_out;
 mod layouts;
 mod lifecycle;
 mod live;

@@ -135,9 +135,12 @@ impl VideoReader {
         let codec = stream.parameters().id().name();
         let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
             .map_err(|e| format!("FFmpeg: {e}"))?;
+        // SAFETY: plain fields of the context just made from the parameters.
+        let (width, height) = unsafe { ((*ctx.as_ptr()).width, (*ctx.as_ptr()).height) };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ctx.set_threading(ff::codec::threading::Config {
             kind: ff::codec::threading::Type::Frame,
-            count: std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
+            count: decoder_threads(width, height, cores),
             ..Default::default()
         });
         let decoder = ctx
@@ -320,6 +323,24 @@ impl VideoReader {
     }
 }
 
+/// Frames up to this many pixels decode on the reader's own thread.
+const ONE_THREAD_PIXELS: i64 = 1920 * 1088;
+
+/// Decoder threads for a stream of `width` x `height`: one (the reader's)
+/// up to 1080p, where a frame decodes in a few ms, since frame threads cost
+/// CPU the inference threads want (issue 22: H.264 768x576 +5 % CPU a frame
+/// with 2 threads, 1080p as much), delay frames and keep more of them
+/// resident; larger frames (4K) get a thread per core, at most 16, so that
+/// a live stream's decoding keeps up. Unknown sizes count as large.
+fn decoder_threads(width: i32, height: i32, cores: usize) -> usize {
+    let pixels = i64::from(width) * i64::from(height);
+    if pixels > 0 && pixels <= ONE_THREAD_PIXELS {
+        1
+    } else {
+        cores.clamp(1, 16)
+    }
+}
+
 /// `avformat_open_input` + `avformat_find_stream_info` with the interrupt
 /// callback installed first, so both are bounded by `deadline`.
 fn open_input(
@@ -394,4 +415,20 @@ fn frame_count(
     }
     let n = (secs * fps + 0.5).floor();
     (n.is_finite() && n >= 1.0).then_some(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decoder_threads;
+
+    #[test]
+    fn streams_up_to_1080p_decode_on_one_thread() {
+        assert_eq!(decoder_threads(768, 576, 2), 1);
+        assert_eq!(decoder_threads(1920, 1080, 8), 1);
+        assert_eq!(decoder_threads(1920, 1088, 8), 1);
+        assert_eq!(decoder_threads(3840, 2160, 2), 2, "4K: a thread per core");
+        assert_eq!(decoder_threads(3840, 2160, 64), 16);
+        assert_eq!(decoder_threads(3840, 2160, 0), 1);
+        assert_eq!(decoder_threads(0, 0, 4), 4, "size unknown until decoded");
+    }
 }
