@@ -60,12 +60,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn fps(&self) -> f64 {
-        let s = self.elapsed.as_secs_f64();
-        if s > 0.0 {
-            self.frames as f64 / s
-        } else {
-            0.0
-        }
+        crate::steady::per_second(self.frames, self.elapsed)
     }
     pub fn total_faults(&self) -> u64 {
         self.faults.iter().map(|(_, n)| n).sum()

@@ -61,14 +61,19 @@ pub struct SteadyWindow {
     pub warmups: Vec<WarmupFrame>,
 }
 
+/// `count` a second over `elapsed` (0 for no time).
+pub fn per_second(count: u64, elapsed: Duration) -> f64 {
+    let s = elapsed.as_secs_f64();
+    if s > 0.0 {
+        count as f64 / s
+    } else {
+        0.0
+    }
+}
+
 impl SteadyWindow {
     pub fn fps(&self) -> f64 {
-        let s = self.elapsed.as_secs_f64();
-        if s > 0.0 {
-            self.frames as f64 / s
-        } else {
-            0.0
-        }
+        per_second(self.frames, self.elapsed)
     }
 }
 

@@ -760,3 +760,23 @@ pub fn matched(
     }
     (total, hits)
 }
+
+/// `det`'s detections of every `step`-th frame of the first `frames` of the clip.
+pub fn clip_detections(
+    det: &mut edgepipe::model::Detector,
+    frames: u64,
+    step: u64,
+) -> Vec<Vec<edgepipe::detect::Detection>> {
+    let mut cap = edgepipe::capture::Capture::open(clip().to_str().unwrap()).unwrap();
+    let mut out = Vec::new();
+    let mut timings = edgepipe::model::DetectTimings::default();
+    while let Some(frame) = cap.next_frame().unwrap() {
+        if frame.index >= frames {
+            break;
+        }
+        if frame.index % step == 0 {
+            out.push(det.detect(&frame.mat, &mut timings).unwrap());
+        }
+    }
+    out
+}

@@ -30,18 +30,7 @@ fn detector(model: PathBuf, provider: Provider, fold: bool) -> Detector {
 
 /// Detections of every `STEP`-th clip frame.
 fn detections(det: &mut Detector) -> Vec<Vec<Detection>> {
-    let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
-    let mut out = Vec::new();
-    let mut timings = DetectTimings::default();
-    while let Some(frame) = cap.next_frame().unwrap() {
-        if frame.index >= FRAMES {
-            break;
-        }
-        if frame.index % STEP == 0 {
-            out.push(det.detect(&frame.mat, &mut timings).unwrap());
-        }
-    }
-    out
+    common::clip_detections(det, FRAMES, STEP)
 }
 
 /// `model` folded as `want`, and its detections on the CPU provider the

@@ -2,10 +2,9 @@
 //! clip; a provider that cannot load is one error line (exit 4), or with
 //! `auto` a fallback to the CPU provider that says so.
 
-use edgepipe::capture::Capture;
 use edgepipe::detect::Detection;
 use edgepipe::ep::{self, Provider};
-use edgepipe::model::{DetectTimings, Detector};
+use edgepipe::model::Detector;
 
 use crate::common;
 
@@ -20,18 +19,7 @@ fn detections(provider: Provider) -> Vec<Vec<Detection>> {
     let settings = common::detector_settings(common::model(), provider);
     let mut det = Detector::load(settings).unwrap();
     assert_eq!(det.provider(), provider, "no silent fallback");
-    let mut cap = Capture::open(common::clip().to_str().unwrap()).unwrap();
-    let mut out = Vec::new();
-    let mut timings = DetectTimings::default();
-    while let Some(frame) = cap.next_frame().unwrap() {
-        if frame.index >= FRAMES {
-            break;
-        }
-        if frame.index % STEP == 0 {
-            out.push(det.detect(&frame.mat, &mut timings).unwrap());
-        }
-    }
-    out
+    common::clip_detections(&mut det, FRAMES, STEP)
 }
 
 /// (boxes of `a` scoring >= MATCH_SCORE, those with a box of `b` of the same class at IoU >= MATCH_IOU).
