@@ -14,6 +14,12 @@ IN=tests/data/vtest-100.jsonl
 "$BIN" plugin test "$P/course-topics.wasm" --input "$IN" --stats-plugin "$P/people-counter.wasm" -o plugins/course-topics/golden.jsonl
 "$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi -o plugins/draw-boxes/golden.jsonl
 "$BIN" plugin test "$P/draw-boxes.wasm" --input "$IN" --video vendor/data/vtest.avi --stats-plugin "$P/people-counter.wasm" -o plugins/draw-boxes/golden-tracked.jsonl
+# Every stat draw-boxes draws (tracks, count, total, speed, lines, zones), from
+# tests/data/vtest-100-stats.jsonl: the record with the stats of people-counter,
+# speedometer and line-counter (the settings below) in each line. This golden
+# was made by the last pixel-world (contract 0.3.0) draw-boxes, before it moved
+# to world `overlay`: the shapes it returns now must paint the same bytes.
+"$BIN" plugin test "$P/draw-boxes.wasm" --input tests/data/vtest-100-stats.jsonl --video vendor/data/vtest.avi -o plugins/draw-boxes/golden-all-stats.jsonl
 "$BIN" plugin test "$P/class-names.wasm" --input "$IN" -o plugins/class-names/golden.jsonl
 "$BIN" plugin test "$P/speedometer.wasm" --input "$IN" -o plugins/speedometer/golden.jsonl
 # A line across the path right of the lamp post, a zone around the post

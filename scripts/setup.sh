@@ -198,16 +198,17 @@ for p in "${PLUGINS[@]}"; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$PLUGIN_DIR/$p.wasm" 2>/dev/null || cp "$src" "$PLUGIN_DIR/$p.wasm"
 done
-# Guests for the tests only (tests/guests). legacy-topics and legacy-v2-topics
-# turn on the SDK's v0_1_0 and v0_2_0 features, so each is built on its own
-# (features of one build unify).
+# Guests for the tests only (tests/guests). legacy-topics, legacy-v2-topics and
+# legacy-draw with camera-topics turn on the SDK's v0_1_0, v0_2_0 and v0_3_0 features, so each is
+# built on its own (features of one build unify).
 GUEST_DIR="$ROOT/target/test-guests"
 say "building test guests (wasm32-wasip2)"
-cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p hostile-topics -p future-version -p noisy-topics -p camera-topics
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p hostile -p hostile-topics -p future-version -p noisy-topics -p hostile-overlay
 cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-topics
+cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-draw -p camera-topics
 cargo build --quiet --profile plugin --target wasm32-wasip2 -p legacy-v2-topics
 mkdir -p "$GUEST_DIR"
-for p in hostile hostile-topics future-version legacy-topics legacy-v2-topics noisy-topics camera-topics; do
+for p in hostile hostile-topics future-version legacy-topics legacy-v2-topics noisy-topics camera-topics legacy-draw hostile-overlay; do
   src="target/wasm32-wasip2/plugin/${p//-/_}.wasm"
   cmp -s "$src" "$GUEST_DIR/$p.wasm" 2>/dev/null || cp "$src" "$GUEST_DIR/$p.wasm"
 done

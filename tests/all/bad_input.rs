@@ -112,7 +112,7 @@ fn a_plugin_of_the_wrong_world_exits_5() {
     assert_eq!(code, 5, "{stderr}");
     one_error_line(
         &stderr,
-        "does not implement world `draw` of edgepipe:plugin@0.3.0",
+        "does not implement world `draw` of edgepipe:plugin@0.4.0",
     );
 }
 

@@ -1,5 +1,5 @@
 //! The plugin contract's versions side by side: a 0.3.0 stage sees the
-//! camera a frame is from; 0.2.0 and 0.1.0 stages (test guests built with the
+//! camera a frame is from; 0.4.0 (the default plugins), 0.2.0 and 0.1.0 stages (test guests built with the
 //! SDK's `v0_2_0` / `v0_1_0` features) still load and run, in process and
 //! in `edgepipe run` on the clip with a real broker.
 
@@ -80,7 +80,7 @@ const FRAMES: u64 = 12;
 const TOPICS: [&str; 3] = ["camera/frame", "legacy-v2/frame", "legacy/person"];
 
 /// Stages of the three versions in one pipeline file: the default people
-/// counter (0.3.0, feeding the 0.1.0 stage its `count`/`total`),
+/// counter (0.4.0, feeding the 0.1.0 stage its `count`/`total`),
 /// camera-topics (0.3.0), legacy-v2-topics (0.2.0), legacy-topics (0.1.0).
 fn pipeline(dir: &std::path::Path) -> std::path::PathBuf {
     let mut toml = "name = \"contract-test\"\n".to_string();

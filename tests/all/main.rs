@@ -30,6 +30,7 @@ mod mqtt;
 mod mqtt_limits;
 mod oci_common;
 mod oci_stages;
+mod overlay;
 mod plugin_cache;
 mod plugin_cli;
 mod plugin_langs;

@@ -25,7 +25,7 @@ fn check_reports_world_version_and_loadability() {
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("world: stats"), "{out}");
-    assert!(out.contains("contract: edgepipe:plugin 0.3.0"), "{out}");
+    assert!(out.contains("contract: edgepipe:plugin 0.4.0"), "{out}");
     assert!(
         out.contains("exports: configure, update, finish, save, restore"),
         "{out}"
@@ -43,7 +43,7 @@ fn check_reports_world_version_and_loadability() {
     let (code, out, err) = run_edgepipe(&["plugin", "check", &s(&common::guest("future-version"))]);
     assert_eq!(code, 1);
     assert!(String::from_utf8_lossy(&out).contains("loadable: no"));
-    assert!(err.contains("built against edgepipe:plugin@0.9.0; this host serves edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"), "{err}");
+    assert!(err.contains("built against edgepipe:plugin@0.9.0; this host serves edgepipe:plugin@0.4.0, edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"), "{err}");
 
     let dir = common::TempDir::new("check");
     let junk = dir.path().join("junk.wasm");
@@ -120,6 +120,25 @@ fn default_plugins_match_their_goldens() {
             .join("plugins")
             .join("draw-boxes")
             .join("golden-tracked.jsonl")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("100 lines match"), "{err}");
+    // Every stat it draws (tracks, counts, speed, line-counter's lines and
+    // zones) from the record's own stats: the golden is what the last pixel
+    // (0.3.0) build drew, so the shapes the host paints now are the same bytes.
+    let (code, _, err) = run_edgepipe(&[
+        "plugin",
+        "test",
+        &db,
+        "--input",
+        &s(&common::root().join("tests/data/vtest-100-stats.jsonl")),
+        "--video",
+        &s(&common::clip()),
+        "--expect",
+        &s(&common::root()
+            .join("plugins")
+            .join("draw-boxes")
+            .join("golden-all-stats.jsonl")),
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("100 lines match"), "{err}");

@@ -275,7 +275,7 @@ fn a_stage_of_the_wrong_world_or_not_a_component_is_rejected() {
     let msg = err.to_string();
     assert!(
         msg.contains("world `stats`")
-            && msg.contains("edgepipe:plugin@0.3.0")
+            && msg.contains("edgepipe:plugin@0.4.0")
             && msg.contains("update"),
         "{msg}"
     );

@@ -137,7 +137,7 @@ fn a_future_contract_version_is_rejected_naming_both() {
     assert!(msg.contains("built against edgepipe:plugin@0.9.0"), "{msg}");
     assert!(
         msg.contains(
-            "this host serves edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"
+            "this host serves edgepipe:plugin@0.4.0, edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"
         ),
         "{msg}"
     );
@@ -177,7 +177,7 @@ fn random_bytes_and_a_truncated_component_are_rejected() {
     );
 }
 
-/// A 0.1.0 topics plugin runs on this 0.3.0 host.
+/// A 0.1.0 topics plugin runs on this 0.4.0 host.
 #[test]
 fn a_plugin_built_against_0_1_0_still_loads_and_runs() {
     let host = PluginHost::new(Limits::default()).unwrap();
@@ -229,7 +229,7 @@ fn hostile_pipeline(dir: &Path, name: &str, modes: &[&str]) -> PathBuf {
             common::plugin(name)
         );
     }
-    // A 0.1.0 plugin in the same pipeline as the 0.3.0 ones.
+    // A 0.1.0 plugin in the same pipeline as the 0.4.0 ones.
     toml += &format!(
         "[[stages]]\nname = \"legacy-topics\"\nkind = \"topics\"\npath = {:?}\n",
         common::guest("legacy-topics")

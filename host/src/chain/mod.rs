@@ -14,6 +14,7 @@ pub mod runner;
 use std::time::{Duration, Instant};
 
 use crate::plugin::bindings::{Detection, FrameInfo, Message, Stat};
+use crate::plugin::frame::Frame;
 use crate::plugin::{PluginEvent, StageKind, StageSet};
 pub use numbers::ChainNumbers;
 pub use policy::{Refusal, TopicPolicy};
@@ -127,7 +128,7 @@ impl Chain {
         &mut self,
         info: &FrameInfo,
         detections: &[Detection],
-        pixels: &[u8],
+        mut frame: Frame,
         draw: bool,
     ) -> ChainOutput {
         self.stages.apply_reloads(info.index);
@@ -137,7 +138,6 @@ impl Chain {
         let mut overrun_at: Option<usize> = None;
         let mut messages = Vec::new();
         let mut origins = Vec::new();
-        let mut drawn: Option<Vec<u8>> = None;
         self.stats.clear();
         self.stage_ms.iter_mut().for_each(|m| *m = 0.0);
         for kind in StageKind::ALL {
@@ -168,16 +168,7 @@ impl Chain {
                         origins.resize(messages.len(), i);
                         self.refuse(i, refused, info.index);
                     }
-                    StageKind::Draw => {
-                        if let Some(out) = stage.draw(
-                            info,
-                            drawn.as_deref().unwrap_or(pixels),
-                            detections,
-                            &self.stats,
-                        ) {
-                            drawn = Some(out);
-                        }
-                    }
+                    StageKind::Draw => stage.draw_on(info, &mut frame, detections, &self.stats),
                 }
                 self.stage_ms[i] = t.elapsed().as_secs_f64() * 1000.0;
                 self.numbers.calls += 1;
@@ -194,7 +185,7 @@ impl Chain {
         ChainOutput {
             messages,
             origins,
-            drawn,
+            drawn: frame.into_drawn(),
         }
     }
 

@@ -11,6 +11,7 @@ use super::{Chain, ChainOutput};
 use crate::live::Tap;
 use crate::mqtt::Publisher;
 use crate::plugin::bindings::{Detection, FrameInfo, Message, Qos};
+use crate::plugin::frame::Frame;
 use crate::plugin::PluginEvent;
 
 /// The connections a chain's output goes to.
@@ -62,10 +63,10 @@ pub struct Route<'a> {
 }
 
 /// One frame through `chain`; its output, published, is handed back (the
-/// drawn frame, the messages for the record).
+/// drawn frame unless it was drawn in place, the messages for the record).
 pub fn run_frame(
     chain: &mut Chain,
-    frame: (&FrameInfo, &[Detection], &[u8]),
+    frame: (&FrameInfo, &[Detection], Frame),
     draw: bool,
     out: &mut Outlets,
     at: &Route,

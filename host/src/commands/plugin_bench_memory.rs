@@ -72,6 +72,7 @@ enum World {
     Stats(latest::stats::Stats),
     Topics(latest::topics::Topics),
     Draw(latest::draw::Draw),
+    Overlay(latest::overlay::Overlay),
 }
 
 /// Bytes of guest memory after each of `CHECKPOINTS` frames (the recorded
@@ -111,13 +112,17 @@ pub(crate) fn memory_after(
     let world = match kind {
         StageKind::Stats => World::Stats(latest::stats::Stats::new(&mut store, &instance)?),
         StageKind::Topics => World::Topics(latest::topics::Topics::new(&mut store, &instance)?),
-        StageKind::Draw => World::Draw(latest::draw::Draw::new(&mut store, &instance)?),
+        StageKind::Draw => match latest::overlay::Overlay::new(&mut store, &instance) {
+            Ok(o) => World::Overlay(o),
+            Err(_) => World::Draw(latest::draw::Draw::new(&mut store, &instance)?),
+        },
     };
     store.set_epoch_deadline(ticks);
     let configured = match &world {
         World::Stats(w) => w.call_configure(&mut store, &[])?,
         World::Topics(w) => w.call_configure(&mut store, &[])?,
         World::Draw(w) => w.call_configure(&mut store, &[])?,
+        World::Overlay(w) => w.call_configure(&mut store, &[])?,
     };
     configured.map_err(|e| wasmtime::format_err!("configure refused: {e}"))?;
     let mut sizes = Vec::new();
@@ -133,11 +138,13 @@ pub(crate) fn memory_after(
             World::Stats(w) => drop(w.call_update(&mut store, &info, &f.dets)?),
             World::Topics(w) => drop(w.call_route(&mut store, &info, s)?),
             World::Draw(w) => drop(w.call_draw(&mut store, &info, &f.pixels, &f.dets, s)?),
+            World::Overlay(w) => drop(w.call_overlay(&mut store, &info, &f.dets, s)?),
         }
         drop(match &world {
             World::Stats(w) => w.call_save(&mut store)?,
             World::Topics(w) => w.call_save(&mut store)?,
             World::Draw(w) => w.call_save(&mut store)?,
+            World::Overlay(w) => w.call_save(&mut store)?,
         });
         if CHECKPOINTS.contains(&(n + 1)) {
             sizes.push(store.data().bytes);

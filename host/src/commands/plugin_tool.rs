@@ -63,6 +63,13 @@ fn stat_json(s: &wit::Stat) -> StatJson {
     }
 }
 
+fn stat_in(s: &StatJson) -> wit::Stat {
+    wit::Stat {
+        name: s.name.clone(),
+        value: s.value.clone(),
+    }
+}
+
 fn message_json(m: &wit::Message) -> MessageJson {
     let qos = match m.qos {
         Qos::AtMostOnce => 0,
@@ -130,7 +137,13 @@ pub fn check(file: &Path) -> Result<bool, Failure> {
         wit::PACKAGE,
         wit::served_versions()
     );
-    let worlds: Vec<&str> = info.worlds.iter().map(|w| w.world()).collect();
+    // A draw stage that exports `overlay` (0.4.0 on) returns shapes.
+    let shapes = info.exports.iter().any(|e| e == "overlay");
+    let world = |k: StageKind| match k {
+        StageKind::Draw if shapes => "overlay (kind draw)",
+        k => k.world(),
+    };
+    let worlds: Vec<&str> = info.worlds.iter().map(|&w| world(w)).collect();
     let _ = writeln!(
         out,
         "world: {}",
@@ -152,7 +165,11 @@ pub fn check(file: &Path) -> Result<bool, Failure> {
             let _ = writeln!(
                 out,
                 "loadable: yes (world {} of {}@{})",
-                kind.world(),
+                if compiled.is_overlay() {
+                    "overlay"
+                } else {
+                    kind.world()
+                },
                 wit::PACKAGE,
                 compiled.api.as_str()
             );
@@ -301,7 +318,7 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
             StageKind::Topics => {
                 let stats: Vec<wit::Stat> = match (&rec.stats, feeder.as_mut()) {
                     (_, Some(f)) => f.update(&info, &dets),
-                    (Some(s), None) => s.iter().map(|s| wit::Stat { name: s.name.clone(), value: s.value.clone() }).collect(),
+                    (Some(s), None) => s.iter().map(stat_in).collect(),
                     (None, None) => {
                         return Err(Failure::msg(
                             ExitKind::Input,
@@ -332,11 +349,13 @@ pub fn test(o: &TestOptions) -> Result<TestResult, Failure> {
                     // Without a video: a mid-grey frame of the recorded size.
                     None => vec![0x80u8; r.width as usize * r.height as usize * 3],
                 };
-                // With --stats-plugin its stats (e.g. tracks, counts) are drawn too.
-                let stats = feeder
-                    .as_mut()
-                    .map(|f| f.update(&info, &dets))
-                    .unwrap_or_default();
+                // With --stats-plugin its stats (e.g. tracks, counts) are
+                // drawn too, else the line's own `stats` if it has them.
+                let stats = match (&rec.stats, feeder.as_mut()) {
+                    (_, Some(f)) => f.update(&info, &dets),
+                    (Some(s), None) => s.iter().map(stat_in).collect(),
+                    (None, None) => Vec::new(),
+                };
                 let drawn = stage.draw(&info, &pixels, &dets, &stats);
                 let sum = drawn
                     .as_deref()

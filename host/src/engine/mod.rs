@@ -524,10 +524,10 @@ impl FrameLoop {
                     format!("frame sequence {} delivered twice", dup.seq),
                 ));
             }
-            while let Some(item) = reorder.pop() {
+            while let Some(mut item) = reorder.pop() {
                 crate::timeline::frame("stages", item.frame.index);
                 let t = Instant::now();
-                let flow = self.runner.process_frame(&item);
+                let flow = self.runner.process_frame(&mut item);
                 let out = Instant::now();
                 crate::timeline::frame("out", item.frame.index);
                 self.steady.frame_out(item.run, out);

@@ -19,6 +19,7 @@ use crate::checkpoint::Checkpoints;
 use crate::error::{ExitKind, Failure, OrExit};
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{self as wit, FrameInfo, Message};
+use crate::plugin::frame::Frame;
 use crate::sink::{RecordDetection, RecordLine, RecordStat, Recorder, StdoutSink, Written};
 use crate::tenants::{TenantReport, TenantSet};
 
@@ -300,7 +301,7 @@ impl StageRunner {
     }
 
     /// Everything that happens to one frame after inference, in order.
-    pub fn process_frame(&mut self, item: &Inferred) -> Result<Flow, Failure> {
+    pub fn process_frame(&mut self, item: &mut Inferred) -> Result<Flow, Failure> {
         let ids = &self.ids;
         self.timings.add_ms(ids.capture, item.capture_ms);
         self.timings
@@ -310,7 +311,7 @@ impl StageRunner {
         self.timings
             .add_ms(ids.postprocess, item.timings.postprocess * 1000.0);
 
-        let frame = &item.frame;
+        let frame = &mut item.frame;
         crate::fault::check(crate::fault::Thread::Stages, frame.index);
         let info = FrameInfo {
             index: frame.index,
@@ -337,13 +338,18 @@ impl StageRunner {
             },
         }));
 
-        let pixels = frame.mat.data_bytes().or_exit(ExitKind::Internal)?;
+        let pixels = frame.mat.data_bytes_mut().or_exit(ExitKind::Internal)?;
+        // Draw stages paint on the frame itself unless tenants need it undrawn.
+        let canvas = match self.tenants {
+            None => Frame::in_place(&mut *pixels),
+            Some(_) => Frame::new(&*pixels),
+        };
         let started = Instant::now();
         let events_topic = crate::plugin::events::topic(&self.pipeline);
         let shown = self.frame_shown();
         let out = crate::chain::runner::run_frame(
             &mut self.operator,
-            (&info, &wdets, pixels),
+            (&info, &wdets, canvas),
             shown,
             &mut Outlets::host(self.publisher.as_mut()),
             &Route {
@@ -357,6 +363,7 @@ impl StageRunner {
                 live: self.live.as_ref(),
             },
         );
+        let pixels: &[u8] = pixels;
         let mut plugins_ms = 0.0;
         for (&id, &ms) in self.ids.stages.iter().zip(self.operator.stage_ms()) {
             self.timings.add_ms(id, ms);

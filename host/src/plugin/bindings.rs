@@ -18,23 +18,28 @@ mod macros;
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 pub mod since_v0_3_0;
+pub mod since_v0_4_0;
 
 /// The newest version: its types are the host's own.
-pub use since_v0_3_0 as latest;
-pub use since_v0_3_0::{draw, stats, topics};
-pub use since_v0_3_0::{Detection, FrameInfo, Level, Message, Qos, Rect, Stat};
+pub use since_v0_4_0 as latest;
+pub use since_v0_4_0::{draw, overlay, stats, topics};
+pub use since_v0_4_0::{Detection, FrameInfo, Level, Message, Qos, Rect, Shape, Stat};
 
 /// Every version this host loads, newest first.
 pub const CONTRACTS: &[&Contract] = &[
+    &since_v0_4_0::CONTRACT,
     &since_v0_3_0::CONTRACT,
     &since_v0_2_0::CONTRACT,
     &since_v0_1_0::CONTRACT,
 ];
 
+/// The exports of world `overlay` (a draw stage that returns shapes).
+pub const OVERLAY_EXPORTS: &[&str] = &["configure", "overlay", "save", "restore"];
+
 /// The package these bindings serve.
 pub const PACKAGE: &str = "edgepipe:plugin";
 /// The newest version: what the SDKs build against.
-pub const VERSION: &str = since_v0_3_0::CONTRACT.version;
+pub const VERSION: &str = since_v0_4_0::CONTRACT.version;
 /// The camera name of a pipeline with one source (`FrameInfo::camera`).
 pub const DEFAULT_CAMERA: &str = "default";
 
@@ -82,6 +87,20 @@ pub trait Exports: Send + Sync {
     ) -> wasmtime::Result<Vec<Message>> {
         Ok(Vec::new())
     }
+    /// Whether this is world `overlay` (a draw stage that returns shapes).
+    fn is_overlay(&self) -> bool {
+        false
+    }
+    /// `overlay.overlay` (from 0.4.0); `None` for the other worlds.
+    fn overlay(
+        &self,
+        _store: &mut Store<StageState>,
+        _info: &FrameInfo,
+        _detections: &[Detection],
+        _stats: &[Stat],
+    ) -> wasmtime::Result<Option<Vec<Shape>>> {
+        Ok(None)
+    }
     /// `draw.draw`; `None` for the other worlds.
     fn draw(
         &self,
@@ -103,8 +122,11 @@ pub type Bind =
 pub struct Contract {
     /// `X.Y.Z` of `edgepipe:plugin@X.Y.Z`.
     pub version: &'static str,
-    /// The exports a component of each world must have.
+    /// The exports a component of each world must have (a draw stage of
+    /// world `draw`; [`OVERLAY_EXPORTS`] for one of world `overlay`).
     pub required_exports: fn(StageKind) -> &'static [&'static str],
+    /// Whether a draw stage may implement world `overlay` (0.4.0 on).
+    pub overlay: bool,
     /// Adds this version's imports (`host`) to the linker.
     pub(crate) link: fn(&mut Linker<StageState>) -> wasmtime::Result<()>,
     pub(crate) bind: Bind,

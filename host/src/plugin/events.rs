@@ -27,7 +27,9 @@ impl std::fmt::Display for PluginVersion {
 pub struct PluginEvent {
     /// `loaded`, `reloaded`, `reload-failed`, `fault`, `recovered`, `disabled`,
     /// `message-refused` (the first message of a stage the host would not
-    /// publish; the rest are counted), `budget-overrun`.
+    /// publish; the rest are counted), `shapes-refused` (the first shapes of
+    /// an `overlay` stage beyond a frame's bounds; the rest are counted),
+    /// `budget-overrun`.
     pub event: &'static str,
     pub plugin: String,
     /// The version that was running.
@@ -115,6 +117,13 @@ impl PluginEvent {
         PluginEvent {
             reason: Some(reason.to_string()),
             ..PluginEvent::new("message-refused", plugin, version)
+        }
+    }
+    /// The first shapes of an `overlay` stage that were refused (the rest are counted).
+    pub fn shapes_refused(plugin: &str, version: PluginVersion, reason: &str) -> PluginEvent {
+        PluginEvent {
+            reason: Some(reason.to_string()),
+            ..PluginEvent::new("shapes-refused", plugin, version)
         }
     }
     pub fn with_frame(mut self, frame: u64) -> PluginEvent {

@@ -8,9 +8,12 @@
 pub mod bindings;
 pub mod budget;
 pub mod cache;
+mod canvas;
 pub mod events;
+pub mod frame;
 mod no_wait;
 pub mod oci;
+pub mod raster;
 pub mod reload;
 mod sandbox;
 pub mod signature;
@@ -133,9 +136,15 @@ impl StageKind {
             StageKind::Draw => "draw",
         }
     }
-    /// The exports a component of this world and version must have.
-    pub fn required_exports(self, api: ApiVersion) -> &'static [&'static str] {
-        (api.contract().required_exports)(self)
+    /// The exports a component of this kind and version must have, given
+    /// what it exports: a draw stage that exports `overlay` (0.4.0 on) is
+    /// of world `overlay`.
+    pub fn required_exports(self, api: ApiVersion, exports: &[String]) -> &'static [&'static str] {
+        let contract = api.contract();
+        if self == StageKind::Draw && contract.overlay && exports.iter().any(|e| e == "overlay") {
+            return bindings::OVERLAY_EXPORTS;
+        }
+        (contract.required_exports)(self)
     }
 }
 
@@ -357,7 +366,7 @@ impl PluginHost {
         let worlds = StageKind::ALL
             .into_iter()
             .filter(|k| {
-                k.required_exports(api)
+                k.required_exports(api, &exports)
                     .iter()
                     .all(|r| exports.iter().any(|e| e == r))
             })
@@ -365,7 +374,7 @@ impl PluginHost {
             .filter(|k| match k {
                 StageKind::Stats => exports.iter().any(|e| e == "update"),
                 StageKind::Topics => exports.iter().any(|e| e == "route"),
-                StageKind::Draw => exports.iter().any(|e| e == "draw"),
+                StageKind::Draw => exports.iter().any(|e| e == "draw" || e == "overlay"),
             })
             .collect();
         Inspection {
@@ -408,7 +417,7 @@ impl PluginHost {
             }
         };
         let missing: Vec<&str> = kind
-            .required_exports(api)
+            .required_exports(api, &info.exports)
             .iter()
             .copied()
             .filter(|r| !info.exports.iter().any(|e| e == r))

@@ -14,6 +14,8 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 
 use super::bindings::{ApiVersion, Detection, Exports, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
+use super::frame::Frame;
+use super::raster::{self, Painted};
 use super::sandbox::{wasi_ctx, StageState};
 use super::ticker::Gate;
 use super::{
@@ -28,6 +30,13 @@ pub struct Compiled {
     /// sha256 of the `.wasm` bytes, hex.
     pub hash: String,
     pub exports: Vec<String>,
+}
+
+impl Compiled {
+    /// Whether it is a draw stage of world `overlay` (it returns shapes).
+    pub fn is_overlay(&self) -> bool {
+        self.api.contract().overlay && self.exports.iter().any(|e| e == "overlay")
+    }
 }
 
 struct Live {
@@ -85,6 +94,8 @@ pub struct Stage {
     calls: u64,
     /// A message it returned was refused by MQTT (counted there) and said so.
     refusal_reported: bool,
+    /// Shapes it returned beyond a frame's bounds (`raster`), not painted.
+    shapes_refused: u64,
 }
 
 fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
@@ -264,6 +275,7 @@ impl Stage {
             busy: Duration::ZERO,
             calls: 0,
             refusal_reported: false,
+            shapes_refused: 0,
         })
     }
 
@@ -489,8 +501,52 @@ impl Stage {
             .unwrap_or_default()
     }
 
-    /// `draw.draw`; `None` (frame left as it is) for other kinds, on a fault,
-    /// or when the stage returns a buffer of the wrong size.
+    /// A draw stage on `frame`: `draw.draw` (the pixels it returns replace
+    /// the frame) or `overlay.overlay` (the host paints the shapes it returns
+    /// on the frame). The frame is left as it is for other kinds, on a fault,
+    /// or when a pixel stage returns a buffer of the wrong size.
+    pub fn draw_on(
+        &mut self,
+        info: &FrameInfo,
+        frame: &mut Frame,
+        detections: &[Detection],
+        stats: &[Stat],
+    ) {
+        if self.compiled.is_overlay() {
+            let shapes = self.call("overlay", true, |e, s| {
+                e.overlay(s, info, detections, stats)
+            });
+            if let Some(shapes) = shapes.flatten() {
+                let t = Instant::now();
+                let done = raster::paint(frame.to_paint(), info.width, info.height, &shapes);
+                self.busy += t.elapsed();
+                self.count_refused(done, info.index);
+            }
+            return;
+        }
+        let pixels = frame.pixels();
+        let Some(out) = self
+            .call("draw", true, |e, s| {
+                e.draw(s, info, pixels, detections, stats)
+            })
+            .flatten()
+        else {
+            return;
+        };
+        if out.len() != pixels.len() {
+            let reason = format!(
+                "returned {} bytes for a {}-byte frame; frame left undrawn",
+                out.len(),
+                pixels.len()
+            );
+            self.record_fault("draw", reason);
+            return;
+        }
+        frame.set(out);
+    }
+
+    /// [`draw_on`](Self::draw_on) a frame of its own: the drawn frame, or
+    /// `None` if the stage did not draw.
     pub fn draw(
         &mut self,
         info: &FrameInfo,
@@ -498,21 +554,34 @@ impl Stage {
         detections: &[Detection],
         stats: &[Stat],
     ) -> Option<Vec<u8>> {
-        let out = self.call("draw", true, |e, s| {
-            e.draw(s, info, pixels, detections, stats)
-        })??;
-        if out.len() != pixels.len() {
-            self.record_fault(
-                "draw",
-                format!(
-                    "returned {} bytes for a {}-byte frame; frame left undrawn",
-                    out.len(),
-                    pixels.len()
-                ),
+        let mut frame = Frame::new(pixels);
+        self.draw_on(info, &mut frame, detections, stats);
+        frame.into_drawn()
+    }
+
+    /// Shapes not painted (beyond a frame's bounds) are counted; the first
+    /// ones are logged and raised as a `shapes-refused` event.
+    fn count_refused(&mut self, done: Painted, frame: u64) {
+        let Some(why) = done.reason else {
+            return;
+        };
+        if self.shapes_refused == 0 {
+            let reason = format!(
+                "{} of {} shapes refused: {why}",
+                done.refused,
+                done.refused + done.painted
             );
-            return None;
+            tracing::warn!(plugin = %self.name(), version = %self.version(), frame, "{reason}; further ones are only counted");
+            self.events.push(
+                PluginEvent::shapes_refused(self.name(), self.version(), &reason).with_frame(frame),
+            );
         }
-        Some(out)
+        self.shapes_refused += done.refused as u64;
+    }
+
+    /// Shapes this stage returned that were not painted (beyond a frame's bounds).
+    pub fn shapes_refused(&self) -> u64 {
+        self.shapes_refused
     }
 
     /// `save` of the live instance (or the last checkpoint if there is none).

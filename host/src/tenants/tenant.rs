@@ -11,6 +11,7 @@ use crate::chain::Chain;
 use crate::checkpoint::Checkpoints;
 use crate::mqtt::{PublishReport, Publisher};
 use crate::plugin::bindings::{Detection, FrameInfo, Message};
+use crate::plugin::frame::Frame;
 
 /// Where the camera's chains run: the pipeline, the camera, its host topics.
 pub struct Camera<'a> {
@@ -99,9 +100,11 @@ impl Tenant {
         let mut out = self.outlets(link.as_deref(), operator);
         let chain = self.status_name.clone();
         let route = route(&chain, at, &events_topic, live);
+        let (info, detections, pixels) = frame;
+        let frame = (info, detections, Frame::new(pixels));
         let output = runner::run_frame(&mut self.chain, frame, draw, &mut out, &route);
         if let Some(cp) = self.checkpoints.as_mut() {
-            cp.position(frame.0.index + 1);
+            cp.position(info.index + 1);
         }
         output.drawn
     }

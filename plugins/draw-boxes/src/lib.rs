@@ -1,4 +1,5 @@
-//! draw-boxes: draws, in place on BGR24 frames, each detection's box in its
+//! draw-boxes (world `overlay`: it returns shapes, the host paints them on
+//! the frame): draws each detection's box in its
 //! class's colour with a `label #id score` tag (the id from people-counter's
 //! `tracks` stat) on a filled background, tags placed so they do not cover
 //! each other; line-counter's lines and zones with their counts; and a count
@@ -7,17 +8,26 @@
 //! Settings: `thickness` (box outline of tracked objects, default 2; others
 //! get half), `font_scale` (tags, default 1; the panel uses one more).
 
-mod canvas;
 mod layout;
 
 use core::fmt::Write;
 
-use canvas::{text_width, Bgr, Canvas};
-use edgepipe_sdk::{log, parse_setting, Detection, Draw, FrameInfo, Level, Settings, Stat};
+use edgepipe_sdk::{
+    log, parse_setting, text_width, Detection, FrameInfo, Level, Overlay, Settings, Shapes, Stat,
+};
 use layout::{Layout, Rect};
 use serde_json::Value;
 
 const KEYS: [&str; 2] = ["thickness", "font_scale"];
+/// A colour: blue, green, red.
+type Bgr = [u8; 3];
+
+/// One frame's shapes, and the frame's size.
+struct Canvas {
+    s: Shapes,
+    w: i64,
+    h: i64,
+}
 const WHITE: Bgr = [255, 255, 255];
 const BLACK: Bgr = [0, 0, 0];
 const PANEL: Bgr = [32, 32, 32];
@@ -40,7 +50,6 @@ const PALETTE: [Bgr; 10] = [
 struct DrawBoxes {
     thickness: i64,
     scale: i64,
-    warned: bool,
     /// Reused from frame to frame, so a frame allocates little after the first.
     text: String,
     layout: Layout,
@@ -56,7 +65,6 @@ impl Default for DrawBoxes {
         DrawBoxes {
             thickness: 2,
             scale: 1,
-            warned: false,
             text: String::new(),
             layout: Layout::default(),
             track_of: Vec::new(),
@@ -123,8 +131,8 @@ impl DrawBoxes {
         for (anchor, text, bg) in &self.tags[..self.used_tags] {
             let (w, h) = (text_width(text, s) + 2 * pad, 8 * s + 2 * pad);
             let r = self.layout.place(*anchor, w, h, cv.w, cv.h);
-            cv.fill(r.x0, r.y0, r.x1, r.y1, *bg);
-            cv.text(r.x0 + pad, r.y0 + pad, text, s, ink(*bg));
+            cv.s.fill(r.x0, r.y0, r.x1, r.y1, *bg);
+            cv.s.text(r.x0 + pad, r.y0 + pad, text, s, ink(*bg));
         }
     }
 
@@ -163,7 +171,7 @@ impl DrawBoxes {
             } else {
                 (self.thickness / 2).max(1).min(self.thickness)
             };
-            cv.rect(x0, y0, x1, y1, t, colour);
+            cv.s.rect(x0, y0, x1, y1, t, colour);
             self.text.clear();
             let _ = match id {
                 Some(id) => write!(self.text, "{} #{id} {:.0}%", d.label, d.score * 100.0),
@@ -186,7 +194,7 @@ impl DrawBoxes {
             }
             for k in 0..pts.len() {
                 let (a, b) = (pts[k], pts[(k + 1) % pts.len()]);
-                cv.line(a.0, a.1, b.0, b.1, 2, ZONE);
+                cv.s.line(a.0, a.1, b.0, b.1, 2, ZONE);
             }
             self.text.clear();
             let _ = write!(
@@ -215,7 +223,7 @@ impl DrawBoxes {
             ) else {
                 continue;
             };
-            cv.line(a.0, a.1, b.0, b.1, 3, LINE);
+            cv.s.line(a.0, a.1, b.0, b.1, 3, LINE);
             self.text.clear();
             let n = |k: &str| l.get(k).and_then(Value::as_u64).unwrap_or(0);
             let _ = write!(
@@ -282,15 +290,15 @@ impl DrawBoxes {
             });
             return;
         }
-        cv.blend(0, 0, w, h, PANEL, 200);
-        cv.text(pad, pad, &self.text, s, WHITE);
+        cv.s.blend(0, 0, w, h, PANEL, 200);
+        cv.s.text(pad, pad, &self.text, s, WHITE);
         if let Some(t) = line2 {
-            cv.text(pad, h1, &t, self.scale, [200, 200, 200]);
+            cv.s.text(pad, h1, &t, self.scale, [200, 200, 200]);
         }
     }
 }
 
-impl Draw for DrawBoxes {
+impl Overlay for DrawBoxes {
     fn configure(&mut self, settings: Settings) -> Result<(), String> {
         let thickness: u32 = parse_setting(&settings, "thickness", 2)?;
         if thickness > 64 {
@@ -314,35 +322,9 @@ impl Draw for DrawBoxes {
         Ok(())
     }
 
-    fn draw(
-        &mut self,
-        info: FrameInfo,
-        pixels: &mut [u8],
-        detections: Vec<Detection>,
-        stats: Vec<Stat>,
-    ) {
-        // usize is 32 bits on wasm32: a bogus size must not overflow.
-        let expected = (info.width as usize)
-            .checked_mul(info.height as usize)
-            .and_then(|n| n.checked_mul(3));
-        if expected != Some(pixels.len()) {
-            if !self.warned {
-                self.warned = true;
-                log(
-                    Level::Warn,
-                    &format!(
-                        "draw-boxes: frame {} is {} bytes, expected {}x{}x3; not drawing (warned once)",
-                        info.index,
-                        pixels.len(),
-                        info.width,
-                        info.height
-                    ),
-                );
-            }
-            return;
-        }
+    fn overlay(&mut self, info: FrameInfo, detections: Vec<Detection>, stats: Vec<Stat>) -> Shapes {
         let mut cv = Canvas {
-            px: pixels,
+            s: Shapes::default(),
             w: info.width as i64,
             h: info.height as i64,
         };
@@ -354,7 +336,8 @@ impl Draw for DrawBoxes {
         self.detections(&mut cv, &detections);
         self.draw_tags(&mut cv);
         self.panel(&mut cv, &stats, true);
+        cv.s
     }
 }
 
-edgepipe_sdk::export_draw!(DrawBoxes);
+edgepipe_sdk::export_overlay!(DrawBoxes);

@@ -1,6 +1,7 @@
 //! The edgepipe plugin SDK: the one place where guest bindings are generated.
 //!
-//! A stage implements one trait ([`Stats`], [`Topics`] or [`Draw`]), whose
+//! A stage implements one trait ([`Stats`], [`Topics`], [`Draw`] or
+//! [`Overlay`], a draw stage that returns [`Shapes`] for the host to paint), whose
 //! methods other than the main one have defaults, and exports it with the
 //! matching macro:
 //!
@@ -67,17 +68,35 @@ macro_rules! worlds {
     };
 }
 
-#[cfg(all(feature = "v0_1_0", feature = "v0_2_0"))]
-compile_error!("edgepipe-sdk: choose one of the features v0_1_0 and v0_2_0");
+#[cfg(any(
+    all(feature = "v0_1_0", feature = "v0_2_0"),
+    all(feature = "v0_1_0", feature = "v0_3_0"),
+    all(feature = "v0_2_0", feature = "v0_3_0"),
+))]
+compile_error!("edgepipe-sdk: choose one of the features v0_1_0, v0_2_0 and v0_3_0");
 
-// The newest contract, 0.3.0 (the default).
-#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0")))]
+// The newest contract, 0.4.0 (the default), with world `overlay`.
+#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0", feature = "v0_3_0")))]
+worlds!(
+    "../../wit/since_v0.4.0",
+    "edgepipe:plugin/types@0.4.0",
+    "edgepipe:plugin/host@0.4.0"
+);
+#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0", feature = "v0_3_0")))]
+pub const API_VERSION: &str = "0.4.0";
+#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0", feature = "v0_3_0")))]
+mod overlay_world;
+#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0", feature = "v0_3_0")))]
+pub use overlay_world::*;
+
+// The frozen 0.3.0 (feature `v0_3_0`): no world `overlay`.
+#[cfg(feature = "v0_3_0")]
 worlds!(
     "../../wit/since_v0.3.0",
     "edgepipe:plugin/types@0.3.0",
     "edgepipe:plugin/host@0.3.0"
 );
-#[cfg(not(any(feature = "v0_1_0", feature = "v0_2_0")))]
+#[cfg(feature = "v0_3_0")]
 pub const API_VERSION: &str = "0.3.0";
 
 // The frozen 0.2.0 (feature `v0_2_0`), for plugins that must keep loading

@@ -1,22 +1,14 @@
-//! The macros the `since_v*` files share: a version's three worlds, the
-//! calls every world has, and what 0.1.0 and 0.2.0 have in common.
+//! The macros the `since_v*` files share: a version's worlds, the calls
+//! every world has, and what the versions older than the newest have in
+//! common.
 
-/// What 0.1.0 and 0.2.0 share, inside their `since_v*` module: the `From`
-/// conversions between their types and the newest ones (the same records
-/// except `frame-info`, which has no camera), the `host` import, and the
-/// `stats` and `draw` worlds (unchanged until 0.3.0).
-macro_rules! v0_1_shapes {
-    () => {
-        impl From<&super::latest::FrameInfo> for FrameInfo {
-            fn from(f: &super::latest::FrameInfo) -> Self {
-                FrameInfo {
-                    index: f.index,
-                    timestamp_ms: f.timestamp_ms,
-                    width: f.width,
-                    height: f.height,
-                }
-            }
-        }
+/// Inside the `since_v*` module of a version older than the newest (`&`
+/// where its `frame-info` is passed by reference, as one with a string is): the
+/// `From` conversions between its types and the newest ones (the same
+/// records; `frame-info` is each version's own), the `host` import, and the
+/// `stats` and `draw` worlds (unchanged since 0.1.0).
+macro_rules! older_shapes {
+    ($($by_ref:tt)?) => {
         impl Exports for stats::Stats {
             lifecycle!();
             fn update(
@@ -25,7 +17,7 @@ macro_rules! v0_1_shapes {
                 info: &super::latest::FrameInfo,
                 detections: &[super::latest::Detection],
             ) -> wasmtime::Result<Vec<super::latest::Stat>> {
-                self.call_update(store, info.into(), &self::detections(detections))
+                self.call_update(store, $($by_ref)? info.into(), &self::detections(detections))
                     .map(stats_out)
             }
             fn finish_stats(
@@ -46,7 +38,8 @@ macro_rules! v0_1_shapes {
                 stats: &[super::latest::Stat],
             ) -> wasmtime::Result<Option<Vec<u8>>> {
                 let (d, s) = (self::detections(detections), stats_in(stats));
-                self.call_draw(store, info.into(), pixels, &d, &s).map(Some)
+                self.call_draw(store, $($by_ref)? info.into(), pixels, &d, &s)
+                    .map(Some)
             }
         }
         impl From<&super::latest::Detection> for Detection {
@@ -125,10 +118,85 @@ macro_rules! v0_1_shapes {
     };
 }
 
-/// `stats`, `topics` and `draw` of one version, the latter two sharing the
-/// `types` and `host` interfaces generated in `stats`.
+/// 0.1.0's and 0.2.0's `frame-info`: the newest one without the camera.
+macro_rules! no_camera {
+    () => {
+        impl From<&super::latest::FrameInfo> for FrameInfo {
+            fn from(f: &super::latest::FrameInfo) -> Self {
+                FrameInfo {
+                    index: f.index,
+                    timestamp_ms: f.timestamp_ms,
+                    width: f.width,
+                    height: f.height,
+                }
+            }
+        }
+    };
+}
+
+/// `topics` of a version older than the newest: `[&]` where its
+/// `frame-info` is passed by reference; `finish` from 0.2.0 on.
+macro_rules! older_topics {
+    ([$($by_ref:tt)?] $($finish:ident)?) => {
+        impl Exports for topics::Topics {
+            lifecycle!();
+            fn route(
+                &self,
+                store: &mut Store<StageState>,
+                info: &latest::FrameInfo,
+                stats: &[latest::Stat],
+            ) -> wasmtime::Result<Vec<latest::Message>> {
+                self.call_route(store, $($by_ref)? info.into(), &stats_in(stats))
+                    .map(messages_out)
+            }
+            $(older_topics!(@$finish);)?
+        }
+    };
+    (@finish) => {
+        fn finish_topics(
+            &self,
+            store: &mut Store<StageState>,
+            stats: &[latest::Stat],
+        ) -> wasmtime::Result<Vec<latest::Message>> {
+            self.call_finish(store, &stats_in(stats)).map(messages_out)
+        }
+    };
+}
+
+/// `stats`, `topics` and `draw` of one version (and `overlay` from 0.4.0
+/// on: `worlds!(.., overlay)`), all sharing the `types` and `host`
+/// interfaces generated in `stats`. A `draw` stage of a version with
+/// `overlay` is bound to that world when it exports `overlay`.
 macro_rules! worlds {
     ($path:literal, $types:literal, $host:literal) => {
+        worlds!(@common $path, $types, $host);
+        fn bind_draw(
+            store: &mut Store<StageState>,
+            instance: &Instance,
+        ) -> wasmtime::Result<Box<dyn Exports>> {
+            Ok(Box::new(draw::Draw::new(store, instance)?))
+        }
+    };
+    ($path:literal, $types:literal, $host:literal, overlay) => {
+        worlds!(@common $path, $types, $host);
+        pub mod overlay {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "overlay",
+                with: { $types: super::stats::edgepipe::plugin::types, $host: super::stats::edgepipe::plugin::host },
+            });
+        }
+        fn bind_draw(
+            store: &mut Store<StageState>,
+            instance: &Instance,
+        ) -> wasmtime::Result<Box<dyn Exports>> {
+            Ok(match overlay::Overlay::new(&mut *store, instance) {
+                Ok(o) => Box::new(o),
+                Err(_) => Box::new(draw::Draw::new(store, instance)?),
+            })
+        }
+    };
+    (@common $path:literal, $types:literal, $host:literal) => {
         pub mod stats {
             wasmtime::component::bindgen!({ path: $path, world: "stats" });
         }
@@ -161,7 +229,7 @@ macro_rules! worlds {
             Ok(match kind {
                 StageKind::Stats => Box::new(stats::Stats::new(store, instance)?),
                 StageKind::Topics => Box::new(topics::Topics::new(store, instance)?),
-                StageKind::Draw => Box::new(draw::Draw::new(store, instance)?),
+                StageKind::Draw => bind_draw(store, instance)?,
             })
         }
     };

@@ -13,11 +13,13 @@ worlds!(
     "edgepipe:plugin/types",
     "edgepipe:plugin/host"
 );
-v0_1_shapes!();
+older_shapes!();
+no_camera!();
 
 pub const CONTRACT: Contract = Contract {
     version: "0.1.0",
     required_exports,
+    overlay: false,
     link,
     bind,
 };
@@ -30,15 +32,4 @@ fn required_exports(kind: StageKind) -> &'static [&'static str] {
     }
 }
 
-impl Exports for topics::Topics {
-    lifecycle!();
-    fn route(
-        &self,
-        store: &mut Store<StageState>,
-        info: &latest::FrameInfo,
-        stats: &[latest::Stat],
-    ) -> wasmtime::Result<Vec<latest::Message>> {
-        self.call_route(store, info.into(), &stats_in(stats))
-            .map(messages_out)
-    }
-}
+older_topics!([]);

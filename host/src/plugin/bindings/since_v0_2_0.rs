@@ -12,16 +12,19 @@ worlds!(
     "edgepipe:plugin/types",
     "edgepipe:plugin/host"
 );
-v0_1_shapes!();
+older_shapes!();
+no_camera!();
 
 pub const CONTRACT: Contract = Contract {
     version: "0.2.0",
     required_exports,
+    overlay: false,
     link,
     bind,
 };
 
-fn required_exports(kind: StageKind) -> &'static [&'static str] {
+/// The same from 0.2.0 to 0.4.0 (0.4.0's `overlay` world aside).
+pub(super) fn required_exports(kind: StageKind) -> &'static [&'static str] {
     match kind {
         StageKind::Stats => &["configure", "update", "finish", "save", "restore"],
         StageKind::Topics => &["configure", "route", "finish", "save", "restore"],
@@ -29,22 +32,4 @@ fn required_exports(kind: StageKind) -> &'static [&'static str] {
     }
 }
 
-impl Exports for topics::Topics {
-    lifecycle!();
-    fn route(
-        &self,
-        store: &mut Store<StageState>,
-        info: &latest::FrameInfo,
-        stats: &[latest::Stat],
-    ) -> wasmtime::Result<Vec<latest::Message>> {
-        self.call_route(store, info.into(), &stats_in(stats))
-            .map(messages_out)
-    }
-    fn finish_topics(
-        &self,
-        store: &mut Store<StageState>,
-        stats: &[latest::Stat],
-    ) -> wasmtime::Result<Vec<latest::Message>> {
-        self.call_finish(store, &stats_in(stats)).map(messages_out)
-    }
-}
+older_topics!([] finish);

@@ -1,10 +1,10 @@
-//! `edgepipe:plugin@0.3.0` (wit/since_v0.3.0), the newest: `frame-info`
-//! carries the camera's name. Its types are the host's own, passed through.
+//! `edgepipe:plugin@0.3.0` (wit/since_v0.3.0): `frame-info` carries the
+//! camera's name; no `overlay` world (its draw stages return pixels).
 
 use wasmtime::component::{HasSelf, Instance, Linker};
 use wasmtime::Store;
 
-use super::{Contract, Exports, StageState};
+use super::{latest, Contract, Exports, StageState};
 use crate::plugin::StageKind;
 
 worlds!(
@@ -12,74 +12,25 @@ worlds!(
     "edgepipe:plugin/types",
     "edgepipe:plugin/host"
 );
+older_shapes!(&);
+older_topics!([&] finish);
 
 pub const CONTRACT: Contract = Contract {
     version: "0.3.0",
-    required_exports,
+    required_exports: super::since_v0_2_0::required_exports,
+    overlay: false,
     link,
     bind,
 };
 
-fn required_exports(kind: StageKind) -> &'static [&'static str] {
-    match kind {
-        StageKind::Stats => &["configure", "update", "finish", "save", "restore"],
-        StageKind::Topics => &["configure", "route", "finish", "save", "restore"],
-        StageKind::Draw => &["configure", "draw", "save", "restore"],
-    }
-}
-
-impl stats::edgepipe::plugin::types::Host for StageState {}
-impl stats::edgepipe::plugin::host::Host for StageState {
-    fn log(&mut self, level: Level, message: String) {
-        StageState::log(self, level, &message);
-    }
-}
-
-impl Exports for stats::Stats {
-    lifecycle!();
-    fn update(
-        &self,
-        store: &mut Store<StageState>,
-        info: &FrameInfo,
-        detections: &[Detection],
-    ) -> wasmtime::Result<Vec<Stat>> {
-        self.call_update(store, info, detections)
-    }
-    fn finish_stats(&self, store: &mut Store<StageState>) -> wasmtime::Result<Vec<Stat>> {
-        self.call_finish(store)
-    }
-}
-
-impl Exports for topics::Topics {
-    lifecycle!();
-    fn route(
-        &self,
-        store: &mut Store<StageState>,
-        info: &FrameInfo,
-        stats: &[Stat],
-    ) -> wasmtime::Result<Vec<Message>> {
-        self.call_route(store, info, stats)
-    }
-    fn finish_topics(
-        &self,
-        store: &mut Store<StageState>,
-        stats: &[Stat],
-    ) -> wasmtime::Result<Vec<Message>> {
-        self.call_finish(store, stats)
-    }
-}
-
-impl Exports for draw::Draw {
-    lifecycle!();
-    fn draw(
-        &self,
-        store: &mut Store<StageState>,
-        info: &FrameInfo,
-        pixels: &[u8],
-        detections: &[Detection],
-        stats: &[Stat],
-    ) -> wasmtime::Result<Option<Vec<u8>>> {
-        self.call_draw(store, info, pixels, detections, stats)
-            .map(Some)
+impl From<&latest::FrameInfo> for FrameInfo {
+    fn from(f: &latest::FrameInfo) -> Self {
+        FrameInfo {
+            index: f.index,
+            timestamp_ms: f.timestamp_ms,
+            width: f.width,
+            height: f.height,
+            camera: f.camera.clone(),
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The conversions between the served versions and the newest types, and
 //! what each version requires.
 
-use super::{latest, since_v0_1_0 as v1, since_v0_2_0 as v2, ApiVersion, CONTRACTS};
+use super::{
+    latest, since_v0_1_0 as v1, since_v0_2_0 as v2, since_v0_3_0 as v3, ApiVersion, CONTRACTS,
+};
 use crate::plugin::StageKind;
 
 fn info() -> latest::FrameInfo {
@@ -95,9 +97,9 @@ fn messages_of_older_versions_keep_topic_payload_qos_and_retain() {
 #[test]
 fn versions_are_served_newest_first_and_parsed_exactly() {
     let served: Vec<&str> = CONTRACTS.iter().map(|c| c.version).collect();
-    assert_eq!(served, ["0.3.0", "0.2.0", "0.1.0"]);
-    assert_eq!(ApiVersion::NEWEST.as_str(), "0.3.0");
-    assert_eq!(super::VERSION, "0.3.0");
+    assert_eq!(served, ["0.4.0", "0.3.0", "0.2.0", "0.1.0"]);
+    assert_eq!(ApiVersion::NEWEST.as_str(), "0.4.0");
+    assert_eq!(super::VERSION, "0.4.0");
     for v in served {
         assert_eq!(ApiVersion::parse(v).map(ApiVersion::as_str), Some(v));
     }
@@ -105,7 +107,7 @@ fn versions_are_served_newest_first_and_parsed_exactly() {
     assert_eq!(ApiVersion::parse("0.3"), None);
     assert_eq!(
         super::served_versions(),
-        "edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"
+        "edgepipe:plugin@0.4.0, edgepipe:plugin@0.3.0, edgepipe:plugin@0.2.0, edgepipe:plugin@0.1.0"
     );
 }
 
@@ -113,14 +115,43 @@ fn versions_are_served_newest_first_and_parsed_exactly() {
 fn topics_finish_is_required_from_0_2_0_on() {
     let needs_finish = |v: &str| {
         let api = ApiVersion::parse(v).expect("served");
-        StageKind::Topics.required_exports(api).contains(&"finish")
+        StageKind::Topics
+            .required_exports(api, &[])
+            .contains(&"finish")
     };
     assert!(!needs_finish("0.1.0"));
     assert!(needs_finish("0.2.0"));
     assert!(needs_finish("0.3.0"));
-    for v in ["0.1.0", "0.2.0", "0.3.0"] {
+    assert!(needs_finish("0.4.0"));
+    for v in ["0.1.0", "0.2.0", "0.3.0", "0.4.0"] {
         let api = ApiVersion::parse(v).expect("served");
-        assert!(StageKind::Stats.required_exports(api).contains(&"update"));
-        assert!(StageKind::Draw.required_exports(api).contains(&"draw"));
+        assert!(StageKind::Stats
+            .required_exports(api, &[])
+            .contains(&"update"));
+        assert!(StageKind::Draw.required_exports(api, &[]).contains(&"draw"));
     }
+}
+
+#[test]
+fn a_draw_stage_that_exports_overlay_is_of_world_overlay_from_0_4_0_on() {
+    let exports: Vec<String> = ["configure", "overlay", "save", "restore"]
+        .map(String::from)
+        .to_vec();
+    let needs = |v: &str| {
+        let api = ApiVersion::parse(v).expect("served");
+        StageKind::Draw.required_exports(api, &exports)
+    };
+    assert_eq!(needs("0.4.0"), ["configure", "overlay", "save", "restore"]);
+    // Before 0.4.0 there is no `overlay`: such a component lacks `draw`.
+    assert!(needs("0.3.0").contains(&"draw"));
+    assert!(!ApiVersion::parse("0.3.0").unwrap().contract().overlay);
+}
+
+#[test]
+fn frame_info_keeps_the_camera_for_0_3_0() {
+    let old: v3::FrameInfo = (&info()).into();
+    assert_eq!(
+        (old.index, old.width, old.camera.as_str()),
+        (7, 768, "door")
+    );
 }

@@ -1,5 +1,6 @@
 //! Pixel operations on a BGR24 frame whose length was checked against its
-//! size: filled and blended rectangles, thick lines, 8x8 bitmap text.
+//! size: filled and blended rectangles, thick lines, 8x8 bitmap text (what
+//! `overlay` stages' shapes are painted with; moved here from draw-boxes).
 
 // The crate is built without its `unicode` feature (no `BASIC_FONTS`); the
 // legacy table holds the same ASCII glyphs, indexed by code point.
@@ -16,9 +17,10 @@ pub struct Canvas<'a> {
     pub h: i64,
 }
 
-/// Width in pixels of `text` at `scale`.
-pub fn text_width(text: &str, scale: i64) -> i64 {
-    text.chars().take(MAX_CHARS).count() as i64 * 8 * scale
+/// How many steps (one brush each, plus the first) a line of extent
+/// `dx` x `dy` takes: one per pixel along its longer side, at most 8192.
+pub fn line_steps(dx: i64, dy: i64) -> i64 {
+    dx.abs().max(dy.abs()).clamp(1, 8192)
 }
 
 impl Canvas<'_> {
@@ -26,6 +28,12 @@ impl Canvas<'_> {
         let (x0, x1) = (x0.clamp(0, self.w), x1.clamp(0, self.w));
         let (y0, y1) = (y0.clamp(0, self.h), y1.clamp(0, self.h));
         (x0 < x1 && y0 < y1).then_some((x0 as usize, y0 as usize, x1 as usize, y1 as usize))
+    }
+
+    /// How many pixels of `[x0, x1) x [y0, y1)` are in the frame.
+    pub fn area(&self, (x0, y0, x1, y1): (i64, i64, i64, i64)) -> u64 {
+        self.clip(x0, y0, x1, y1)
+            .map_or(0, |(x0, y0, x1, y1)| ((x1 - x0) * (y1 - y0)) as u64)
     }
 
     /// Fill `[x0, x1) x [y0, y1)`, clipped to the frame.
@@ -82,7 +90,7 @@ impl Canvas<'_> {
 
     /// A line from (x0, y0) to (x1, y1), `t` pixels thick (square brush).
     pub fn line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, t: i64, c: Bgr) {
-        let steps = (x1 - x0).abs().max((y1 - y0).abs()).clamp(1, 8192);
+        let steps = line_steps(x1 - x0, y1 - y0);
         let r = t.max(1);
         let h = r / 2;
         for i in 0..=steps {
