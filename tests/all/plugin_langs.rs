@@ -259,9 +259,12 @@ fn scaffold_builds(
     assert!(err.contains(&format!("{}.wasm (", name)), "{err}");
     let (code, out, err) = edgepipe(&["plugin", "check", &s(&wasm)], env);
     assert_eq!(code, 0, "{out}{err}");
+    // Rust stages build against the SDK's newest contract; Python and
+    // JavaScript ones against the one `plugin build` embeds (0.3.0).
+    let version = if lang == "rust" { "0.4.0" } else { "0.3.0" };
     assert!(
         out.contains(&format!(
-            "loadable: yes (world {world} of edgepipe:plugin@0.3.0)"
+            "loadable: yes (world {world} of edgepipe:plugin@{version})"
         )),
         "{out}"
     );
