@@ -271,6 +271,23 @@ pub fn identity_onnx(dims: &[u64]) -> Vec<u8> {
     model
 }
 
+/// A stage of `path` loaded as `kind` with `settings` on a host of its own.
+pub fn load_stage(
+    path: &Path,
+    kind: edgepipe::plugin::StageKind,
+    settings: &[(&str, &str)],
+) -> (edgepipe::plugin::PluginHost, edgepipe::plugin::Stage) {
+    use edgepipe::plugin::{Limits, PluginHost};
+    let host = PluginHost::new(Limits::default()).unwrap();
+    let settings = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let name = path.file_stem().unwrap().to_str().unwrap();
+    let stage = host.load(name, path, kind, settings).unwrap();
+    (host, stage)
+}
+
 // --- plugins built only for the tests (tests/guests, by scripts/setup.sh) ---
 
 pub fn guest(name: &str) -> PathBuf {

@@ -10,15 +10,7 @@ use edgepipe::sink::RecordLine;
 use crate::common;
 
 fn load(name: &str, kind: StageKind, settings: &[(&str, &str)]) -> (PluginHost, Stage) {
-    let host = PluginHost::new(Limits::default()).unwrap();
-    let settings = settings
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let stage = host
-        .load(name, &common::plugin(name), kind, settings)
-        .unwrap();
-    (host, stage)
+    common::load_stage(&common::plugin(name), kind, settings)
 }
 
 fn stat<'a>(stats: &'a [Stat], name: &str) -> Option<&'a str> {

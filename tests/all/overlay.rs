@@ -24,15 +24,7 @@ fn info(index: u64) -> FrameInfo {
 }
 
 fn load(guest: &str, settings: &[(&str, &str)]) -> (PluginHost, Stage) {
-    let host = PluginHost::new(Limits::default()).unwrap();
-    let settings = settings
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let stage = host
-        .load(guest, &common::guest(guest), StageKind::Draw, settings)
-        .unwrap();
-    (host, stage)
+    common::load_stage(&common::guest(guest), StageKind::Draw, settings)
 }
 
 fn px(frame: &[u8], x: u32, y: u32) -> [u8; 3] {
