@@ -37,6 +37,8 @@ pub struct Summary {
     pub faults: Vec<(String, u64)>,
     /// Messages the host refused to publish, per stage.
     pub refusals: Vec<(String, u64)>,
+    /// Shapes of `overlay` stages beyond a frame's bounds, not painted, per stage.
+    pub shapes_refused: Vec<(String, u64)>,
     /// Per tenant: its numbers (one line) and its own connection's report.
     pub tenants: Vec<(String, Option<PublishReport>)>,
     pub frames_written: u64,
@@ -158,25 +160,26 @@ impl Summary {
                 self.frames_written
             );
         }
-        let faults: Vec<String> = self
-            .faults
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| format!("{s}: {n}"))
-            .collect();
-        if !faults.is_empty() {
-            eprintln!("edgepipe: summary: stage faults: {}", faults.join(", "));
-        }
-        if !self.refusals.is_empty() {
-            let r: Vec<String> = self
-                .refusals
+        let lists = [
+            ("stage faults", &self.faults),
+            (
+                "messages refused (invalid, host or $ topics)",
+                &self.refusals,
+            ),
+            (
+                "shapes refused (beyond a frame's bounds, not painted)",
+                &self.shapes_refused,
+            ),
+        ];
+        for (what, per_stage) in lists {
+            let counts: Vec<String> = per_stage
                 .iter()
+                .filter(|(_, n)| *n > 0)
                 .map(|(s, n)| format!("{s}: {n}"))
                 .collect();
-            eprintln!(
-                "edgepipe: summary: messages refused (invalid, host or $ topics): {}",
-                r.join(", ")
-            );
+            if !counts.is_empty() {
+                eprintln!("edgepipe: summary: {what}: {}", counts.join(", "));
+            }
         }
         for (line, mqtt) in &self.tenants {
             let m = mqtt

@@ -229,3 +229,42 @@ fn frames_drawn_in_place_in_a_run_are_the_ones_plugin_test_draws() {
         "{first}"
     );
 }
+
+/// A run with an `overlay` stage that returns too many shapes: frames go
+/// on, the refusals are counted in the summary and raised once as an event.
+#[test]
+fn a_run_counts_refused_shapes_in_its_summary() {
+    const FRAMES: u64 = 5;
+    let dir = common::TempDir::new("overlay-summary");
+    let cfg = dir.path().join("pipeline.toml");
+    let text = format!(
+        "[[stages]]\nname = \"flood\"\nkind = \"draw\"\npath = {:?}\n[stages.settings]\nmode = \"many\"\n",
+        common::guest("hostile-overlay")
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (code, frames, err) = common::run_edgepipe(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--input",
+        common::clip().to_str().unwrap(),
+        "--max-frames",
+        &FRAMES.to_string(),
+        "--no-mqtt",
+        "--no-http",
+        "--stdout",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(frames.len() as u64, FRAMES * u64::from(W * H * 3));
+    let want = format!(
+        "edgepipe: summary: shapes refused (beyond a frame's bounds, not painted): flood: {}",
+        FRAMES * (10_001 - 4096)
+    );
+    assert!(err.lines().any(|l| l == want), "{err}");
+    assert_eq!(
+        err.matches("shapes refused: more than 4096 shapes in a frame")
+            .count(),
+        1,
+        "logged once: {err}"
+    );
+}

@@ -110,6 +110,15 @@ impl Chain {
     pub fn faults(&self) -> u64 {
         self.stages.stages().iter().map(|s| s.faults()).sum()
     }
+    /// (stage, shapes refused) for `overlay` stages that had any.
+    pub fn shapes_refused_by_stage(&self) -> Vec<(String, u64)> {
+        self.stages
+            .stages()
+            .iter()
+            .filter(|s| s.shapes_refused() > 0)
+            .map(|s| (s.name().to_string(), s.shapes_refused()))
+            .collect()
+    }
     /// (stage, messages refused) for stages that had any.
     pub fn refusals_by_stage(&self) -> Vec<(String, u64)> {
         self.stages

@@ -695,6 +695,7 @@ impl FrameLoop {
             mqtt: report.mqtt,
             faults: report.faults,
             refusals: report.refusals,
+            shapes_refused: report.shapes_refused,
             tenants: report
                 .tenants
                 .into_iter()

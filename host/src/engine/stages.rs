@@ -56,6 +56,8 @@ pub struct RunnerReport {
     pub faults: Vec<(String, u64)>,
     /// Messages refused per stage (host topics, `$`, invalid).
     pub refusals: Vec<(String, u64)>,
+    /// Shapes of `overlay` stages beyond a frame's bounds, per stage that had any.
+    pub shapes_refused: Vec<(String, u64)>,
     pub frames_written: u64,
     pub timings: Timings,
     pub reloads: u64,
@@ -487,6 +489,7 @@ impl StageRunner {
                 .map(|s| (s.name().to_string(), s.faults()))
                 .collect(),
             refusals: self.operator.refusals_by_stage(),
+            shapes_refused: self.operator.shapes_refused_by_stage(),
             reloads: self.operator.stages().reloads(),
             rejected_reloads: self.operator.stages().rejected_reloads(),
             tenants,
