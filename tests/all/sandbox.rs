@@ -24,11 +24,15 @@ fn info(index: u64) -> FrameInfo {
 }
 
 fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
-    let host = PluginHost::new(Limits::default()).unwrap();
     let mut settings = vec![("mode".to_string(), mode.to_string())];
     if let Some(at) = at {
         settings.push(("at".into(), at.to_string()));
     }
+    hostile_with(settings)
+}
+
+fn hostile_with(settings: Vec<(String, String)>) -> (PluginHost, Stage) {
+    let host = PluginHost::new(Limits::default()).unwrap();
     let stage = host
         .load(
             "hostile",
@@ -41,10 +45,7 @@ fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
 }
 
 fn seen(stats: &[Stat]) -> Option<u64> {
-    stats
-        .iter()
-        .find(|s| s.name == "seen")
-        .and_then(|s| s.value.parse().ok())
+    stat(stats, "seen")
 }
 
 /// Call `update` on frames 0, 1, ... until the stage is disabled (waiting out
@@ -132,16 +133,7 @@ fn stat(stats: &[Stat], name: &str) -> Option<u64> {
 /// every call (issue 22: that `save` was most of a stateful stage's cost).
 #[test]
 fn a_stats_stage_is_saved_every_so_many_calls_not_after_each() {
-    let host = PluginHost::new(Limits::default()).unwrap();
-    let settings = vec![("report_saves".to_string(), "true".to_string())];
-    let mut stage = host
-        .load(
-            "hostile",
-            &common::guest("hostile"),
-            StageKind::Stats,
-            settings,
-        )
-        .unwrap();
+    let (_host, mut stage) = hostile_with(vec![("report_saves".into(), "true".into())]);
     let calls = 2 * CHECKPOINT_EVERY as u64 + 1;
     let mut last = Vec::new();
     for i in 0..calls {
