@@ -231,3 +231,49 @@ fn publish_says_when_the_host_s_own_message_is_refused() {
     let report = p.finish();
     assert_eq!((report.rejected, report.acked), (2, 1), "{report:?}");
 }
+
+/// A frame's messages go to the connection together (`publish_all_from`,
+/// issue 22: one lock and one wake-up a frame): they arrive in their order,
+/// a refused one in the middle is reported at its position and counted
+/// against its stage, and the ones after it still go out.
+#[test]
+fn a_frame_s_messages_go_out_together_in_order() {
+    use edgepipe::mqtt::{MqttSettings, Publisher};
+    use edgepipe::plugin::bindings::{Message, Qos};
+    let broker = common::Mosquitto::start();
+    let mut sub = common::Subscriber::start(broker.port, &["batch/#"]);
+    let mut settings = MqttSettings::new(broker.url(), "batch-order");
+    settings.max_message_bytes = Some(256);
+    settings.required = true;
+    let mut p = Publisher::connect(&settings).unwrap();
+    let msg = |topic: &str, payload: String| Message {
+        topic: topic.into(),
+        payload,
+        qos: Qos::AtLeastOnce,
+        retain: false,
+    };
+    let mut sent = Vec::new();
+    for frame in 0..20 {
+        let msgs = [
+            msg("batch/person", format!("{{\"frame\":{frame}}}")),
+            msg("batch/big", "x".repeat(1_000)),
+            msg("batch/class", format!("[{frame}]")),
+            msg("batch/speedometer", format!("{frame}.5")),
+        ];
+        let stages = ["counter", "noisy", "counter", "speed"];
+        let refused = p.publish_all_from(stages.iter().copied().zip(msgs.iter()));
+        let at: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
+        assert_eq!(at, [1], "frame {frame}: {refused:?}");
+        sent.extend(msgs.into_iter().filter(|m| m.topic != "batch/big"));
+    }
+    let report = p.finish();
+    assert_eq!((report.acked, report.rejected), (60, 20), "{report:?}");
+    assert_eq!(report.refused_by_stage, [("noisy".to_string(), 20)]);
+    let want: Vec<(String, String)> = sent.into_iter().map(|m| (m.topic, m.payload)).collect();
+    assert!(
+        sub.wait_for(Duration::from_secs(10), |got| got.len() >= want.len()),
+        "{:?}",
+        sub.messages()
+    );
+    assert_eq!(sub.messages(), want.as_slice());
+}

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use edgepipe::plugin::bindings::{FrameInfo, Stat};
 use edgepipe::plugin::{
-    Limits, PluginError, PluginEvent, PluginHost, Stage, StageKind, MAX_CONSECUTIVE_FAULTS,
+    Limits, PluginError, PluginEvent, PluginHost, Stage, StageKind, CHECKPOINT_EVERY,
+    MAX_CONSECUTIVE_FAULTS,
 };
 
 use crate::common;
@@ -23,11 +24,15 @@ fn info(index: u64) -> FrameInfo {
 }
 
 fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
-    let host = PluginHost::new(Limits::default()).unwrap();
     let mut settings = vec![("mode".to_string(), mode.to_string())];
     if let Some(at) = at {
         settings.push(("at".into(), at.to_string()));
     }
+    hostile_with(settings)
+}
+
+fn hostile_with(settings: Vec<(String, String)>) -> (PluginHost, Stage) {
+    let host = PluginHost::new(Limits::default()).unwrap();
     let stage = host
         .load(
             "hostile",
@@ -40,10 +45,7 @@ fn hostile(mode: &str, at: Option<u64>) -> (PluginHost, Stage) {
 }
 
 fn seen(stats: &[Stat]) -> Option<u64> {
-    stats
-        .iter()
-        .find(|s| s.name == "seen")
-        .and_then(|s| s.value.parse().ok())
+    stat(stats, "seen")
 }
 
 /// Call `update` on frames 0, 1, ... until the stage is disabled (waiting out
@@ -118,6 +120,48 @@ fn after_a_fault_the_stage_comes_back_from_its_last_checkpoint() {
     let kinds: Vec<&str> = stage.take_events().iter().map(|e| e.event).collect();
     assert_eq!(kinds, ["fault", "recovered"]);
     assert!(!stage.is_disabled());
+}
+
+fn stat(stats: &[Stat], name: &str) -> Option<u64> {
+    stats
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.value.parse().ok())
+}
+
+/// A stats stage is saved every `CHECKPOINT_EVERY` good calls, not after
+/// every call (issue 22: that `save` was most of a stateful stage's cost).
+#[test]
+fn a_stats_stage_is_saved_every_so_many_calls_not_after_each() {
+    let (_host, mut stage) = hostile_with(vec![("report_saves".into(), "true".into())]);
+    let calls = 2 * CHECKPOINT_EVERY as u64 + 1;
+    let mut last = Vec::new();
+    for i in 0..calls {
+        last = stage.update(&info(i), &[]);
+    }
+    assert_eq!(stat(&last, "seen"), Some(calls));
+    assert_eq!(stat(&last, "saves"), Some(2), "saves before call {calls}");
+}
+
+/// A trap long after the last checkpoint: the stage comes back in the state
+/// of its last good call (the checkpoint, then the calls since handed to
+/// it again), and a state written while it is down is that state too.
+#[test]
+fn after_a_fault_the_calls_since_the_checkpoint_are_not_lost() {
+    let at = CHECKPOINT_EVERY as u64 + 5;
+    let (_host, mut stage) = hostile("panic", Some(at));
+    for i in 0..at {
+        assert_eq!(seen(&stage.update(&info(i), &[])), Some(i + 1));
+    }
+    assert!(stage.update(&info(at), &[]).is_empty(), "frame {at} traps");
+    assert_eq!(stage.faults(), 1);
+    // Down (within the back-off): what the state writer would get.
+    let state = stage.save().expect("a state while down");
+    assert_eq!(state, at.to_le_bytes().to_vec(), "{at} frames seen");
+    std::thread::sleep(edgepipe::plugin::FAULT_BACKOFF_BASE + Duration::from_millis(20));
+    assert_eq!(seen(&stage.update(&info(at + 1), &[])), Some(at + 1));
+    let kinds: Vec<&str> = stage.take_events().iter().map(|e| e.event).collect();
+    assert_eq!(kinds, ["fault", "recovered"]);
 }
 
 #[test]

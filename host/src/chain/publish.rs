@@ -6,8 +6,10 @@ use super::{Chain, ChainOutput};
 use crate::mqtt::Publisher;
 
 pub fn publish_chain_output(p: &mut Publisher, chain: &mut Chain, out: &ChainOutput, frame: u64) {
-    for (m, &i) in out.messages.iter().zip(&out.origins) {
-        if let Err(why) = p.publish_from(chain.stage_name(i), m) {
+    let msgs = out.messages.iter().zip(&out.origins);
+    let refused = p.publish_all_from(msgs.clone().map(|(m, &i)| (chain.stage_name(i), m)));
+    for (at, why) in refused {
+        if let Some((_, &i)) = msgs.clone().nth(at) {
             chain.message_refused(i, &why.to_string(), frame);
         }
     }

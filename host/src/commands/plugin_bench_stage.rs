@@ -151,7 +151,7 @@ fn bench_one(
     let (m, r) = (quantile(&mut mine, 0.5), quantile(&mut theirs, 0.5));
     let _ = writeln!(
         out,
-        "  per frame on {} real frames (median / p95 ms, with the checkpoint save): {m:.3} / {:.3}; Rust {}: {r:.3} / {:.3}; ratio {:.1}",
+        "  per frame on {} real frames (median / p95 ms, checkpoints included): {m:.3} / {:.3}; Rust {}: {r:.3} / {:.3}; ratio {:.1}",
         frames.len(),
         quantile(&mut mine, 0.95),
         rust.name(),

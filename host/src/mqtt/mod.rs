@@ -21,7 +21,6 @@ use thiserror::Error;
 
 use link::Client;
 pub use link::{v4_error, LinkError};
-use queue::Queued;
 pub use queue::{Limits, Qos, WhenFull};
 use state::{Shared, State};
 pub use tls::TlsFiles;
@@ -389,21 +388,33 @@ impl Publisher {
         stage: &str,
         msg: &crate::plugin::bindings::Message,
     ) -> Result<(), Refused> {
-        let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
-        let r = self.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
-        if r.is_err() {
-            let mut st = self.shared.lock();
-            match st
-                .report
-                .refused_by_stage
-                .iter_mut()
-                .find(|(s, _)| s == stage)
-            {
-                Some((_, n)) => *n += 1,
-                None => st.report.refused_by_stage.push((stage.to_string(), 1)),
+        let refused = self.publish_all_from([(stage, msg)]);
+        refused
+            .into_iter()
+            .next()
+            .map_or(Ok(()), |(_, why)| Err(why))
+    }
+
+    /// Queue a frame's messages in order, each as [`publish_from`](Self::publish_from)
+    /// would, and hand them to the connection together: one lock and one
+    /// wake-up of the event loop for the frame instead of one per message.
+    /// Returns the refused ones (position in `msgs`, why).
+    pub fn publish_all_from<'a>(
+        &mut self,
+        msgs: impl IntoIterator<Item = (&'a str, &'a crate::plugin::bindings::Message)>,
+    ) -> Vec<(usize, Refused)> {
+        let mut refused = Vec::new();
+        let mut st = self.shared.lock();
+        for (i, (stage, msg)) in msgs.into_iter().enumerate() {
+            let retain = msg.retain || self.settings.retain_last.iter().any(|t| t == &msg.topic);
+            let r = st.enqueue(&msg.topic, msg.payload.as_bytes(), qos_of(msg.qos), retain);
+            if let Err(why) = r {
+                st.refused_by(stage);
+                refused.push((i, why));
             }
         }
-        r
+        st.feed(&self.client);
+        refused
     }
 
     /// The queueing behind `publish`, for any payload.
@@ -415,36 +426,9 @@ impl Publisher {
         retain: bool,
     ) -> Result<(), Refused> {
         let mut st = self.shared.lock();
-        if !valid_topic(topic) {
-            return Err(st.refuse(Refused::InvalidTopic(shown_topic(topic))));
-        }
-        let size = packet_size(topic, payload.len(), qos, st.v5);
-        if size > st.max_packet {
-            let limit = st.max_packet;
-            return Err(st.refuse(Refused::TooLarge {
-                topic: shown_topic(topic),
-                size,
-                limit,
-            }));
-        }
-        let seq = st.report.published;
-        st.report.published += 1;
-        if qos.acked() {
-            st.report.expected_acks += 1;
-        }
-        let q = Queued {
-            seq,
-            topic: topic.to_string(),
-            payload: payload.to_vec(),
-            qos,
-            retain,
-            at: Instant::now(),
-            sent: false,
-        };
-        let d = st.outbox.push(q);
-        st.account(d);
+        let r = st.enqueue(topic, payload, qos, retain);
         st.feed(&self.client);
-        Ok(())
+        r
     }
 
     pub fn published(&self) -> u64 {
@@ -466,6 +450,7 @@ impl Publisher {
     pub fn finish(mut self) -> PublishReport {
         let deadline = Instant::now() + self.settings.ack_timeout;
         let mut st = self.shared.lock();
+        st.finishing = true;
         loop {
             let thread_gone = self.thread.as_ref().is_none_or(|t| t.is_finished());
             let now = Instant::now();

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::latency::Latencies;
 use super::link::Client;
-use super::queue::{Dropped, Outbox, Queued, WhenFull};
+use super::queue::{Dropped, Outbox, Qos, Queued, WhenFull};
 use super::{
     packet_size, MqttSettings, MqttVersion, PublishReport, Refused, DROP_LOG_INTERVAL, WINDOW,
 };
@@ -44,6 +44,10 @@ pub(super) struct State {
     /// The limit now: the client's, lowered by the broker's (MQTT 5 CONNACK).
     pub(super) max_packet: usize,
     pub(super) refusal_logged: bool,
+    /// `finish` waits on [`Shared::changed`]: only then does the event loop
+    /// notify it (a notify is a futex call even with nobody waiting, and
+    /// the event loop has two events a message).
+    pub(super) finishing: bool,
 }
 
 impl State {
@@ -64,6 +68,55 @@ impl State {
             client_max_packet: settings.client_max_packet(),
             max_packet: settings.client_max_packet(),
             refusal_logged: false,
+            finishing: false,
+        }
+    }
+
+    /// Check a message and add it to the queue (handed over by [`feed`](Self::feed)).
+    pub(super) fn enqueue(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: Qos,
+        retain: bool,
+    ) -> Result<(), Refused> {
+        if !super::valid_topic(topic) {
+            return Err(self.refuse(Refused::InvalidTopic(super::shown_topic(topic))));
+        }
+        let size = packet_size(topic, payload.len(), qos, self.v5);
+        if size > self.max_packet {
+            let limit = self.max_packet;
+            return Err(self.refuse(Refused::TooLarge {
+                topic: super::shown_topic(topic),
+                size,
+                limit,
+            }));
+        }
+        let seq = self.report.published;
+        self.report.published += 1;
+        if qos.acked() {
+            self.report.expected_acks += 1;
+        }
+        let q = Queued {
+            seq,
+            topic: topic.to_string(),
+            payload: payload.to_vec(),
+            qos,
+            retain,
+            at: Instant::now(),
+            sent: false,
+        };
+        let d = self.outbox.push(q);
+        self.account(d);
+        Ok(())
+    }
+
+    /// A message of `stage` was refused: counted against it.
+    pub(super) fn refused_by(&mut self, stage: &str) {
+        let by = &mut self.report.refused_by_stage;
+        match by.iter_mut().find(|(s, _)| s == stage) {
+            Some((_, n)) => *n += 1,
+            None => by.push((stage.to_string(), 1)),
         }
     }
 
@@ -189,6 +242,13 @@ impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic on the MQTT thread must not take the frame loop with it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wake `finish` if it waits (`st` is this state, locked).
+    pub(super) fn notify(&self, st: &State) {
+        if st.finishing {
+            self.changed.notify_all();
+        }
     }
 }
 

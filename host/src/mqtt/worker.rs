@@ -82,13 +82,13 @@ impl Worker {
                 }
                 Ok(LinkEvent::Disconnected) => {
                     st.connected = false;
-                    self.shared.changed.notify_all();
+                    self.shared.notify(&st);
                     return;
                 }
                 Ok(LinkEvent::Other) => {}
                 Err(LinkError::Closed) => {
                     st.connected = false;
-                    self.shared.changed.notify_all();
+                    self.shared.notify(&st);
                     return;
                 }
                 Err(e) => {
@@ -118,7 +118,7 @@ impl Worker {
                     if let Some(r) = self.ready.take() {
                         let _ = r.send(Err(e));
                     }
-                    self.shared.changed.notify_all();
+                    self.shared.notify(&st);
                     if st.stop {
                         return;
                     }
@@ -135,7 +135,7 @@ impl Worker {
                     continue;
                 }
             }
-            self.shared.changed.notify_all();
+            self.shared.notify(&st);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One loaded stage: its compiled component, its live instance, its limits,
-//! and how it survives faults (checkpoint after every good call, re-create
-//! from that checkpoint with back-off, disable after repeated faults) and
+//! and how it survives faults (a checkpoint every few good calls and the
+//! calls since in a [`Journal`], re-create from them with back-off, disable
+//! after repeated faults) and
 //! hot reloads (a [`Candidate`] instantiated and configured off the frame
 //! path; between two frames only `save` of the old instance into `restore`
 //! of the new one, and the switch).
@@ -15,6 +16,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use super::bindings::{ApiVersion, Detection, Exports, FrameInfo, Message, Stat};
 use super::events::{PluginEvent, PluginVersion};
 use super::frame::Frame;
+use super::journal::{Call, Journal};
 use super::raster::{self, Painted};
 use super::sandbox::{wasi_ctx, StageState};
 use super::ticker::Gate;
@@ -79,8 +81,11 @@ pub struct Stage {
     compiled: Arc<Compiled>,
     generation: u32,
     live: Option<Live>,
-    /// `save` after the last good call: what a re-created instance restores.
+    /// The last `save`: what a re-created instance restores, before it is
+    /// handed the journal's calls (a stats or topics stage saves every
+    /// [`super::journal::CHECKPOINT_EVERY`] calls, a draw stage every call).
     checkpoint: Vec<u8>,
+    journal: Journal,
     faults: u64,
     consecutive_faults: u32,
     retry_at: Option<Instant>,
@@ -124,6 +129,16 @@ fn trap_text(e: &wasmtime::Error, limits: &Limits) -> String {
             }
         }
     }
+}
+
+/// What a good call leaves for a re-created instance.
+enum After {
+    /// Nothing (the end-of-stream calls).
+    Nothing,
+    /// A checkpoint (`save`) right away (a draw stage: its frames are not journaled).
+    Save,
+    /// The call in the journal; a checkpoint once one is due.
+    Record(Call),
 }
 
 /// Drop a replaced instance and its compiled code on a thread of their own.
@@ -253,6 +268,37 @@ impl Recipe {
             Err(e) => Err(format!("restore trapped: {}", trap_text(&e, &self.limits))),
         }
     }
+
+    /// A new instance in the state of the last good call: `checkpoint`
+    /// restored, then the journal's calls again (outputs dropped).
+    fn revive(
+        &self,
+        compiled: &Compiled,
+        checkpoint: &[u8],
+        journal: &[Call],
+    ) -> Result<Live, PluginError> {
+        let mut live = self.instantiate(compiled)?;
+        let restore = |reason| PluginError::Restore {
+            name: self.name.clone(),
+            reason,
+        };
+        self.restore_live(&mut live, checkpoint).map_err(restore)?;
+        for (i, call) in journal.iter().enumerate() {
+            let r = self.call_live(&mut live, |e, s| match call {
+                Call::Update(info, dets) => e.update(s, info, dets).map(drop),
+                Call::Route(info, stats) => e.route(s, info, stats).map(drop),
+            });
+            r.map_err(|e| {
+                restore(format!(
+                    "call {} of the {} since the checkpoint trapped when handed again: {}",
+                    i + 1,
+                    journal.len(),
+                    trap_text(&e, &self.limits)
+                ))
+            })?;
+        }
+        Ok(live)
+    }
 }
 
 impl Stage {
@@ -264,6 +310,7 @@ impl Stage {
             generation: 1,
             live: Some(live),
             checkpoint: Vec::new(),
+            journal: Journal::default(),
             faults: 0,
             consecutive_faults: 0,
             retry_at: None,
@@ -344,22 +391,17 @@ impl Stage {
             self.skipped += 1;
             return false;
         }
-        let made = match self.recreating.take() {
+        let result = match self.recreating.take() {
             Some(h) => h.join().unwrap_or_else(|_| {
                 Err(PluginError::Instantiate {
                     name: self.recipe.name.clone(),
                     reason: "the thread re-creating it panicked".into(),
                 })
             }),
-            None => self.recipe.instantiate(&self.compiled),
+            None => self
+                .recipe
+                .revive(&self.compiled, &self.checkpoint, self.journal.calls()),
         };
-        let result = made.and_then(|mut live| {
-            let r = self.recipe.restore_live(&mut live, &self.checkpoint);
-            r.map(|()| live).map_err(|reason| PluginError::Restore {
-                name: self.recipe.name.clone(),
-                reason,
-            })
-        });
         match result {
             Ok(live) => {
                 tracing::info!(plugin = %self.name(), version = %self.version(), "stage re-created from its last checkpoint");
@@ -375,14 +417,16 @@ impl Stage {
         }
     }
 
-    /// Instantiate and configure a fresh instance on a thread of its own
-    /// while the back-off runs (a Python or JavaScript guest takes ~100 ms).
-    /// Without a thread, [`ensure_live`](Self::ensure_live) makes it inline.
+    /// Instantiate, configure and revive (checkpoint and journal) a fresh
+    /// instance on a thread of its own while the back-off runs (a Python or
+    /// JavaScript guest takes ~100 ms). Without a thread,
+    /// [`ensure_live`](Self::ensure_live) makes it inline.
     fn start_recreate(&mut self) {
         let (recipe, compiled) = (self.recipe.clone(), self.compiled.clone());
+        let (state, calls) = (self.checkpoint.clone(), self.journal.calls().to_vec());
         let spawned = std::thread::Builder::new()
             .name("plugin-recreate".into())
-            .spawn(move || recipe.instantiate(&compiled));
+            .spawn(move || recipe.revive(&compiled, &state, &calls));
         self.recreating = match spawned {
             Ok(h) => Some(h),
             Err(e) => {
@@ -436,12 +480,12 @@ impl Stage {
         }
     }
 
-    /// One call with the deadline re-armed; a good call is followed by a
-    /// checkpoint (`save`), a trap is recorded as a fault.
+    /// One call with the deadline re-armed; a good call is kept as `after`
+    /// says (a checkpoint `save` once due), a trap is recorded as a fault.
     fn call<R>(
         &mut self,
         what: &str,
-        checkpoint: bool,
+        after: After,
         f: impl FnOnce(&dyn Exports, &mut Store<StageState>) -> wasmtime::Result<R>,
     ) -> Option<R> {
         if !self.ensure_live() {
@@ -450,10 +494,16 @@ impl Stage {
         let mut live = self.live.take()?;
         let t0 = Instant::now();
         let mut res = self.recipe.call_live(&mut live, f);
-        if checkpoint {
+        let due = match after {
+            After::Nothing => false,
+            After::Save => true,
+            After::Record(call) => res.is_ok() && self.journal.push(call),
+        };
+        if due {
             if let Ok(r) = res {
                 res = self.recipe.save_live(&mut live).map(|state| {
                     self.checkpoint = state;
+                    self.journal.clear();
                     r
                 });
             }
@@ -478,26 +528,30 @@ impl Stage {
 
     /// `stats.update`; empty for other kinds or on a fault.
     pub fn update(&mut self, info: &FrameInfo, detections: &[Detection]) -> Vec<Stat> {
-        self.call("update", true, |e, s| e.update(s, info, detections))
-            .unwrap_or_default()
+        let call = Call::Update(info.clone(), detections.to_vec());
+        self.call("update", After::Record(call), |e, s| {
+            e.update(s, info, detections)
+        })
+        .unwrap_or_default()
     }
 
     /// `stats.finish`; empty for other kinds or on a fault.
     pub fn finish(&mut self) -> Vec<Stat> {
-        self.call("finish", false, |e, s| e.finish_stats(s))
+        self.call("finish", After::Nothing, |e, s| e.finish_stats(s))
             .unwrap_or_default()
     }
 
     /// `topics.route`; empty for other kinds or on a fault.
     pub fn route(&mut self, info: &FrameInfo, stats: &[Stat]) -> Vec<Message> {
-        self.call("route", true, |e, s| e.route(s, info, stats))
+        let call = Call::Route(info.clone(), stats.to_vec());
+        self.call("route", After::Record(call), |e, s| e.route(s, info, stats))
             .unwrap_or_default()
     }
 
     /// `topics.finish` (0.2.0 on) at the end of the stream; a 0.1.0 topics
     /// stage has none and publishes nothing here.
     pub fn finish_topics(&mut self, stats: &[Stat]) -> Vec<Message> {
-        self.call("finish", false, |e, s| e.finish_topics(s, stats))
+        self.call("finish", After::Nothing, |e, s| e.finish_topics(s, stats))
             .unwrap_or_default()
     }
 
@@ -513,7 +567,7 @@ impl Stage {
         stats: &[Stat],
     ) {
         if self.compiled.is_overlay() {
-            let shapes = self.call("overlay", true, |e, s| {
+            let shapes = self.call("overlay", After::Save, |e, s| {
                 e.overlay(s, info, detections, stats)
             });
             if let Some(shapes) = shapes.flatten() {
@@ -526,7 +580,7 @@ impl Stage {
         }
         let pixels = frame.pixels();
         let Some(out) = self
-            .call("draw", true, |e, s| {
+            .call("draw", After::Save, |e, s| {
                 e.draw(s, info, pixels, detections, stats)
             })
             .flatten()
@@ -584,7 +638,8 @@ impl Stage {
         self.shapes_refused
     }
 
-    /// `save` of the live instance (or the last checkpoint if there is none).
+    /// `save` of the live instance (or, while there is none, the state of
+    /// its last good call: see [`last_good_state`](Self::last_good_state)).
     pub fn save(&mut self) -> Option<Vec<u8>> {
         match self.live.take() {
             Some(mut live) => {
@@ -592,6 +647,8 @@ impl Stage {
                 match r {
                     Ok(state) => {
                         self.live = Some(live);
+                        self.checkpoint.clone_from(&state);
+                        self.journal.clear();
                         Some(state)
                     }
                     Err(e) => {
@@ -601,8 +658,32 @@ impl Stage {
                     }
                 }
             }
-            None => Some(self.checkpoint.clone()),
+            None => Some(self.last_good_state()),
         }
+    }
+
+    /// With no live instance (it trapped): the checkpoint, and when calls
+    /// were journaled since, the `save` of a throwaway instance revived from
+    /// both (the checkpoint alone if that fails, warned).
+    fn last_good_state(&self) -> Vec<u8> {
+        if self.journal.is_empty() {
+            return self.checkpoint.clone();
+        }
+        let revived = self
+            .recipe
+            .revive(&self.compiled, &self.checkpoint, self.journal.calls());
+        let saved = revived.and_then(|mut live| {
+            self.recipe
+                .save_live(&mut live)
+                .map_err(|e| PluginError::Restore {
+                    name: self.recipe.name.clone(),
+                    reason: format!("save trapped: {}", trap_text(&e, &self.recipe.limits)),
+                })
+        });
+        saved.unwrap_or_else(|e| {
+            tracing::warn!(plugin = %self.name(), calls = self.journal.len(), "the calls since the last checkpoint are not in the state handed on: {e}");
+            self.checkpoint.clone()
+        })
     }
 
     /// `restore` into the live instance.
@@ -615,6 +696,7 @@ impl Stage {
         self.live = Some(live);
         if r.is_ok() {
             self.checkpoint = state.to_vec();
+            self.journal.clear();
         }
         r
     }
@@ -635,12 +717,12 @@ impl Stage {
                     s
                 }
                 Err(e) => {
-                    // The old instance is gone after a trap: carry its last checkpoint instead.
+                    // The old instance is gone after a trap: carry its last good state instead.
                     tracing::warn!(plugin = %self.name(), "save before reload trapped ({}); carrying the last checkpoint", trap_text(&e, &self.recipe.limits));
-                    self.checkpoint.clone()
+                    self.last_good_state()
                 }
             },
-            None => self.checkpoint.clone(),
+            None => self.last_good_state(),
         };
         let Candidate { compiled, mut live } = next;
         self.recipe
@@ -654,6 +736,7 @@ impl Stage {
         );
         self.generation = to.generation;
         self.checkpoint = state;
+        self.journal.clear();
         self.reloads += 1;
         self.disabled = false;
         self.consecutive_faults = 0;

@@ -24,6 +24,9 @@ struct Hostile {
     seen: u64,
     /// Busy work in every `update` (a well-behaved stage that needs some CPU).
     update_spin: u64,
+    /// `save` calls so far, reported as the stat `saves` when `report_saves` is on.
+    saves: std::cell::Cell<u64>,
+    report_saves: bool,
 }
 
 impl Stats for Hostile {
@@ -39,6 +42,7 @@ impl Stats for Hostile {
         // Busy work in every `configure` (a guest slow to start, like a large
         // Python or JavaScript runtime, but measurable from a Rust guest).
         self.update_spin = parse_setting(&settings, "update_spin", 0u64)?;
+        self.report_saves = parse_setting(&settings, "report_saves", false)?;
         let spin: u64 = parse_setting(&settings, "configure_spin", 0u64)?;
         let mut acc = 0u64;
         for i in 0..spin {
@@ -86,10 +90,15 @@ impl Stats for Hostile {
             }
         }
         self.seen += 1;
-        vec![Stat::json("seen", self.seen)]
+        let mut out = vec![Stat::json("seen", self.seen)];
+        if self.report_saves {
+            out.push(Stat::json("saves", self.saves.get()));
+        }
+        out
     }
 
     fn save(&self) -> Vec<u8> {
+        self.saves.set(self.saves.get() + 1);
         self.seen.to_le_bytes().to_vec()
     }
 
