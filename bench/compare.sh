@@ -6,8 +6,9 @@
 # publishing to one mosquitto on a free loopback port, frames drained from
 # stdout. Whole processes, alternated ROUNDS times (the order flips every
 # round, so load that drifts lands on both sides) after one warm-up run of
-# each. Then `edgepipe bench` once per provider for the pipeline / best raw
-# shape ratio. Prints, beside the targets of issue 22 (README, "Throughput"):
+# each. Then `edgepipe bench` BENCH_ROUNDS times per provider, the providers
+# alternated (the order flips every round), for the pipeline / best raw
+# shape ratio: one 150-frame run swung by +-2.5% on this shared machine. Prints, beside the targets of issue 22 (README, "Throughput"):
 #   - wall time and fps of both (median and spread over the rounds), and the
 #     per-round ratio Python wall / edgepipe wall (target >= 2.0 every round);
 #   - peak resident memory (getrusage of the child: bench/measure.py)
@@ -16,7 +17,8 @@
 #   - pipeline / best raw shape, OpenVINO and CPU providers (target >= 0.95):
 #     the pipeline's steady state (frames out after every worker's first two
 #     session runs, as raw leaves out two warm-up runs a session) against the
-#     raw figure, beside the whole run's (fill and drain included).
+#     raw figure, beside the whole run's (fill and drain included); median
+#     and spread over the bench rounds, and how many rounds met it.
 # The machine's load (uptime) is printed before and after: figures taken at
 # a load above the core count are noise.
 #   FRAMES=N     frames for each run (default 150)
@@ -24,6 +26,7 @@
 #   INPUT=FILE   the clip (default vendor/data/vtest.avi)
 #   PY_CPU=1     also run the Python loop on the CPU provider each round
 #   RAW=0        skip the `edgepipe bench` part
+#   BENCH_ROUNDS=N  runs of `edgepipe bench` per provider (default 5)
 #   MQTT=0       no broker: both sides publish nothing
 #   EDGEPIPE_ARGS="..."  extra flags for edgepipe run (not the defaults any more)
 # Installs the Python side (bench/requirements.txt) into vendor/bench-venv
@@ -38,6 +41,7 @@ INPUT="${INPUT:-vendor/data/vtest.avi}"
 PY_CPU="${PY_CPU:-0}"
 RAW="${RAW:-1}"
 MQTT="${MQTT:-1}"
+BENCH_ROUNDS="${BENCH_ROUNDS:-5}"
 MODEL="models/yolov12n.onnx"
 VENV="vendor/bench-venv"
 say() { printf 'compare: %s\n' "$*" >&2; }
@@ -99,21 +103,26 @@ for r in $(seq "$ROUNDS"); do
   say "round $r: $(awk '{printf "%s %s fps; ", $1, $3}' "$logs/round")"
 done
 
-# Per provider, one line: PROVIDER REFERENCE STEADY_FPS STEADY_RATIO WHOLE_FPS WHOLE_RATIO
+# Per provider and bench round, one line:
+# PROVIDER REFERENCE STEADY_FPS STEADY_RATIO WHOLE_FPS WHOLE_RATIO
 # (section 3 of `edgepipe bench`; "none none" without a steady state).
 raw="$logs/raw"; : > "$raw"
 if [ "$RAW" = 1 ]; then
-  for ep in openvino cpu; do
-    say "edgepipe bench --ep $ep --frames $FRAMES --raw-runs 30"
-    ./target/release/edgepipe bench --ep "$ep" --frames "$FRAMES" --raw-runs 30 "${bench_mqtt[@]}" 2>"$logs/bench-$ep.log" \
-      > "$logs/bench-$ep.out" || { cat "$logs/bench-$ep.log" >&2; exit 1; }
-    cat "$logs/bench-$ep.out" >> "$logs/bench.out"
-    num='\([0-9.]*\) \/ \([0-9.]*\) = \([0-9.]*\)'
-    steady="$(sed -n "s/^ *$ep *steady state $num .*/\1 \3/p" "$logs/bench-$ep.out")"
-    whole="$(sed -n "s/^ *$ep *whole run $num .*/\2 \1 \3/p" "$logs/bench-$ep.out")"
-    [ -n "$whole" ] || { say "no pipeline / raw figures in the bench report:"; cat "$logs/bench-$ep.out" >&2; exit 1; }
-    read -r ref whole_fps whole_ratio <<<"$whole"
-    echo "$ep $ref ${steady:-none none} $whole_fps $whole_ratio" >> "$raw"
+  for r in $(seq "$BENCH_ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then eps=(openvino cpu); else eps=(cpu openvino); fi
+    for ep in "${eps[@]}"; do
+      say "bench round $r: edgepipe bench --ep $ep --frames $FRAMES --raw-runs 30 (load: $(uptime | sed 's/.*average: //'))"
+      out="$logs/bench-$ep-$r.out"
+      ./target/release/edgepipe bench --ep "$ep" --frames "$FRAMES" --raw-runs 30 "${bench_mqtt[@]}" 2>"$logs/bench-$ep.log" \
+        > "$out" || { cat "$logs/bench-$ep.log" >&2; exit 1; }
+      { echo "== bench round $r, $ep"; cat "$out"; } >> "$logs/bench.out"
+      num='\([0-9.]*\) \/ \([0-9.]*\) = \([0-9.]*\)'
+      steady="$(sed -n "s/^ *$ep *steady state $num .*/\1 \3/p" "$out")"
+      whole="$(sed -n "s/^ *$ep *whole run $num .*/\2 \1 \3/p" "$out")"
+      [ -n "$whole" ] || { say "no pipeline / raw figures in the bench report:"; cat "$out" >&2; exit 1; }
+      read -r ref whole_fps whole_ratio <<<"$whole"
+      echo "$ep $ref ${steady:-none none} $whole_fps $whole_ratio" >> "$raw"
+    done
   done
   sed 's/^/  /' "$logs/bench.out" >&2
 fi

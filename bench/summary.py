@@ -3,8 +3,8 @@
 the Python loop on the same provider, each with its spread over the rounds
 and its target. Input: the rounds file (`ROUND NAME MEASURE_JSON FPS` a line),
 the raw file (`PROVIDER REFERENCE_FPS STEADY_FPS STEADY_RATIO WHOLE_FPS
-WHOLE_RATIO` a line, from section 3 of `edgepipe bench`; `none none` when the
-run had no steady state), the frames of a run, and the load before and after.
+WHOLE_RATIO` a line, one per `edgepipe bench` run, from its section 3;
+`none none` when the run had no steady state), the frames of a run, and the load before and after.
 """
 import json
 import statistics
@@ -77,14 +77,33 @@ def main():
         print("  mean of before and after the pipeline, timed after 2 warm-up runs a session). Steady state: the frames")
         print("  out after every worker's first 2 session runs (like with like: the target's figure); whole run: every")
         print("  frame from the threads' start to the end (the pipeline's fill and drain included):")
-        for ep, ref, steady, steady_ratio, whole, whole_ratio in raw:
-            if steady == "none":
-                st = f"steady state: none (target >= {TARGET_PIPELINE_OVER_RAW}: not measured)"
-            else:
-                ok = verdict(float(steady_ratio) >= TARGET_PIPELINE_OVER_RAW)
-                st = f"steady state {steady} / {ref} = {steady_ratio}  (target >= {TARGET_PIPELINE_OVER_RAW}: {ok})"
-            print(f"    {ep:<9} {st};  whole run {whole} / {ref} = {whole_ratio}")
+        by_ep = {}
+        for ep, *figures in raw:
+            by_ep.setdefault(ep, []).append(figures)
+        for ep, runs in by_ep.items():
+            print(f"    {ep:<9} {pipeline_over_raw(runs)}")
 
+
+def pipeline_over_raw(runs):
+    """One provider's line: the steady-state ratio (the target's figure) and
+    the whole run's, median [min - max] over the bench runs, the target
+    judged on the median, and how many runs met it on their own."""
+    t = TARGET_PIPELINE_OVER_RAW
+    ratio = lambda v: f"{v:.3f}"
+    whole = [float(w) for *_, w in runs]
+    steady = [float(r) for _, s, r, *_ in runs if s != "none"]
+    n = len(runs)
+    if steady:
+        met = sum(v >= t for v in steady)
+        st = (
+            f"steady state {spread(steady, ratio)} over {len(steady)} run(s)  (target >= {t}, on the median: "
+            f"{verdict(statistics.median(steady) >= t)}; {met} of {len(steady)} runs >= {t})"
+        )
+    else:
+        st = f"steady state: none (target >= {t}: not measured)"
+    if len(steady) < n:
+        st += f"; {n - len(steady)} run(s) without a steady state"
+    return f"{st};  whole run {spread(whole, ratio)}"
 
 if __name__ == "__main__":
     main()

@@ -152,6 +152,34 @@ fn a_file_never_drops_a_frame() {
 }
 
 #[test]
+fn bench_of_the_cpu_provider_alone_does_not_compare_it_with_itself() {
+    let clip = common::clip();
+    let (code, stdout, stderr) = common::run_edgepipe(&[
+        "bench",
+        "--input",
+        clip.to_str().unwrap(),
+        "--ep",
+        "cpu",
+        "--frames",
+        "6",
+        "--raw-runs",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(stdout).expect("a text report, no frames");
+    assert!(
+        text.contains("3. pipeline / best raw shape of the same provider"),
+        "{text}"
+    );
+    for line in ["best provider / cpu provider", "default pipeline ("] {
+        assert!(
+            !text.contains(line),
+            "{line:?} with only the CPU measured:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn bench_prints_its_report_on_stdout() {
     let clip = common::clip();
     let (code, stdout, stderr) = common::run_edgepipe(&[

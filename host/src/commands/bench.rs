@@ -232,11 +232,16 @@ impl BenchReport {
         }
     }
 
-    /// Best provider / CPU provider, and the default pipeline / best raw CPU.
+    /// Best provider / CPU provider, and the default pipeline / best raw CPU;
+    /// nothing unless a provider other than the CPU one was measured too
+    /// (`--ep cpu` alone would compare the CPU with itself).
     fn render_providers(&self, o: &mut String) {
         let Some(cpu) = self.runs.iter().find(|r| r.provider == Provider::Cpu) else {
             return;
         };
+        if self.runs.iter().all(|r| r.provider == Provider::Cpu) {
+            return;
+        }
         let best = self
             .runs
             .iter()
