@@ -151,22 +151,27 @@ fn a_file_never_drops_a_frame() {
     assert!(stderr.contains("frames dropped: 0"), "{stderr}");
 }
 
-#[test]
-fn bench_of_the_cpu_provider_alone_does_not_compare_it_with_itself() {
+/// A short `edgepipe bench` (6 frames, 2 raw runs) with `extra` flags: its report.
+fn short_bench(extra: &[&str]) -> String {
     let clip = common::clip();
-    let (code, stdout, stderr) = common::run_edgepipe(&[
+    let mut args = vec![
         "bench",
         "--input",
         clip.to_str().unwrap(),
-        "--ep",
-        "cpu",
         "--frames",
         "6",
         "--raw-runs",
         "2",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = common::run_edgepipe(&args);
     assert_eq!(code, 0, "{stderr}");
-    let text = String::from_utf8(stdout).expect("a text report, no frames");
+    String::from_utf8(stdout).expect("a text report, no frames")
+}
+
+#[test]
+fn bench_of_the_cpu_provider_alone_does_not_compare_it_with_itself() {
+    let text = short_bench(&["--ep", "cpu"]);
     assert!(
         text.contains("3. pipeline / best raw shape of the same provider"),
         "{text}"
@@ -181,18 +186,7 @@ fn bench_of_the_cpu_provider_alone_does_not_compare_it_with_itself() {
 
 #[test]
 fn bench_prints_its_report_on_stdout() {
-    let clip = common::clip();
-    let (code, stdout, stderr) = common::run_edgepipe(&[
-        "bench",
-        "--input",
-        clip.to_str().unwrap(),
-        "--frames",
-        "6",
-        "--raw-runs",
-        "2",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let text = String::from_utf8(stdout).expect("a text report, no frames");
+    let text = short_bench(&[]);
     for section in [
         "1. raw ONNX Runtime",
         "2. full pipeline:",
