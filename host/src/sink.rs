@@ -34,8 +34,20 @@ pub struct StdoutSink {
 }
 
 impl StdoutSink {
+    /// Frames to the process's stdout: written straight to its file
+    /// descriptor (std's `Stdout` is line-buffered: it would look for a
+    /// newline in every 1.3 MB frame and split the write there), a pipe
+    /// grown to hold a whole frame where the system allows it.
     pub fn new(width: u32, height: u32) -> StdoutSink {
-        StdoutSink::with_writer(width, height, Box::new(std::io::stdout().lock()))
+        let frame_len = width as usize * height as usize * 3;
+        let out: Box<dyn Write> = match stdout_file() {
+            Some(f) => {
+                grow_pipe(&f, frame_len);
+                Box::new(f)
+            }
+            None => Box::new(std::io::stdout().lock()),
+        };
+        StdoutSink::with_writer(width, height, out)
     }
 
     /// The same sink writing elsewhere (the benchmark writes to /dev/null).
@@ -62,6 +74,45 @@ impl StdoutSink {
             Err(e) => Err(SinkError::Stdout(e)),
         }
     }
+}
+
+/// A second descriptor of stdout as a `File` (unbuffered); `None` when it
+/// cannot be duplicated (stdout closed).
+fn stdout_file() -> Option<File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+    Some(File::from(fd))
+}
+
+/// Grows a pipe to hold `frame_len` bytes (the kernel rounds up to a power
+/// of two pages), else to the most an unprivileged process may ask
+/// (`/proc/sys/fs/pipe-max-size`): a frame then crosses in one or two
+/// writes instead of one per 64 KiB of the default pipe, each waking the
+/// reader (issue 22: with a 64 KiB pipe the writer and reader switched ~40
+/// times a frame beside the inference threads). Not a pipe, or a pipe the
+/// system will not grow: left as it is. Returns the pipe's size, if any.
+pub fn grow_pipe(f: &File, frame_len: usize) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let wanted = [Some(frame_len), max.filter(|m| *m < frame_len)];
+    for size in wanted.into_iter().flatten() {
+        let Ok(arg) = libc::c_int::try_from(size) else {
+            continue;
+        };
+        // SAFETY: fcntl on a descriptor `f` owns; F_SETPIPE_SZ takes an int
+        // and fails (EBADF, EINVAL, EPERM) without side effects otherwise.
+        let got = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, arg) };
+        if got > 0 {
+            tracing::debug!(bytes = got, "stdout pipe grown");
+            return usize::try_from(got).ok();
+        }
+    }
+    // SAFETY: as above; F_GETPIPE_SZ only reads.
+    let got = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    usize::try_from(got).ok().filter(|n| *n > 0)
 }
 
 /// The ffmpeg command that reads what `StdoutSink` writes.
@@ -132,5 +183,39 @@ impl Recorder {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipe_is_grown_to_hold_a_frame_where_allowed_and_a_file_is_left_alone() {
+        let frame = 768 * 576 * 3;
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        let writer = File::from(std::os::fd::OwnedFd::from(writer));
+        let size = grow_pipe(&writer, frame).expect("a pipe has a size");
+        let max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .expect("pipe-max-size")
+            .trim()
+            .parse()
+            .expect("a number");
+        // Root may go past pipe-max-size; anyone else gets at most it.
+        assert!(
+            size >= frame || size == max,
+            "pipe of {size} bytes for a {frame}-byte frame (max {max})"
+        );
+        assert!(size > 65536, "still the default 64 KiB pipe");
+        // A whole frame goes in while nobody reads when it fits.
+        if size >= frame {
+            let mut w = &writer;
+            w.write_all(&vec![7u8; frame]).expect("one frame fits");
+        }
+        drop(reader);
+        let path = std::env::temp_dir().join(format!("edgepipe-sink-{}", std::process::id()));
+        let file = File::create(&path).expect("a file");
+        assert_eq!(grow_pipe(&file, frame), None);
+        let _ = std::fs::remove_file(&path);
     }
 }
