@@ -142,8 +142,11 @@ def main():
     for p in pending:
         p.wait_for_publish(5)
     if client:
-        client.loop_stop()
+        # paho's order: disconnect, then stop the loop. The other way round
+        # its network thread sits out its 1 s select timeout before the
+        # join returns (measured: ~1 s more wall time, nothing more sent).
         client.disconnect()
+        client.loop_stop()
     print(f"reference: {frames} frames in {elapsed:.2f} s ({frames / elapsed:.2f} fps)", file=sys.stderr)
 
 
