@@ -186,6 +186,7 @@ fn run(args: &edgepipe::commands::cli::RunArgs) -> Result<ExitCode, Failure> {
         &settings,
         edgepipe::engine::EngineOptions {
             stop,
+            process_ends: true,
             ..Default::default()
         },
     )?;
@@ -199,7 +200,7 @@ fn run_cameras(
     settings: &edgepipe::config::Settings,
     stop: edgepipe::stop::StopToken,
 ) -> Result<ExitCode, Failure> {
-    let results = edgepipe::engine::cameras::run_cameras(settings, stop)?;
+    let results = edgepipe::engine::cameras::run_cameras(settings, stop, true)?;
     let mut worst = 0u8;
     for c in results {
         eprintln!("edgepipe: camera {}:", c.name);

@@ -59,8 +59,13 @@ fn check_supported(settings: &Settings) -> Result<(), Failure> {
 /// Run every camera of `settings` (and of its cameras folder) to the end of
 /// its input, sharing one model. With a watched cameras folder the run goes
 /// on, cameras or none, until it is asked to stop; a failed live camera is
-/// waited for and started again until then too.
-pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraResult>, Failure> {
+/// waited for and started again until then too. `process_ends`: the
+/// process exits right after (see [`Runtime::finish`]).
+pub fn run_cameras(
+    settings: &Settings,
+    stop: StopToken,
+    process_ends: bool,
+) -> Result<Vec<CameraResult>, Failure> {
     check_supported(settings)?;
     let runtime = &settings.runtime;
     let folder = match &runtime.cameras_dir {
@@ -120,7 +125,7 @@ pub fn run_cameras(settings: &Settings, stop: StopToken) -> Result<Vec<CameraRes
     });
     status.finish();
     rt.report_batches();
-    drop(rt.stop());
+    rt.finish(process_ends);
     Ok(results)
 }
 

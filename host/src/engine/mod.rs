@@ -105,6 +105,9 @@ pub struct EngineOptions {
     pub stop: StopToken,
     /// Each frame's latency and the MQTT queue depth (the soak benchmark).
     pub probe: Option<Arc<probe::Probe>>,
+    /// The process ends when this run does (`edgepipe run`): the sessions
+    /// are not freed at the end ([`Runtime::finish`]).
+    pub process_ends: bool,
 }
 
 impl Default for EngineOptions {
@@ -116,6 +119,7 @@ impl Default for EngineOptions {
             progress: true,
             stop: StopToken::new(),
             probe: None,
+            process_ends: false,
         }
     }
 }
@@ -162,9 +166,10 @@ pub fn run(settings: &Settings, opts: EngineOptions) -> Result<Summary, Failure>
     };
     crate::timeline::step("inference service started");
     rt.camera_names = vec![camera.name.clone()];
+    let process_ends = opts.process_ends;
     let summary = run_prepared(&rt, camera, start, opts);
     rt.report_batches();
-    drop(rt.stop());
+    rt.finish(process_ends);
     summary
 }
 
