@@ -25,6 +25,9 @@
 #   ROUNDS=N     rounds (default 6)
 #   INPUT=FILE   the clip (default vendor/data/vtest.avi)
 #   PY_CPU=1     also run the Python loop on the CPU provider each round
+#   PY_BF16=1    also run the Python loop with OpenVINO in bfloat16 each round
+#                (its best configuration on a CPU with BF16; edgepipe asks
+#                for bf16, the target's reference keeps OpenVINO's default)
 #   RAW=0        skip the `edgepipe bench` part
 #   BENCH_ROUNDS=N  runs of `edgepipe bench` per provider (default 5)
 #   MQTT=0       no broker: both sides publish nothing
@@ -39,6 +42,7 @@ FRAMES="${FRAMES:-150}"
 ROUNDS="${ROUNDS:-6}"
 INPUT="${INPUT:-vendor/data/vtest.avi}"
 PY_CPU="${PY_CPU:-0}"
+PY_BF16="${PY_BF16:-0}"
 RAW="${RAW:-1}"
 MQTT="${MQTT:-1}"
 BENCH_ROUNDS="${BENCH_ROUNDS:-5}"
@@ -81,13 +85,14 @@ ours() {
     ./target/release/edgepipe run --input "$INPUT" --max-frames "$FRAMES" --stdout "${ep_mqtt[@]}" ${EDGEPIPE_ARGS:-})"
   echo "edgepipe $out $(sed -n 's/^edgepipe: summary: [0-9]* frames in [0-9.]* s (\([0-9.]*\) fps).*/\1/p' "$logs/edgepipe.log")"
 }
-theirs() {
-  local out
+theirs() { # PEER: openvino, cpu or openvino-bf16
+  local out ep="${1%-bf16}" precision=default
+  [ "$1" = "$ep" ] || precision=bf16
   out="$(python3 bench/measure.py --frame-bytes "$frame_bytes" --log "$logs/python-$1.log" -- \
-    "$VENV/bin/python" bench/reference.py --ep "$1" --input "$INPUT" --model "$MODEL" --frames "$FRAMES" "${py_mqtt[@]}")"
+    "$VENV/bin/python" bench/reference.py --ep "$ep" --precision "$precision" --input "$INPUT" --model "$MODEL" --frames "$FRAMES" "${py_mqtt[@]}")"
   echo "python-$1 $out $(sed -n 's/^reference: [0-9]* frames in [0-9.]* s (\([0-9.]*\) fps)$/\1/p' "$logs/python-$1.log")"
 }
-peers=(openvino); [ "$PY_CPU" = 1 ] && peers+=(cpu)
+peers=(openvino); [ "$PY_CPU" = 1 ] && peers+=(cpu); [ "$PY_BF16" = 1 ] && peers+=(openvino-bf16)
 # Warm-up: fills the compiled-plugin cache and the page cache for both.
 ours >/dev/null
 for p in "${peers[@]}"; do theirs "$p" >/dev/null; done

@@ -2,7 +2,9 @@
 """The reference loop edgepipe is compared with, written the way the course's
 people-counter app is: one thread, OpenCV capture, onnxruntime (the
 `onnxruntime-openvino` wheel, the same ONNX Runtime edgepipe loads) on the
-OpenVINO provider with its defaults (`--ep cpu`: the CPU provider), numpy
+OpenVINO provider with its defaults (`--ep cpu`: the CPU provider;
+`--precision bf16`: OpenVINO told to compute in bfloat16, as edgepipe asks
+it to, the loop's best configuration on a CPU with BF16), numpy
 letterbox and NMS, paho-mqtt publishing `person` / `person/duration` (unless
 `--no-mqtt`), the annotated frames as raw BGR24 on stdout. Same model, same
 clip, same thresholds as edgepipe's defaults. The last stderr line is the
@@ -80,19 +82,28 @@ def main():
     ap.add_argument("--mqtt-port", type=int, default=1883)
     ap.add_argument("--no-mqtt", action="store_true", help="publish nothing")
     ap.add_argument("--ep", choices=["openvino", "cpu"], default="openvino", help="ONNX Runtime execution provider")
+    ap.add_argument(
+        "--precision",
+        choices=["default", "bf16"],
+        default="default",
+        help="OpenVINO's inference precision: its default (f32 on most CPUs) or bf16",
+    )
     ap.add_argument("--confidence", type=float, default=0.25)
     ap.add_argument("--iou", type=float, default=0.45)
     args = ap.parse_args()
 
     if args.ep == "openvino":
         # The course ran on OpenVINO: its provider on the CPU device, its defaults.
-        session = ort.InferenceSession(
-            args.model, providers=["OpenVINOExecutionProvider"], provider_options=[{"device_type": "CPU"}]
-        )
+        options = {"device_type": "CPU"}
+        if args.precision == "bf16":
+            options["load_config"] = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "bf16"}})
+        session = ort.InferenceSession(args.model, providers=["OpenVINOExecutionProvider"], provider_options=[options])
     else:
         session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     if session.get_providers()[0] != PROVIDERS[args.ep]:
         sys.exit(f"reference: error: {args.ep} provider not active (got {session.get_providers()})")
+    if args.precision != "default" and args.ep != "openvino":
+        sys.exit("reference: error: --precision is an OpenVINO setting")
     inp = session.get_inputs()[0]
     h, w = inp.shape[2], inp.shape[3]
 

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod batching;
+mod bench_scripts;
 mod camera_dir;
 mod cameras;
 mod cameras_live;
