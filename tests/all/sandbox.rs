@@ -476,6 +476,38 @@ fn blocking_stages_never_stall_the_stream() {
         == FRAMES));
 }
 
+/// The hostile guest's settings `base` with a `configure_spin` that makes
+/// a load of it take at least `at_least` on this machine: doubled from 400
+/// million until a load does, so that the tests below hold on a machine of
+/// any speed (a fixed 400 million took 148 ms on a fast machine, under the
+/// 150 ms a test below needs).
+fn slow_configure(
+    host: &PluginHost,
+    base: &[(&str, &str)],
+    at_least: Duration,
+) -> Vec<(String, String)> {
+    let mut spin: u64 = 400_000_000;
+    loop {
+        let mut settings: Vec<(String, String)> = base
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        settings.push(("configure_spin".into(), spin.to_string()));
+        let t = Instant::now();
+        host.load(
+            "calibrate",
+            &common::guest("hostile"),
+            StageKind::Stats,
+            settings.clone(),
+        )
+        .unwrap();
+        if t.elapsed() >= at_least || spin >= 400_000_000 << 6 {
+            return settings;
+        }
+        spin *= 2;
+    }
+}
+
 /// After a fault the fresh instance is made (instantiate + `configure`) on a
 /// thread of its own while the stage sits frames out; only the `restore` of
 /// the checkpoint is between two frames. Before, the first call after the
@@ -487,11 +519,8 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
         ..Limits::default()
     };
     let host = PluginHost::new(limits).unwrap();
-    let settings = vec![
-        ("mode".into(), "panic".into()),
-        ("at".into(), "3".into()),
-        ("configure_spin".into(), "400000000".into()),
-    ];
+    let base = [("mode", "panic"), ("at", "3")];
+    let settings = slow_configure(&host, &base, Duration::from_millis(300));
     let t = Instant::now();
     let mut stage = host
         .load(
@@ -537,10 +566,7 @@ fn a_stage_slow_to_start_is_re_created_off_the_frame_path() {
 #[test]
 fn a_configure_slower_than_a_frame_deadline_still_loads() {
     let host = PluginHost::new(Limits::default()).unwrap();
-    let settings = vec![
-        ("mode".into(), "ok".into()),
-        ("configure_spin".into(), "400000000".into()),
-    ];
+    let settings = slow_configure(&host, &[("mode", "ok")], Limits::default().call_timeout * 4);
     let t = Instant::now();
     let mut stage = host
         .load(
