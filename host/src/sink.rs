@@ -94,25 +94,35 @@ fn stdout_file() -> Option<File> {
 pub fn grow_pipe(f: &File, frame_len: usize) -> Option<usize> {
     use std::os::fd::AsRawFd;
     let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `f` owns; F_GETPIPE_SZ only reads, and
+    // fails (EBADF, EINVAL) on anything that is not a pipe.
+    let current = usize::try_from(unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) })
+        .ok()
+        .filter(|n| *n > 0)?;
+    if current >= frame_len {
+        // Never shrunk: a small frame keeps the pipe it was given.
+        return Some(current);
+    }
     let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok());
-    let wanted = [Some(frame_len), max.filter(|m| *m < frame_len)];
+    let wanted = [
+        Some(frame_len),
+        max.filter(|m| *m < frame_len && *m > current),
+    ];
     for size in wanted.into_iter().flatten() {
         let Ok(arg) = libc::c_int::try_from(size) else {
             continue;
         };
-        // SAFETY: fcntl on a descriptor `f` owns; F_SETPIPE_SZ takes an int
-        // and fails (EBADF, EINVAL, EPERM) without side effects otherwise.
+        // SAFETY: as above; F_SETPIPE_SZ takes an int and fails (EPERM,
+        // EBUSY) without side effects.
         let got = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, arg) };
         if got > 0 {
             tracing::debug!(bytes = got, "stdout pipe grown");
             return usize::try_from(got).ok();
         }
     }
-    // SAFETY: as above; F_GETPIPE_SZ only reads.
-    let got = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
-    usize::try_from(got).ok().filter(|n| *n > 0)
+    Some(current)
 }
 
 /// The ffmpeg command that reads what `StdoutSink` writes.
@@ -213,6 +223,12 @@ mod tests {
             w.write_all(&vec![7u8; frame]).expect("one frame fits");
         }
         drop(reader);
+        // A frame smaller than the pipe leaves it as it is (not shrunk).
+        let (_r, small) = std::io::pipe().expect("a pipe");
+        let small = File::from(std::os::fd::OwnedFd::from(small));
+        let before = grow_pipe(&small, 0).expect("a pipe has a size");
+        assert_eq!(grow_pipe(&small, 64 * 48 * 3), Some(before));
+        assert!(before >= 65536, "the default pipe is {before} bytes");
         let path = std::env::temp_dir().join(format!("edgepipe-sink-{}", std::process::id()));
         let file = File::create(&path).expect("a file");
         assert_eq!(grow_pipe(&file, frame), None);
