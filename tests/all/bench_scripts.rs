@@ -2,14 +2,18 @@
 //! frames it drains, and `summary.py` judges the targets against the Python
 //! loop with its provider's defaults only, printing any other peer beside it.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
+use crate::common;
+
+/// `python3 bench/SCRIPT ARGS...`, its output.
+fn bench_script(script: &str, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("python3")
+        .arg(common::root().join("bench").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 bench/{script}: {e}"))
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -25,13 +29,21 @@ fn scratch(name: &str) -> PathBuf {
 fn measure_counts_every_whole_frame_it_drains() {
     let dir = scratch("measure");
     // 2.5 MiB in chunks larger than its buffer and a pipe: 40 whole frames.
-    let out = Command::new("python3")
-        .arg(root().join("bench/measure.py"))
-        .args(["--frame-bytes", "65536", "--log"])
-        .arg(dir.join("log"))
-        .args(["--", "sh", "-c", "head -c 2621440 /dev/zero"])
-        .output()
-        .expect("measure.py runs");
+    let log = dir.join("log");
+    let measure = |frame_bytes: &str, script: &str| {
+        let args = [
+            "--frame-bytes".as_ref(),
+            frame_bytes.as_ref(),
+            "--log".as_ref(),
+            log.as_os_str(),
+            "--".as_ref(),
+            "sh".as_ref(),
+            "-c".as_ref(),
+            script.as_ref(),
+        ];
+        bench_script("measure.py", &args)
+    };
+    let out = measure("65536", "head -c 2621440 /dev/zero");
     assert!(
         out.status.success(),
         "{}",
@@ -39,13 +51,7 @@ fn measure_counts_every_whole_frame_it_drains() {
     );
     let line = String::from_utf8_lossy(&out.stdout);
     assert!(line.contains("\"frames\":40"), "{line}");
-    let failed = Command::new("python3")
-        .arg(root().join("bench/measure.py"))
-        .args(["--frame-bytes", "10", "--log"])
-        .arg(dir.join("log"))
-        .args(["--", "sh", "-c", "echo gone >&2; exit 3"])
-        .output()
-        .expect("measure.py runs");
+    let failed = measure("10", "echo gone >&2; exit 3");
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("exited with 3"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -70,13 +76,15 @@ fn summary_judges_the_targets_against_the_default_python_loop_only() {
     ];
     std::fs::write(dir.join("rounds"), rounds.join("\n") + "\n").expect("rounds");
     std::fs::write(dir.join("raw"), "openvino 72.0 70.0 0.972 69.0 0.958\n").expect("raw");
-    let out = Command::new("python3")
-        .arg(root().join("bench/summary.py"))
-        .arg(dir.join("rounds"))
-        .arg(dir.join("raw"))
-        .args(["150", "load 1.0", "load 1.1"])
-        .output()
-        .expect("summary.py runs");
+    let (rounds, raw) = (dir.join("rounds"), dir.join("raw"));
+    let args = [
+        rounds.as_os_str(),
+        raw.as_os_str(),
+        "150".as_ref(),
+        "load 1.0".as_ref(),
+        "load 1.1".as_ref(),
+    ];
+    let out = bench_script("summary.py", &args);
     assert!(
         out.status.success(),
         "{}",
