@@ -34,7 +34,7 @@ build_lang_plugin() {
   local dir="$1" dest="$2" name wasm
   name="$(sed -n 's/^name = "\(.*\)"/\1/p' "$dir/plugin.toml")"
   wasm="$dir/$name.wasm"
-  if [ ! -f "$wasm" ] || [ -n "$(find "$dir" plugins/sdk-python plugins/sdk-js wit/since_v0.3.0 \
+  if [ ! -f "$wasm" ] || [ -n "$(find "$dir" plugins/sdk-python plugins/sdk-js wit \
         -newer "$wasm" -type f \( -name '*.py' -o -name '*.js' -o -name '*.toml' -o -name '*.wit' \) -print -quit)" ]; then
     say "building $dir"
     target/release/edgepipe plugin build "$dir"

@@ -1,13 +1,13 @@
-// edgepipe SDK for JavaScript stages (componentize-js, edgepipe:plugin@0.3.0).
+// edgepipe SDK for JavaScript stages (componentize-js, edgepipe:plugin@0.4.0).
 //
-// Extend `Stats`, `Topics` or `Draw`, override what you need (every method has
-// a default), keep what must survive a hot reload in `this.state` (an object
-// saved as JSON), and end the module with
+// Extend `Stats`, `Topics`, `Overlay` or `Draw`, override what you need (every
+// method has a default), keep what must survive a hot reload in `this.state`
+// (an object saved as JSON), and end the module with
 //   export const { configure, update, finish, save, restore } = exportStats(MyStage);
-// (or exportTopics / exportDraw). The SDK turns the contract's BigInt u64
-// fields (frame index, timestamp) into plain numbers and back.
+// (or exportTopics / exportOverlay / exportDraw). The SDK turns the contract's
+// BigInt u64 fields (frame index, timestamp) into plain numbers and back.
 
-import { log as hostLog } from "edgepipe:plugin/host@0.3.0";
+import { log as hostLog } from "edgepipe:plugin/host@0.4.0";
 
 const QOS = ["at-most-once", "at-least-once", "exactly-once"];
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
@@ -107,6 +107,69 @@ export class Topics extends Stage {
   }
 }
 
+/** The host draws at most this many characters of a text shape, in an 8x8 font. */
+export const MAX_TEXT_CHARS = 48;
+
+// `v` truncated toward zero and saturated to [lo, hi], as the Rust SDK does
+// (`as` casts): NaN is 0 (or `lo` when 0 is out of range).
+function int(v, lo, hi) {
+  const n = Number(v);
+  if (Number.isNaN(n)) return Math.max(lo, Math.min(0, hi));
+  return Math.max(lo, Math.min(Math.trunc(n), hi));
+}
+const c32 = (v) => int(v, -2147483648, 2147483647);
+const colour = (c) => ({ b: int(c[0], 0, 255), g: int(c[1], 0, 255), r: int(c[2], 0, 255) });
+const area = (x0, y0, x1, y1) => ({ x0: c32(x0), y0: c32(y0), x1: c32(x1), y1: c32(y1) });
+// The first MAX_TEXT_CHARS characters (code points, not UTF-16 units).
+const firstChars = (text) => Array.from(String(text)).slice(0, MAX_TEXT_CHARS);
+
+/** Width in pixels of `text` drawn at `scale` (the host's font is 8x8). */
+export function textWidth(text, scale = 1) {
+  return firstChars(text).length * 8 * Math.trunc(scale);
+}
+
+/**
+ * The shapes of one frame, painted by the host in order, clipped to the
+ * frame. Colours are `[blue, green, red]`; rectangles are `[x0, x1) x [y0, y1)`
+ * in frame pixels. Numbers are truncated toward zero.
+ */
+export class Shapes extends Array {
+  /** Fill a rectangle. */
+  fill(x0, y0, x1, y1, c) {
+    this.push({ tag: "fill", val: { area: area(x0, y0, x1, y1), colour: colour(c) } });
+  }
+  /** Mix `c` into a rectangle with weight `alpha`/256. */
+  blend(x0, y0, x1, y1, c, alpha) {
+    this.push({ tag: "blend", val: { area: area(x0, y0, x1, y1), colour: colour(c), alpha: int(alpha, 0, 256) } });
+  }
+  /** The outline of a rectangle, `thickness` pixels wide, inside it. */
+  rect(x0, y0, x1, y1, thickness, c) {
+    const t = int(thickness, 0, 4294967295);
+    if (t > 0) this.push({ tag: "outline", val: { area: area(x0, y0, x1, y1), thickness: t, colour: colour(c) } });
+  }
+  /** A line with a square brush `thickness` pixels wide (1 to 64). */
+  line(x0, y0, x1, y1, thickness, c) {
+    const val = { x0: c32(x0), y0: c32(y0), x1: c32(x1), y1: c32(y1), thickness: int(thickness, 1, 64), colour: colour(c) };
+    this.push({ tag: "line", val });
+  }
+  /** `text` (its first 48 characters) with its top-left corner at (x, y); a font pixel is `scale` x `scale` pixels (1 to 32). */
+  text(x, y, text, scale, c) {
+    const val = { x: c32(x), y: c32(y), text: firstChars(text).join(""), scale: int(scale, 1, 32), colour: colour(c) };
+    this.push({ tag: "text", val });
+  }
+}
+
+export class Overlay extends Stage {
+  /**
+   * The shapes to paint on the frame `info` describes: a `Shapes` (or any
+   * array of the contract's shapes). The frame's pixels never travel into
+   * the stage.
+   */
+  overlay(_info, _detections, _stats) {
+    return new Shapes();
+  }
+}
+
 export class Draw extends Stage {
   draw(_info, pixels, _detections, _stats) {
     return pixels;
@@ -126,10 +189,10 @@ function asResult(f) {
   }
 }
 
+// One instance of `Class` and the exports every world has: { stage, shared }.
 function common(Class) {
   const stage = new Class();
-  return {
-    stage,
+  const shared = {
     configure(settings) {
       asResult(() => {
         stage.settings = new Settings(settings);
@@ -143,15 +206,14 @@ function common(Class) {
       asResult(() => stage.restore(state));
     },
   };
+  return { stage, shared };
 }
 
 /** The exports of the `stats` world for a `Stats` subclass. */
 export function exportStats(Class) {
   const c = common(Class);
   return {
-    configure: c.configure,
-    save: c.save,
-    restore: c.restore,
+    ...c.shared,
     update: (info, detections) => c.stage.update(frameInfo(info), detections),
     finish: () => c.stage.finish(),
   };
@@ -161,11 +223,18 @@ export function exportStats(Class) {
 export function exportTopics(Class) {
   const c = common(Class);
   return {
-    configure: c.configure,
-    save: c.save,
-    restore: c.restore,
+    ...c.shared,
     route: (info, stats) => c.stage.route(frameInfo(info), stats),
     finish: (stats) => c.stage.finish(stats),
+  };
+}
+
+/** The exports of the `overlay` world for an `Overlay` subclass. */
+export function exportOverlay(Class) {
+  const c = common(Class);
+  return {
+    ...c.shared,
+    overlay: (info, detections, stats) => Array.from(c.stage.overlay(frameInfo(info), detections, stats)),
   };
 }
 
@@ -191,9 +260,7 @@ export function exportDraw(Class) {
   const c = common(Class);
   let previous = null;
   return {
-    configure: c.configure,
-    save: c.save,
-    restore: c.restore,
+    ...c.shared,
     draw: (info, pixels, detections, stats) => {
       releaseFrame(previous);
       previous = pixels;

@@ -259,12 +259,11 @@ fn scaffold_builds(
     assert!(err.contains(&format!("{}.wasm (", name)), "{err}");
     let (code, out, err) = edgepipe(&["plugin", "check", &s(&wasm)], env);
     assert_eq!(code, 0, "{out}{err}");
-    // Rust stages build against the SDK's newest contract; Python and
-    // JavaScript ones against the one `plugin build` embeds (0.3.0).
-    let version = if lang == "rust" { "0.4.0" } else { "0.3.0" };
+    // Every language builds against the newest contract (Rust through its
+    // SDK, Python and JavaScript through the WIT `plugin build` embeds).
     assert!(
         out.contains(&format!(
-            "loadable: yes (world {world} of edgepipe:plugin@{version})"
+            "loadable: yes (world {world} of edgepipe:plugin@0.4.0)"
         )),
         "{out}"
     );
@@ -277,11 +276,9 @@ fn scaffold_builds(
         env,
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        out.lines().count(),
-        if world == "draw" { 100 } else { 101 },
-        "{out}"
-    );
+    // A draw or overlay stage prints a line a frame; the others a `finish` line too.
+    let drawn = world == "draw" || world == "overlay";
+    assert_eq!(out.lines().count(), if drawn { 100 } else { 101 }, "{out}");
     // A second `plugin new` with the same name is refused (exit 2), nothing overwritten.
     let (code, _, err) = edgepipe(
         &[
@@ -378,19 +375,24 @@ fn draws_a_long_clip_under_the_memory_cap(wasm: &Path, cache: &Path) {
 /// the Rust draw stage (a stage that keeps memory per call shows growth).
 #[test]
 fn plugin_bench_reports_a_draw_stages_guest_memory_after_10_100_and_500_frames() {
-    let wasm = common::plugin("draw-boxes");
+    assert_guest_memory_flat(&common::plugin("draw-boxes"), &[]);
+}
+
+/// `plugin bench --stage wasm`: its guest memory after 10, 100 and 500
+/// frames is above zero, under the 64 MiB cap, and the same all along.
+fn assert_guest_memory_flat(wasm: &Path, env: &[(&str, &str)]) {
     let (code, out, err) = edgepipe(
         &[
             "plugin",
             "bench",
             "--stage",
-            &s(&wasm),
+            &s(wasm),
             "--reloads",
             "1",
             "--rounds",
             "1",
         ],
-        &[],
+        env,
     );
     assert_eq!(code, 0, "{err}");
     let line = out
@@ -422,6 +424,63 @@ fn a_new_js_draw_stage_builds_and_draws_a_long_clip_under_the_memory_cap() {
     let clip = s(&common::clip());
     let (dir, wasm) = scaffold_builds("js", "draw", &["--video", &clip], &[]);
     draws_a_long_clip_under_the_memory_cap(&wasm, &dir.path().join("cache"));
+}
+
+/// `plugin test` of the overlay stage `wasm` on the real clip with `--set`
+/// pairs: its output lines (one hash of the painted frame per frame).
+fn overlay_hashes(wasm: &Path, cache: &Path, set: &[&str]) -> Vec<String> {
+    let (clip, input) = (s(&common::clip()), s(&record()));
+    let mut args = vec!["plugin", "test", "--input", &input, "--video", &clip];
+    for kv in set {
+        args.extend(["--set", kv]);
+    }
+    let wasm = s(wasm);
+    args.push(&wasm);
+    let (code, out, err) = edgepipe(&args, &[("EDGEPIPE_CACHE_DIR", &s(cache))]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<String> = out.lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 100, "{out}");
+    assert!(lines.iter().all(|l| l.contains("\"sha256\"")), "{out}");
+    lines
+}
+
+/// `plugin new --world overlay` in each language (the same template: boxes
+/// and labels of the detections above `min_score`, a blended panel with
+/// their count) builds, checks and paints every frame of the real clip to
+/// the same bytes in Rust, Python and JavaScript: the SDKs' `Shapes` agree
+/// with the Rust one. With `min_score=2` nothing is boxed, so the frames
+/// differ: the settings reach the stage and the boxes are painted. Python's
+/// and JavaScript's guest memory stays flat over 500 frames.
+#[test]
+fn a_new_overlay_stage_paints_the_same_frames_in_rust_python_and_js() {
+    let clip = s(&common::clip());
+    let video = ["--video", clip.as_str()];
+    let offline = [("CARGO_NET_OFFLINE", "true")];
+    let built: Vec<_> = [("rust", &offline[..]), ("python", &[]), ("js", &[])]
+        .into_iter()
+        .map(|(lang, env)| (lang, scaffold_builds(lang, "overlay", &video, env)))
+        .collect();
+    let mut all = Vec::new();
+    for (lang, (dir, wasm)) in &built {
+        let cache = dir.path().join("cache");
+        let boxed = overlay_hashes(wasm, &cache, &[]);
+        let unboxed = overlay_hashes(wasm, &cache, &["min_score=2"]);
+        let differ = boxed.iter().zip(&unboxed).filter(|(a, b)| a != b).count();
+        assert!(
+            differ > 90,
+            "{lang}: only {differ} of 100 frames differ without boxes"
+        );
+        all.push((lang, boxed, unboxed));
+    }
+    let (_, rust_boxed, rust_unboxed) = &all[0];
+    for (lang, boxed, unboxed) in &all[1..] {
+        assert_eq!(boxed, rust_boxed, "{lang} against rust");
+        assert_eq!(unboxed, rust_unboxed, "{lang} against rust, min_score=2");
+    }
+    for (_, (dir, wasm)) in &built[1..] {
+        let cache = s(&dir.path().join("cache"));
+        assert_guest_memory_flat(wasm, &[("EDGEPIPE_CACHE_DIR", &cache)]);
+    }
 }
 
 /// A new `lang` topics stage from the template, run by `plugin test` after

@@ -126,8 +126,9 @@ pub struct PluginNewArgs {
     /// Its language.
     #[arg(long, value_parser = ["rust", "python", "js"])]
     pub lang: String,
-    /// The world it implements.
-    #[arg(long, value_parser = ["stats", "topics", "draw"])]
+    /// The world it implements (`overlay`: a draw stage that returns shapes
+    /// for the host to paint; `draw`: one that returns the frame's pixels).
+    #[arg(long, value_parser = ["stats", "topics", "draw", "overlay"])]
     pub world: String,
     /// Where to make the folder NAME/ (default: the current folder).
     #[arg(long, default_value = ".")]

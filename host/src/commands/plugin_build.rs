@@ -15,9 +15,10 @@ use crate::plugin::StageKind;
 
 /// The plugin's manifest, written by `edgepipe plugin new`.
 pub const MANIFEST: &str = "plugin.toml";
-/// The contract version every SDK builds against.
-pub const CONTRACT: &str = "0.3.0";
-pub const WIT: &str = include_str!("../../../wit/since_v0.3.0/plugin.wit");
+/// The contract version every SDK builds against (the newest: it has every
+/// world, `overlay` included).
+pub const CONTRACT: &str = "0.4.0";
+pub const WIT: &str = include_str!("../../../wit/since_v0.4.0/plugin.wit");
 pub const PYTHON_SDK: &str = include_str!("../../../plugins/sdk-python/edgepipe_sdk.py");
 pub const JS_SDK: &str = include_str!("../../../plugins/sdk-js/edgepipe-sdk.js");
 /// Entry files: `app.py` (module `app`) and `app.js`.
@@ -48,17 +49,53 @@ impl Lang {
     }
 }
 
+/// The world a plugin folder implements (`plugin.toml`'s `world`): a stage
+/// kind, or `overlay`, the draw stage that returns shapes (contract 0.4.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum World {
+    Stats,
+    Topics,
+    Draw,
+    Overlay,
+}
+
+impl World {
+    pub const ALL: [World; 4] = [World::Stats, World::Topics, World::Draw, World::Overlay];
+    /// Its name in the contract and in `--world`.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Stats => "stats",
+            World::Topics => "topics",
+            World::Draw => "draw",
+            World::Overlay => "overlay",
+        }
+    }
+    /// `--world NAME`.
+    pub fn parse(name: &str) -> Option<World> {
+        World::ALL.into_iter().find(|w| w.name() == name)
+    }
+    /// The stage kind a pipeline loads it as (`overlay` is a draw stage).
+    pub fn kind(self) -> StageKind {
+        match self {
+            World::Stats => StageKind::Stats,
+            World::Topics => StageKind::Topics,
+            World::Draw | World::Overlay => StageKind::Draw,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
     pub lang: Lang,
-    pub world: StageKind,
+    pub world: World,
 }
 
 #[derive(Debug, Error)]
 pub enum BuildError {
-    #[error("{0}: no {MANIFEST} (make a plugin with `edgepipe plugin new NAME --lang rust|python|js --world stats|topics|draw`)")]
+    #[error("{0}: no {MANIFEST} (make a plugin with `edgepipe plugin new NAME --lang rust|python|js --world stats|topics|draw|overlay`)")]
     NoManifest(PathBuf),
     #[error("{path}: {reason}")]
     BadManifest { path: PathBuf, reason: String },
@@ -279,7 +316,7 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<
     std::fs::create_dir_all(&sdk).map_err(io(sdk.display().to_string()))?;
     std::fs::write(sdk.join("edgepipe_sdk.py"), PYTHON_SDK)
         .map_err(io(sdk.display().to_string()))?;
-    let world = format!("edgepipe:plugin/{}@{CONTRACT}", m.world.world());
+    let world = format!("edgepipe:plugin/{}@{CONTRACT}", m.world.name());
     let mut cmd = Command::new(&tool);
     // No __pycache__ left in the plugin's folder.
     cmd.env("PYTHONDONTWRITEBYTECODE", "1")
@@ -346,7 +383,7 @@ fn build_js(dir: &Path, m: &Manifest, out: &Path, scratch: &Path) -> Result<(), 
     cmd.arg(src.join(JS_ENTRY))
         .arg("-w")
         .arg(scratch.join("wit"))
-        .args(["-n", m.world.world(), "-d"]);
+        .args(["-n", m.world.name(), "-d"]);
     cmd.args(JS_DISABLED_FEATURES).arg("-o").arg(out);
     run_tool("componentize-js", &mut cmd, dir)
 }

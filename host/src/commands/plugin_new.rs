@@ -1,4 +1,4 @@
-//! `edgepipe plugin new NAME --lang rust|python|js --world stats|topics|draw`:
+//! `edgepipe plugin new NAME --lang rust|python|js --world stats|topics|draw|overlay`:
 //! writes a plugin folder that `edgepipe plugin build` turns into a component
 //! without network access (templates in `plugin_templates/`, embedded).
 
@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::commands::plugin_build::{Lang, MANIFEST};
+use crate::commands::plugin_build::{Lang, World, MANIFEST};
 use crate::error::{ExitKind, Failure};
-use crate::plugin::StageKind;
 
 const MANIFEST_TEMPLATE: &str = include_str!("plugin_templates/plugin.toml");
 const GITIGNORE: &str = include_str!("plugin_templates/gitignore");
@@ -16,30 +15,38 @@ const RUST_CARGO: &str = include_str!("plugin_templates/rust-Cargo.toml");
 const RUST_CARGO_CONFIG: &str = include_str!("plugin_templates/rust-cargo-config.toml");
 
 /// The source template of a language and world: (file name, text).
-fn source(lang: Lang, world: StageKind) -> (&'static str, &'static str) {
-    match (lang, world) {
-        (Lang::Python, StageKind::Stats) => {
-            ("app.py", include_str!("plugin_templates/python-stats.py"))
-        }
-        (Lang::Python, StageKind::Topics) => {
-            ("app.py", include_str!("plugin_templates/python-topics.py"))
-        }
-        (Lang::Python, StageKind::Draw) => {
-            ("app.py", include_str!("plugin_templates/python-draw.py"))
-        }
-        (Lang::Js, StageKind::Stats) => ("app.js", include_str!("plugin_templates/js-stats.js")),
-        (Lang::Js, StageKind::Topics) => ("app.js", include_str!("plugin_templates/js-topics.js")),
-        (Lang::Js, StageKind::Draw) => ("app.js", include_str!("plugin_templates/js-draw.js")),
-        (Lang::Rust, StageKind::Stats) => {
-            ("src/lib.rs", include_str!("plugin_templates/rust-stats.rs"))
-        }
-        (Lang::Rust, StageKind::Topics) => (
-            "src/lib.rs",
-            include_str!("plugin_templates/rust-topics.rs"),
-        ),
-        (Lang::Rust, StageKind::Draw) => {
-            ("src/lib.rs", include_str!("plugin_templates/rust-draw.rs"))
-        }
+fn source(lang: Lang, world: World) -> (&'static str, &'static str) {
+    match lang {
+        Lang::Python => ("app.py", python_template(world)),
+        Lang::Js => ("app.js", js_template(world)),
+        Lang::Rust => ("src/lib.rs", rust_template(world)),
+    }
+}
+
+fn python_template(world: World) -> &'static str {
+    match world {
+        World::Stats => include_str!("plugin_templates/python-stats.py"),
+        World::Topics => include_str!("plugin_templates/python-topics.py"),
+        World::Draw => include_str!("plugin_templates/python-draw.py"),
+        World::Overlay => include_str!("plugin_templates/python-overlay.py"),
+    }
+}
+
+fn js_template(world: World) -> &'static str {
+    match world {
+        World::Stats => include_str!("plugin_templates/js-stats.js"),
+        World::Topics => include_str!("plugin_templates/js-topics.js"),
+        World::Draw => include_str!("plugin_templates/js-draw.js"),
+        World::Overlay => include_str!("plugin_templates/js-overlay.js"),
+    }
+}
+
+fn rust_template(world: World) -> &'static str {
+    match world {
+        World::Stats => include_str!("plugin_templates/rust-stats.rs"),
+        World::Topics => include_str!("plugin_templates/rust-topics.rs"),
+        World::Draw => include_str!("plugin_templates/rust-draw.rs"),
+        World::Overlay => include_str!("plugin_templates/rust-overlay.rs"),
     }
 }
 
@@ -95,12 +102,7 @@ fn lang_name(lang: Lang) -> &'static str {
 }
 
 /// Write the plugin `name` into `parent/name`; returns the folder.
-pub fn scaffold(
-    parent: &Path,
-    name: &str,
-    lang: Lang,
-    world: StageKind,
-) -> Result<PathBuf, NewError> {
+pub fn scaffold(parent: &Path, name: &str, lang: Lang, world: World) -> Result<PathBuf, NewError> {
     check_name(name).map_err(|reason| NewError::BadName {
         name: name.into(),
         reason,
@@ -115,7 +117,7 @@ pub fn scaffold(
         t.replace("{{name}}", name)
             .replace("{{Class}}", &class_name(name))
             .replace("{{lang}}", lang_name(lang))
-            .replace("{{world}}", world.world())
+            .replace("{{world}}", world.name())
             .replace("{{sdk}}", &sdk.to_string_lossy())
     };
     let (file, text) = source(lang, world);
@@ -149,15 +151,12 @@ pub fn run(a: &crate::commands::cli::PluginNewArgs) -> Result<(), Failure> {
             format!("--lang {}: not rust, python or js", a.lang),
         )
     })?;
-    let world = StageKind::ALL
-        .into_iter()
-        .find(|w| w.world() == a.world)
-        .ok_or_else(|| {
-            Failure::msg(
-                ExitKind::Config,
-                format!("--world {}: not stats, topics or draw", a.world),
-            )
-        })?;
+    let world = World::parse(&a.world).ok_or_else(|| {
+        Failure::msg(
+            ExitKind::Config,
+            format!("--world {}: not stats, topics, draw or overlay", a.world),
+        )
+    })?;
     let dir = scaffold(&a.dir, &a.name, lang, world).map_err(|e| {
         let kind = if matches!(e, NewError::Write { .. }) {
             ExitKind::Output
@@ -168,9 +167,10 @@ pub fn run(a: &crate::commands::cli::PluginNewArgs) -> Result<(), Failure> {
     })?;
     let d = dir.display();
     eprintln!(
-        "edgepipe: plugin new: made {d} ({} {} stage); next:",
+        "edgepipe: plugin new: made {d} ({} {} stage, kind = \"{}\" in a pipeline); next:",
         lang_name(lang),
-        world.world()
+        world.name(),
+        world.kind().world()
     );
     eprintln!(
         "  edgepipe plugin build {d} && edgepipe plugin check {d}/{}.wasm",
@@ -199,8 +199,8 @@ mod tests {
         let tmp =
             std::env::temp_dir().join(format!("edgepipe-plugin-new-unit-{}", std::process::id()));
         for lang in [Lang::Rust, Lang::Python, Lang::Js] {
-            for world in StageKind::ALL {
-                let name = format!("t-{}-{}", lang_name(lang), world.world());
+            for world in World::ALL {
+                let name = format!("t-{}-{}", lang_name(lang), world.name());
                 let dir = scaffold(&tmp, &name, lang, world).unwrap();
                 let (file, _) = source(lang, world);
                 for f in [MANIFEST, file] {
