@@ -318,7 +318,7 @@ fn detect_fps_caps_what_goes_to_the_model_and_every_frame_is_still_shown() {
     assert!(sub.wait_for(Duration::from_secs(20), |m| m.len() == FRAMES));
 }
 
-/// A contract 0.3.0 stage (the Python topics template, built as a newcomer
+/// A stage of contract 0.3.0 on (the Python topics template, built as a newcomer
 /// would) sees which camera each frame is from.
 #[test]
 fn a_stage_sees_the_camera_of_each_frame() {
